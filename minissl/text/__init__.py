@@ -1,0 +1,24 @@
+"""Text layer: tokenizers, corpora and the collators that make self-supervised batches.
+
+Host-side NumPy only; arrays come out as int64 and models convert them.
+"""
+from .base import BERT_SPECIALS, CLS, MASK, PAD, SEP, UNK, VocabTokenizer, pad_batch
+from .basic import BasicTokenizer
+from .bpe import ENDOFTEXT, GPT2_PATTERN, GPT4_PATTERN, ByteBPETokenizer
+from .char import CharTokenizer
+from .collate import (IGNORE_INDEX, MLMCollator, causal_lm_collate, lm_batch, make_nsp_pairs,
+                      make_sop_pairs, mask_tokens)
+from .corpus import Corpus, load_pydoc_corpus, load_text_corpus, split_sentences, word_tokenize
+from .noise import (BartCollator, document_rotation, mass_mask, sentence_permutation,
+                    text_infilling, token_deletion, token_masking)
+from .wordpiece import WordPieceTokenizer
+
+__all__ = [
+    "BERT_SPECIALS", "PAD", "UNK", "CLS", "SEP", "MASK", "IGNORE_INDEX", "ENDOFTEXT",
+    "GPT2_PATTERN", "GPT4_PATTERN", "VocabTokenizer", "pad_batch", "BasicTokenizer",
+    "CharTokenizer", "WordPieceTokenizer", "ByteBPETokenizer", "Corpus", "load_pydoc_corpus",
+    "load_text_corpus", "split_sentences", "word_tokenize", "MLMCollator", "mask_tokens",
+    "make_nsp_pairs", "make_sop_pairs", "lm_batch", "causal_lm_collate", "BartCollator",
+    "token_masking", "token_deletion", "text_infilling", "sentence_permutation",
+    "document_rotation", "mass_mask",
+]

@@ -1,0 +1,142 @@
+"""Corruptions for denoising seq2seq pre-training (BART, MASS).
+
+The encoder reads a damaged sequence; the decoder must write the original.
+Every function takes a 1-D list of ids and a ``numpy.random.Generator`` and
+returns a new list (inputs are never modified).
+
+BART's five noises:
+    token_masking      each token -> [MASK] with probability p
+    token_deletion     each token dropped with probability p (model must find where)
+    text_infilling     spans with length ~ Poisson(lambda=3) each become ONE [MASK];
+                       a length-0 span inserts a [MASK] (model must learn "nothing here")
+    sentence_permutation   sentences shuffled
+    document_rotation      the sequence rotated to start at a random token
+
+MASS: one contiguous span (about half the sentence) is masked in the encoder
+input; the decoder predicts exactly that span, token by token.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import pad_batch
+from .collate import IGNORE_INDEX
+
+
+def token_masking(ids, mask_id: int, rng, p: float = 0.15) -> list[int]:
+    ids = np.asarray(ids, dtype=np.int64)
+    return np.where(rng.random(len(ids)) < p, mask_id, ids).tolist()
+
+
+def token_deletion(ids, rng, p: float = 0.15) -> list[int]:
+    ids = np.asarray(ids, dtype=np.int64)
+    return ids[rng.random(len(ids)) >= p].tolist()
+
+
+def text_infilling(ids, mask_id: int, rng, mask_ratio: float = 0.3, poisson_lambda: float = 3.0,
+                   return_spans: bool = False):
+    """Replace spans covering about ``mask_ratio`` of the tokens by one [MASK] each.
+
+    Span lengths are drawn from Poisson(lambda) until they add up to the
+    budget; starts are distinct random positions, processed left to right (a
+    span that would start inside an earlier one is dropped).
+    With return_spans: also [(start, length)] of the spans applied.
+    """
+    ids = list(ids)
+    n = len(ids)
+    budget = int(round(mask_ratio * n))
+    lengths = []
+    while sum(lengths) < budget:
+        lengths.append(int(rng.poisson(poisson_lambda)))
+        if len(lengths) > 10 * n + 10:  # all draws 0 with tiny lambda: stop anyway
+            break
+    lengths = lengths[: n + 1]
+    starts = np.sort(rng.choice(n + 1, size=len(lengths), replace=False)) if lengths else []
+    out, spans, cursor = [], [], 0
+    for s, k in zip(starts, lengths):
+        s = int(s)
+        if s < cursor:
+            continue
+        out.extend(ids[cursor:s])
+        out.append(mask_id)
+        k = min(k, n - s)
+        spans.append((s, k))
+        cursor = s + k
+    out.extend(ids[cursor:])
+    return (out, spans) if return_spans else out
+
+
+def sentence_permutation(sentences, rng) -> list[int]:
+    """A list of sentences (each a list of ids) -> their concatenation in random order."""
+    order = rng.permutation(len(sentences))
+    return [t for i in order for t in sentences[i]]
+
+
+def document_rotation(ids, rng) -> list[int]:
+    ids = list(ids)
+    if not ids:
+        return ids
+    k = int(rng.integers(len(ids)))
+    return ids[k:] + ids[:k]
+
+
+def mass_mask(ids, mask_id: int, rng, span_fraction: float = 0.5):
+    """MASS: mask one contiguous span of length round(span_fraction * n) (at least 1).
+
+    Returns dict: encoder_input (n,), decoder_input (m,) = [MASK] + span[:-1]
+    (teacher forcing, shifted right), decoder_target (m,) = span, span=(start, end).
+    """
+    ids = list(ids)
+    n = len(ids)
+    if n == 0:
+        raise ValueError("MASS needs a non-empty sequence")
+    m = max(1, int(round(span_fraction * n)))
+    s = int(rng.integers(0, n - m + 1))
+    span = ids[s:s + m]
+    return {"encoder_input": ids[:s] + [mask_id] * m + ids[s + m:],
+            "decoder_input": [mask_id] + span[:-1], "decoder_target": span, "span": (s, s + m)}
+
+
+class BartCollator:
+    """List of id lists (or of sentence lists) -> a denoising seq2seq batch.
+
+    noises: any of "mask", "delete", "infill", "permute", "rotate", applied in
+    that order ("permute" needs each example as a list of sentences).
+    Returns int64 arrays: input_ids (B, S), attention_mask (B, S),
+    decoder_input_ids (B, T) = [bos] + target[:-1], labels (B, T) = target, -100 on padding.
+    """
+
+    ORDER = ("permute", "mask", "delete", "infill", "rotate")
+
+    def __init__(self, mask_id: int, pad_id: int, bos_id: int, noises=("infill", "permute"),
+                 mask_ratio: float = 0.3, poisson_lambda: float = 3.0, seed: int = 0):
+        unknown = set(noises) - set(self.ORDER)
+        if unknown:
+            raise ValueError(f"unknown noise {sorted(unknown)}; choose from {self.ORDER}")
+        self.mask_id, self.pad_id, self.bos_id = mask_id, pad_id, bos_id
+        self.noises, self.ratio, self.lam = tuple(noises), mask_ratio, poisson_lambda
+        self.rng = np.random.default_rng(seed)
+
+    def noise(self, example) -> tuple[list[int], list[int]]:
+        """One example -> (noised input, clean target)."""
+        is_sents = len(example) > 0 and isinstance(example[0], (list, tuple, np.ndarray))
+        sents = [list(s) for s in example] if is_sents else [list(example)]
+        target = [t for s in sents for t in s]
+        x = sentence_permutation(sents, self.rng) if "permute" in self.noises else target
+        if "mask" in self.noises:
+            x = token_masking(x, self.mask_id, self.rng, self.ratio)
+        if "delete" in self.noises:
+            x = token_deletion(x, self.rng, self.ratio)
+        if "infill" in self.noises:
+            x = text_infilling(x, self.mask_id, self.rng, self.ratio, self.lam)
+        if "rotate" in self.noises:
+            x = document_rotation(x, self.rng)
+        return x, target
+
+    def __call__(self, examples):
+        pairs = [self.noise(e) for e in examples]
+        ids, mask = pad_batch([p[0] for p in pairs], self.pad_id)
+        tgt, tmask = pad_batch([p[1] for p in pairs], self.pad_id)
+        dec = np.concatenate([np.full((len(pairs), 1), self.bos_id, np.int64), tgt[:, :-1]], axis=1)
+        return {"input_ids": ids, "attention_mask": mask, "decoder_input_ids": dec,
+                "labels": np.where(tmask == 1, tgt, IGNORE_INDEX)}
