@@ -1,0 +1,73 @@
+"""``ms.gradcheck``: compare an op's analytic gradient with finite differences.
+
+For a random upstream gradient u, the scalar s(x) = Σ u ⊙ f(x) has
+ds/dx_i ≈ (s(x + ε e_i) - s(x - ε e_i)) / 2ε (central difference, error O(ε²)).
+``backward`` must give the same numbers. Use float64 inputs: in float32 the
+rounding error of s swamps the difference quotient.
+"""
+from __future__ import annotations
+
+import numpy
+
+from . import backend
+from .backend import xp
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    pass
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4, seed: int = 0,
+              raise_exception: bool = True) -> bool:
+    """Check ``fn(*inputs)``'s backward against central differences.
+
+    ``inputs``: a Tensor or a sequence of Tensors (those with ``requires_grad``
+    are checked). ``fn`` returns a Tensor (or a tuple whose first item is one).
+    Returns True, or raises :class:`GradcheckError` naming the input, the worst
+    element and both values.
+    """
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    for t in checked:
+        if t.dtype != xp.float64:
+            raise TypeError(f"gradcheck needs float64 inputs, got {t.dtype}; create them with dtype=float64")
+        if not t.is_leaf:
+            raise ValueError("gradcheck inputs must be leaf tensors (created directly, not computed from others)")
+
+    def run():
+        out = fn(*inputs)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    out = run()
+    u = xp.asarray(numpy.random.default_rng(seed).standard_normal(out.shape)).astype(out.dtype)
+    for t in checked:
+        t.grad = None
+    out.backward(Tensor(u, _internal=True))
+    analytic = [backend.to_numpy(t.grad if t.grad is not None else xp.zeros_like(t.data)) for t in checked]
+
+    def s():
+        from .tensor import no_grad
+        with no_grad():
+            return float((run().data * u).sum())
+
+    for k, t in enumerate(checked):
+        flat = t.data.reshape(-1)  # a view: perturb in place, restore after
+        numeric = numpy.zeros(flat.size)
+        for i in range(flat.size):
+            old = float(flat[i])
+            flat[i] = old + eps
+            plus = s()
+            flat[i] = old - eps
+            minus = s()
+            flat[i] = old
+            numeric[i] = (plus - minus) / (2 * eps)
+        a = analytic[k].reshape(-1)
+        err = numpy.abs(a - numeric) - (atol + rtol * numpy.abs(numeric))
+        if (err > 0).any():
+            i = int(err.argmax())
+            if raise_exception:
+                raise GradcheckError(f"gradient of input {next(i for i, x in enumerate(inputs) if x is t)} (shape {t.shape}) is wrong at flat index "
+                                     f"{i}: analytic {a[i]:.10g}, numerical {numeric[i]:.10g}")
+            return False
+    return True

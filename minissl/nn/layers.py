@@ -1,0 +1,157 @@
+"""The basic layers: Linear, Embedding, LayerNorm, BatchNorm1d, Dropout, activations.
+
+Initialisations follow PyTorch's defaults so that a model built here and the
+same model built in PyTorch start from the same distribution.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from .. import ops as F
+from ..backend import xp
+from ..tensor import Tensor, no_grad
+from .module import Module, Parameter
+
+
+def uniform_(shape, bound, dtype=xp.float32):
+    return Parameter((backend.rng().random(shape, dtype=xp.float64) * 2 - 1).astype(dtype) * bound)
+
+
+def normal_(shape, std, dtype=xp.float32):
+    return Parameter(backend.rng().standard_normal(shape, dtype=xp.float32).astype(dtype) * std)
+
+
+class Linear(Module):
+    """y = x Wᵀ + b, W of shape (out_features, in_features). Init: U(±1/√in), as PyTorch."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=xp.float32):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1 / math.sqrt(in_features)
+        self.weight = uniform_((out_features, in_features), bound, dtype)
+        self.bias = uniform_((out_features,), bound, dtype) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table: row i is the vector of token i. Init N(0, 1), as PyTorch."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=xp.float32):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.weight = normal_((num_embeddings, embedding_dim), 1.0, dtype)
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0
+
+    def forward(self, ids):
+        return F.embedding(ids, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class LayerNorm(Module):
+    """Normalise each vector over its last dims to mean 0, variance 1, then scale and shift."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, dtype=xp.float32):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        if elementwise_affine:
+            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=dtype))
+            self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+
+class BatchNorm1d(Module):
+    """Normalise each feature over the batch (input (N, C) or (N, C, L)).
+
+    Training uses the batch's mean and (biased) variance and updates running
+    estimates ``running = (1 - momentum)·running + momentum·batch`` (the running
+    variance uses the unbiased batch variance, as PyTorch); eval uses the
+    running estimates.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
+                 dtype=xp.float32):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(xp.ones(num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(xp.zeros(num_features, dtype=dtype)) if affine else None
+        self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype)))
+        self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype)))
+
+    def forward(self, x):
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d({self.num_features}) expects input (N, {self.num_features}) or "
+                             f"(N, {self.num_features}, L), got {x.shape}")
+        axes = (0,) if x.ndim == 2 else (0, 2)
+        shape = (1, -1) if x.ndim == 2 else (1, -1, 1)
+        if self.training:
+            n = x.numel() // self.num_features
+            if n < 2:
+                raise ValueError("BatchNorm1d in training mode needs more than one value per feature; "
+                                 "use a batch of at least 2 or call .eval()")
+            mean = x.mean(dim=axes, keepdim=True)
+            var = ((x - mean) ** 2).mean(dim=axes, keepdim=True)
+            with no_grad():
+                m = self.momentum
+                rm, rv = self.running_mean, self.running_var
+                rm.data = (1 - m) * rm.data + m * mean.data.reshape(-1)
+                rv.data = (1 - m) * rv.data + m * var.data.reshape(-1) * (n / (n - 1))
+        else:
+            mean = self.running_mean.reshape(shape)
+            var = self.running_var.reshape(shape)
+        y = (x - mean) / (var + self.eps).sqrt()
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return y
+
+
+class Dropout(Module):
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class GELU(Module):
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Identity(Module):
+    def forward(self, x):
+        return x

@@ -1,0 +1,100 @@
+"""Scaled dot-product attention as one fused op with a hand-derived backward.
+
+For queries Q (..., L, d), keys K (..., S, d) and values V (..., S, dv):
+
+    S = Q Kᵀ · scale            (scale = 1/√d)   scores, (..., L, S)
+    P = softmax(S + mask)       each query's weights over the keys (rows sum to 1)
+    O = P V                                      (..., L, dv)
+
+Backward, given G = dL/dO (dropout left out for clarity; it multiplies P by a
+fixed mask, and the same mask multiplies dP):
+
+    dV = Pᵀ G
+    dP = G Vᵀ
+    dS = P ⊙ (dP - rowsum(dP ⊙ P))    the softmax Jacobian applied row by row
+    dQ = dS K · scale,   dK = dSᵀ Q · scale
+
+Masks follow PyTorch: a boolean ``attn_mask`` is True where a query *may*
+attend; a float mask is added to the scores; ``is_causal`` lets query i see
+keys 0..i (top-left aligned). A query that may attend to nothing gets weights
+of zero and an output of zero — never NaN.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..backend import xp
+from ..tensor import Function, Tensor, is_grad_enabled, sum_to
+
+
+class ScaledDotProductAttention(Function):
+    def forward(self, q, k, v, mask=None, dropout_p=0.0, scale=None):
+        self.scale = scale = (1.0 / q.shape[-1] ** 0.5) if scale is None else scale
+        s = q @ xp.swapaxes(k, -1, -2)
+        s *= scale
+        if mask is not None:
+            if mask.dtype == xp.bool_:
+                s = xp.where(mask, s, -xp.inf)
+            else:
+                s = s + mask
+        m = s.max(axis=-1, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)  # fully masked row: avoid (-inf) - (-inf)
+        p = xp.exp(s - m)
+        den = p.sum(axis=-1, keepdims=True)
+        p /= xp.where(den == 0, 1, den)
+        self.p = p
+        if dropout_p > 0:
+            keep = backend.rng().random(p.shape, dtype=xp.float32) >= dropout_p
+            self.drop = keep.astype(p.dtype) * (1.0 / (1.0 - dropout_p))
+            p = p * self.drop
+        else:
+            self.drop = None
+        self.q, self.k, self.v, self.pd = q, k, v, p
+        return p @ v
+
+    def backward(self, g):
+        q, k, v, p, pd = self.q, self.k, self.v, self.p, self.pd
+        gv = sum_to(xp.swapaxes(pd, -1, -2) @ g, v.shape) if self.needs_grad[2] else None
+        dp = g @ xp.swapaxes(v, -1, -2)
+        if self.drop is not None:
+            dp *= self.drop
+        ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+        ds *= self.scale
+        gq = sum_to(ds @ k, q.shape) if self.needs_grad[0] else None
+        gk = sum_to(xp.swapaxes(ds, -1, -2) @ q, k.shape) if self.needs_grad[1] else None
+        return gq, gk, gv
+
+
+def causal_mask(L: int, S: int | None = None):
+    """Boolean (L, S) mask, True on and below the diagonal: query i sees keys 0..i."""
+    S = L if S is None else S
+    return xp.tril(xp.ones((L, S), dtype=xp.bool_))
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, need_weights=False):
+    """Attention of ``query`` over ``key``/``value``; see the module docstring.
+
+    Shapes: query (..., L, d), key (..., S, d), value (..., S, dv) -> (..., L, dv).
+    With ``need_weights=True`` also returns the attention weights P (..., L, S)
+    as a tensor without gradient (for plotting).
+    """
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention: query {query.shape}, key {key.shape} and value "
+                         f"{value.shape} do not fit (need query (..., L, d), key (..., S, d), value (..., S, dv))")
+    L, S = query.shape[-2], key.shape[-2]
+    mask = None
+    if attn_mask is not None:
+        mask = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+        if mask.dtype != xp.bool_:
+            mask = mask.astype(query.dtype, copy=False)
+    if is_causal:
+        c = causal_mask(L, S)
+        mask = c if mask is None else (mask & c if mask.dtype == xp.bool_ else xp.where(c, mask, -xp.inf))
+    options = dict(mask=mask, dropout_p=dropout_p, scale=scale)
+    tracking = is_grad_enabled() and (query.requires_grad or key.requires_grad or value.requires_grad)
+    if not need_weights or tracking:
+        out = ScaledDotProductAttention.apply(query, key, value, **options)
+        return (out, Tensor(out._ctx.p, _internal=True)) if need_weights else out
+    fn = ScaledDotProductAttention()  # no graph to record: run the op directly and keep its weights
+    out = Tensor(fn.forward(query.data, key.data, value.data, **options), _internal=True)
+    return out, Tensor(fn.p, _internal=True)

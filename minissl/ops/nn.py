@@ -1,0 +1,277 @@
+"""Fused neural-network ops: each a single node with a hand-derived backward.
+
+Building softmax or layer norm out of exp/sum/div nodes would work, but would
+keep many intermediate arrays alive and walk them all again in backward. A
+fused op computes the result in one go, keeps only what its derivative needs,
+and its backward is the formula written in the docstring.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..backend import xp
+from ..tensor import Function, Tensor
+
+
+def _logsumexp(z, axis):
+    m = z.max(axis=axis, keepdims=True)
+    return m + xp.log(xp.exp(z - m).sum(axis=axis, keepdims=True))
+
+
+class Softmax(Function):
+    """y = exp(z - max z) / Σ exp(z - max z);  dL/dz = y ⊙ (g - Σ_j g_j y_j)."""
+
+    def forward(self, z, dim):
+        self.dim = dim
+        e = xp.exp(z - z.max(axis=dim, keepdims=True))
+        e /= e.sum(axis=dim, keepdims=True)
+        self.y = e
+        return e
+
+    def backward(self, g):
+        y = self.y
+        return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = z - logsumexp(z);  dL/dz = g - softmax(z) Σ_j g_j."""
+
+    def forward(self, z, dim):
+        self.dim = dim
+        self.y = z - _logsumexp(z, dim)
+        return self.y
+
+    def backward(self, g):
+        return g - xp.exp(self.y) * g.sum(axis=self.dim, keepdims=True)
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy on logits z (N, C) and class ids y (N,).
+
+    With label smoothing ε the target distribution is q = (1-ε)·onehot(y) + ε/C, and
+
+        loss_i = -Σ_c q_c log softmax(z_i)_c,        dloss_i/dz_i = softmax(z_i) - q.
+
+    Rows whose target is ``ignore_index`` contribute nothing; ``mean`` divides
+    by the number of rows that are not ignored (as PyTorch does).
+    """
+
+    def forward(self, z, y, ignore_index, reduction, label_smoothing):
+        n, c = z.shape
+        keep = y != ignore_index
+        safe_y = xp.where(keep, y, 0)
+        logp = z - _logsumexp(z, 1)
+        rows = xp.arange(n)
+        nll = -logp[rows, safe_y]
+        if label_smoothing:
+            nll = (1 - label_smoothing) * nll - (label_smoothing / c) * logp.sum(axis=1)
+        nll = nll * keep
+        self.logp, self.y, self.keep, self.eps, self.reduction = logp, safe_y, keep, label_smoothing, reduction
+        if reduction == "none":
+            return nll
+        if reduction == "sum":
+            return nll.sum()
+        self.count = keep.sum()
+        return nll.sum() / self.count
+
+    def backward(self, g):
+        n, c = self.logp.shape
+        grad = xp.exp(self.logp)
+        if self.eps:
+            grad -= self.eps / c
+        grad[xp.arange(n), self.y] -= 1 - self.eps
+        if self.reduction == "none":
+            scale = g * self.keep
+        elif self.reduction == "sum":
+            scale = g * self.keep
+        else:
+            scale = (g / self.count) * self.keep
+        grad *= scale.astype(grad.dtype, copy=False)[:, None]
+        return grad, None
+
+
+class BCEWithLogits(Function):
+    """loss = max(z,0) - z·t + log(1 + exp(-|z|)) (stable);  dloss/dz = sigmoid(z) - t."""
+
+    def forward(self, z, t, reduction):
+        self.z, self.t, self.reduction = z, t, reduction
+        loss = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
+        return _reduce(loss, reduction)
+
+    def backward(self, g):
+        z = self.z
+        e = xp.exp(-xp.abs(z))
+        sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        d = _unreduce_scale(g, z, self.reduction)
+        gz = d * (sig - self.t)
+        gt = -d * z if self.needs_grad[1] else None
+        return gz, gt
+
+
+class MSELoss(Function):
+    """loss = (a - b)²;  dloss/da = 2 (a - b) = -dloss/db."""
+
+    def forward(self, a, b, reduction):
+        self.diff, self.reduction, self.sa, self.sb = a - b, reduction, a.shape, b.shape
+        return _reduce(self.diff * self.diff, reduction)
+
+    def backward(self, g):
+        from ..tensor import sum_to
+        d = 2 * _unreduce_scale(g, self.diff, self.reduction) * self.diff
+        return sum_to(d, self.sa), (sum_to(-d, self.sb) if self.needs_grad[1] else None)
+
+
+def _reduce(loss, reduction):
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+def _unreduce_scale(g, like, reduction):
+    return g / like.size if reduction == "mean" else g
+
+
+class LayerNorm(Function):
+    """y = (x - μ)/σ · w + b over the last ``k`` dims, σ = sqrt(var + eps).
+
+    With x̂ = (x - μ)/σ and ĝ = g·w, the input gradient is
+        dx = (ĝ - mean(ĝ) - x̂ · mean(ĝ ⊙ x̂)) / σ
+    (means over the normalised dims), dw = Σ g ⊙ x̂ and db = Σ g over the rest.
+    """
+
+    def forward(self, x, w=None, b=None, k=1, eps=1e-5):
+        axes = tuple(range(x.ndim - k, x.ndim))
+        mu = x.mean(axis=axes, keepdims=True)
+        xc = x - mu
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        self.rstd = 1 / xp.sqrt(var + eps)
+        self.xhat = xc * self.rstd
+        self.w, self.axes = w, axes
+        y = self.xhat * w if w is not None else self.xhat.copy()
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, g):
+        xhat, axes = self.xhat, self.axes
+        lead = tuple(range(xhat.ndim - len(axes)))
+        gw = (g * xhat).sum(axis=lead) if self.w is not None and self.needs_grad[1] else None
+        gb = g.sum(axis=lead) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
+        gh = g * self.w if self.w is not None else g
+        gx = None
+        if self.needs_grad[0]:
+            gx = (gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True)) * self.rstd
+        return gx, gw, gb
+
+
+class Dropout(Function):
+    """Zero each element with probability p and scale the rest by 1/(1-p), so the
+    expected value is unchanged; backward applies the same mask."""
+
+    def forward(self, x, p):
+        keep = backend.rng().random(x.shape, dtype=xp.float32) >= p
+        self.mask = keep.astype(x.dtype) * (1.0 / (1.0 - p))
+        return x * self.mask
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class Embedding(Function):
+    """out[...] = W[ids[...]]: a row lookup. Backward adds each output gradient
+    into the row it came from (scatter-add: a word seen twice gets both)."""
+
+    def forward(self, ids, w, padding_idx=None):
+        self.ids, self.wshape, self.padding_idx = ids, w.shape, padding_idx
+        return w[ids]
+
+    def backward(self, g):
+        gw = xp.zeros(self.wshape, dtype=g.dtype)
+        backend.scatter_add(gw, self.ids.reshape(-1), g.reshape(-1, self.wshape[1]))
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0
+        return None, gw
+
+
+# ---------------------------------------------------------------- public functions
+def _dim_ok(z, dim, op):
+    if not -z.ndim <= dim < z.ndim:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of shape {z.shape}")
+    return dim % z.ndim
+
+
+def softmax(input, dim=-1):
+    return Softmax.apply(input, dim=_dim_ok(input, dim, "softmax"))
+
+
+def log_softmax(input, dim=-1):
+    return LogSoftmax.apply(input, dim=_dim_ok(input, dim, "log_softmax"))
+
+
+def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy of logits ``input`` (N, C) — or (N, C, d1, ...) — against class ids ``target`` (N[, d1, ...])."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must hold integer class ids, got dtype {t.dtype}")
+    z = input
+    if input.ndim > 2:  # (N, C, d...) -> (N·d..., C), as PyTorch accepts
+        z = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
+    elif input.ndim == 1:
+        z = input.reshape(1, -1)
+    expected = (input.shape[0],) + input.shape[2:] if input.ndim > 1 else ()
+    if t.shape != expected:
+        raise ValueError(f"cross_entropy: target shape {tuple(t.shape)} does not match input shape "
+                         f"{input.shape} (expected target shape {expected})")
+    t = t.reshape(-1)
+    c = z.shape[1]
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if bool(bad.any()):
+        v = int(t[bad][0])
+        raise IndexError(f"cross_entropy: target {v} is out of range for {c} classes "
+                         f"(valid ids are 0..{c - 1}, or ignore_index={ignore_index})")
+    out = CrossEntropy.apply(z, Tensor(t, _internal=True), ignore_index=ignore_index, reduction=reduction,
+                             label_smoothing=float(label_smoothing))
+    return out.reshape(expected) if reduction == "none" and input.ndim != 2 else out
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    if tuple(getattr(target, "shape", ())) != input.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: target shape {getattr(target, 'shape', None)} "
+                         f"differs from input shape {input.shape}")
+    return BCEWithLogits.apply(input, target, reduction=reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    return MSELoss.apply(input, target, reduction=reduction)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if input.shape[-len(shape):] != shape:
+        raise ValueError(f"layer_norm: input shape {input.shape} does not end with normalized_shape {shape}")
+    args = [input] + [t for t in (weight, bias) if t is not None]
+    if weight is None and bias is not None:
+        raise ValueError("layer_norm: a bias without a weight is not supported")
+    return LayerNorm.apply(*args, k=len(shape), eps=eps)
+
+
+def dropout(input, p=0.5, training=True):
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0.0
+    return Dropout.apply(input, p=p)
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` (V, D) picked by integer ids ``input`` (any shape) -> (*input.shape, D)."""
+    ids = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    v = weight.shape[0]
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype} "
+                        f"(e.g. value {ids.reshape(-1)[:1].tolist()}); convert with .long()")
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= v):
+        badv = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
+        raise IndexError(f"embedding: id {badv} is out of range for a vocabulary of size {v} (valid ids are 0..{v - 1})")
+    return Embedding.apply(Tensor(ids, _internal=True), weight, padding_idx=padding_idx)

@@ -1,0 +1,101 @@
+"""Reductions: sum, mean, max, var over any dims, with ``keepdim`` as in PyTorch.
+
+The backward of a reduction spreads the gradient back over the reduced axes:
+``sum`` copies it to every element, ``mean`` copies it divided by the count,
+``max`` sends it to the element(s) that were the maximum (split evenly on ties,
+as ``torch.amax``), ``var`` uses d var/dx_i = 2 (x_i - mean) / (n - correction).
+"""
+from __future__ import annotations
+
+import builtins
+
+from ..backend import xp
+from ..tensor import Function
+
+
+def _axes(dim, ndim):
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    for d in dims:
+        if not -ndim <= d < builtins.max(ndim, 1):
+            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
+    return tuple(sorted(d % builtins.max(ndim, 1) for d in dims))
+
+
+def _unreduce(g, shape, axes, keepdim):
+    """Reshape a reduced gradient so it broadcasts against the input again."""
+    if not keepdim:
+        g = g.reshape([1 if i in axes else n for i, n in enumerate(shape)])
+    return g
+
+
+class Sum(Function):
+    def forward(self, a, axes, keepdim):
+        self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        return a.sum(axis=axes, keepdims=keepdim)
+
+    def backward(self, g):
+        return xp.broadcast_to(_unreduce(g, self.shape, self.axes, self.keepdim), self.shape).copy()
+
+
+class Mean(Function):
+    def forward(self, a, axes, keepdim):
+        self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        self.n = 1
+        for ax in axes:
+            self.n *= a.shape[ax]
+        return a.mean(axis=axes, keepdims=keepdim)
+
+    def backward(self, g):
+        g = _unreduce(g, self.shape, self.axes, self.keepdim) / self.n
+        return xp.broadcast_to(g, self.shape).copy()
+
+
+class Max(Function):
+    def forward(self, a, axes, keepdim):
+        self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        m = a.max(axis=axes, keepdims=True)
+        self.hit = a == m
+        return m if keepdim else m.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+
+    def backward(self, g):
+        hit = self.hit
+        count = hit.sum(axis=self.axes, keepdims=True)
+        return _unreduce(g, self.shape, self.axes, self.keepdim) * hit / count
+
+
+class Var(Function):
+    def forward(self, a, axes, keepdim, correction):
+        self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        n = 1
+        for ax in axes:
+            n *= a.shape[ax]
+        self.denom = builtins.max(n - correction, 0)
+        self.centered = a - a.mean(axis=axes, keepdims=True)
+        return (self.centered ** 2).sum(axis=axes, keepdims=keepdim) / self.denom
+
+    def backward(self, g):
+        return _unreduce(g, self.shape, self.axes, self.keepdim) * (2 / self.denom) * self.centered
+
+
+def sum(a, dim=None, keepdim=False):  # noqa: A001 - mirrors torch.sum
+    return Sum.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+
+
+def mean(a, dim=None, keepdim=False):
+    if a.dtype.kind != "f":
+        raise TypeError(f"mean needs a floating-point tensor, got {a.dtype}; call .float() first")
+    return Mean.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+
+
+def max(a, dim=None, keepdim=False):  # noqa: A001
+    """The maximum over ``dim`` (values only, like ``torch.amax``)."""
+    return Max.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+
+
+def var(a, dim=None, keepdim=False, correction=1, unbiased=None):
+    """Variance; ``correction=1`` (the default, as in PyTorch) divides by n - 1."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return Var.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim, correction=correction)

@@ -1,0 +1,171 @@
+"""Optimisers (SGD, Adam, AdamW) and learning-rate schedules, as in ``torch.optim``.
+
+An optimiser holds *parameter groups*: lists of parameters that share
+settings, so that e.g. biases and LayerNorm weights can skip weight decay::
+
+    opt = AdamW([{"params": matrices, "weight_decay": 0.1},
+                 {"params": vectors, "weight_decay": 0.0}], lr=3e-4)
+
+Updates are done in place on the parameters' arrays, without recording a graph.
+"""
+from __future__ import annotations
+
+import math
+
+from .backend import xp
+
+
+class Optimizer:
+    defaults: dict = {}
+
+    def __init__(self, params, **defaults):
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = []
+        for g in groups:
+            group = {**defaults, **g, "params": list(g["params"])}
+            group.setdefault("initial_lr", group["lr"])
+            self.param_groups.append(group)
+        self.state = {}  # id(param) -> per-parameter buffers
+
+    def zero_grad(self, set_to_none: bool = True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad[...] = 0
+
+    def _params(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    yield group, p, self.state.setdefault(id(p), {})
+
+    def state_dict(self):
+        """Hyper-parameters and buffers, keyed by the parameters' positions (for checkpoints)."""
+        flat = [p for g in self.param_groups for p in g["params"]]
+        return {"param_groups": [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups],
+                "state": {i: dict(self.state[id(p)]) for i, p in enumerate(flat) if id(p) in self.state}}
+
+    def load_state_dict(self, sd):
+        if len(sd["param_groups"]) != len(self.param_groups):
+            raise ValueError(f"optimizer state has {len(sd['param_groups'])} parameter groups, this optimizer "
+                             f"has {len(self.param_groups)}")
+        flat = [p for g in self.param_groups for p in g["params"]]
+        for g, saved in zip(self.param_groups, sd["param_groups"]):
+            g.update(saved)
+        self.state = {id(flat[int(i)]): {k: (xp.asarray(getattr(v, "data", v)) if not isinstance(v, (int, float)) else v)
+                                         for k, v in s.items()} for i, s in sd["state"].items()}
+
+
+class SGD(Optimizer):
+    """p ← p - lr·v with v ← momentum·v + (g + weight_decay·p) (v = g without momentum)."""
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+
+    def step(self):
+        for group, p, state in self._params():
+            g = p.grad
+            if group["weight_decay"]:
+                g = g + group["weight_decay"] * p.data
+            mu = group["momentum"]
+            if mu:
+                buf = state.get("momentum_buffer")
+                buf = state["momentum_buffer"] = g.copy() if buf is None else buf * mu + g
+                g = g + mu * buf if group["nesterov"] else buf
+            p.data -= group["lr"] * g
+
+
+class Adam(Optimizer):
+    """Adam: running means of g and g², bias-corrected, step lr·m̂/(√v̂ + eps).
+
+    ``weight_decay`` here is L2 regularisation (added to g), as in ``torch.optim.Adam``;
+    for decoupled decay use :class:`AdamW`.
+    """
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def step(self):
+        for group, p, state in self._params():
+            b1, b2 = group["betas"]
+            lr, wd, g = group["lr"], group["weight_decay"], p.grad
+            if wd and self.decoupled:
+                p.data *= 1 - lr * wd  # AdamW: shrink the weights directly, outside the adaptive step
+            elif wd:
+                g = g + wd * p.data
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = xp.zeros_like(p.data)
+                state["exp_avg_sq"] = xp.zeros_like(p.data)
+            state["step"] += 1
+            t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            step_size = lr / (1 - b1 ** t)
+            denom = xp.sqrt(v / (1 - b2 ** t))
+            denom += group["eps"]
+            p.data -= step_size * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): p ← p·(1 - lr·wd) before the Adam step."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+# ---------------------------------------------------------------- schedules
+class LambdaLR:
+    """lr = initial_lr · lr_lambda(step), updated by ``step()`` after each optimiser step."""
+
+    def __init__(self, optimizer, lr_lambda):
+        self.optimizer, self.lr_lambda, self.last_step = optimizer, lr_lambda, 0
+        self._apply()
+
+    def _apply(self):
+        for g in self.optimizer.param_groups:
+            g["lr"] = g["initial_lr"] * self.lr_lambda(self.last_step)
+
+    def step(self):
+        self.last_step += 1
+        self._apply()
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+
+def warmup_linear(optimizer, warmup_steps: int, total_steps: int):
+    """Linear warm-up from 0 to the base lr over ``warmup_steps``, then linear decay to 0 at ``total_steps``."""
+    def f(step):
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+    return LambdaLR(optimizer, f)
+
+
+def warmup_cosine(optimizer, warmup_steps: int, total_steps: int, min_ratio: float = 0.0):
+    """Linear warm-up, then half a cosine from the base lr down to ``min_ratio``·lr at ``total_steps``."""
+    def f(step):
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return LambdaLR(optimizer, f)
+
+
+def param_groups_for_decay(model, weight_decay: float):
+    """Two groups: matrices (and embeddings) decay, vectors (biases, norm weights) don't."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    rest = [p for p in model.parameters() if p.ndim < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
