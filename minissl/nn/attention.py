@@ -61,16 +61,33 @@ class MultiheadAttention(Module):
         self.out_proj = Linear(embed_dim, embed_dim, bias)
 
     def forward(self, query, key=None, value=None, key_padding_mask=None, need_weights=True, attn_mask=None,
-                average_attn_weights=True, is_causal=False):
+                average_attn_weights=True, is_causal=False, cache=None, static_kv=False):
+        """``cache`` (a dict, minissl's addition) turns on key/value caching for generation:
+        the keys and values of this call are appended to ``cache["k"]``/``cache["v"]``
+        (self-attention, one new token at a time), or computed once and reused when
+        ``static_kv=True`` (cross-attention over a fixed encoder output). With a cache,
+        ``is_causal`` lets new query i (absolute position past+i) see keys 0..past+i."""
         key = query if key is None else key
         value = key if value is None else value
         if not self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         h = self.num_heads
-        q, k, v = (split_heads(p(t), h) for p, t in ((self.q_proj, query), (self.k_proj, key), (self.v_proj, value)))
+        q = split_heads(self.q_proj(query), h)
+        if cache is not None and static_kv and "k" in cache:
+            k, v = cache["k"], cache["v"]
+        else:
+            k, v = split_heads(self.k_proj(key), h), split_heads(self.v_proj(value), h)
+            if cache is not None:
+                if "k" in cache and not static_kv:
+                    k, v = F.cat([cache["k"], k], dim=2), F.cat([cache["v"], v], dim=2)
+                cache["k"], cache["v"] = k, v
         mask = allowed_mask(key_padding_mask, attn_mask, q.dtype)
+        if is_causal:  # bottom-right aligned: the last query sees every key
+            L, S = q.shape[2], k.shape[2]
+            c = xp.tril(xp.ones((L, S), dtype=xp.bool_), k=S - L)
+            mask = c if mask is None else (mask & c if mask.dtype == xp.bool_ else xp.where(c, mask, -xp.inf))
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
-                                             is_causal=is_causal, need_weights=need_weights)
+                                             need_weights=need_weights)
         out, weights = out if need_weights else (out, None)
         out = self.out_proj(merge_heads(out))
         if not self.batch_first:
