@@ -1,0 +1,134 @@
+"""Evaluation metrics (host-side NumPy; pass NumPy arrays or lists).
+
+accuracy            mean(pred == gold)
+macro_f1            mean over classes of F1_c = 2 P_c R_c / (P_c + R_c)
+exact_match, span_f1  SQuAD: lower-case, drop punctuation and a/an/the, squeeze spaces;
+                    F1 over the bag of normalised tokens
+roc_auc             P(score of a random positive > score of a random negative), ties count 1/2;
+                    computed from ranks (Mann-Whitney U): (R_pos - n_pos (n_pos+1)/2) / (n_pos n_neg)
+mrr                 mean over queries of 1 / rank of the first correct answer
+spearman            Pearson correlation of the (average, for ties) ranks
+perplexity          exp(mean nats per token); bits_per_char = mean nats per char / ln 2
+"""
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+
+import numpy as np
+
+
+def accuracy(pred, gold) -> float:
+    pred, gold = np.asarray(pred), np.asarray(gold)
+    if pred.shape != gold.shape:
+        raise ValueError(f"pred has shape {pred.shape} but gold has {gold.shape}; they must match")
+    if pred.size == 0:
+        raise ValueError("accuracy of zero examples is undefined; pass at least one")
+    return float((pred == gold).mean())
+
+
+def macro_f1(pred, gold, labels=None) -> float:
+    """Unweighted mean of per-class F1 over ``labels`` (default: classes in gold or pred)."""
+    pred, gold = np.asarray(pred), np.asarray(gold)
+    labels = np.unique(np.concatenate([gold, pred])) if labels is None else labels
+    f1s = []
+    for c in labels:
+        tp = np.sum((pred == c) & (gold == c))
+        fp = np.sum((pred == c) & (gold != c))
+        fn = np.sum((pred != c) & (gold == c))
+        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(f1s))
+
+
+def normalize_answer(s: str) -> str:
+    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation))
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def exact_match(prediction: str, truths) -> float:
+    """1.0 if the normalised prediction equals any normalised ground truth."""
+    truths = [truths] if isinstance(truths, str) else truths
+    return float(max(normalize_answer(prediction) == normalize_answer(t) for t in truths))
+
+
+def span_f1(prediction: str, truths) -> float:
+    """Token-level F1 between normalised answers (max over ground truths)."""
+    truths = [truths] if isinstance(truths, str) else truths
+    best = 0.0
+    p = normalize_answer(prediction).split()
+    for t in truths:
+        g = normalize_answer(t).split()
+        if not p or not g:
+            best = max(best, float(p == g))
+            continue
+        common = sum((Counter(p) & Counter(g)).values())
+        if common:
+            prec, rec = common / len(p), common / len(g)
+            best = max(best, 2 * prec * rec / (prec + rec))
+    return best
+
+
+def rankdata(x) -> np.ndarray:
+    """Ranks 1..n; tied values get the average of their ranks."""
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    xs = x[order]
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and xs[j + 1] == xs[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def roc_auc(labels, scores) -> float:
+    labels = np.asarray(labels).astype(bool)
+    n_pos, n_neg = labels.sum(), (~labels).sum()
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC-AUC needs at least one positive and one negative label")
+    r = rankdata(scores)
+    return float((r[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def mrr(ranks=None, scores=None, relevant=None) -> float:
+    """Mean reciprocal rank. Either ``ranks`` (1-based rank of the first correct
+    item per query) or ``scores`` (Q, N) with ``relevant`` (Q,) correct indices
+    (ties are broken pessimistically: equal scores rank ahead)."""
+    if ranks is None:
+        scores = np.asarray(scores, dtype=np.float64)
+        relevant = np.asarray(relevant)
+        target = scores[np.arange(len(scores)), relevant]
+        ranks = (scores >= target[:, None]).sum(1)
+    ranks = np.asarray(ranks, dtype=np.float64)
+    if np.any(ranks < 1):
+        raise ValueError("ranks are 1-based; got a rank below 1")
+    return float(np.mean(1.0 / ranks))
+
+
+def spearman(x, y) -> float:
+    x, y = np.asarray(x), np.asarray(y)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
+        raise ValueError("spearman needs two 1-D sequences of the same length >= 2")
+    rx, ry = rankdata(x), rankdata(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    denom = math.sqrt((rx ** 2).sum() * (ry ** 2).sum())
+    if denom == 0:
+        raise ValueError("spearman is undefined when one input is constant")
+    return float((rx * ry).sum() / denom)
+
+
+def perplexity(mean_nats: float) -> float:
+    """exp of the mean cross-entropy in nats per token."""
+    return float(math.exp(mean_nats))
+
+
+def bits_per_char(mean_nats_per_char: float) -> float:
+    return float(mean_nats_per_char / math.log(2))

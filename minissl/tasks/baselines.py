@@ -1,0 +1,104 @@
+"""Trivial baselines that pre-training has to beat.
+
+majority class: always predict the most frequent training label.
+bag of words:   logistic regression on word counts, which ignores order, so
+                it cannot tell "not good" from "good , not ..." or find a motif.
+
+Softmax regression (host-side NumPy, full-batch gradient descent):
+
+    p = softmax(X W + b),  loss = mean CE(p, y) + l2/2 * |W|^2
+    dW = X^T (p - onehot(y)) / N + l2 W
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+
+def _bags(texts, vocab=None):
+    toks = [t.split() for t in texts]
+    if vocab is None:
+        vocab = {w: i for i, w in enumerate(sorted({w for ts in toks for w in ts}))}
+    X = np.zeros((len(toks), len(vocab)), dtype=np.float64)
+    for i, ts in enumerate(toks):
+        for w in ts:
+            j = vocab.get(w)
+            if j is not None:
+                X[i, j] += 1.0
+    return X, vocab
+
+
+def fit_logreg(X, y, n_classes: int, l2: float = 1e-3, lr: float = 0.5, steps: int = 500):
+    """Softmax regression weights (W (F, C), b (C,)) by gradient descent."""
+    mu, sd = X.mean(0), X.std(0) + 1e-8  # standardise so one step size fits all features
+    Xs = (X - mu) / sd
+    W = np.zeros((X.shape[1], n_classes))
+    b = np.zeros(n_classes)
+    Y = np.eye(n_classes)[y]
+    for _ in range(steps):
+        z = Xs @ W + b
+        z -= z.max(1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(1, keepdims=True)
+        g = (p - Y) / len(y)
+        W -= lr * (Xs.T @ g + l2 * W)
+        b -= lr * g.sum(0)
+    return W, b, mu, sd
+
+
+def bow_logreg_accuracy(train_texts, train_y, test_texts, test_y, **kw) -> float:
+    """Fit on train, accuracy on test. Texts are whitespace-tokenised."""
+    Xtr, vocab = _bags(train_texts)
+    Xte, _ = _bags(test_texts, vocab)
+    train_y, test_y = np.asarray(train_y), np.asarray(test_y)
+    W, b, mu, sd = fit_logreg(Xtr, train_y, int(max(train_y.max(), test_y.max())) + 1, **kw)
+    pred = (((Xte - mu) / sd) @ W + b).argmax(1)
+    return float((pred == test_y).mean())
+
+
+def majority_accuracy(train_y, test_y) -> float:
+    top = Counter(list(train_y)).most_common(1)[0][0]
+    return float(np.mean(np.asarray(test_y) == top))
+
+
+def _texts(task_name, examples):
+    if task_name == "nli":
+        # Two bags side by side: premise words and hypothesis words are different features.
+        return [ex["premise"] + " " + " ".join("H_" + w for w in ex["hypothesis"].split())
+                for ex in examples]
+    if task_name == "dna":
+        return [" ".join(ex["sequence"]) for ex in examples]
+    return [ex["text"] for ex in examples]
+
+
+def baseline_scores(task) -> dict:
+    """Test-set scores of the trivial baselines for a Task from ``load_task``."""
+    name = task.name
+    if name in ("sentiment", "nli", "dna"):
+        ytr = [ex["label"] for ex in task.train]
+        yte = [ex["label"] for ex in task.test]
+        return {"majority": majority_accuracy(ytr, yte),
+                "bow_logreg": bow_logreg_accuracy(_texts(name, task.train), ytr,
+                                                  _texts(name, task.test), yte)}
+    if name == "pos":
+        tags = Counter(t for ex in task.train for t in ex["tags"])
+        top = tags.most_common(1)[0][0]
+        per_word = {}
+        for ex in task.train:
+            for w, t in zip(ex["tokens"], ex["tags"]):
+                per_word.setdefault(w, Counter())[t] += 1
+        gold = [(w, t) for ex in task.test for w, t in zip(ex["tokens"], ex["tags"])]
+        return {"majority": float(np.mean([t == top for _, t in gold])),
+                "per_word_majority": float(np.mean([
+                    (per_word[w].most_common(1)[0][0] if w in per_word else top) == t
+                    for w, t in gold]))}
+    if name == "qa":
+        from .lexicon import AGENTS, NOUNS
+        nouns = set(AGENTS) | {n for ns in NOUNS.values() for n in ns}
+        hits = []
+        for ex in task.test:
+            first = next((w for w in ex["context"].split() if w in nouns), "")
+            hits.append(first == ex["answer_text"])
+        return {"first_noun_em": float(np.mean(hits))}
+    raise ValueError(f"no baseline defined for task {name!r}")
