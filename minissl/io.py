@@ -9,6 +9,7 @@ a half-written checkpoint under the real name.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -68,20 +69,9 @@ def save(obj, path) -> None:
     arrays = {}
     tree = _flatten(obj, "", arrays)
     arrays[_META] = numpy.frombuffer(json.dumps({"version": 1, "tree": tree}).encode(), dtype=numpy.uint8)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            numpy.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    buf = io.BytesIO()
+    numpy.savez(buf, **arrays)
+    _atomic_write(os.fspath(path), [buf.getvalue()])
 
 
 def load(path):
@@ -102,3 +92,93 @@ def load(path):
         raise CheckpointError(f"ms.load: {path!r} is truncated or not a minissl checkpoint "
                               f"({type(e).__name__}: {e}); nothing was loaded") from None
     return _unflatten(meta["tree"], arrays)
+
+
+# ---------------------------------------------------------------- safetensors
+# The format Hugging Face checkpoints use: an 8-byte little-endian header
+# length N, N bytes of JSON ({name: {"dtype", "shape", "data_offsets": [begin, end]}}),
+# then the raw little-endian tensor bytes, offsets counted from the end of the header.
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
+              "U8": "u1", "BOOL": "?"}
+_ST_CODES = {numpy.dtype(v): k for k, v in _ST_DTYPES.items()}
+
+
+def load_safetensors(path, float_dtype=numpy.float32) -> dict:
+    """Read a ``.safetensors`` file into NumPy arrays (F32/F16/BF16 become ``float_dtype``)."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 8:
+        raise CheckpointError(f"{path!r} is too short to be a safetensors file")
+    n = int.from_bytes(raw[:8], "little")
+    if n > len(raw) - 8:
+        raise CheckpointError(f"{path!r}: header length {n} runs past the end of the file (truncated?)")
+    try:
+        header = json.loads(raw[8:8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path!r} is not a safetensors file (bad JSON header: {e})") from None
+    body = memoryview(raw)[8 + n:]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        if end > len(body):
+            raise CheckpointError(f"{path!r}: tensor {name!r} ends at byte {end}, past the data ({len(body)} bytes)")
+        dt = info["dtype"]
+        if dt == "BF16":  # bfloat16 = the top 16 bits of a float32
+            bits = numpy.frombuffer(body[begin:end], dtype="<u2").astype(numpy.uint32) << 16
+            arr = bits.view(numpy.float32)
+        elif dt in _ST_DTYPES:
+            arr = numpy.frombuffer(body[begin:end], dtype=_ST_DTYPES[dt])
+        else:
+            raise CheckpointError(f"{path!r}: tensor {name!r} has dtype {dt}, which minissl cannot read")
+        arr = arr.reshape(info["shape"])
+        if arr.dtype.kind == "f":
+            arr = arr.astype(float_dtype)
+        out[name] = arr.copy() if not arr.flags.writeable else arr
+    return out
+
+
+def save_safetensors(tensors: dict, path, dtype: str = "F32") -> None:
+    """Write arrays as a ``.safetensors`` file (floats stored as ``dtype``: F32, F16 or BF16); atomic."""
+    header, chunks, offset = {}, [], 0
+    for name, t in tensors.items():
+        a = backend.to_numpy(t.data if isinstance(t, Tensor) else t)
+        if a.dtype.kind == "f":
+            if dtype == "BF16":
+                bits = numpy.ascontiguousarray(a, dtype="<f4").view(numpy.uint32)
+                # round to nearest even, as torch does when casting to bfloat16
+                b = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2").tobytes()
+                code = "BF16"
+            else:
+                code = dtype
+                b = numpy.ascontiguousarray(a, dtype=_ST_DTYPES[code]).tobytes()
+        else:
+            code = _ST_CODES.get(a.dtype)
+            if code is None:
+                raise TypeError(f"save_safetensors: {name!r} has dtype {a.dtype}, which safetensors cannot hold")
+            b = numpy.ascontiguousarray(a).tobytes()
+        header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        chunks.append(b)
+        offset += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)  # the spec pads the header to a multiple of 8 bytes
+    _atomic_write(os.fspath(path), [len(h).to_bytes(8, "little"), h, *chunks])
+
+
+def _atomic_write(path, parts):
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for p in parts:
+                f.write(p)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
