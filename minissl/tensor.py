@@ -229,9 +229,8 @@ class Tensor:
                 continue
             fn = node._ctx
             if fn is None:  # a leaf: accumulate, owning our own array
-                if g.dtype != node.dtype:
-                    g = g.astype(node.dtype)
-                node.grad = g.copy() if node.grad is None else node.grad + g
+                # xp.array copies and turns the NumPy scalars that 0-d math returns back into arrays
+                node.grad = xp.array(g, dtype=node.dtype) if node.grad is None else xp.asarray(node.grad + g)
                 continue
             if fn.freed:
                 raise RuntimeError("Trying to backward through the graph a second time: its saved arrays were freed "
@@ -262,6 +261,7 @@ class Tensor:
     def __matmul__(self, o): return _ops().matmul(self, o)
     def __rmatmul__(self, o): return _ops().matmul(o, self)
     def __neg__(self): return _ops().neg(self)
+    def __abs__(self): return _ops().abs(self)
     def __getitem__(self, idx): return _ops().getitem(self, idx)
 
     # comparisons give boolean tensors without gradients
