@@ -187,9 +187,11 @@ class MatMul(Function):
         a, b = self.a, self.b
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
+        if a.ndim == 1 and b.ndim == 1:  # a dot product: g is 0-d, the 2-D product is (1, 1)
+            g = g.reshape(1, 1)
+        elif a.ndim == 1:
             g = xp.expand_dims(g, -2)
-        if b.ndim == 1:
+        elif b.ndim == 1:
             g = xp.expand_dims(g, -1)
         ga = gb = None
         if self.needs_grad[0]:
