@@ -1,0 +1,112 @@
+"""Statistical tests of the masking rates: each count is Binomial(n, p), so a
+5-sigma band gives a test that fails on a wrong rate but essentially never by chance."""
+import numpy as np
+import pytest
+
+from minissl.text import (IGNORE_INDEX, MLMCollator, WordPieceTokenizer, causal_lm_collate, lm_batch,
+                          make_nsp_pairs, make_sop_pairs, mask_tokens)
+
+VOCAB, MASK, PAD, CLS, SEP = 50, 4, 0, 2, 3
+SPECIAL = [0, 1, 2, 3, 4]
+
+
+def within(count, n, p, sigmas=5):
+    return abs(count - n * p) <= sigmas * np.sqrt(n * p * (1 - p))
+
+
+def make_batch(rng, B=400, T=64):
+    ids = rng.integers(5, VOCAB, size=(B, T))
+    ids[:, 0], ids[:, -1] = CLS, SEP
+    mask = np.ones((B, T), dtype=np.int64)
+    lengths = rng.integers(10, T, size=B)
+    for i, n in enumerate(lengths):
+        ids[i, n - 1] = SEP
+        ids[i, n:] = PAD
+        mask[i, n:] = 0
+    return ids, mask
+
+
+def test_mlm_rates_80_10_10():
+    rng = np.random.default_rng(0)
+    ids, att = make_batch(rng)
+    out, labels = mask_tokens(ids, rng, mask_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL,
+                              attention_mask=att)
+    eligible = ~np.isin(ids, SPECIAL) & (att == 1)
+    chosen = labels != IGNORE_INDEX
+    n_el, n_ch = eligible.sum(), chosen.sum()
+    assert within(n_ch, n_el, 0.15)
+    assert not (chosen & ~eligible).any()  # specials and padding never chosen
+    assert (labels[chosen] == ids[chosen]).all()  # labels are the original ids
+    assert (out[~chosen] == ids[~chosen]).all()  # unchosen tokens untouched
+    became_mask = (out == MASK) & chosen
+    assert within(became_mask.sum(), n_ch, 0.8)
+    changed = chosen & (out != MASK) & (out != ids)
+    stayed = chosen & (out == ids)
+    # a random replacement equals the original with prob 1/45, so "stayed" is 0.1 + 0.1/45
+    assert within(stayed.sum(), n_ch, 0.1 + 0.1 / 45)
+    assert within(changed.sum(), n_ch, 0.1 * 44 / 45)
+    assert not np.isin(out[changed], SPECIAL).any()  # random tokens are never special
+
+
+def test_whole_word_masking_masks_all_pieces():
+    rng = np.random.default_rng(1)
+    ids = rng.integers(5, VOCAB, size=(200, 30))
+    starts = rng.random((200, 30)) < 0.5
+    starts[:, 0] = True
+    _, labels = mask_tokens(ids, rng, mask_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL,
+                            word_starts=starts)
+    chosen = labels != IGNORE_INDEX
+    word = np.cumsum(starts, axis=1)
+    for i in range(200):
+        for w in np.unique(word[i]):
+            sel = chosen[i, word[i] == w]
+            assert sel.all() or not sel.any()
+    assert within(chosen[starts].sum(), starts.sum(), 0.15)
+
+
+def test_collator_with_wordpiece_pairs():
+    tok = WordPieceTokenizer.from_words("the dog cat ran sat".split())
+    col = MLMCollator(tok, seed=0, max_length=16)
+    b = col([("the dog ran", "the cat sat", 0), ("the cat", "the dog", 1)])
+    assert b["input_ids"].dtype == np.int64 and b["labels"].shape == b["input_ids"].shape
+    assert b["sentence_label"].tolist() == [0, 1]
+    assert (b["labels"][b["attention_mask"] == 0] == IGNORE_INDEX).all()
+    b2 = MLMCollator(tok, seed=0, whole_word_mask=True)(["the dog ran"] * 4)
+    assert b2["input_ids"].shape == (4, 5)
+
+
+def test_nsp_pairs():
+    docs = [[f"d{d}s{i}" for i in range(6)] for d in range(20)]
+    pairs = make_nsp_pairs(docs, seed=0)
+    labels = np.array([p[2] for p in pairs])
+    assert within(labels.sum(), len(labels), 0.5)
+    for a, b, y in pairs:
+        da, ia = a[1:].split("s")
+        db, ib = b[1:].split("s")
+        if y == 0:
+            assert da == db and int(ib) == int(ia) + 1
+        else:
+            assert da != db
+
+
+def test_sop_pairs_in_order_or_swapped():
+    docs = [[f"{d}-{i}" for i in range(8)] for d in range(30)]
+    pairs = make_sop_pairs(docs, seed=0, max_sentences=2)
+    labels = np.array([p[2] for p in pairs])
+    assert within(labels.sum(), len(labels), 0.5)
+    for a, b, y in pairs:
+        first_a = int(a.split()[0].split("-")[1])
+        first_b = int(b.split()[0].split("-")[1])
+        assert (first_a < first_b) == (y == 0)
+        assert a.split("-")[0] == b.split("-")[0]  # same document
+
+
+def test_next_token_batches_shift_by_one():
+    stream = np.arange(100)
+    x, y = lm_batch(stream, 8, 10, np.random.default_rng(0))
+    assert x.shape == y.shape == (8, 10) and (y == x + 1).all()
+    out = causal_lm_collate([[5, 6, 7], [8, 9]], pad_id=0)
+    assert out["input_ids"].tolist() == [[5, 6], [8, 9]]
+    assert out["labels"].tolist() == [[6, 7], [9, IGNORE_INDEX]]
+    with pytest.raises(ValueError, match="block_size"):
+        lm_batch(np.arange(5), 2, 10, np.random.default_rng(0))
