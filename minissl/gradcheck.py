@@ -46,22 +46,26 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     out.backward(Tensor(u, _internal=True))
     analytic = [backend.to_numpy(t.grad if t.grad is not None else xp.zeros_like(t.data)) for t in checked]
 
-    def s():
+    def f():
         from .tensor import no_grad
         with no_grad():
-            return float((run().data * u).sum())
+            return run().data.copy()  # the output may be a view of the input we are about to perturb
 
     for k, t in enumerate(checked):
-        flat = t.data.reshape(-1)  # a view: perturb in place, restore after
-        numeric = numpy.zeros(flat.size)
-        for i in range(flat.size):
-            old = float(flat[i])
-            flat[i] = old + eps
-            plus = s()
-            flat[i] = old - eps
-            minus = s()
-            flat[i] = old
-            numeric[i] = (plus - minus) / (2 * eps)
+        numeric = numpy.zeros(t.data.size)
+        for i in range(t.data.size):
+            # index the array itself, not a reshape of it: a reshape of a
+            # non-contiguous array is a copy, and perturbing a copy changes nothing
+            at = numpy.unravel_index(i, t.shape)
+            old = float(t.data[at])
+            t.data[at] = old + eps
+            plus = f()
+            t.data[at] = old - eps
+            minus = f()
+            t.data[at] = old
+            # subtract before summing: a large constant output (a -1e9 mask
+            # fill) would otherwise cancel away every digit of the difference
+            numeric[i] = float((u * (plus - minus)).sum()) / (2 * eps)
         a = analytic[k].reshape(-1)
         err = numpy.abs(a - numeric) - (atol + rtol * numpy.abs(numeric))
         if (err > 0).any():
