@@ -71,7 +71,7 @@ class CrossEntropy(Function):
         if reduction == "sum":
             return nll.sum()
         self.count = keep.sum()
-        return nll.sum() / self.count
+        return (nll.sum() / self.count).astype(z.dtype)  # an int count must not upcast float32
 
     def backward(self, g):
         n, c = self.logp.shape
