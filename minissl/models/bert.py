@@ -1,0 +1,316 @@
+"""BERT: a Transformer encoder pre-trained by filling in blanks (masked language model).
+
+The lecture's centre. Self-supervision makes the labels from the text itself:
+hide 15% of the tokens and train the encoder to predict them,
+
+    L_MLM = - Σ_{masked i} log softmax(LN(GELU(h_i W_t)) Eᵀ + b)[x_i]
+
+(E is the word-embedding matrix, shared between input and output), plus a
+sentence-level task on the ``[CLS]`` vector: NSP (is B the next sentence?) or
+SOP (are A and B in order?). A model that can fill blanks must have learnt
+syntax and meaning, so the same encoder, with a small new head, then learns
+downstream tasks from few labels (``bert_heads.py``).
+
+Shapes: input_ids (B, T) -> last_hidden_state (B, T, H), pooler_output (B, H).
+Parameter names are Hugging Face's (``embeddings.word_embeddings.weight``,
+``encoder.layer.0.attention.self.query.weight``, ...) and the computation is
+theirs (exact-erf GELU, LayerNorm eps 1e-12, padded keys masked out), so real
+BERT checkpoints load by name. Demo: ``demos/bert_pretrain_finetune.py``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from types import SimpleNamespace
+
+from .. import backend
+from .. import io as msio
+from .. import nn
+from .. import ops as F
+from ..backend import xp
+from ..tensor import Tensor, no_grad
+from ..nn.transformer import ACTIVATIONS, SinusoidalPositionalEmbedding, TransformerEncoder, padding_mask
+
+
+@dataclasses.dataclass
+class BertConfig:
+    """Hugging Face's ``BertConfig`` field names and defaults (BERT-base); unknown keys
+    in a ``config.json`` (``architectures``, ``model_type``, ...) are ignored."""
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    position_embedding_type: str = "absolute"   # or "sinusoidal" (fixed, minissl's option)
+    norm_first: bool = False                    # pre-LN (minissl's option; BERT is post-LN)
+
+    def __post_init__(self):
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                             f"({self.num_attention_heads})")
+        if self.position_embedding_type not in ("absolute", "sinusoidal"):
+            raise ValueError(f"position_embedding_type must be 'absolute' or 'sinusoidal', "
+                             f"got {self.position_embedding_type!r}")
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def init_bert_weights(module, std):
+    """HF's initialisation: Linear and Embedding weights N(0, std), biases 0,
+    LayerNorm (1, 0); the padding token's embedding row is zero."""
+    def rng_normal(shape):
+        return backend.rng().standard_normal(shape, dtype=xp.float32) * std
+
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            m.weight.data = rng_normal(m.weight.shape)
+            if m.bias is not None:
+                m.bias.data = xp.zeros_like(m.bias.data)
+        elif isinstance(m, nn.Embedding):
+            m.weight.data = rng_normal(m.weight.shape)
+            if m.padding_idx is not None:
+                m.weight.data[m.padding_idx] = 0
+        elif isinstance(m, nn.LayerNorm) and m.weight is not None:
+            m.weight.data, m.bias.data = xp.ones_like(m.weight.data), xp.zeros_like(m.bias.data)
+
+
+class BertEmbeddings(nn.Module):
+    """word + position + token type (segment A/B), then LayerNorm and dropout."""
+
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size, padding_idx=c.pad_token_id)
+        if c.position_embedding_type == "sinusoidal":
+            self.position_embeddings = SinusoidalPositionalEmbedding(c.max_position_embeddings, c.hidden_size)
+        else:
+            self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
+        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+        self.dropout = nn.Dropout(c.hidden_dropout_prob)
+
+    def forward(self, input_ids, token_type_ids=None, position_ids=None):
+        T = input_ids.shape[1]
+        if T > self.position_embeddings.num_embeddings:
+            raise ValueError(f"input has {T} tokens but max_position_embeddings is "
+                             f"{self.position_embeddings.num_embeddings}; truncate it (or split into windows)")
+        if position_ids is None:
+            position_ids = xp.arange(T)[None, :]
+        if token_type_ids is None:
+            token_type_ids = xp.zeros(input_ids.shape, dtype=xp.int64)
+        pos = self.position_embeddings.weight
+        pos = pos[_ids(position_ids)] if isinstance(self.position_embeddings, SinusoidalPositionalEmbedding) else \
+            F.embedding(position_ids, pos)
+        x = F.embedding(input_ids, self.word_embeddings.weight, self.word_embeddings.padding_idx) \
+            + self.token_type_embeddings(token_type_ids) + pos
+        return self.dropout(self.LayerNorm(x))
+
+
+def _ids(a):
+    return a.data if isinstance(a, Tensor) else xp.asarray(a)
+
+
+class BertPooler(nn.Module):
+    """tanh(W h_[CLS] + b): the sentence vector NSP/SOP and classifiers read."""
+
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+
+    def forward(self, hidden):
+        return F.tanh(self.dense(hidden[:, 0]))
+
+
+def BertEncoder(c: BertConfig) -> TransformerEncoder:
+    """BERT's encoder is the generic stack, built from a config (names ``layer.N....``)."""
+    return TransformerEncoder(c.hidden_size, c.num_attention_heads, c.num_hidden_layers, c.intermediate_size,
+                              c.hidden_dropout_prob, c.hidden_act, c.layer_norm_eps, c.norm_first,
+                              c.attention_probs_dropout_prob)
+
+
+@dataclasses.dataclass
+class BertOutput:
+    """``last_hidden_state`` (B, T, H), ``pooler_output`` (B, H) or None, ``hidden_states``
+    (embeddings + one per layer, each (B, T, H)), ``attentions`` (one (B, heads, T, T)
+    per layer when asked for). Unpacks as ``seq, pooled = model(ids)``."""
+    last_hidden_state: Tensor
+    pooler_output: Tensor | None
+    hidden_states: tuple = ()
+    attentions: tuple = ()
+
+    def __iter__(self):
+        return iter((self.last_hidden_state, self.pooler_output))
+
+    def __getitem__(self, i):
+        return (self.last_hidden_state, self.pooler_output, self.hidden_states, self.attentions)[i]
+
+
+class PreTrainedMixin:
+    """``save_pretrained(dir)`` / ``from_pretrained(dir)`` for minissl's own checkpoints:
+    ``config.json`` (the BertConfig and the head's arguments) + ``model.npz`` (weights)."""
+
+    def extra_config(self):
+        return {}
+
+    def save_pretrained(self, directory):
+        os.makedirs(directory, exist_ok=True)
+        msio.save(dict(self.state_dict()), os.path.join(directory, "model.npz"))  # atomic
+        cfg = dict(self.config.to_dict(), minissl_class=type(self).__name__, **self.extra_config())
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f, indent=2)
+        os.replace(tmp, os.path.join(directory, "config.json"))  # config last: it marks the save complete
+
+    @classmethod
+    def from_pretrained(cls, directory, **kwargs):
+        """Build from ``directory/config.json`` and load the weights. Weights of a
+        different BERT class are matched through the encoder: a pre-training checkpoint
+        fills ``bert.*`` of a fine-tuning model, whose new head keeps its random init."""
+        path = os.path.join(directory, "config.json")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no config.json in {directory!r}; save one with model.save_pretrained(dir)")
+        with open(path) as f:
+            cfg = json.load(f)
+        extra = {k: cfg[k] for k in cls._extra_keys if k in cfg}
+        model = cls(BertConfig.from_dict(cfg), **{**extra, **kwargs})
+        model.load_pretrained(directory, strict=cfg.get("minissl_class") == cls.__name__)
+        return model
+
+    _extra_keys = ()
+
+    def load_pretrained(self, directory, strict=True):
+        """Load ``directory/model.npz`` into this model; all or nothing (a failure changes
+        nothing). Returns ``(missing, unexpected)`` names."""
+        state = msio.load(os.path.join(directory, "model.npz"))
+        own = self.state_dict()
+        if not strict:
+            has_bert_prefix = any(k.startswith("bert.") for k in state)
+            wants_bert_prefix = any(k.startswith("bert.") for k in own)
+            if wants_bert_prefix and not has_bert_prefix:
+                state = {"bert." + k: v for k, v in state.items()}
+            elif has_bert_prefix and not wants_bert_prefix:
+                state = {k[5:]: v for k, v in state.items() if k.startswith("bert.")}
+            state = {k: v for k, v in state.items() if k in own}
+            if not state:
+                raise RuntimeError(f"no weight in {directory!r} matches {type(self).__name__}; nothing was loaded")
+        return self.load_state_dict(state, strict=strict)
+
+
+class BertModel(PreTrainedMixin, nn.Module):
+    """Embeddings -> encoder -> pooler. ``forward(input_ids, attention_mask=None,
+    token_type_ids=None, position_ids=None, output_attentions=False)`` -> :class:`BertOutput`."""
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.pooler = BertPooler(config) if add_pooling_layer else None
+        init_bert_weights(self, config.initializer_range)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
+                output_attentions=False):
+        ids = _ids(input_ids)
+        if ids.ndim != 2 or ids.dtype.kind not in "iu":
+            raise ValueError(f"input_ids must be integer (batch, seq_len), got shape {tuple(ids.shape)} "
+                             f"dtype {ids.dtype}")
+        if attention_mask is not None and tuple(_ids(attention_mask).shape) != tuple(ids.shape):
+            raise ValueError(f"attention_mask shape {tuple(_ids(attention_mask).shape)} differs from input_ids "
+                             f"shape {tuple(ids.shape)}")
+        x = self.embeddings(ids, token_type_ids, position_ids)
+        y, hidden, att = self.encoder(x, padding_mask(attention_mask), need_weights=output_attentions)
+        pooled = self.pooler(y) if self.pooler is not None else None
+        return BertOutput(y, pooled, hidden, att)
+
+
+class BertLMPredictionHead(nn.Module):
+    """MLM head: transform (dense + GELU + LayerNorm), then scores against every word's
+    input embedding (tied decoder) plus an own ``bias``."""
+
+    def __init__(self, c: BertConfig, word_embeddings: nn.Embedding):
+        super().__init__()
+        self.transform = SimpleModule(dense=nn.Linear(c.hidden_size, c.hidden_size),
+                                      LayerNorm=nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps))
+        self.act = c.hidden_act
+        self.bias = nn.Parameter(xp.zeros(c.vocab_size, dtype=xp.float32))
+        object.__setattr__(self, "_tied", word_embeddings)  # not registered twice
+
+    def forward(self, h):
+        h = self.transform.LayerNorm(ACTIVATIONS[self.act](self.transform.dense(h)))
+        return F.linear(h, self._tied.weight, self.bias)
+
+
+class SimpleModule(nn.Module):
+    def __init__(self, **children):
+        super().__init__()
+        for k, v in children.items():
+            setattr(self, k, v)
+
+
+class BertForPreTraining(PreTrainedMixin, nn.Module):
+    """BERT with its two pre-training heads (HF names ``cls.predictions``, ``cls.seq_relationship``).
+
+    ``forward(input_ids, attention_mask, token_type_ids, labels=None, sentence_label=None)``
+    -> namespace(loss, mlm_loss, sentence_loss, prediction_logits, seq_relationship_logits).
+    ``labels`` (B, T): original id at masked positions, -100 elsewhere. ``sentence_label``
+    (B,): NSP (0 = B follows A, 1 = random) or SOP (0 = in order, 1 = swapped); the
+    loss is L_MLM + L_sentence. MLM logits are computed only at the masked positions
+    (≈15% of tokens), the same loss at a fraction of the cost of the full (B, T, V) scores.
+    """
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config)
+        self.cls = SimpleModule(predictions=BertLMPredictionHead(config, self.bert.embeddings.word_embeddings),
+                                seq_relationship=nn.Linear(config.hidden_size, 2))
+        init_bert_weights(self.cls, config.initializer_range)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, sentence_label=None,
+                output_attentions=False):
+        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions=output_attentions)
+        seq, pooled = out
+        res = SimpleNamespace(loss=None, mlm_loss=None, sentence_loss=None, prediction_logits=None,
+                              seq_relationship_logits=self.cls.seq_relationship(pooled), bert=out)
+        losses = []
+        if labels is not None:
+            lab = _ids(labels).reshape(-1)
+            where = xp.nonzero(lab != -100)[0]
+            h = seq.reshape(-1, seq.shape[-1])[Tensor(where, _internal=True)]
+            res.prediction_logits = self.cls.predictions(h)
+            res.mlm_loss = F.cross_entropy(res.prediction_logits, lab[where]) if where.size else None
+            if res.mlm_loss is not None:
+                losses.append(res.mlm_loss)
+        else:
+            res.prediction_logits = self.cls.predictions(seq)
+        if sentence_label is not None:
+            res.sentence_loss = F.cross_entropy(res.seq_relationship_logits, _ids(sentence_label))
+            losses.append(res.sentence_loss)
+        if losses:
+            res.loss = losses[0] if len(losses) == 1 else losses[0] + losses[1]
+        return res
+
+
+@no_grad()
+def encode(model: BertModel, input_ids, attention_mask=None, token_type_ids=None, layer: int = -1):
+    """Inference helper: hidden states of ``layer`` (-1 = last) as a NumPy array (B, T, H)."""
+    was = model.training
+    model.eval()
+    out = model(input_ids, attention_mask, token_type_ids)
+    model.train(was)
+    return out.hidden_states[layer].numpy()
