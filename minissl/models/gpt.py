@@ -1,0 +1,308 @@
+"""GPT: a decoder-only Transformer trained to predict the next token.
+
+Lecture idea: unlike BERT, which fills in blanks, GPT reads a text left to
+right and at every position predicts the token that comes next. The one
+formula that matters is the training loss, cross-entropy of the next token::
+
+    L = -(1/T) Σ_t log p(x_{t+1} | x_1, ..., x_t)
+
+A causal mask lets position t attend only to positions ≤ t, so one forward
+pass over T tokens gives all T predictions at once. Because the model is a
+next-token distribution it can *generate*: sample a token, append it, repeat.
+Trained on many tasks written as text, it can also pick up a new task from a
+few demonstrations in the prompt, with no gradient step (few-shot learning).
+
+Shapes: ids (B, T) int -> token + position embeddings (B, T, E) -> n_layer
+pre-LN blocks -> final LayerNorm -> logits (B, T, V), the output matrix tied
+to the token embedding (V, E). A block (GPT-2)::
+
+    x = x + attn(ln_1(x))        causal multi-head self-attention
+    x = x + mlp(ln_2(x))         Linear(E, 4E) -> GELU -> Linear(4E, E)
+
+Generation keeps, per layer, the keys and values of the tokens already seen
+(a KV cache), so each new token costs one position, not the whole prefix.
+
+Demos: ``demos/gpt_text.py`` (character-level language model, bits per
+character), ``demos/gpt_sort.py`` (learning an algorithm),
+``demos/gpt_incontext.py`` (accuracy rises with the number of demonstrations).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import backend, io, nn, optim
+from .. import ops as F
+from ..backend import xp
+from ..tensor import Tensor, no_grad
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int
+    block_size: int = 128      # longest context (number of learned positions)
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+    tie_weights: bool = True   # output head shares the token-embedding matrix
+
+    PRESETS = {  # name -> (n_layer, n_head, n_embd, block_size)
+        "nano": (2, 2, 64, 64),
+        "micro": (4, 4, 128, 128),
+        "mini": (6, 6, 192, 256),
+    }
+
+    @classmethod
+    def preset(cls, name: str, vocab_size: int, **overrides):
+        if name not in cls.PRESETS:
+            raise ValueError(f"unknown GPT preset {name!r}; choose one of {sorted(cls.PRESETS)}")
+        n_layer, n_head, n_embd, block = cls.PRESETS[name]
+        kw = dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block)
+        kw.update(overrides)
+        return cls(vocab_size=vocab_size, **kw)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, cfg.bias)
+        self.gelu = nn.GELU(approximate="tanh")  # GPT-2's activation
+        self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, cfg.bias)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        return self.drop(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LN: normalise the input of each sub-layer, add its output to the residual stream."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = nn.MultiheadAttention(cfg.n_embd, cfg.n_head, dropout=cfg.dropout, bias=cfg.bias,
+                                          batch_first=True)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd)
+        self.mlp = MLP(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, cache=None):
+        h = self.ln_1(x)
+        a, _ = self.attn(h, h, h, need_weights=False, is_causal=True, cache=cache)
+        x = x + self.drop(a)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        if cfg.n_embd % cfg.n_head:
+            raise ValueError(f"n_embd ({cfg.n_embd}) must be divisible by n_head ({cfg.n_head})")
+        self.config = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self._init_weights()
+        if cfg.tie_weights:  # one Parameter used twice: its gradient is the sum of both uses
+            self.lm_head.weight = self.wte.weight
+
+    def _init_weights(self):
+        # GPT-2: every weight N(0, 0.02), biases 0. The projections that write
+        # into the residual stream get std 0.02/sqrt(2·n_layer): 2·n_layer of
+        # them add up, and this keeps the stream's variance from growing with depth.
+        resid_std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                p.data[...] = 0
+            elif p.ndim == 2:
+                std = resid_std if name.endswith(("out_proj.weight", "c_proj.weight")) else 0.02
+                p.data[...] = backend.rng().standard_normal(p.shape, dtype=xp.float32) * std
+
+    # ------------------------------------------------------------------ forward
+    def new_cache(self):
+        """An empty KV cache: one dict per layer, filled by ``forward(..., cache=...)``."""
+        return [dict() for _ in self.h]
+
+    def features(self, idx, cache=None):
+        """Final-LayerNorm hidden states (B, T, E) for token ids (B, T).
+
+        With ``cache`` the ids are the *new* tokens, placed after those already cached.
+        """
+        ids = idx.data if isinstance(idx, Tensor) else xp.asarray(idx)
+        if ids.ndim != 2:
+            raise ValueError(f"GPT expects token ids of shape (batch, time), got {tuple(ids.shape)}")
+        past = cache[0]["k"].shape[2] if cache and "k" in cache[0] else 0
+        T = ids.shape[1]
+        if past + T > self.config.block_size:
+            raise ValueError(f"sequence of {past + T} tokens is longer than block_size={self.config.block_size}; "
+                             "crop the context (generate() does) or build the model with a larger block_size")
+        pos = xp.arange(past, past + T)[None, :]
+        x = self.drop(self.wte(ids) + self.wpe(pos))
+        for i, block in enumerate(self.h):
+            x = block(x, None if cache is None else cache[i])
+        return self.ln_f(x)
+
+    def forward(self, idx, targets=None, cache=None):
+        """Logits (B, T, V), and the mean next-token loss if ``targets`` (B, T) is given
+        (entries equal to -100 are ignored). Returns ``(logits, loss)``, loss None without targets."""
+        logits = self.lm_head(self.features(idx, cache))
+        if targets is None:
+            return logits, None
+        t = targets.data if isinstance(targets, Tensor) else xp.asarray(targets)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), t.reshape(-1))
+        return logits, loss
+
+    # ------------------------------------------------------------------ generation
+    @no_grad()
+    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, do_sample: bool = True, use_cache: bool = True, rng=None):
+        """Append ``max_new_tokens`` tokens to ids (B, T); returns a NumPy int64 array (B, T + new).
+
+        ``do_sample=False`` (or ``temperature=0``) is greedy decoding. Sampling divides the
+        logits by ``temperature``, then keeps the ``top_k`` most likely tokens and/or the
+        smallest set whose probability reaches ``top_p`` (nucleus sampling). Draws come
+        from ``rng`` (a NumPy Generator; default minissl's seeded host generator).
+        With ``use_cache`` the keys/values of past tokens are kept, so each step runs the
+        model on one token; once the context is longer than block_size the window slides,
+        the learned positions shift, and the cache is rebuilt from the cropped window.
+        """
+        was_training = self.training
+        self.eval()
+        rng = backend.host_rng() if rng is None else rng
+        out = np.asarray(backend.to_numpy(idx.data if isinstance(idx, Tensor) else idx), dtype=np.int64)
+        if out.ndim == 1:
+            out = out[None, :]
+        block, cache, step_ids = self.config.block_size, None, None
+        for _ in range(max_new_tokens):
+            if use_cache and cache is not None and out.shape[1] <= block:
+                h = self.features(step_ids, cache)  # one new token per row
+            else:
+                cache = self.new_cache() if use_cache else None
+                h = self.features(xp.asarray(out[:, -block:]), cache)
+            logits = backend.to_numpy(self.lm_head(h[:, -1]).data).astype(np.float64)
+            nxt = sample_next(logits, temperature, top_k, top_p, do_sample, rng)
+            out = np.concatenate([out, nxt[:, None]], axis=1)
+            step_ids = xp.asarray(nxt[:, None])
+        self.train(was_training)
+        return out
+
+
+def sample_next(logits, temperature=1.0, top_k=None, top_p=None, do_sample=True, rng=None):
+    """One next token per row of ``logits`` (B, V) (NumPy, host side)."""
+    if not do_sample or temperature == 0:
+        return logits.argmax(axis=-1).astype(np.int64)
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    z = logits / temperature
+    if top_k is not None:
+        k = min(int(top_k), z.shape[-1])
+        kth = np.sort(z, axis=-1)[:, -k][:, None]
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    if top_p is not None:
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        order = np.argsort(-p, axis=-1, kind="stable")
+        sp = np.take_along_axis(p, order, axis=-1)
+        # keep a token if the tokens ranked above it have not yet reached top_p (the first always stays)
+        keep_sorted = (np.cumsum(sp, axis=-1) - sp) < top_p
+        keep = np.zeros_like(keep_sorted)
+        np.put_along_axis(keep, order, keep_sorted, axis=-1)
+        p = np.where(keep, p, 0.0)
+        p /= p.sum(axis=-1, keepdims=True)
+    rng = backend.host_rng() if rng is None else rng
+    u = rng.random((p.shape[0], 1))
+    return np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1).astype(np.int64)
+
+
+# ---------------------------------------------------------------------- training
+@no_grad()
+def evaluate_lm(model, batches):
+    """Mean next-token loss (nats per predicted token) over ``batches`` of (x, y); bits = nats / ln 2."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for x, y in batches:
+        y = np.asarray(y)
+        _, loss = model(xp.asarray(x), xp.asarray(y))
+        n = int((y != -100).sum())
+        total, count = total + float(loss.item()) * n, count + n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def make_optimizer(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95), warmup=100, total_steps=1000,
+                   min_lr_ratio=0.1):
+    """AdamW (decay on matrices only) with linear warm-up then cosine decay to min_lr_ratio·lr."""
+    opt = optim.AdamW(optim.param_groups_for_decay(model, weight_decay), lr=lr, betas=betas)
+    return opt, optim.warmup_cosine(opt, warmup, total_steps, min_ratio=min_lr_ratio)
+
+
+def train_lm(model, get_batch, steps: int, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95), warmup=None,
+             grad_clip=1.0, eval_fn=None, eval_every=None, checkpoint=None, progress=True, desc="train"):
+    """The shared loop: ``get_batch(step) -> (x, y)`` int arrays (B, T), targets -100 = ignore.
+
+    Every ``eval_every`` steps (and at the end) ``eval_fn(model)`` gives a validation loss
+    and, with ``checkpoint`` (a path), the model, optimizer and step are saved atomically.
+    Returns a history dict: ``step``, ``loss`` (every step), ``eval_step``, ``eval_loss``.
+    """
+    warmup = max(1, steps // 20) if warmup is None else warmup
+    opt, sched = make_optimizer(model, lr, weight_decay, betas, warmup, steps)
+    hist = {"step": [], "loss": [], "lr": [], "eval_step": [], "eval_loss": []}
+    params = list(model.parameters())
+    bar = range(steps)
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(bar, desc=desc, dynamic_ncols=True, mininterval=1.0)
+    model.train()
+    for step in bar:
+        x, y = get_batch(step)
+        _, loss = model(xp.asarray(x), xp.asarray(y))
+        opt.zero_grad()
+        loss.backward()
+        if grad_clip:
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        hist["lr"].append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+        hist["step"].append(step + 1)
+        hist["loss"].append(float(loss.item()))
+        last = step + 1 == steps
+        if eval_fn is not None and ((eval_every and (step + 1) % eval_every == 0) or last):
+            hist["eval_step"].append(step + 1)
+            hist["eval_loss"].append(float(eval_fn(model)))
+            if progress:
+                bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}", val=f"{hist['eval_loss'][-1]:.3f}")
+            if checkpoint:
+                save_checkpoint(checkpoint, model, opt, step + 1)
+        elif progress and step % 10 == 0:
+            bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}")
+    if checkpoint and eval_fn is None:
+        save_checkpoint(checkpoint, model, opt, steps)
+    return hist
+
+
+def save_checkpoint(path, model, optimizer=None, step: int = 0, **extra):
+    """Config, weights (and optimizer state) in one atomic ``.npz`` via ``ms.save``."""
+    ckpt = {"config": asdict(model.config), "model": model.state_dict(), "step": step, **extra}
+    if optimizer is not None:
+        ckpt["optimizer"] = optimizer.state_dict()
+    io.save(ckpt, path)
+
+
+def load_checkpoint(path):
+    """Rebuild the GPT saved by :func:`save_checkpoint`; returns ``(model, checkpoint dict)``."""
+    ckpt = io.load(path)
+    if "config" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{path} is not a GPT checkpoint (no 'config'/'model'); write it with save_checkpoint")
+    model = GPT(GPTConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["model"])
+    return model, ckpt
