@@ -29,7 +29,7 @@ def _bags(texts, vocab=None):
     return X, vocab
 
 
-def fit_logreg(X, y, n_classes: int, l2: float = 1e-3, lr: float = 0.5, steps: int = 500):
+def fit_logreg(X, y, n_classes: int, l2: float = 1e-3, lr: float = 0.5, steps: int = 300):
     """Softmax regression weights (W (F, C), b (C,)) by gradient descent."""
     mu, sd = X.mean(0), X.std(0) + 1e-8  # standardise so one step size fits all features
     Xs = (X - mu) / sd

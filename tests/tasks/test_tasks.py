@@ -1,0 +1,113 @@
+import json
+
+import numpy as np
+import pytest
+
+from minissl.tasks import (FIELDS, TASK_NAMES, grammar_corpus, grammar_tokenizer, grammar_vocab,
+                           load_task, load_task_file, make_dictionary, sense_sentences)
+from minissl.tasks import lexicon as L
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_every_task_is_deterministic_disjoint_and_has_fields(name):
+    t = load_task(name, n_train=60, n_dev=20, n_test=20, seed=3)
+    assert (len(t.train), len(t.dev), len(t.test)) == (60, 20, 20)
+    assert t.train == load_task(name, n_train=60, n_dev=20, n_test=20, seed=3).train
+    keys = lambda xs: {json.dumps(x, sort_keys=True) for x in xs}
+    assert keys(t.train).isdisjoint(keys(t.test))
+    for ex in t.train:
+        assert set(FIELDS[name]) <= set(ex)
+    assert len(t.show(5).splitlines()) == 6
+
+
+def test_sentiment_labels_follow_negation_and_but():
+    for ex in load_task("sentiment", 300, 0, 0, seed=1).train:
+        words = ex["text"].split()
+        last = words[words.index("but") + 1:] if "but" in words else words
+        if "and" in words:
+            last = words[words.index("and") + 1:]
+        adj = [w for w in last if w in L.POLARITY][-1]  # the predicate comes last
+        assert ex["label"] == L.POLARITY[adj] ^ ("not" in last)
+
+
+def test_qa_spans_point_at_answers():
+    for ex in load_task("qa", 200, 0, 0, seed=2).train:
+        s = ex["answer_start"]
+        assert ex["context"][s:s + len(ex["answer_text"])] == ex["answer_text"]
+        assert ex["context"].split().count(ex["answer_text"]) >= 1
+
+
+def test_dna_motif_decides_label():
+    for ex in load_task("dna", 200, 0, 0).train:
+        assert ("GATTACA" in ex["sequence"]) == (ex["label"] == 0)
+        assert ("ACATTAG" in ex["sequence"]) == (ex["label"] == 1)
+
+
+def test_pos_tags_align():
+    for ex in load_task("pos", 200, 0, 0).train:
+        assert len(ex["tokens"]) == len(ex["tags"]) and set(ex["tags"]) <= set(L.TAGS)
+        for w, t in zip(ex["tokens"], ex["tags"]):
+            if w in L.HYPERNYM:
+                assert t == "NOUN"
+
+
+def test_nli_contradiction_by_negation_or_antonym():
+    for ex in load_task("nli", 300, 0, 0).train:
+        p, h = ex["premise"].split(), ex["hypothesis"].split()
+        if ex["label"] == 0 and "was" not in p:   # entailment keeps the polarity of events
+            assert ("not" in p) == ("not" in h)
+
+
+def test_grammar_tokenizer_covers_corpus_one_token_per_word():
+    tok = grammar_tokenizer()
+    docs = grammar_corpus(200, seed=0)
+    assert len(docs) == 200 and all(len(d) >= 2 for d in docs)
+    for d in docs[:50]:
+        for s in d:
+            assert tok.tokenize(s) == s.split()
+
+
+def test_language_b_is_disjoint_with_gold_dictionary():
+    d = make_dictionary()
+    a_words, b_words = set(grammar_vocab("a")), set(grammar_vocab("b"))
+    shared = a_words & b_words
+    assert shared == set(L.PUNCT)  # only punctuation is a shared anchor
+    assert len(set(d.values())) == len(d)
+    t = load_task("bilingual", 20, 0, 0)
+    for ex in t.train:
+        assert set(ex["target"].split()) <= b_words
+    sent_b = load_task("sentiment", 20, 0, 0, language="b")
+    sent_a = load_task("sentiment", 20, 0, 0)
+    assert [e["label"] for e in sent_a.train] == [e["label"] for e in sent_b.train]
+    inv = {v: k for k, v in d.items()}
+    assert [" ".join(inv[w] for w in e["text"].split()) for e in sent_b.train] == \
+        [e["text"] for e in sent_a.train]
+    sov = grammar_corpus(3, seed=0, language="b", word_order="SOV")
+    assert set(w for doc in sov for s in doc for w in s.split()) <= b_words
+
+
+def test_sense_sentences():
+    exs = sense_sentences(100, seed=0, word="bank")
+    assert {e["sense"] for e in exs} == {"river", "money"}
+    for e in exs:
+        assert e["text"].split()[e["position"]] == "bank"
+        if {"river", "grass", "swam"} & set(e["text"].split()):
+            assert e["sense"] == "river"
+
+
+def test_negation_task_toggles_not():
+    for ex in load_task("negation", 100, 0, 0).train:
+        assert (ex["source"].split().count("not") + ex["target"].split().count("not")) == 1
+
+
+def test_user_files(tmp_path):
+    (tmp_path / "s.tsv").write_text("text\tlabel\ngreat movie\tpositive\nbad\t0\n", encoding="utf-8")
+    rows = load_task_file(tmp_path / "s.tsv", "sentiment")
+    assert rows == [{"text": "great movie", "label": 1}, {"text": "bad", "label": 0}]
+    (tmp_path / "p.jsonl").write_text('{"tokens": ["a", "dog"], "tags": ["DET", "NOUN"]}\n', encoding="utf-8")
+    assert load_task_file(tmp_path / "p.jsonl", "pos")[0]["tags"] == ["DET", "NOUN"]
+    (tmp_path / "bad.tsv").write_text("text\nhello\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="lacks field"):
+        load_task_file(tmp_path / "bad.tsv", "sentiment")
+    with pytest.raises(ValueError, match="unknown task"):
+        load_task("parsing")
