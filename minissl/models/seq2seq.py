@@ -1,0 +1,177 @@
+"""Pre-training a seq2seq model: corrupt the input, let the decoder restore it (MASS, BART).
+
+Lecture idea: BERT pre-trains only an encoder, GPT only a decoder. An
+encoder-decoder Transformer can be pre-trained as a *denoising auto-encoder*:
+the encoder reads a damaged text x̃ = noise(x), the decoder writes the clean
+x one token at a time (teacher forcing), and the loss is
+
+    L = - Σ_t log p(x_t | x_<t, encoder(x̃))
+
+Which damage is the whole design space (T5 organised it later): BART's token
+masking, token deletion, text infilling (Poisson(3) spans -> one [MASK] each),
+sentence permutation and document rotation; BART's published recipe is text
+infilling on ~30% of the tokens plus sentence permutation. MASS masks one
+contiguous span and the decoder writes only that span, at the span's own
+positions (``decoder_position_ids``).
+
+Shapes: input_ids (B, S) -> memory (B, S, D); decoder_input_ids (B, T) ->
+logits (B, T, V). One embedding table (V, D) is shared by the encoder input,
+the decoder input and the output projection (as in BART).
+
+Parts: the encoder is BERT's (``minissl.nn.transformer.TransformerEncoder``); the decoder layer
+below adds causal self-attention (with a KV cache for generation) and
+cross-attention over the encoder output, both ``nn.MultiheadAttention``.
+Generation (greedy, beam search) lives in ``seq2seq_decode.py``; the noising
+objectives in ``seq2seq_objectives.py``. Demo: ``demos/seq2seq_denoise.py``.
+"""
+from __future__ import annotations
+
+from .. import nn
+from .. import ops as F
+from ..backend import xp
+from ..nn.transformer import TransformerEncoder
+from ..nn.transformer import padding_mask as encoder_mask
+from ..tensor import Tensor
+
+
+def as_ids(a) -> Tensor:
+    """Token ids (NumPy/CuPy array, list or Tensor) -> an int64 Tensor on the backend."""
+    if isinstance(a, Tensor):
+        return a if a.dtype == xp.int64 else a.long()
+    return Tensor(xp.asarray(a, dtype=xp.int64), _internal=True)
+
+
+def padding_mask(attention_mask):
+    """HF-style attention_mask (1 = real token) -> torch-style key_padding_mask (True = pad)."""
+    if attention_mask is None:
+        return None
+    m = attention_mask.data if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
+    return m == 0
+
+
+class DecoderLayer(nn.Module):
+    """Causal self-attention -> cross-attention over the encoder output -> feed-forward.
+
+    Each sub-block is wrapped as ``LN(x + f(x))`` (post-LN, BERT/BART) or
+    ``x + f(LN(x))`` (``norm_first``, pre-LN). Parameter names follow Hugging
+    Face's ``BartDecoderLayer``.
+    """
+
+    def __init__(self, d_model, nhead, dim_feedforward, dropout=0.1, norm_first=False, eps=1e-5):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout, batch_first=True)
+        self.self_attn_layer_norm = nn.LayerNorm(d_model, eps)
+        self.encoder_attn = nn.MultiheadAttention(d_model, nhead, dropout, batch_first=True)
+        self.encoder_attn_layer_norm = nn.LayerNorm(d_model, eps)
+        self.fc1 = nn.Linear(d_model, dim_feedforward)
+        self.fc2 = nn.Linear(dim_feedforward, d_model)
+        self.final_layer_norm = nn.LayerNorm(d_model, eps)
+        self.dropout, self.norm_first = dropout, norm_first
+
+    def _residual(self, x, norm, f):
+        if self.norm_first:
+            return x + F.dropout(f(norm(x)), self.dropout, self.training)
+        return norm(x + F.dropout(f(x), self.dropout, self.training))
+
+    def forward(self, x, memory, memory_key_padding_mask=None, cache=None):
+        """x (B, T, D), memory (B, S, D). ``cache`` (a dict) keeps this layer's
+        self-attention keys/values (grown one step at a time) and the
+        cross-attention keys/values (computed once from ``memory``)."""
+        c_self = c_cross = None
+        if cache is not None:
+            c_self, c_cross = cache.setdefault("self", {}), cache.setdefault("cross", {})
+
+        def self_attn(h):  # causal: position t sees the decoder's own tokens 0..t only
+            return self.self_attn(h, h, h, need_weights=False, is_causal=True, cache=c_self)[0]
+
+        def cross_attn(h):  # every decoder position sees every (non-pad) encoder position
+            return self.encoder_attn(h, memory, memory, key_padding_mask=memory_key_padding_mask,
+                                     need_weights=False, cache=c_cross, static_kv=True)[0]
+
+        x = self._residual(x, self.self_attn_layer_norm, self_attn)
+        x = self._residual(x, self.encoder_attn_layer_norm, cross_attn)
+        return self._residual(x, self.final_layer_norm, lambda h: self.fc2(F.gelu(self.fc1(h))))
+
+
+class Seq2SeqTransformer(nn.Module):
+    """Encoder-decoder Transformer with shared token embeddings and a tied output layer.
+
+    ``forward(input_ids, decoder_input_ids, attention_mask=None,
+    decoder_position_ids=None) -> logits (B, T, V)``; ``loss(batch)`` is the
+    token cross-entropy of a batch from :mod:`seq2seq_objectives`.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int = 128, nhead: int = 4, num_encoder_layers: int = 2,
+                 num_decoder_layers: int = 2, dim_feedforward: int = 512, dropout: float = 0.1,
+                 max_position: int = 256, pad_id: int = 0, norm_first: bool = False, eps: float = 1e-5):
+        super().__init__()
+        if d_model % nhead:
+            raise ValueError(f"d_model ({d_model}) must be divisible by nhead ({nhead})")
+        self.vocab_size, self.d_model, self.pad_id, self.max_position = vocab_size, d_model, pad_id, max_position
+        self.norm_first = norm_first
+        self.shared = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        self.encoder_positions = nn.Embedding(max_position, d_model)
+        self.encoder_layernorm_embedding = nn.LayerNorm(d_model, eps)
+        self.encoder = TransformerEncoder(d_model, nhead, num_encoder_layers, dim_feedforward, dropout,
+                                          layer_norm_eps=eps, norm_first=norm_first)
+        self.decoder_positions = nn.Embedding(max_position, d_model)
+        self.decoder_layernorm_embedding = nn.LayerNorm(d_model, eps)
+        self.decoder_layers = nn.ModuleList(
+            DecoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first, eps)
+            for _ in range(num_decoder_layers))
+        # Pre-LN leaves the residual stream un-normalised: one final LayerNorm (as the encoder has).
+        self.decoder_final_norm = nn.LayerNorm(d_model, eps) if norm_first else None
+        self.dropout = dropout
+        # Small embeddings (BERT/BART use std 0.02): with N(0, 1) the tied output
+        # layer would start with logits of size ~√D and a saturated softmax.
+        for emb in (self.shared, self.encoder_positions, self.decoder_positions):
+            emb.weight.data[...] = (emb.weight.data * 0.02).astype(emb.weight.dtype)
+        self.shared.weight.data[pad_id] = 0
+
+    def _embed(self, ids, position_ids, positions, norm):
+        b, t = ids.shape
+        if position_ids is None:
+            position_ids = xp.broadcast_to(xp.arange(t, dtype=xp.int64), (b, t))
+        pos = as_ids(position_ids)
+        if int(pos.data.max(initial=0)) >= self.max_position:
+            raise ValueError(f"a sequence reaches position {int(pos.data.max())} but the model was built "
+                             f"with max_position={self.max_position}; build it larger or cut the input")
+        x = norm(self.shared(ids) + positions(pos))
+        return F.dropout(x, self.dropout, self.training)
+
+    def encode(self, input_ids, attention_mask=None):
+        """input_ids (B, S) -> memory (B, S, D)."""
+        ids = as_ids(input_ids)
+        x = self._embed(ids, None, self.encoder_positions, self.encoder_layernorm_embedding)
+        return self.encoder(x, encoder_mask(attention_mask))[0]
+
+    def decode(self, decoder_input_ids, memory, attention_mask=None, decoder_position_ids=None, cache=None):
+        """decoder_input_ids (B, T), memory (B, S, D) -> logits (B, T, V).
+
+        ``attention_mask`` is the *encoder's* (1 = real token): padding keys of
+        the memory are hidden from cross-attention. ``cache``: a list with one
+        dict per layer (see :func:`new_cache`) for step-by-step generation.
+        """
+        ids = as_ids(decoder_input_ids)
+        x = self._embed(ids, decoder_position_ids, self.decoder_positions, self.decoder_layernorm_embedding)
+        pad = padding_mask(attention_mask)
+        for i, layer in enumerate(self.decoder_layers):
+            x = layer(x, memory, pad, None if cache is None else cache[i])
+        if self.decoder_final_norm is not None:
+            x = self.decoder_final_norm(x)
+        return F.linear(x, self.shared.weight)  # tied: logit_v = h · e_v
+
+    def new_cache(self):
+        return [{} for _ in self.decoder_layers]
+
+    def forward(self, input_ids, decoder_input_ids, attention_mask=None, decoder_position_ids=None):
+        memory = self.encode(input_ids, attention_mask)
+        return self.decode(decoder_input_ids, memory, attention_mask, decoder_position_ids)
+
+    def loss(self, batch, label_smoothing: float = 0.0):
+        """Teacher-forced cross-entropy over the target tokens (labels -100 are ignored)."""
+        logits = self(batch["input_ids"], batch["decoder_input_ids"], batch.get("attention_mask"),
+                      batch.get("decoder_position_ids"))
+        labels = as_ids(batch["labels"])
+        return F.cross_entropy(logits.reshape(-1, self.vocab_size), labels.reshape(-1),
+                               ignore_index=-100, label_smoothing=label_smoothing)
