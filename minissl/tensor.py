@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy
-
 from . import backend
 from .backend import xp
 
@@ -184,7 +182,7 @@ class Tensor:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
         return self.data.reshape(()).item()
 
-    def numpy(self) -> numpy.ndarray:
+    def numpy(self):
         """A NumPy array with the values (a copy when the data lives on the GPU)."""
         return backend.to_numpy(self.data)
 
@@ -307,10 +305,10 @@ def _to_backend(data, dtype):
         return xp.asarray(data, dtype=dtype)
     if backend.is_array(data):
         return xp.asarray(data)
-    arr = numpy.asarray(data)
-    if arr.dtype == numpy.float64:  # Python floats become float32, as in PyTorch
-        arr = arr.astype(numpy.float32)
-    return xp.asarray(arr)
+    arr = xp.asarray(data)
+    if arr.dtype == xp.float64:  # Python floats become float32, as in PyTorch
+        arr = arr.astype(xp.float32)
+    return arr
 
 
 def _ops():
