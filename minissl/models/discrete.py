@@ -1,0 +1,113 @@
+"""Discrete latent codes: binary and one-hot bottlenecks, trained through the straight-through trick.
+
+Lecture idea (discrete latent representation): the code need not be a real
+vector. A *binary* code says yes/no per dimension ("has a loop", "is slanted");
+a *one-hot* code picks one of K prototypes, so the encoder becomes a clusterer
+and, without labels, tends to put each digit in its own cluster.
+
+Rounding has zero gradient almost everywhere, so it cannot be trained as is.
+The straight-through estimator uses the hard value forward and the soft one's
+gradient backward; in code it is one line,
+
+    h = soft + (hard - soft).detach()        # value: hard,  d h / d soft = I
+
+Gumbel-softmax (Jang et al.; Maddison et al., 2017) adds noise g = -log(-log u)
+to the logits before the softmax, so that argmax(logits + g) is an exact
+sample from softmax(logits) and the temperature τ trades bias for variance.
+
+Shapes: logits (N, K) -> code (N, K). ``DiscreteAutoEncoder`` is an MLP
+auto-encoder with such a code in the middle. Demo: ``demos/autoencoders.py``
+(discrete codes: binary reconstruction error, one-hot cluster purity).
+"""
+from __future__ import annotations
+
+import numpy  # host-side metric only
+
+from .. import backend, nn
+from ..backend import xp
+from ..nn import functional as F
+from ..tensor import Tensor
+from .autoencoder import mlp
+
+
+def straight_through(hard, soft: Tensor) -> Tensor:
+    """Forward value ``hard``, gradient that of ``soft`` (identity Jacobian)."""
+    hard = hard.data if isinstance(hard, Tensor) else hard
+    return soft + Tensor(hard - soft.data, _internal=True)
+
+
+def binary_code(logits: Tensor, hard: bool = True) -> Tensor:
+    """Bits b = 1[σ(l) > 0.5] forward; gradient of σ(l) backward (straight-through)."""
+    p = logits.sigmoid()
+    return straight_through((p.data > 0.5).astype(p.dtype), p) if hard else p
+
+
+def one_hot(index, k: int, dtype=xp.float32):
+    """(N,) integer array -> (N, k) one-hot array."""
+    return (index[:, None] == xp.arange(k)[None, :]).astype(dtype)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = True, noise: bool = True) -> Tensor:
+    """softmax((l + g) / τ) with Gumbel noise g (as ``torch.nn.functional.gumbel_softmax``).
+
+    ``hard=True`` returns the one-hot argmax forward and the soft sample's
+    gradient backward; ``noise=False`` gives the deterministic straight-through
+    one-hot (use it at evaluation time)."""
+    if tau <= 0:
+        raise ValueError(f"gumbel_softmax: the temperature tau must be positive, got {tau}")
+    z = logits
+    if noise:
+        u = backend.rng().random(logits.shape, dtype=xp.float64)
+        g = -xp.log(-xp.log(u + 1e-20) + 1e-20)
+        z = logits + Tensor(g.astype(logits.dtype), _internal=True)
+    soft = F.softmax(z / tau, dim=-1)
+    if not hard:
+        return soft
+    return straight_through(one_hot(soft.data.argmax(axis=-1), soft.shape[-1], soft.dtype), soft)
+
+
+class DiscreteAutoEncoder(nn.Module):
+    """MLP auto-encoder whose code is ``"binary"`` (K bits) or ``"onehot"`` (one of K).
+
+    The one-hot decoder can only output K different images: each is the
+    prototype of a cluster, so training is a learned, non-linear k-means.
+    """
+
+    def __init__(self, in_dim: int, code_dim: int, kind: str = "binary", hidden=(128,), tau: float = 1.0):
+        super().__init__()
+        if kind not in ("binary", "onehot"):
+            raise ValueError(f"DiscreteAutoEncoder: kind must be 'binary' or 'onehot', got {kind!r}")
+        self.kind, self.code_dim, self.tau = kind, code_dim, tau
+        hidden = tuple(hidden)
+        self.encoder = mlp((in_dim, *hidden, code_dim))
+        self.decoder = mlp((code_dim, *hidden[::-1], in_dim))
+
+    def code(self, x: Tensor) -> Tensor:
+        logits = self.encoder(x)
+        if self.kind == "binary":
+            return binary_code(logits)
+        return gumbel_softmax(logits, self.tau, hard=True, noise=self.training)
+
+    def decode(self, code: Tensor) -> Tensor:
+        return self.decoder(code).sigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decode(self.code(x))
+
+    def loss(self, x: Tensor) -> Tensor:
+        return F.mse_loss(self(x), x)
+
+    def assign(self, x: Tensor):
+        """Cluster index of each row (one-hot codes) as a backend int array."""
+        if self.kind != "onehot":
+            raise ValueError("assign() gives cluster ids of a one-hot code; this model uses a binary code")
+        return self.encoder(x).data.argmax(axis=-1)
+
+
+def cluster_purity(assign, labels) -> float:
+    """Share of points whose cluster's majority label equals their own label."""
+    assign, labels = numpy.asarray(backend.to_numpy(assign)), numpy.asarray(backend.to_numpy(labels))
+    hit = 0
+    for c in numpy.unique(assign):
+        hit += numpy.bincount(labels[assign == c]).max()
+    return hit / len(labels)
