@@ -162,7 +162,8 @@ class BertOutput:
 
 class PreTrainedMixin:
     """``save_pretrained(dir)`` / ``from_pretrained(dir)`` for minissl's own checkpoints:
-    ``config.json`` (the BertConfig and the head's arguments) + ``model.npz`` (weights)."""
+    ``config.json`` (the BertConfig and the head's arguments) + ``model.npz`` (weights).
+    ``from_pretrained`` also opens a Hugging Face directory (``hf_bert.py``)."""
 
     def extra_config(self):
         return {}
@@ -186,6 +187,9 @@ class PreTrainedMixin:
             raise FileNotFoundError(f"no config.json in {directory!r}; save one with model.save_pretrained(dir)")
         with open(path) as f:
             cfg = json.load(f)
+        if "minissl_class" not in cfg:  # a Hugging Face directory (config.json + model.safetensors)
+            from .hf_bert import from_hf_pretrained
+            return from_hf_pretrained(cls, directory, **kwargs)
         extra = {k: cfg[k] for k in cls._extra_keys if k in cfg}
         model = cls(BertConfig.from_dict(cfg), **{**extra, **kwargs})
         model.load_pretrained(directory, strict=cfg.get("minissl_class") == cls.__name__)

