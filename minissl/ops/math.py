@@ -217,7 +217,9 @@ class Linear(Function):
             raise ValueError(f"linear: input has {x.shape[-1]} features (shape {tuple(x.shape)}) but the weight "
                              f"expects {w.shape[1]} (weight shape {tuple(w.shape)} = (out_features, in_features))")
         self.x, self.w = x, w
-        y = x @ w.T
+        # One 2-D GEMM: NumPy's matmul of a 3-D array by a transposed 2-D one
+        # loops over the batch axis and is 2-3x slower than the flattened product.
+        y = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
         if b is not None:
             y += b
         return y
@@ -225,7 +227,7 @@ class Linear(Function):
     def backward(self, g):
         x, w = self.x, self.w
         g2 = g.reshape(-1, g.shape[-1])
-        gx = (g @ w) if self.needs_grad[0] else None
+        gx = (g2 @ w).reshape(x.shape) if self.needs_grad[0] else None
         gw = (g2.T @ x.reshape(-1, x.shape[-1])) if self.needs_grad[1] else None
         gb = g2.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return gx, gw, gb
