@@ -21,6 +21,8 @@ auto-encoder with such a code in the middle. Demo: ``demos/autoencoders.py``
 """
 from __future__ import annotations
 
+import math
+
 import numpy  # host-side metric only
 
 from .. import backend, nn
@@ -73,11 +75,12 @@ class DiscreteAutoEncoder(nn.Module):
     prototype of a cluster, so training is a learned, non-linear k-means.
     """
 
-    def __init__(self, in_dim: int, code_dim: int, kind: str = "binary", hidden=(128,), tau: float = 1.0):
+    def __init__(self, in_dim: int, code_dim: int, kind: str = "binary", hidden=(128,), tau: float = 1.0,
+                 balance: float = 0.0):
         super().__init__()
         if kind not in ("binary", "onehot"):
             raise ValueError(f"DiscreteAutoEncoder: kind must be 'binary' or 'onehot', got {kind!r}")
-        self.kind, self.code_dim, self.tau = kind, code_dim, tau
+        self.kind, self.code_dim, self.tau, self.balance = kind, code_dim, tau, balance
         hidden = tuple(hidden)
         self.encoder = mlp((in_dim, *hidden, code_dim))
         self.decoder = mlp((code_dim, *hidden[::-1], in_dim))
@@ -95,7 +98,17 @@ class DiscreteAutoEncoder(nn.Module):
         return self.decode(self.code(x))
 
     def loss(self, x: Tensor) -> Tensor:
-        return F.mse_loss(self(x), x)
+        """MSE; for one-hot codes plus ``balance``·(log K - H(p̄)), p̄ the batch-mean of
+        softmax(logits): without it one prototype (the mean digit) can win every
+        input early on and the other K-1 codes never get a gradient."""
+        logits = self.encoder(x)
+        if self.kind == "binary":
+            return F.mse_loss(self.decode(binary_code(logits)), x)
+        rec = F.mse_loss(self.decode(gumbel_softmax(logits, self.tau, hard=True, noise=self.training)), x)
+        if not self.balance:
+            return rec
+        p = F.softmax(logits, dim=-1).mean(dim=0)
+        return rec + self.balance * (math.log(self.code_dim) + (p * (p + 1e-8).log()).sum())
 
     def assign(self, x: Tensor):
         """Cluster index of each row (one-hot codes) as a backend int array."""
