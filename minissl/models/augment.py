@@ -1,0 +1,121 @@
+"""Batched image augmentations for SimCLR and BYOL, on the backend (``xp``).
+
+Self-supervised learning on images needs *two views* of one picture that a
+human would call "the same digit". What the augmentations leave unchanged is
+exactly what the encoder is pushed to represent, so they encode our prior
+about the task: a digit stays itself when it is moved a pixel, zoomed a
+little, tilted, partly covered, made noisier, brighter or fainter.
+
+Every augmentation is drawn independently per image and applied to the whole
+batch at once (no Python loop over images), so it runs on a GPU unchanged:
+
+* random affine warp = shift + crop-and-resize (zoom) + small rotation, done by
+  bilinear sampling: output pixel p reads the input at A·(p - c) + c + t;
+* cut-out: a random square set to zero;
+* Gaussian noise;
+* brightness / contrast: x ← (x - mean)·c + mean + b.
+
+Images are (N, H, W) (or (N, H·W) for square images) with values in [0, 1];
+the result has the same shape and dtype. Used by :mod:`minissl.models.contrastive`
+and ``demos/contrastive.py``.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..backend import xp
+
+
+def _image_shape(x):
+    if x.ndim == 3:
+        return x, x.shape[1:], False
+    if x.ndim == 2:
+        side = int(round(math.sqrt(x.shape[1])))
+        if side * side != x.shape[1]:
+            raise ValueError(f"augment: flat images of {x.shape[1]} pixels are not square; pass (N, H, W) instead")
+        return x.reshape(-1, side, side), (side, side), True
+    raise ValueError(f"augment: expected images (N, H, W) or flat square images (N, H*W), got shape {x.shape}")
+
+
+def affine_warp(x, theta, shift):
+    """Bilinear resampling of images ``x`` (N, H, W) by per-image 2×2 matrices ``theta`` (N, 2, 2)
+    and shifts ``shift`` (N, 2) (pixels, (row, col)); outside the image reads as 0."""
+    n, h, w = x.shape
+    c = xp.asarray([(h - 1) / 2, (w - 1) / 2], dtype=x.dtype)
+    rows, cols = xp.meshgrid(xp.arange(h, dtype=x.dtype), xp.arange(w, dtype=x.dtype), indexing="ij")
+    grid = xp.stack([rows.reshape(-1), cols.reshape(-1)], axis=1) - c  # (HW, 2), centred
+    src = xp.einsum("nij,pj->npi", theta, grid) + c + shift[:, None, :]  # (N, HW, 2): where each output pixel reads
+    # Pad with a ring of zeros so that every 2×2 neighbourhood we read exists; clip beyond that ring.
+    pad = xp.zeros((n, h + 2, w + 2), dtype=x.dtype)
+    pad[:, 1:-1, 1:-1] = x
+    r = xp.clip(src[..., 0] + 1, 0, h + 1)
+    q = xp.clip(src[..., 1] + 1, 0, w + 1)
+    r0 = xp.minimum(xp.floor(r), h).astype(xp.int64)  # so that r0 + 1 is still inside the padded image
+    q0 = xp.minimum(xp.floor(q), w).astype(xp.int64)
+    fr, fq = r - r0, q - q0
+    flat = pad.reshape(n, -1)
+    wp = w + 2
+
+    def at(rr, qq):
+        return xp.take_along_axis(flat, rr * wp + qq, axis=1)
+
+    out = ((1 - fr) * (1 - fq) * at(r0, q0) + (1 - fr) * fq * at(r0, q0 + 1)
+           + fr * (1 - fq) * at(r0 + 1, q0) + fr * fq * at(r0 + 1, q0 + 1))
+    return out.reshape(n, h, w).astype(x.dtype, copy=False)
+
+
+class Augment:
+    """A random view of every image in a batch: ``Augment()(x)`` with x (N, H, W) or (N, H·W) in [0, 1].
+
+    Defaults are tuned for 8×8 digits: strong enough that two views of a digit
+    differ more than two different writers' versions of it sometimes do, weak
+    enough that the digit stays recognisable (a 4 must not become a 1).
+
+    Args:
+        shift: max translation in pixels (uniform in ±shift, per axis).
+        scale: (low, high) zoom factor; > 1 zooms in, i.e. crop-and-resize.
+        rotate: max rotation in degrees.
+        cutout: side of the zeroed square (0 disables); applied with probability ``cutout_p``.
+        noise: standard deviation of the added Gaussian noise.
+        brightness: max additive brightness change; ``contrast``: max relative contrast change.
+    """
+
+    def __init__(self, shift=1.0, scale=(0.85, 1.2), rotate=12.0, cutout=3, cutout_p=0.5, noise=0.1,
+                 brightness=0.2, contrast=0.4):
+        if scale[0] <= 0 or scale[1] < scale[0]:
+            raise ValueError(f"Augment: scale must be (low, high) with 0 < low <= high, got {scale}")
+        self.shift, self.scale, self.rotate = shift, tuple(scale), rotate
+        self.cutout, self.cutout_p, self.noise = int(cutout), cutout_p, noise
+        self.brightness, self.contrast = brightness, contrast
+
+    def __call__(self, x, rng=None):
+        rng = rng or backend.rng()
+        x, (h, w), flat = _image_shape(x)
+        n, dt = x.shape[0], x.dtype
+
+        def u(lo, hi, *shape):  # uniform draws on the backend, one per image
+            return (rng.random((n,) + shape, dtype=xp.float64) * (hi - lo) + lo).astype(dt)
+
+        # Sampling at A·p means the picture is scaled by 1/A: zoom s reads at p / s.
+        s = 1 / u(*self.scale)
+        a = u(-1, 1) * math.radians(self.rotate)
+        cos, sin = xp.cos(a) * s, xp.sin(a) * s
+        theta = xp.stack([xp.stack([cos, -sin], 1), xp.stack([sin, cos], 1)], 1)
+        x = affine_warp(x, theta, u(-self.shift, self.shift, 2))
+        if self.cutout > 0 and self.cutout_p > 0:
+            k = self.cutout
+            top = rng.integers(0, h - k + 1, size=(n, 1, 1))
+            left = rng.integers(0, w - k + 1, size=(n, 1, 1))
+            rows, cols = xp.arange(h)[None, :, None], xp.arange(w)[None, None, :]
+            hole = (rows >= top) & (rows < top + k) & (cols >= left) & (cols < left + k)
+            hole &= (rng.random((n, 1, 1)) < self.cutout_p)
+            x = xp.where(hole, xp.zeros((), dtype=dt), x)
+        mean = x.mean(axis=(1, 2), keepdims=True)
+        c = 1 + u(-self.contrast, self.contrast, 1, 1)
+        b = u(-self.brightness, self.brightness, 1, 1)
+        x = (x - mean) * c + mean + b
+        if self.noise > 0:
+            x = x + (rng.standard_normal(x.shape, dtype=xp.float32) * self.noise).astype(dt)
+        x = x.astype(dt, copy=False)
+        return x.reshape(n, h * w) if flat else x

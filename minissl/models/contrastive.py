@@ -1,0 +1,258 @@
+"""Self-supervised learning beyond text: SimCLR and BYOL (lecture: "SSL for applications beyond text").
+
+No labels: two random augmentations (:mod:`minissl.models.augment`) of one
+image are two *views*; the network learns to map views of the same image
+close together. Shapes: images x (N, 64) → encoder h (N, H) → projection z (N, D).
+
+SimCLR (Chen et al., 2020) contrasts: among the 2N projections of a batch, the
+other view of the same image must be the most similar one. With unit vectors
+u_i = z_i/‖z_i‖ and cosine similarities s_ij = u_i·u_j/τ, the NT-Xent loss is
+
+    ℓ = (1/2N) Σ_i [ -s_i,p(i) + log Σ_{j≠i} exp(s_ij) ]      (p(i) = i's other view)
+
+— a 2N-1-way softmax classification of the positive, in both directions.
+
+BYOL (Grill et al., 2020) needs no negatives: an *online* network (encoder,
+projector, predictor q) predicts the projection of the other view made by a
+*target* network, an exponential moving average of the online one that gets
+no gradient:  ℓ = 2 - 2·cos(q(z₁), z'₂) + (the same with the views swapped),
+ξ ← τ ξ + (1 - τ) θ with τ = 1 - (1 - τ_base)(cos(πk/K) + 1)/2.
+
+Both can *collapse* (every image to one point); :func:`collapse_std` watches
+for it. Features are judged by a linear probe: a logistic regression on the
+frozen encoder outputs (:func:`linear_probe`). Demo: ``demos/contrastive.py``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+from .. import nn
+from .. import ops as F
+from ..backend import xp
+from ..optim import Adam
+from ..tensor import Function, Tensor, no_grad
+
+
+# ---------------------------------------------------------------- NT-Xent, fused
+class NTXent(Function):
+    """NT-Xent on two views z1, z2 (N, D), L2 normalisation included; returns the mean loss.
+
+    Forward, with Z = [z1; z2] (2N rows), u = Z/‖Z‖ row-wise, S = u uᵀ/τ with the
+    diagonal set to -∞ (a view is never its own candidate) and P = softmax(S) row-wise:
+
+        ℓ = (1/2N) Σ_i (-S_i,p(i) + logsumexp_j S_ij).
+
+    Backward, in three chain-rule steps (g = dL/dℓ, a scalar):
+
+    1. through the softmax-cross-entropy of each row:  G = dℓ/dS = g (P - Y)/2N,
+       Y the one-hot matrix of positives (P_ii = 0, so the masked diagonal gets nothing);
+    2. through S = u uᵀ/τ (u appears twice):         dℓ/du = (G + Gᵀ) u / τ;
+    3. through u = z/‖z‖ (the Jacobian projects out the radial part):
+                                                      dℓ/dz = (dℓ/du - u (u·dℓ/du)) / ‖z‖.
+    """
+
+    def forward(self, z1, z2, temperature):
+        n = z1.shape[0]
+        z = xp.concatenate([z1, z2], axis=0)
+        norm = xp.sqrt((z * z).sum(axis=1, keepdims=True))
+        u = z / xp.maximum(norm, 1e-12)
+        s = (u @ u.T) / temperature
+        idx = xp.arange(2 * n)
+        s[idx, idx] = -xp.inf
+        pos = xp.concatenate([idx[n:], idx[:n]])
+        m = s.max(axis=1, keepdims=True)
+        p = xp.exp(s - m)
+        lse = m[:, 0] + xp.log(p.sum(axis=1))
+        p /= p.sum(axis=1, keepdims=True)
+        self.u, self.norm, self.p, self.pos, self.t = u, norm, p, pos, temperature
+        return xp.asarray((lse - s[idx, pos]).mean(), dtype=z1.dtype)
+
+    def backward(self, g):
+        u, p, pos = self.u, self.p, self.pos
+        n2 = u.shape[0]
+        gs = p  # reuse the array: the graph is freed after backward anyway
+        gs[xp.arange(n2), pos] -= 1
+        gs *= g / n2
+        gu = ((gs + gs.T) @ u) / self.t
+        gz = (gu - u * (u * gu).sum(axis=1, keepdims=True)) / xp.maximum(self.norm, 1e-12)
+        h = n2 // 2
+        return gz[:h].copy(), gz[h:].copy()
+
+
+def nt_xent(z1, z2, temperature: float = 0.5):
+    """SimCLR's NT-Xent loss for projections of two views, ``z1`` and ``z2`` (N, D) (row i ↔ row i)."""
+    if z1.shape != z2.shape or z1.ndim != 2:
+        raise ValueError(f"nt_xent: z1 and z2 must both be (N, D) with row i of each a view of image i, "
+                         f"got {z1.shape} and {z2.shape}")
+    if z1.shape[0] < 2:
+        raise ValueError("nt_xent needs a batch of at least 2 images: the other images are the negatives")
+    if temperature <= 0:
+        raise ValueError(f"nt_xent: temperature must be > 0, got {temperature}")
+    return NTXent.apply(z1, z2, temperature=float(temperature))
+
+
+# ---------------------------------------------------------------- helpers
+def normalize(x, eps: float = 1e-12):
+    """Rows scaled to unit L2 norm (``F.normalize(x, dim=-1)``)."""
+    return x / ((x * x).sum(dim=-1, keepdim=True) + eps).sqrt()
+
+
+def mlp(sizes, last_bn: bool = False):
+    """Linear → BatchNorm1d → ReLU between every pair of sizes; the last layer is linear
+    (optionally followed by a BatchNorm1d without affine, as SimCLR v2 projection heads)."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        last = i == len(sizes) - 2
+        layers.append(nn.Linear(a, b, bias=last))
+        if not last:
+            layers += [nn.BatchNorm1d(b), nn.ReLU()]
+    if last_bn:
+        layers.append(nn.BatchNorm1d(sizes[-1], affine=False))
+    return nn.Sequential(*layers)
+
+
+def encoder(in_dim: int = 64, hidden: int = 512, depth: int = 2):
+    """The backbone: ``depth`` blocks Linear → BatchNorm1d → ReLU; its output is the representation."""
+    layers, d = [], in_dim
+    for _ in range(depth):
+        layers += [nn.Linear(d, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU()]
+        d = hidden
+    return nn.Sequential(*layers)
+
+
+def collapse_std(z) -> float:
+    """Mean over dims of the batch std of L2-normalised projections: ≈ 1/√D when the
+    projections spread over the sphere, → 0 when every image maps to one point."""
+    u = z.data if isinstance(z, Tensor) else z
+    u = u / xp.maximum(xp.sqrt((u * u).sum(axis=1, keepdims=True)), 1e-12)
+    return float(u.std(axis=0).mean())
+
+
+# ---------------------------------------------------------------- the two methods
+class SimCLR(nn.Module):
+    """Encoder + projection head trained with :func:`nt_xent`. ``loss(x1, x2)`` takes two views."""
+
+    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, temperature=0.5):
+        super().__init__()
+        self.encoder = encoder(in_dim, hidden, depth)
+        self.projector = mlp([hidden, hidden, proj_dim])
+        self.temperature = temperature
+
+    def forward(self, x):
+        return self.encoder(x)
+
+    def loss(self, x1, x2):
+        z = self.projector(self.encoder(F.cat([x1, x2], 0)))  # one pass: BatchNorm sees both views
+        n = x1.shape[0]
+        self.last_z = z.detach()
+        return nt_xent(z[:n], z[n:], self.temperature)
+
+
+def byol_tau(step: int, total: int, tau_base: float = 0.99) -> float:
+    """BYOL's EMA rate: τ_base at the start, rising along a half cosine to 1 at ``total`` steps."""
+    return 1 - (1 - tau_base) * (math.cos(math.pi * min(step, total) / max(total, 1)) + 1) / 2
+
+
+class BYOL(nn.Module):
+    """Online encoder + projector + predictor; target encoder + projector = their EMA.
+
+    The target lives outside the module's parameters (no optimiser sees it) and
+    runs under ``no_grad``: it is moved only by :meth:`update_target`.
+    """
+
+    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, pred_hidden=512, tau_base=0.99):
+        super().__init__()
+        self.encoder = encoder(in_dim, hidden, depth)
+        self.projector = mlp([hidden, hidden, proj_dim])
+        self.predictor = mlp([proj_dim, pred_hidden, proj_dim])
+        self.tau_base = tau_base
+        # A plain attribute (a list), so the target's parameters are not registered as ours.
+        self._target = [copy.deepcopy(nn.Sequential(self.encoder, self.projector))]
+        for p in self.target.parameters():
+            p.requires_grad = False
+
+    target = property(lambda self: self._target[0])
+
+    def forward(self, x):
+        return self.encoder(x)
+
+    def loss(self, x1, x2):
+        n = x1.shape[0]
+        x = F.cat([x1, x2], 0)
+        z = self.projector(self.encoder(x))
+        q = normalize(self.predictor(z))
+        self.last_z = z.detach()
+        self.target.train(self.training)
+        with no_grad():
+            t = normalize(self.target(x)).detach()
+        # views swapped: q(view 1) predicts target(view 2) and vice versa
+        t = F.cat([t[n:], t[:n]], 0)
+        return (2 - 2 * (q * t).sum(dim=1)).mean() * 2  # both directions, each averaged over the batch
+
+    @no_grad()
+    def update_target(self, step: int, total: int) -> float:
+        """ξ ← τ ξ + (1 - τ) θ for every parameter (BatchNorm running stats are copied); returns τ."""
+        tau = byol_tau(step, total, self.tau_base)
+        online = nn.Sequential(self.encoder, self.projector)
+        for po, pt in zip(online.parameters(), self.target.parameters()):
+            pt.data *= tau
+            pt.data += (1 - tau) * po.data
+        for (_, bo), (_, bt) in zip(online.named_buffers(), self.target.named_buffers()):
+            bt.data = bo.data.copy()
+        return tau
+
+
+# ---------------------------------------------------------------- linear probe
+class LogisticRegression(nn.Module):
+    """K softmax classifiers side by side (one per L2 strength), stacked into one Linear so that
+    fitting all K costs one GEMM: logits (N, K, C)."""
+
+    def __init__(self, in_features, num_classes, n_models=1):
+        super().__init__()
+        self.k, self.c = n_models, num_classes
+        self.linear = nn.Linear(in_features, n_models * num_classes)
+        for p in self.linear.parameters():  # zero init: the convex problem needs no symmetry breaking
+            p.data[...] = 0
+
+    def forward(self, x):
+        return self.linear(x).reshape(x.shape[0], self.k, self.c)
+
+
+def fit_probe(x, y, l2s, steps=300, lr=0.05, num_classes=None):
+    """Fit one L2-regularised logistic regression per strength in ``l2s`` on (x, y): full-batch Adam
+    on  mean_i CE(W x_i + b, y_i) + λ‖W‖²/2.  Returns the model (logits (N, K, C))."""
+    c = num_classes or int(y.max()) + 1
+    k = len(l2s)
+    x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x, dtype=xp.float32))
+    model = LogisticRegression(x.shape[1], c, k)
+    lam = Tensor(xp.repeat(xp.asarray(l2s, dtype=xp.float32), c)[:, None])  # one λ per weight row
+    yy = Tensor(xp.repeat(xp.asarray(y), k))  # row-major (N, K) order, as logits.reshape(-1, C)
+    opt = Adam(model.parameters(), lr=lr)
+    w = model.linear.weight
+    for _ in range(steps):
+        logits = model(x).reshape(-1, c)
+        # summed over the K models: each one's gradient is exactly that of its own loss
+        loss = F.cross_entropy(logits, yy, reduction="sum") / x.shape[0] + (lam * w * w).sum() / 2
+        model.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+
+
+def linear_probe(train, val, test, l2s=(1e-4, 1e-3, 1e-2, 3e-2, 1e-1), steps=300, lr=0.05):
+    """Train-standardise features, pick the L2 strength on ``val``, report accuracy on ``test``.
+
+    Each of ``train``, ``val``, ``test`` is (features (N, F), labels (N,)) as backend or NumPy
+    arrays. Returns ``(test_accuracy, chosen_l2, val_accuracy)``.
+    """
+    (xtr, ytr), (xva, yva), (xte, yte) = [(xp.asarray(a, dtype=xp.float32), xp.asarray(b)) for a, b in (train, val, test)]
+    mu, sd = xtr.mean(axis=0), xtr.std(axis=0) + 1e-6
+    std = [Tensor((a - mu) / sd) for a in (xtr, xva, xte)]
+    c = int(max(int(ytr.max()), int(yva.max()), int(yte.max()))) + 1
+    model = fit_probe(std[0], ytr, l2s, steps, lr, c)
+    with no_grad():
+        va = (model(std[1]).data.argmax(axis=2) == yva[:, None]).mean(axis=0)
+        best = int(va.argmax())
+        te = (model(std[2]).data[:, best].argmax(axis=1) == yte).mean()
+    return float(te), float(l2s[best]), float(va[best])

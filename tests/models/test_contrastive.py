@@ -1,0 +1,223 @@
+"""SimCLR / BYOL: the fused NT-Xent loss, augmentations, the EMA target, the collapse monitor, the probe."""
+import math
+
+import numpy as np
+import pytest
+
+import minissl as ms
+from minissl import optim
+from minissl.models.augment import Augment, affine_warp
+from minissl.models.contrastive import (BYOL, SimCLR, byol_tau, collapse_std, fit_probe, linear_probe, normalize,
+                                        nt_xent)
+
+
+def t64(a, grad=True):
+    return ms.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
+
+
+# ---------------------------------------------------------------- NT-Xent
+@pytest.mark.parametrize("n,d,temp", [(2, 3, 0.5), (4, 5, 0.1), (5, 2, 1.0)])
+def test_nt_xent_gradcheck(n, d, temp):
+    rng = np.random.default_rng(n)
+    z1, z2 = t64(rng.standard_normal((n, d))), t64(rng.standard_normal((n, d)))
+    assert ms.gradcheck(lambda a, b: nt_xent(a, b, temp), [z1, z2])
+
+
+def test_nt_xent_identical_embeddings_give_log_2n_minus_1():
+    # every similarity equal: the positive is one of 2N-1 equally likely candidates
+    for n in (2, 5, 16):
+        e = ms.tensor(np.full((n, 7), 0.3, dtype=np.float32))
+        assert nt_xent(e, e, 0.2).item() == pytest.approx(math.log(2 * n - 1), rel=1e-5)
+
+
+def test_nt_xent_orthogonal_pairs_closed_form():
+    # z1 = z2 = distinct unit axes: s_pos = 1/τ, every negative 0 -> ℓ = -1/τ + log(e^{1/τ} + 2N - 2)
+    n, temp = 4, 0.25
+    e = ms.tensor(np.eye(n, 6) * 3.0)
+    expected = -1 / temp + math.log(math.exp(1 / temp) + 2 * n - 2)
+    assert nt_xent(e, e, temp).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_nt_xent_matches_torch_cross_entropy_formulation():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    z1, z2 = t64(a), t64(b)
+    loss = nt_xent(z1, z2, 0.3)
+    loss.backward()
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    u = torch.nn.functional.normalize(torch.cat([ta, tb]), dim=1)
+    s = (u @ u.T / 0.3).fill_diagonal_(-float("inf"))
+    target = torch.cat([torch.arange(6, 12), torch.arange(6)])
+    ref = torch.nn.functional.cross_entropy(s, target)
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-10)
+    np.testing.assert_allclose(z1.grad, ta.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(z2.grad, tb.grad.numpy(), atol=1e-12)
+
+
+def test_nt_xent_bad_input_is_named():
+    z = ms.randn(4, 3)
+    with pytest.raises(ValueError, match="z1 and z2"):
+        nt_xent(z, ms.randn(5, 3))
+    with pytest.raises(ValueError, match="at least 2"):
+        nt_xent(ms.randn(1, 3), ms.randn(1, 3))
+    with pytest.raises(ValueError, match="temperature"):
+        nt_xent(z, z, 0.0)
+
+
+# ---------------------------------------------------------------- augmentations
+def test_affine_warp_identity_and_integer_shift():
+    x = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
+    eye = np.tile(np.eye(2, dtype=np.float32), (3, 1, 1))
+    np.testing.assert_array_equal(affine_warp(x, eye, np.zeros((3, 2), np.float32)), x)
+    y = affine_warp(x, eye, np.array([[1, 0], [0, -1], [2, 1]], np.float32))
+    np.testing.assert_allclose(y[0, :-1], x[0, 1:], atol=1e-6)  # reads one row down: the picture moves up
+    np.testing.assert_allclose(y[0, -1], 0, atol=1e-6)          # what came in from outside is blank
+    np.testing.assert_allclose(y[1, :, 1:], x[1, :, :-1], atol=1e-6)
+    np.testing.assert_allclose(y[1, :, 0], 0, atol=1e-6)
+    np.testing.assert_allclose(y[2, :-2, :-1], x[2, 2:, 1:], atol=1e-6)
+
+
+def test_affine_warp_half_pixel_is_bilinear_average_and_rotation_quarter_turn():
+    x = np.random.default_rng(1).random((1, 8, 8)).astype(np.float32)
+    y = affine_warp(x, np.eye(2, dtype=np.float32)[None], np.array([[0.5, 0.5]], np.float32))
+    avg = (x[0, :-1, :-1] + x[0, 1:, :-1] + x[0, :-1, 1:] + x[0, 1:, 1:]) / 4
+    np.testing.assert_allclose(y[0, :-1, :-1], avg, atol=1e-6)
+    rot = np.array([[[0, -1], [1, 0]]], np.float32)  # reads (r, c) at (3.5-(c-3.5), r): a 90° turn
+    np.testing.assert_allclose(affine_warp(x, rot, np.zeros((1, 2), np.float32))[0], np.rot90(x[0], -1), atol=1e-5)
+
+
+def test_cutout_zeroes_one_square_and_noise_has_its_std():
+    ones = np.ones((50, 8, 8), np.float32)
+    off = dict(shift=0, scale=(1, 1), rotate=0, noise=0, brightness=0, contrast=0)
+    y = Augment(cutout=3, cutout_p=1.0, **off)(ones)
+    assert ((y == 0).sum(axis=(1, 2)) == 9).all()
+    for img in y:  # the zeros form one 3×3 block
+        r, c = np.nonzero(img == 0)
+        assert r.max() - r.min() == 2 and c.max() - c.min() == 2
+    z = Augment(cutout=0, noise=0.1, **{k: v for k, v in off.items() if k != "noise"})(np.zeros((400, 64), np.float32))
+    assert z.shape == (400, 64) and z.dtype == np.float32
+    assert z.std() == pytest.approx(0.1, rel=0.05)
+
+
+def test_brightness_contrast_is_affine_per_image():
+    x = np.random.default_rng(2).random((20, 8, 8)).astype(np.float32)
+    y = Augment(shift=0, scale=(1, 1), rotate=0, cutout=0, noise=0, brightness=0.3, contrast=0.5)(x)
+    for a, b in zip(x, y):  # b = c·a + const with c in [0.5, 1.5]
+        c = np.polyfit(a.ravel(), b.ravel(), 1)[0]
+        np.testing.assert_allclose(b, c * a + (b - c * a).mean(), atol=1e-5)
+        assert 0.5 <= c <= 1.5
+
+
+def test_augment_is_seeded_batched_and_rejects_bad_shapes():
+    x = np.random.default_rng(3).random((10, 64)).astype(np.float32)
+    ms.manual_seed(5)
+    a = Augment()(x)
+    ms.manual_seed(5)
+    b = Augment()(x)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a[0], a[1] - x[1] + x[0])  # each image draws its own transform
+    with pytest.raises(ValueError, match="not square"):
+        Augment()(np.zeros((2, 10), np.float32))
+    with pytest.raises(ValueError, match="scale"):
+        Augment(scale=(1.2, 0.8))
+
+
+# ---------------------------------------------------------------- SimCLR / BYOL
+def test_collapse_std_healthy_and_collapsed():
+    rng = np.random.default_rng(0)
+    d = 64
+    assert collapse_std(ms.tensor(rng.standard_normal((4000, d)))) == pytest.approx(1 / math.sqrt(d), rel=0.03)
+    assert collapse_std(ms.tensor(np.tile(rng.standard_normal((1, d)), (100, 1)))) < 1e-6
+
+
+def test_simclr_loss_trains_down():
+    x = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    model = SimCLR(hidden=64, proj_dim=16, temperature=0.2)
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    aug = Augment(shift=0, scale=(1, 1), rotate=0, cutout=0, noise=0.05, brightness=0.1, contrast=0.1)
+    losses = []
+    for _ in range(30):
+        loss = model.loss(ms.tensor(aug(x)), ms.tensor(aug(x)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[0] < math.log(127)  # below chance: views of one image already look alike
+    floor = math.log(1 + 126 * math.exp(-1 / 0.2))  # positives at cos 1, negatives at cos 0
+    assert np.mean(losses[-5:]) < floor + 0.3 * (losses[0] - floor)
+
+
+def test_byol_tau_schedule():
+    assert byol_tau(0, 100, 0.99) == pytest.approx(0.99)
+    assert byol_tau(50, 100, 0.99) == pytest.approx(0.995)
+    assert byol_tau(100, 100, 0.99) == pytest.approx(1.0)
+    assert byol_tau(25, 100, 0.9) == pytest.approx(1 - 0.1 * (math.cos(math.pi / 4) + 1) / 2)
+
+
+def test_byol_no_gradient_into_target_and_ema_update():
+    model = BYOL(hidden=32, proj_dim=8, pred_hidden=16, tau_base=0.9)
+    target_ids = {id(p) for p in model.target.parameters()}
+    assert target_ids and not target_ids & {id(p) for p in model.parameters()}  # the optimiser never sees them
+    before = [p.data.copy() for p in model.target.parameters()]
+    x = ms.tensor(np.random.default_rng(0).random((16, 64)).astype(np.float32))
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    loss = model.loss(x, ms.tensor(x.numpy()[::-1].copy()))
+    loss.backward()
+    assert all(p.grad is None for p in model.target.parameters())
+    assert all(p.grad is not None for p in model.predictor.parameters())
+    opt.step()
+    for b, p in zip(before, model.target.parameters()):
+        np.testing.assert_array_equal(p.data, b)  # the optimiser step leaves the target alone
+    online = [p.data.copy() for p in list(model.encoder.parameters()) + list(model.projector.parameters())]
+    tau = model.update_target(0, 10)
+    assert tau == pytest.approx(0.9)
+    for b, o, p in zip(before, online, model.target.parameters()):
+        np.testing.assert_allclose(p.data, 0.9 * b + 0.1 * o, rtol=1e-5, atol=1e-7)
+
+
+def test_byol_loss_is_symmetric_two_minus_two_cos():
+    model = BYOL(hidden=16, proj_dim=4, pred_hidden=8)
+    model.eval()  # batch statistics out of the way: compare with a direct computation
+    model.target.eval()
+    x1 = ms.tensor(np.random.default_rng(0).random((5, 64)).astype(np.float32))
+    x2 = ms.tensor(np.random.default_rng(1).random((5, 64)).astype(np.float32))
+
+    def cos(a, b):
+        a, b = normalize(a).numpy(), normalize(b).numpy()
+        return (a * b).sum(1)
+
+    with ms.no_grad():
+        q1, q2 = (model.predictor(model.projector(model.encoder(v))) for v in (x1, x2))
+        t1, t2 = model.target(x1), model.target(x2)
+        expected = np.mean(2 - 2 * cos(q1, t2)) + np.mean(2 - 2 * cos(q2, t1))
+        assert model.loss(x1, x2).item() == pytest.approx(expected, rel=1e-5)
+
+
+# ---------------------------------------------------------------- linear probe
+def test_probe_matches_sklearn_logistic_regression():
+    sk = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((120, 5)).astype(np.float32)
+    y = (x @ rng.standard_normal((5, 3))).argmax(1) + 0
+    lam = 0.05
+    model = fit_probe(x, y, [lam], steps=2000, lr=0.05)
+    ref = sk.LogisticRegression(C=1 / (len(x) * lam), max_iter=5000, tol=1e-10).fit(x, y)
+    with ms.no_grad():
+        p = model(ms.tensor(x)).softmax(-1).numpy()[:, 0]
+    np.testing.assert_allclose(p, ref.predict_proba(x), atol=2e-3)
+
+
+def test_linear_probe_picks_l2_on_validation_and_scores_test():
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((4, 10)) * 3
+    def draw(n):
+        y = rng.integers(0, 4, n)
+        return (centers[y] + rng.standard_normal((n, 10))).astype(np.float32), y
+    acc, l2, val = linear_probe(draw(200), draw(100), draw(100), l2s=(1e-3, 1e-2, 1e-1))
+    assert acc > 0.95 and val > 0.95 and l2 in (1e-3, 1e-2, 1e-1)
+    # shuffled labels carry nothing: chance level on the test split
+    x, y = draw(300)
+    acc, _, _ = linear_probe((x[:200], rng.permutation(y[:200])), (x[200:250], y[200:250]), (x[250:], y[250:]))
+    assert acc < 0.5
