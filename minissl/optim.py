@@ -106,14 +106,21 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = xp.zeros_like(p.data)
             state["step"] += 1
             t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+            # In place, through one scratch array: the step is memory-bound, and
+            # every temporary array is another full pass over the parameter's memory.
+            tmp = g * (1 - b1)
             m *= b1
-            m += (1 - b1) * g
+            m += tmp                                   # m ← β1 m + (1-β1) g
+            xp.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
             v *= b2
-            v += (1 - b2) * (g * g)
-            step_size = lr / (1 - b1 ** t)
-            denom = xp.sqrt(v / (1 - b2 ** t))
-            denom += group["eps"]
-            p.data -= step_size * (m / denom)
+            v += tmp                                   # v ← β2 v + (1-β2) g²
+            xp.sqrt(v, out=tmp)
+            tmp /= math.sqrt(1 - b2 ** t)
+            tmp += group["eps"]                        # √v̂ + eps
+            xp.divide(m, tmp, out=tmp)
+            tmp *= lr / (1 - b1 ** t)                  # lr · m̂ / (√v̂ + eps)
+            p.data -= tmp
 
 
 class AdamW(Adam):
