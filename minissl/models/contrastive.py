@@ -203,6 +203,47 @@ class BYOL(nn.Module):
         return tau
 
 
+def pretrain(model, images, augment, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-5, progress=True):
+    """Self-supervised training of a :class:`SimCLR` or :class:`BYOL` on unlabelled ``images`` (N, 64).
+
+    AdamW with a warm-up + cosine learning rate; each step draws two fresh views of a batch.
+    Returns the history: per-epoch mean loss and collapse monitor (:func:`collapse_std`).
+    """
+    from tqdm.auto import tqdm
+
+    from ..backend import host_rng
+    from ..optim import AdamW, warmup_cosine
+    data = xp.asarray(images, dtype=xp.float32)
+    n = data.shape[0]
+    steps_per_epoch = max(1, n // batch_size)  # drop the ragged last batch: BatchNorm wants full ones
+    total = steps_per_epoch * epochs
+    opt = AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = warmup_cosine(opt, min(2 * steps_per_epoch, total // 10 + 1), total)
+    history, step = {"loss": [], "collapse_std": []}, 0
+    model.train()
+    bar = tqdm(range(epochs), desc=type(model).__name__, disable=not progress, leave=False)
+    for _ in bar:
+        perm = host_rng().permutation(n)
+        losses, stds = [], []
+        for i in range(steps_per_epoch):
+            batch = data[xp.asarray(perm[i * batch_size:(i + 1) * batch_size])]
+            loss = model.loss(Tensor(augment(batch)), Tensor(augment(batch)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            if hasattr(model, "update_target"):
+                model.update_target(step, total)
+            step += 1
+            losses.append(loss.item())
+            stds.append(collapse_std(model.last_z))
+        history["loss"].append(sum(losses) / len(losses))
+        history["collapse_std"].append(sum(stds) / len(stds))
+        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", std=f"{history['collapse_std'][-1]:.3f}")
+    model.eval()
+    return history
+
+
 # ---------------------------------------------------------------- linear probe
 class LogisticRegression(nn.Module):
     """K softmax classifiers side by side (one per L2 strength), stacked into one Linear so that
@@ -240,14 +281,17 @@ def fit_probe(x, y, l2s, steps=300, lr=0.05, num_classes=None):
     return model
 
 
-def linear_probe(train, val, test, l2s=(1e-4, 1e-3, 1e-2, 3e-2, 1e-1), steps=300, lr=0.05):
-    """Train-standardise features, pick the L2 strength on ``val``, report accuracy on ``test``.
+def linear_probe(train, val, test, l2s=(1e-4, 1e-3, 1e-2, 3e-2, 1e-1), steps=300, lr=0.05, stats_from=None):
+    """Standardise features, pick the L2 strength on ``val``, report accuracy on ``test``.
 
     Each of ``train``, ``val``, ``test`` is (features (N, F), labels (N,)) as backend or NumPy
-    arrays. Returns ``(test_accuracy, chosen_l2, val_accuracy)``.
+    arrays. Means and stds come from ``stats_from`` (unlabelled features, e.g. the whole
+    training split when only a few of its labels are used) or else from the train features.
+    Returns ``(test_accuracy, chosen_l2, val_accuracy)``.
     """
     (xtr, ytr), (xva, yva), (xte, yte) = [(xp.asarray(a, dtype=xp.float32), xp.asarray(b)) for a, b in (train, val, test)]
-    mu, sd = xtr.mean(axis=0), xtr.std(axis=0) + 1e-6
+    ref = xtr if stats_from is None else xp.asarray(stats_from, dtype=xp.float32)
+    mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-6
     std = [Tensor((a - mu) / sd) for a in (xtr, xva, xte)]
     c = int(max(int(ytr.max()), int(yva.max()), int(yte.max()))) + 1
     model = fit_probe(std[0], ytr, l2s, steps, lr, c)
