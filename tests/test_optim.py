@@ -7,6 +7,8 @@ import pytest
 import minissl as ms
 from minissl import nn, optim
 
+npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
+
 torch = pytest.importorskip("torch")
 
 SHAPES = [(3, 4), (4,)]
@@ -26,7 +28,7 @@ def _run(ms_cls, torch_cls, steps=5, groups=None, **kw):
     for _ in range(steps):
         grads = [rng.normal(size=s) for s in SHAPES]
         for p, t, g in zip(ps, ts, grads):
-            p.grad, t.grad = g.copy(), torch.tensor(g)
+            p.grad, t.grad = ms.xp.array(g), torch.tensor(g)
         o1.step()
         o2.step()
         for p, t in zip(ps, ts):
@@ -66,9 +68,9 @@ def test_optimizer_skips_params_without_grad_and_zero_grad():
     opt = optim.AdamW([p], lr=0.1)
     opt.step()  # no grad yet: nothing happens (not even weight decay)
     np.testing.assert_array_equal(p.numpy(), [1, 1])
-    p.grad = np.ones(2, np.float32)
+    p.grad = ms.xp.ones(2, ms.float32)
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad, [0, 0])
+    np.testing.assert_array_equal(npy(p.grad), [0, 0])
     opt.zero_grad()
     assert p.grad is None
     with pytest.raises(ValueError, match="empty parameter list"):
@@ -83,7 +85,7 @@ def test_optimizer_state_dict_round_trip(tmp_path):
     b.load_state_dict(ms.load(tmp_path / "opt.npz"))
     assert b.param_groups[0]["lr"] == 1e-2
     for pa, pb in zip(ps, (p for g in b.param_groups for p in g["params"])):
-        pa.grad = pb.grad = np.ones(pa.shape)
+        pa.grad = pb.grad = ms.xp.ones(pa.shape)
     a.step()
     b.step()
     for pa, pb in zip(ps, (p for g in b.param_groups for p in g["params"])):
@@ -92,7 +94,7 @@ def test_optimizer_state_dict_round_trip(tmp_path):
 
 def test_float32_params_stay_float32():
     p = nn.Parameter(ms.randn(3))
-    p.grad = np.ones(3, np.float32)
+    p.grad = ms.xp.ones(3, ms.float32)
     for cls in (optim.SGD, optim.Adam, optim.AdamW):
         cls([p], lr=0.1).step()
         assert p.data.dtype == np.float32
@@ -138,11 +140,11 @@ def test_clip_grad_norm_matches_torch(max_norm):
     ps = [nn.Parameter(ms.zeros(*s, dtype=ms.float64)) for s in SHAPES]
     ts = [torch.zeros(s, dtype=torch.float64, requires_grad=True) for s in SHAPES]
     for p, t, g in zip(ps, ts, grads):
-        p.grad, t.grad = g.copy(), torch.tensor(g)
+        p.grad, t.grad = ms.xp.array(g), torch.tensor(g)
     total = nn.utils.clip_grad_norm_(ps, max_norm)
     t_total = torch.nn.utils.clip_grad_norm_(ts, max_norm)
     assert total == pytest.approx(float(t_total), rel=1e-12)
     assert total == pytest.approx(math.sqrt(sum((g ** 2).sum() for g in grads)), rel=1e-12)
     for p, t in zip(ps, ts):
-        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(npy(p.grad), t.grad.numpy(), rtol=1e-12)
     assert nn.utils.clip_grad_norm_([nn.Parameter(ms.ones(1))], 1.0) == 0.0

@@ -5,6 +5,8 @@ import pytest
 import minissl as ms
 from minissl import nn
 
+npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
+
 torch = pytest.importorskip("torch")
 
 
@@ -39,8 +41,8 @@ def test_matches_torch_with_padding_and_causal_masks(batch_first):
     u = rng.normal(size=out.shape)
     out.backward(ms.tensor(u))
     ref.backward(torch.tensor(u))
-    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(ours.q_proj.weight.grad, theirs.in_proj_weight.grad[:8].numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(npy(xm.grad), xt.grad.numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(npy(ours.q_proj.weight.grad), theirs.in_proj_weight.grad[:8].numpy(), rtol=1e-9, atol=1e-10)
 
 
 def test_kv_cache_matches_full_causal_pass():
