@@ -228,7 +228,8 @@ class Tensor:
             fn = node._ctx
             if fn is None:  # a leaf: accumulate, owning our own array
                 # xp.array copies and turns the NumPy scalars that 0-d math returns back into arrays
-                node.grad = xp.array(g, dtype=node.dtype) if node.grad is None else xp.asarray(node.grad + g)
+                node.grad = (xp.array(g, dtype=node.dtype) if node.grad is None
+                             else xp.asarray(node.grad + g, dtype=node.dtype))
                 continue
             if fn.freed:
                 raise RuntimeError("Trying to backward through the graph a second time: its saved arrays were freed "
