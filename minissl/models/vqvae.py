@@ -89,9 +89,9 @@ class VectorQuantizer(nn.Module):
             raise ValueError(f"VectorQuantizer: the last dimension of z must be code_dim={self.code_dim}, got {z.shape}")
         flat = z.reshape(-1, self.code_dim)
         idx = nearest_code(flat, self.codebook)
-        if self.training and self.ema:
-            self._ema_update(flat.data, idx)
         e = F.embedding(Tensor(idx, _internal=True), self.codebook)       # gradient reaches the used rows only
+        if self.training and self.ema:  # after the lookup: z is compared with the codes it was assigned to
+            self._ema_update(flat.data, idx)
         commitment = F.mse_loss(flat, e.detach())
         loss = self.beta * commitment if self.ema else F.mse_loss(e, flat.detach()) + self.beta * commitment
         z_q = straight_through(e.data, flat)                               # value e, gradient to z
