@@ -10,9 +10,9 @@ Two workloads, float32:
 A step is forward + backward + optimiser update. The two libraries run
 alternately (minissl, torch, minissl, ...) so that load from other processes
 hits both alike; we report medians and the ratio minissl / torch. PyTorch gets
-as many threads as NumPy's BLAS uses (``--threads``, default: the CPU count).
+as many threads as NumPy's BLAS uses (``--threads`` overrides).
 
-    python benchmarks/foundation.py [--repeats 30] [--threads 2]
+    python benchmarks/foundation.py [--repeats 30] [--threads N]
 """
 from __future__ import annotations
 
@@ -86,6 +86,15 @@ def make_steps(name, torch, batch):
     return ours, theirs
 
 
+def _blas_threads():
+    """How many threads NumPy's BLAS uses (threadpoolctl comes with scikit-learn; None without it)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return max((i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"), default=None)
+
+
 def timed(fn):
     t = time.perf_counter()
     fn()
@@ -96,14 +105,15 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: what NumPy's BLAS uses)")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--only", choices=["mlp", "vocab"], default=None)
     args = p.parse_args(argv)
     import torch
-    torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__} with {torch.get_num_threads()} threads; numpy {np.__version__}; "
-          f"{os.cpu_count()} CPUs; minissl backend {ms.backend.NAME}")
+    blas = _blas_threads()
+    torch.set_num_threads(args.threads or blas or os.cpu_count())
+    print(f"torch {torch.__version__} with {torch.get_num_threads()} threads; numpy {np.__version__} with "
+          f"{blas or '?'} BLAS threads; {os.cpu_count()} CPUs; minissl backend {ms.backend.NAME}")
     rows = []
     for name in ([args.only] if args.only else ["mlp", "vocab"]):
         ours, theirs = make_steps(name, torch, args.batch)
