@@ -1,0 +1,237 @@
+"""CBOW: the readable model, word2vec's sampling rules, hand-derived gradients, KeyedVectors."""
+import math
+
+import numpy as np
+import pytest
+
+import minissl as ms
+from minissl import backend
+from minissl.backend import xp
+from minissl.models import cbow as C
+from minissl.models.word_vectors import KeyedVectors, spearman
+
+stats = pytest.importorskip("scipy.stats")
+
+
+# ---------------------------------------------------------------- sampling
+def test_noise_distribution_matches_count_power_075_chi_square():
+    counts = np.array([1000, 400, 120, 60, 25, 9, 3, 1])
+    expected = counts ** 0.75 / (counts ** 0.75).sum()      # independent of the code: the definition
+    table = C.alias_table(C.noise_distribution(xp.asarray(counts)))
+    draws = backend.to_numpy(C.draw_noise(table, 200_000, xp.random.default_rng(0)))
+    observed = np.bincount(draws, minlength=len(counts))
+    p = stats.chisquare(observed, expected * len(draws)).pvalue
+    assert p > 1e-3, f"chi-square p={p}: noise words are not drawn from count^0.75"
+    # and the test has power: plain unigram frequencies are rejected
+    assert stats.chisquare(observed, counts / counts.sum() * len(draws)).pvalue < 1e-6
+
+
+def test_subsampling_keep_rate_matches_word2vec_formula():
+    counts = np.array([50_000, 5_000, 500, 50, 5])
+    sample, T = 1e-3, counts.sum()
+    ids = np.repeat(np.arange(len(counts)), counts)
+    keep = C.keep_probability(xp.asarray(counts), sample)
+    rng = xp.random.default_rng(1)
+    pos, *_ = C.epoch_examples(xp.asarray(ids, dtype=xp.int32), xp.zeros(len(ids), dtype=xp.int32), keep,
+                               C.alias_table(C.noise_distribution(xp.asarray(counts))), 2, 1, rng)
+    kept = np.bincount(ids[backend.to_numpy(pos)], minlength=len(counts))
+    tT = sample * T
+    formula = np.minimum((np.sqrt(counts / tT) + 1) * tT / counts, 1.0)
+    assert formula[0] < 0.4 and formula[-1] == 1.0            # frequent words really are dropped
+    sd = np.sqrt(counts * formula * (1 - formula)) + 1
+    assert np.all(np.abs(kept - counts * formula) < 5 * sd), (kept, counts * formula)
+    assert np.array_equal(backend.to_numpy(C.keep_probability(xp.asarray(counts), 0)), np.ones(5))
+
+
+def test_dynamic_window_is_uniform_and_respected():
+    W = 5
+    reach = backend.to_numpy(C.draw_reach(60_000, W, xp.random.default_rng(2)))
+    assert reach.min() == 1 and reach.max() == W
+    assert stats.chisquare(np.bincount(reach, minlength=W + 1)[1:]).pvalue > 1e-3
+    # one long sentence, no subsampling: the number of context words per centre is 2·reach
+    n = 2000
+    ids = xp.asarray(np.arange(n) % 50, dtype=xp.int32)
+    pos, indptr, ctx, weight, targets = C.epoch_examples(
+        ids, xp.zeros(n, dtype=xp.int32), xp.ones(50), C.alias_table(xp.ones(50) / 50), W, 3, xp.random.default_rng(3))
+    count = np.diff(backend.to_numpy(indptr))
+    inner = count[W:-W]                                       # away from the sentence ends
+    assert set(np.unique(inner)) <= {2, 4, 6, 8, 10}
+    assert stats.chisquare(np.bincount(inner // 2, minlength=W + 1)[1:]).pvalue > 1e-3
+    np.testing.assert_allclose(backend.to_numpy(weight), np.repeat(1 / count, count), rtol=1e-6)
+
+
+def test_windows_stop_at_sentence_boundaries():
+    ids = xp.asarray([0, 1, 2, 3, 4, 5], dtype=xp.int32)
+    sent = xp.asarray([0, 0, 0, 1, 1, 2], dtype=xp.int32)      # the last word is alone: no example
+    pos, indptr, ctx, weight, targets = C.epoch_examples(ids, sent, xp.ones(6), C.alias_table(xp.ones(6) / 6),
+                                                         5, 2, xp.random.default_rng(0))
+    pos, indptr, ctx = (backend.to_numpy(a) for a in (pos, indptr, ctx))
+    assert pos.tolist() == [0, 1, 2, 3, 4]
+    for b, p in enumerate(pos):
+        got = set(ctx[indptr[b]:indptr[b + 1]].tolist())
+        assert got <= ({0, 1, 2} - {p} if p < 3 else {3, 4} - {p})
+
+
+# ---------------------------------------------------------------- gradients
+def test_hand_derived_gradients_match_autograd_and_gradcheck():
+    rng = np.random.default_rng(0)
+    B, k, d, V = 4, 3, 5, 9
+    h = rng.standard_normal((B, d))
+    out = rng.standard_normal((B, k + 1, d))
+    valid = np.ones((B, k + 1))
+    valid[1, 2] = 0                                           # a noise draw that hit the centre word
+    ht = ms.tensor(h, requires_grad=True, dtype=ms.float64)
+    ot = ms.tensor(out, requires_grad=True, dtype=ms.float64)
+    fn = lambda a, b: C.negative_sampling_loss(a, b, valid)   # noqa: E731
+    assert ms.gradcheck(fn, [ht, ot])                         # autograd is right (finite differences) ...
+    ht.grad = ot.grad = None                                  # gradcheck left its own backward's grads
+    fn(ht, ot).backward()
+    dldf, dldh = C.negative_sampling_grads(xp.asarray(h), xp.asarray(out), xp.asarray(valid))
+    np.testing.assert_allclose(backend.to_numpy(dldh), backend.to_numpy(ht.grad), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(dldf)[:, :, None] * h[:, None, :], backend.to_numpy(ot.grad),
+                               rtol=1e-10, atol=1e-12)                  # ... and so is the hand formula
+
+
+def test_cbow_step_is_sgd_on_the_readable_models_loss():
+    """One fast step == one SGD step on embedding -> mean -> negative-sampling loss, with word2vec's
+    rule for the inputs (each context vector gets count × its true gradient)."""
+    pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(1)
+    V, d, k, alpha = 7, 4, 2, 0.1
+    syn0 = rng.standard_normal((V, d)).astype(np.float32)
+    syn1 = rng.standard_normal((V, d)).astype(np.float32)
+    contexts = [[1, 2, 2], [3, 4], [0, 5, 6, 1]]              # word 2 twice: both copies count
+    targets = np.array([[0, 3, 5], [1, 1, 6], [2, 0, 4]])     # row 1 draws its own centre as noise
+    indptr = np.r_[0, np.cumsum([len(c) for c in contexts])].astype(np.int32)
+    flat = np.concatenate(contexts).astype(np.int32)
+    weight = np.concatenate([[1 / len(c)] * len(c) for c in contexts]).astype(np.float32)
+
+    # autograd, one example at a time, on embedding -> mean -> negative-sampling loss (float64)
+    O = ms.tensor(syn1.astype(np.float64), requires_grad=True)
+    total, input_update = 0.0, np.zeros((V, d))
+    for b, c in enumerate(contexts):
+        E = ms.tensor(syn0.astype(np.float64), requires_grad=True)
+        h = ms.nn.functional.embedding(ms.tensor(np.array(c)), E).mean(0, keepdim=True)
+        out = ms.nn.functional.embedding(ms.tensor(targets[b:b + 1]), O)
+        valid = (targets[b:b + 1] != targets[b, 0]).astype(float)
+        valid[:, 0] = 1
+        loss = C.negative_sampling_loss(h, out, valid)
+        loss.backward()                                       # O.grad accumulates over the batch
+        total += loss.item()
+        # the true input gradient is dL/dh / count; word2vec adds count × that to each context word
+        input_update += -alpha * len(c) * backend.to_numpy(E.grad)
+    s0, s1 = xp.asarray(syn0.copy()), xp.asarray(syn1.copy())
+    loss = C.cbow_step(s0, s1, xp.asarray(indptr), xp.asarray(flat), xp.asarray(weight),
+                       xp.asarray(targets.astype(np.int32)), alpha)
+    np.testing.assert_allclose(float(loss), total, rtol=1e-4)
+    np.testing.assert_allclose(backend.to_numpy(s1), syn1 - alpha * backend.to_numpy(O.grad), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(backend.to_numpy(s0), syn0 + input_update, rtol=1e-5, atol=1e-6)
+
+
+def test_readable_cbow_forward_and_gradcheck():
+    ms.manual_seed(0)
+    model = C.CBOW(11, 4)
+    ctx = ms.tensor(np.array([[1, 2, 0], [3, 4, 5]]))
+    mask = ms.tensor(np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]))
+    logits = model(ctx, mask)
+    E, W = model.embed.weight.numpy(), model.out.weight.numpy()
+    h = np.stack([E[[1, 2]].mean(0), E[[3, 4, 5]].mean(0)])    # the padding slot is ignored
+    np.testing.assert_allclose(logits.numpy(), h @ W.T, rtol=1e-5, atol=1e-6)
+    target = ms.tensor(np.array([7, 9]))
+    e64 = ms.tensor(E.astype(np.float64), requires_grad=True)
+    w64 = ms.tensor(W.astype(np.float64), requires_grad=True)
+
+    def loss(e, w):
+        model.embed.weight, model.out.weight = e, w
+        return model.loss(ctx, mask.double(), target)
+    assert ms.gradcheck(loss, [e64, w64])
+
+
+def test_readable_cbow_learns_a_deterministic_language():
+    ms.manual_seed(0)
+    rng = np.random.default_rng(0)
+    V = 12                                                    # word t is always (t-1 + t+1) / 2 -> learnable
+    starts = rng.integers(1, V - 1, 256)
+    ctx = ms.tensor(np.stack([starts - 1, starts + 1], 1))
+    mask, target = ms.ones(256, 2), ms.tensor(starts)
+    model = C.CBOW(V, 16)
+    from minissl import optim
+    opt = optim.Adam(model.parameters(), lr=0.05)
+    first = None
+    for _ in range(60):
+        loss = model.loss(ctx, mask, target)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert first > math.log(V) - 0.5 and loss.item() < 0.1
+
+
+# ---------------------------------------------------------------- training and KeyedVectors
+def _toy_corpus(seed=0, n=600):
+    """Two topics whose words never share a sentence: CBOW must pull each topic together."""
+    rng = np.random.default_rng(seed)
+    topics = [["cat", "dog", "mouse", "horse", "cow"], ["red", "blue", "green", "pink", "grey"]]
+    return [list(rng.choice(topics[i % 2], 8)) for i in range(n)]
+
+
+def test_train_cbow_separates_topics_and_is_reproducible():
+    pytest.importorskip("scipy.sparse")
+    sents = _toy_corpus()
+    kv, st = C.train_cbow(sents, vector_size=16, window=3, min_count=1, epochs=5, sample=0, seed=3, progress=False)
+    assert len(kv) == 10 and st["loss"][-1] < st["loss"][0]
+    assert kv.similarity("cat", "dog") > kv.similarity("cat", "red") + 0.3
+    top = [w for w, _ in kv.most_similar("blue", topn=4)]
+    assert set(top) == {"red", "green", "pink", "grey"}
+    kv2, _ = C.train_cbow(sents, vector_size=16, window=3, min_count=1, epochs=5, sample=0, seed=3, progress=False)
+    np.testing.assert_array_equal(kv.vectors, kv2.vectors)
+
+
+def test_keyed_vectors_queries_and_analogy_excludes_question_words(tmp_path):
+    words = ["man", "woman", "king", "queen", "apple"]
+    vecs = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [-1, 0, 0]], np.float32)
+    kv = KeyedVectors(words, vecs)
+    # king - man + woman = (1, 1, 1) = queen; the nearest by raw cosine would be one of the question words
+    assert kv.analogy("man", "woman", "king")[0][0] == "queen"
+    assert kv.most_similar("man", topn=1)[0][0] in {"woman", "king"}
+    assert "man" not in [w for w, _ in kv.most_similar("man", topn=4)]
+    assert kv.similarity("man", "apple") == pytest.approx(-1.0)
+    q = tmp_path / "q.txt"
+    q.write_text(": family\nman woman king queen\nman woman king apple\nman woman king prince\n")
+    acc, sections = kv.evaluate_word_analogies(q)
+    assert acc == 0.5 and sections == {"family": (1, 2)}     # the OOV question is skipped
+    with pytest.raises(KeyError, match="not in the vocabulary"):
+        kv.most_similar("prince")
+
+
+def test_spearman_and_word_pair_evaluation(tmp_path):
+    x, y = np.array([1.0, 2.0, 2.0, 5.0, 3.0]), np.array([2.0, 1.0, 4.0, 9.0, 3.0])
+    assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
+    kv = KeyedVectors(["a", "b", "c", "d"], np.array([[1, 0], [1, 0.1], [0, 1], [1, 1]], np.float32))
+    f = tmp_path / "pairs.tsv"
+    f.write_text("# comment\na\tb\t9\na\tc\t1\na\td\t5\na\tzzz\t3\n")
+    r = kv.evaluate_word_pairs(f)
+    assert r["spearman"] == pytest.approx(1.0) and r["oov_ratio"] == pytest.approx(0.25) and r["pairs"] == 3
+
+
+def test_word2vec_text_format_roundtrip_and_gensim_reads_it(tmp_path):
+    rng = np.random.default_rng(0)
+    kv = KeyedVectors(["the", "cat", "naïve"], rng.standard_normal((3, 6)).astype(np.float32))
+    path = tmp_path / "v.txt"
+    kv.save_word2vec_format(path)
+    back = KeyedVectors.load_word2vec_format(path)
+    assert back.index_to_key == kv.index_to_key
+    np.testing.assert_allclose(back.vectors, kv.vectors, rtol=1e-5)
+    gensim = pytest.importorskip("gensim")
+    g = gensim.models.KeyedVectors.load_word2vec_format(str(path), binary=False)
+    assert list(g.index_to_key) == kv.index_to_key
+    np.testing.assert_allclose(g["naïve"], kv["naïve"], rtol=1e-5)
+
+
+def test_clear_errors():
+    with pytest.raises(TypeError, match="list of token lists"):
+        C.build_vocab(["a sentence as a string"])
+    with pytest.raises(ValueError, match="min_count"):
+        C.build_vocab([["a", "b"]], min_count=5)
+    with pytest.raises(ValueError, match="one row of vectors per word"):
+        KeyedVectors(["a", "b"], np.zeros((3, 2)))
