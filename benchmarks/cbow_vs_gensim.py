@@ -77,7 +77,7 @@ def rank_of(gkv, query, word):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=4096)
+    p.add_argument("--batch-size", type=int, default=None, help="centre words per SGD step (default: auto)")
     p.add_argument("--quick", action="store_true", help="one seed, 5 epochs on head500")
     p.add_argument("--out", default=os.path.join("runs", "benchmarks"))
     a = p.parse_args()
