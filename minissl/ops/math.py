@@ -152,7 +152,7 @@ class Gelu(Function):
     def forward(self, a, approximate="none"):
         self.a, self.approx = a, approximate
         if approximate == "tanh":
-            self.t = xp.tanh(SQRT_2_OVER_PI * (a + 0.044715 * a ** 3))
+            self.t = xp.tanh(SQRT_2_OVER_PI * (a + 0.044715 * (a * a * a)))  # a*a*a: float32 `a ** 3` goes through powf, ~100x slower
             return 0.5 * a * (1 + self.t)
         self.cdf = 0.5 * (1 + erf(a * (2 ** -0.5)))
         return a * self.cdf
