@@ -49,7 +49,6 @@ demos/cbow_embeddings.py; benchmark: benchmarks/cbow_vs_gensim.py.
 """
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 
