@@ -105,8 +105,9 @@ class Augment:
         x = affine_warp(x, theta, u(-self.shift, self.shift, 2))
         if self.cutout > 0 and self.cutout_p > 0:
             k = self.cutout
-            top = rng.integers(0, h - k + 1, size=(n, 1, 1))
-            left = rng.integers(0, w - k + 1, size=(n, 1, 1))
+            # integer corners from uniform draws (the same call on NumPy's and CuPy's generators)
+            top = xp.floor(rng.random((n, 1, 1)) * (h - k + 1)).astype(xp.int64)
+            left = xp.floor(rng.random((n, 1, 1)) * (w - k + 1)).astype(xp.int64)
             rows, cols = xp.arange(h)[None, :, None], xp.arange(w)[None, None, :]
             hole = (rows >= top) & (rows < top + k) & (cols >= left) & (cols < left + k)
             hole &= (rng.random((n, 1, 1)) < self.cutout_p)

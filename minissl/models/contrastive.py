@@ -98,17 +98,15 @@ def normalize(x, eps: float = 1e-12):
     return x / ((x * x).sum(dim=-1, keepdim=True) + eps).sqrt()
 
 
-def mlp(sizes, last_bn: bool = False):
-    """Linear → BatchNorm1d → ReLU between every pair of sizes; the last layer is linear
-    (optionally followed by a BatchNorm1d without affine, as SimCLR v2 projection heads)."""
+def mlp(sizes):
+    """Linear → BatchNorm1d → ReLU between every pair of sizes; the last layer is plain linear
+    (the projection heads and BYOL's predictor)."""
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         last = i == len(sizes) - 2
         layers.append(nn.Linear(a, b, bias=last))
         if not last:
             layers += [nn.BatchNorm1d(b), nn.ReLU()]
-    if last_bn:
-        layers.append(nn.BatchNorm1d(sizes[-1], affine=False))
     return nn.Sequential(*layers)
 
 

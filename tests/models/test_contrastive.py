@@ -8,7 +8,7 @@ import minissl as ms
 from minissl import optim
 from minissl.models.augment import Augment, affine_warp
 from minissl.models.contrastive import (BYOL, SimCLR, byol_tau, collapse_std, fit_probe, linear_probe, normalize,
-                                        nt_xent)
+                                        nt_xent, pretrain)
 
 
 def t64(a, grad=True):
@@ -221,3 +221,30 @@ def test_linear_probe_picks_l2_on_validation_and_scores_test():
     x, y = draw(300)
     acc, _, _ = linear_probe((x[:200], rng.permutation(y[:200])), (x[200:250], y[200:250]), (x[250:], y[250:]))
     assert acc < 0.5
+
+
+def test_pretrain_byol_logs_history_and_moves_target():
+    x = np.random.default_rng(0).random((70, 64)).astype(np.float32)
+    model = BYOL(hidden=32, proj_dim=8, pred_hidden=16)
+    before = [p.data.copy() for p in model.target.parameters()]
+    hist = pretrain(model, x, Augment(), epochs=3, batch_size=32, lr=1e-2, progress=False)
+    assert len(hist["loss"]) == 3 and len(hist["collapse_std"]) == 3
+    assert all(0 < s <= 1 / math.sqrt(8) * 1.5 for s in hist["collapse_std"])
+    assert any(not np.allclose(b, p.data) for b, p in zip(before, model.target.parameters()))
+    assert not model.training  # handed back ready for feature extraction
+
+
+@pytest.mark.slow
+def test_simclr_on_digits_beats_raw_pixels():
+    datasets = pytest.importorskip("sklearn.datasets")
+    x, y = datasets.load_digits(return_X_y=True)
+    x = (x / 16).astype(np.float32)
+    idx = np.random.default_rng(0).permutation(len(x))
+    tr, va, te = idx[:1000], idx[1000:1300], idx[1300:]
+    model = SimCLR(hidden=256)
+    pretrain(model, x[np.concatenate([tr, va])], Augment(), epochs=30, progress=False)
+    with ms.no_grad():
+        f = model(ms.tensor(x)).numpy()
+    raw = linear_probe((x[tr], y[tr]), (x[va], y[va]), (x[te], y[te]))[0]
+    ssl = linear_probe((f[tr], y[tr]), (f[va], y[va]), (f[te], y[te]))[0]
+    assert ssl > max(raw, 0.975)
