@@ -106,6 +106,21 @@ def test_scatter_add_sums_repeated_indices():
     np.testing.assert_array_equal(backend.to_numpy(t), [[3, 3], [0, 0], [1, 1]])
 
 
+def test_scatter_add_rows_matches_add_at_including_negative_and_bad_rows():
+    # the CPU fast path (rows of a matrix through its flat view) must keep np.add.at's semantics
+    rng = np.random.default_rng(0)
+    idx = rng.integers(-7, 7, 500)                           # repeats and negative rows
+    vals = rng.standard_normal((500, 5)).astype(np.float32)
+    expected = np.zeros((7, 5), np.float32)
+    np.add.at(expected, idx, vals)
+    got = backend.scatter_add(backend.xp.zeros((7, 5), dtype=backend.xp.float32), backend.asarray(idx),
+                              backend.asarray(vals))
+    np.testing.assert_allclose(backend.to_numpy(got), expected, rtol=1e-5, atol=1e-5)
+    for bad in (7, -8) if not backend.on_gpu else ():     # CuPy wraps out-of-range indices instead
+        with pytest.raises(IndexError):
+            backend.scatter_add(backend.xp.zeros((7, 5)), backend.asarray([0, bad]), backend.xp.ones((2, 5)))
+
+
 def test_manual_seed_seeds_every_generator():
     ms.manual_seed(11)
     a = (backend.to_numpy(backend.rng().random(3)), backend.host_rng().random(3), ms.randn(2).numpy())
