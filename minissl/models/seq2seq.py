@@ -133,7 +133,7 @@ class Seq2SeqTransformer(nn.Module):
         if position_ids is None:
             position_ids = xp.broadcast_to(xp.arange(t, dtype=xp.int64), (b, t))
         pos = as_ids(position_ids)
-        if int(pos.data.max(initial=0)) >= self.max_position:
+        if pos.data.size and int(pos.data.max()) >= self.max_position:
             raise ValueError(f"a sequence reaches position {int(pos.data.max())} but the model was built "
                              f"with max_position={self.max_position}; build it larger or cut the input")
         x = norm(self.shared(ids) + positions(pos))
