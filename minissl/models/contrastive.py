@@ -27,10 +27,12 @@ from __future__ import annotations
 import copy
 import math
 
+from tqdm.auto import tqdm
+
 from .. import nn
 from .. import ops as F
-from ..backend import xp
-from ..optim import Adam
+from ..backend import host_rng, xp
+from ..optim import Adam, AdamW, warmup_cosine
 from ..tensor import Function, Tensor, no_grad
 
 
@@ -207,10 +209,6 @@ def pretrain(model, images, augment, epochs=50, batch_size=256, lr=1e-3, weight_
     AdamW with a warm-up + cosine learning rate; each step draws two fresh views of a batch.
     Returns the history: per-epoch mean loss and collapse monitor (:func:`collapse_std`).
     """
-    from tqdm.auto import tqdm
-
-    from ..backend import host_rng
-    from ..optim import AdamW, warmup_cosine
     data = xp.asarray(images, dtype=xp.float32)
     n = data.shape[0]
     steps_per_epoch = max(1, n // batch_size)  # drop the ragged last batch: BatchNorm wants full ones
@@ -279,7 +277,10 @@ def fit_probe(x, y, l2s, steps=300, lr=0.05, num_classes=None):
     return model
 
 
-def linear_probe(train, val, test, l2s=(1e-4, 1e-3, 1e-2, 3e-2, 1e-1), steps=300, lr=0.05, stats_from=None):
+L2_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+
+
+def linear_probe(train, val, test, l2s=L2_GRID, steps=300, lr=0.05, stats_from=None):
     """Standardise features, pick the L2 strength on ``val``, report accuracy on ``test``.
 
     Each of ``train``, ``val``, ``test`` is (features (N, F), labels (N,)) as backend or NumPy
@@ -287,11 +288,12 @@ def linear_probe(train, val, test, l2s=(1e-4, 1e-3, 1e-2, 3e-2, 1e-1), steps=300
     training split when only a few of its labels are used) or else from the train features.
     Returns ``(test_accuracy, chosen_l2, val_accuracy)``.
     """
-    (xtr, ytr), (xva, yva), (xte, yte) = [(xp.asarray(a, dtype=xp.float32), xp.asarray(b)) for a, b in (train, val, test)]
+    (xtr, ytr), (xva, yva), (xte, yte) = [(xp.asarray(a, dtype=xp.float32), xp.asarray(b))
+                                          for a, b in (train, val, test)]
     ref = xtr if stats_from is None else xp.asarray(stats_from, dtype=xp.float32)
     mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-6
     std = [Tensor((a - mu) / sd) for a in (xtr, xva, xte)]
-    c = int(max(int(ytr.max()), int(yva.max()), int(yte.max()))) + 1
+    c = max(int(ytr.max()), int(yva.max()), int(yte.max())) + 1
     model = fit_probe(std[0], ytr, l2s, steps, lr, c)
     with no_grad():
         va = (model(std[1]).data.argmax(axis=2) == yva[:, None]).mean(axis=0)
