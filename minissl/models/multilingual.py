@@ -19,6 +19,16 @@ The closing idea: the languages' vectors also differ by a shared offset (a
 moves A's vectors into B's region, so translations become nearest neighbours
 (unsupervised: no dictionary is used to compute the shift).
 
+What monolingual text can and cannot tell: alignment is only identifiable up to
+the symmetries of the text's distribution. In the plain task grammar every dog,
+cat and horse is drawn uniformly from its category, so no amount of text says
+which B word is "dog" rather than "cat" (MRR stalls near the within-category
+ceiling). Real languages describe the same *world*, whose regularities (who
+eats what, where) give every word its own co-occurrence profile. ``world_corpus``
+adds such a world: each meaning gets a hidden preference vector u, and a
+sentence is kept with probability sigmoid(strength · mean_{pairs} u_w·u_v) of
+its content words, the same rule in both languages.
+
 Shapes: word vectors (L+1, W, H) for embeddings + L layers, W words, H hidden.
 Demo: ``demos/multilingual.py``.
 """
@@ -28,6 +38,7 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..tensor import no_grad
+from ..tasks import grammar_corpus, lexicon
 from ..text import WordPieceTokenizer, pad_batch
 
 
@@ -39,6 +50,50 @@ def joint_tokenizer(*word_lists) -> WordPieceTokenizer:
     if not words:
         raise ValueError("joint_tokenizer needs at least one non-empty word list")
     return WordPieceTokenizer.from_words(words, add_alphabet=False)
+
+
+def world_preferences(dim: int = 4, seed: int = 0) -> dict:
+    """A hidden preference vector per meaning (English word; a verb's two forms share one).
+    Function words and punctuation get none: they fit every sentence."""
+    rng = np.random.default_rng(seed)
+    skip = set(lexicon.FUNCTION_WORDS) | set(lexicon.PUNCT)
+    base = {past: bare for past, bare, *_ in lexicon.VERBS}
+    prefs = {}
+    for w in lexicon.english_words():
+        if w not in skip and base.get(w, w) not in prefs:
+            prefs[base.get(w, w)] = rng.standard_normal(dim)
+    return {w: prefs[base.get(w, w)] for w in lexicon.english_words() if base.get(w, w) in prefs}
+
+
+def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_order=None,
+                 strength: float = 1.0, world_seed: int = 0) -> list:
+    """Documents of the task grammar, keeping each sentence with probability
+    sigmoid(strength · mean pairwise u_w·u_v of its content words); strength 0 keeps one
+    in two regardless, which leaves the plain grammar's distribution unchanged.
+    Returns at least ``n_sentences`` sentences as a list of documents (lists of strings)."""
+    if strength < 0:
+        raise ValueError(f"strength must be >= 0 (0 = the plain grammar), got {strength}")
+    prefs = world_preferences(seed=world_seed)
+    meaning = {b: a for a, b in lexicon.make_dictionary().items()} if language == "b" else None
+    rng = np.random.default_rng(seed + 7919)
+    docs, total, chunk = [], 0, 0
+    while total < n_sentences:
+        for doc in grammar_corpus(200, seed=seed * 1000 + chunk, language=language, word_order=word_order):
+            kept = []
+            for sent in doc:
+                words = [meaning[w] if meaning else w for w in sent.split()]
+                u = np.array([prefs[w] for w in words if w in prefs])
+                coh = 0.0
+                if len(u) > 1:
+                    g = u @ u.T
+                    coh = (g.sum() - np.trace(g)) / (len(u) * (len(u) - 1))
+                if rng.random() < 1 / (1 + np.exp(-strength * coh)):
+                    kept.append(sent)
+            if kept:
+                docs.append(kept)
+                total += len(kept)
+        chunk += 1
+    return docs
 
 
 @no_grad()

@@ -5,8 +5,9 @@ import pytest
 import minissl as ms
 from minissl.models.bert import BertConfig, BertModel
 from minissl.models.multilingual import (alignment_by_layer, alignment_scores, chance_mrr, cosine_ranks,
-                                         joint_tokenizer, mean_shift, mean_word_vectors)
-from minissl.tasks import grammar_vocab
+                                         joint_tokenizer, mean_shift, mean_word_vectors, world_corpus,
+                                         world_preferences)
+from minissl.tasks import grammar_vocab, make_dictionary
 from minissl.text import BERT_SPECIALS
 
 
@@ -101,3 +102,32 @@ def test_bad_inputs_name_the_problem():
         cosine_ranks(np.ones((2, 3)), np.ones((2, 3)), [0])
     with pytest.raises(ValueError, match="distinct"):
         mean_word_vectors(None, [[1, 2]], [1, 1])
+
+
+def test_world_corpus_filters_meanings_the_same_way_in_both_languages():
+    a = world_corpus(300, seed=3, language="a", strength=2.0)
+    b = world_corpus(300, seed=3, language="b", strength=2.0)
+    d = make_dictionary()
+    # same seed: B is A written word by word through the dictionary (the demo uses different seeds)
+    assert [[" ".join(d[w] for w in s.split()) for s in doc] for doc in a] == b
+    assert sum(map(len, a)) >= 300
+    with pytest.raises(ValueError, match="strength"):
+        world_corpus(10, strength=-1)
+
+
+def test_world_corpus_makes_preferred_pairs_co_occur_more():
+    prefs = world_preferences()
+    def pair_stats(strength):
+        counts = {}
+        for doc in world_corpus(3000, seed=0, strength=strength):
+            for s in doc:
+                ws = sorted({w for w in s.split() if w in prefs})
+                for i, w in enumerate(ws):
+                    for v in ws[i + 1:]:
+                        counts[(w, v)] = counts.get((w, v), 0) + 1
+        return counts
+    plain, world = pair_stats(0.0), pair_stats(3.0)
+    pairs = [p for p in plain if plain[p] >= 5]
+    dots = np.array([prefs[w] @ prefs[v] for w, v in pairs])
+    ratio = np.log(np.array([world.get(p, 0) + 1 for p in pairs]) / np.array([plain[p] for p in pairs]))
+    assert np.corrcoef(dots, ratio)[0, 1] > 0.5   # kept more often where the preference agrees
