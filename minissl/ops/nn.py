@@ -29,14 +29,24 @@ class Softmax(Function):
 
     def forward(self, z, dim):
         self.dim = dim
-        e = xp.exp(z - z.max(axis=dim, keepdims=True))
+        e = z - z.max(axis=dim, keepdims=True)
+        xp.exp(e, out=e)  # in place: each full-size temporary is another pass over memory
         e /= e.sum(axis=dim, keepdims=True)
         self.y = e
         return e
 
     def backward(self, g):
         y = self.y
-        return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
+        gz = g - _rowdot(g, y, self.dim)
+        gz *= y
+        return gz
+
+
+def _rowdot(a, b, axis):
+    """Σ a⊙b along ``axis`` (keepdims) without materialising a⊙b when the axis is the last one."""
+    if axis == a.ndim - 1 and a.shape == b.shape:
+        return xp.einsum("...i,...i->...", a, b)[..., None]
+    return (a * b).sum(axis=axis, keepdims=True)
 
 
 class LogSoftmax(Function):
@@ -144,27 +154,39 @@ class LayerNorm(Function):
     """
 
     def forward(self, x, w=None, b=None, k=1, eps=1e-5):
-        axes = tuple(range(x.ndim - k, x.ndim))
-        mu = x.mean(axis=axes, keepdims=True)
-        xc = x - mu
-        var = (xc * xc).mean(axis=axes, keepdims=True)
-        self.rstd = 1 / xp.sqrt(var + eps)
-        self.xhat = xc * self.rstd
-        self.w, self.axes = w, axes
-        y = self.xhat * w if w is not None else self.xhat.copy()
+        # Work on (rows, D): the normalised dims flattened into one, so the
+        # row reductions are plain dot products (einsum: no x⊙x temporary).
+        self.shape = x.shape
+        d = 1
+        for n in x.shape[x.ndim - k:]:
+            d *= n
+        x2 = x.reshape(-1, d)
+        xhat = x2 - x2.mean(axis=1, keepdims=True)
+        var = xp.einsum("ij,ij->i", xhat, xhat) / d
+        self.rstd = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)[:, None]
+        xhat *= self.rstd
+        self.xhat, self.w = xhat, w
+        y = xhat * w.reshape(-1) if w is not None else xhat.copy()
         if b is not None:
-            y += b
-        return y
+            y += b.reshape(-1)
+        return y.reshape(x.shape)
 
     def backward(self, g):
-        xhat, axes = self.xhat, self.axes
-        lead = tuple(range(xhat.ndim - len(axes)))
-        gw = (g * xhat).sum(axis=lead) if self.w is not None and self.needs_grad[1] else None
-        gb = g.sum(axis=lead) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
-        gh = g * self.w if self.w is not None else g
-        gx = None
+        xhat, d = self.xhat, self.xhat.shape[1]
+        g2 = g.reshape(-1, d)
+        gw = gb = gx = None
+        if self.w is not None and self.needs_grad[1]:
+            gw = xp.einsum("ij,ij->j", g2, xhat).reshape(self.w.shape)
+        if len(self.needs_grad) > 2 and self.needs_grad[2]:
+            gb = g2.sum(axis=0).reshape(self.w.shape)
         if self.needs_grad[0]:
-            gx = (gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True)) * self.rstd
+            gh = g2 * self.w.reshape(-1) if self.w is not None else g2
+            proj = xp.einsum("ij,ij->i", gh, xhat)[:, None] / d   # mean(ĝ ⊙ x̂)
+            gx = gh - gh.mean(axis=1, keepdims=True)
+            tmp = xhat * proj
+            gx -= tmp
+            gx *= self.rstd
+            gx = gx.reshape(self.shape)
         return gx, gw, gb
 
 
