@@ -57,6 +57,33 @@ on_gpu = xp is not numpy
 ndarray = xp.ndarray
 
 
+def _keep_freed_memory():
+    """Ask glibc to keep freed memory for reuse instead of handing it back to the OS.
+
+    Every NumPy op returns a fresh array. By default glibc serves blocks of
+    0.1-32 MB with their own mmap and gives the top of the heap back when it is
+    freed, so each training step page-faults its whole working set in again
+    and the kernel zeroes every page: 11,700 faults and ~12% of the time of the
+    GPT demo's step (545 -> 482 ms measured side by side). Memory freed by one
+    step is now reused by the next. ``MINISSL_KEEP_FREED_MEMORY=0`` turns this off.
+    """
+    if on_gpu or os.environ.get("MINISSL_KEEP_FREED_MEMORY", "1") == "0":
+        return False
+    try:
+        if os.uname().sysname != "Linux":
+            return False
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        # 32 MB is glibc's largest mmap threshold; larger arrays still get their own mapping
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
+    except (OSError, AttributeError):  # not glibc (musl, Windows): nothing to tune
+        return False
+
+
+malloc_tuned = _keep_freed_memory()
+
+
 def asarray(a, dtype=None):
     """Move ``a`` (list, NumPy or CuPy array, scalar) onto the backend."""
     return xp.asarray(a, dtype=dtype)
@@ -84,9 +111,15 @@ def scatter_add(target, index, values):
         # fast loop only for 1-D targets, so add element-wise into the flat view;
         # 3-4x faster. Row r, column j is flat element r·cols + j (negative rows wrap
         # as before; out-of-range rows still raise IndexError).
-        cols = target.shape[1]
+        flat_t, flat_v = target.reshape(-1), numpy.ascontiguousarray(values, dtype=target.dtype).reshape(-1)
+        if target.dtype in (numpy.float32, numpy.float64) and target.shape[1] % 2 == 0:
+            # the cost is per indexed element, not per addition: read pairs of floats as one
+            # complex number (complex + is the two float +'s) and there are half as many.
+            pair = numpy.complex64 if target.dtype == numpy.float32 else numpy.complex128
+            flat_t, flat_v = flat_t.view(pair), flat_v.view(pair)
+        cols = len(flat_t) // len(target)
         flat = (index.astype(numpy.intp)[:, None] * cols + numpy.arange(cols)).reshape(-1)
-        numpy.add.at(target.reshape(-1), flat, numpy.ascontiguousarray(values).reshape(-1))
+        numpy.add.at(flat_t, flat, flat_v)
     else:
         numpy.add.at(target, index, values)
     return target
