@@ -51,6 +51,18 @@ def blas_threads():
 
 _limiter = None
 
+# Wall-clock time by default. ``use_cpu_clock()`` switches every timer to the
+# process's CPU time: on a machine shared with other jobs, wall time mostly
+# measures the scheduler, while CPU time of a single-threaded run is the work
+# itself (with more threads, spinning BLAS threads would inflate it).
+CLOCK = time.perf_counter
+
+
+def use_cpu_clock(flag=True):
+    global CLOCK
+    CLOCK = time.process_time if flag else time.perf_counter
+    return CLOCK
+
 
 def set_threads(n=None, torch=None):
     """Use ``n`` threads in NumPy's BLAS and in torch (default: what the BLAS uses now). Returns n."""
@@ -89,13 +101,15 @@ def machine(torch=None):
     return info
 
 
-def time_alternating(fns, repeats=10, warmup=2, sync=None):
+def time_alternating(fns, repeats=10, warmup=2, sync=None, clock=None):
     """Time each callable of ``fns`` (name -> fn) ``repeats`` times, taking turns.
 
     The order rotates every round so no contender always runs right after the
     same other one. ``sync`` (e.g. ``torch.cuda.synchronize``) is called before
-    each clock read for asynchronous devices. Returns name -> list of seconds.
+    each clock read for asynchronous devices. ``clock`` defaults to :data:`CLOCK`.
+    Returns name -> list of seconds.
     """
+    clock = clock or CLOCK
     names = list(fns)
     sync = sync or (lambda: None)
     for _ in range(warmup):
@@ -106,10 +120,10 @@ def time_alternating(fns, repeats=10, warmup=2, sync=None):
     for r in range(repeats):
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
-            t0 = time.perf_counter()
+            t0 = clock()
             fns[n]()
             sync()
-            times[n].append(time.perf_counter() - t0)
+            times[n].append(clock() - t0)
     return times
 
 
@@ -117,9 +131,9 @@ def median_ms(samples):
     return 1e3 * statistics.median(samples)
 
 
-def compare(ours, theirs, repeats=10, warmup=2, sync=None):
+def compare(ours, theirs, repeats=10, warmup=2, sync=None, clock=None):
     """Alternate two callables; returns (ms ours, ms theirs, ratio ours/theirs) from the medians."""
-    t = time_alternating({"ours": ours, "theirs": theirs}, repeats, warmup, sync)
+    t = time_alternating({"ours": ours, "theirs": theirs}, repeats, warmup, sync, clock)
     a, b = median_ms(t["ours"]), median_ms(t["theirs"])
     return a, b, a / b
 
@@ -146,6 +160,18 @@ def _status_mib(key):
         return next(int(l.split()[1]) for l in f if l.startswith(key)) / 1024
 
 
+def _release_free_heap():
+    """Give memory that is free but kept by malloc back to the OS, so the baseline
+    RSS holds only live data (minissl asks glibc to keep freed memory, see
+    ``minissl.backend``; without this the steps could reuse memory that the
+    setup freed, and their peak would look smaller than it is)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def measure_step_memory(step, steps=3):
     """Peak RSS increase (MiB) while running ``step()`` ``steps`` times in *this* process.
 
@@ -153,6 +179,7 @@ def measure_step_memory(step, steps=3):
     mark first, so what came before (imports, model, data) does not count.
     """
     gc.collect()
+    _release_free_heap()
     before = _status_mib("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as f:
