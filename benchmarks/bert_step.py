@@ -11,13 +11,18 @@ Time: steps alternate between the two in one process (shared machines drift);
 we report medians and the ratio minissl / PyTorch.
 
 Memory: each framework runs in its own subprocess that imports *both* libraries
-(so the import footprint is the same), builds the model, records its peak RSS,
-runs the steps and records the peak again. The increase is the memory the
-training steps need (activations, gradients, optimizer state), measured the
-same way for NumPy's and torch's allocators. minissl's NumPy peak is also
+(so the import footprint is the same), builds the model, takes one step (so the
+optimizer state exists), then samples its resident memory every millisecond
+during three more steps. Peak minus the level before is the memory a step needs
+(activations, gradients, temporaries), measured the same way for NumPy's and
+torch's allocators. minissl's NumPy peak is also
 measured with tracemalloc (NumPy reports its array buffers to it).
 
-    python benchmarks/bert_step.py [--steps 20] [--batch 32] [--seq 32]
+Threads: ``--threads N`` gives both frameworks N BLAS/compute threads (set before
+NumPy loads). On a busy shared machine use 1: OpenBLAS's spinning worker threads
+make small GEMMs orders of magnitude slower when the cores are oversubscribed.
+
+    python benchmarks/bert_step.py [--steps 20] [--batch 32] [--seq 32] [--threads 1]
 """
 from __future__ import annotations
 
@@ -30,7 +35,12 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+if "--threads" in sys.argv:  # must happen before NumPy (and its BLAS) is imported
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_v] = _n
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import minissl as ms  # noqa: E402
@@ -68,7 +78,7 @@ def torch_model(ours):
     class TorchBert(nn.Module):
         def __init__(self):
             super().__init__()
-            self.word, self.pos, self.type = nn.Embedding(VOCAB, H), nn.Embedding(128, H), nn.Embedding(2, H)
+            self.word, self.pos, self.ttype = nn.Embedding(VOCAB, H), nn.Embedding(128, H), nn.Embedding(2, H)
             self.ln = nn.LayerNorm(H, eps=c.layer_norm_eps)
             self.drop = nn.Dropout(c.hidden_dropout_prob)
             self.layers = nn.ModuleList([nn.TransformerEncoderLayer(
@@ -81,7 +91,7 @@ def torch_model(ours):
 
         def forward(self, ids, am, tt, labels, sl):
             T = ids.shape[1]
-            x = self.drop(self.ln(self.word(ids) + self.type(tt) + self.pos(torch.arange(T))[None]))
+            x = self.drop(self.ln(self.word(ids) + self.ttype(tt) + self.pos(torch.arange(T))[None]))
             for layer in self.layers:
                 x = layer(x, src_key_padding_mask=am == 0)
             pooled = torch.tanh(self.pool(x[:, 0]))
@@ -95,7 +105,7 @@ def torch_model(ours):
     with torch.no_grad():
         m.word.weight.copy_(P["bert.embeddings.word_embeddings.weight"])
         m.pos.weight.copy_(P["bert.embeddings.position_embeddings.weight"])
-        m.type.weight.copy_(P["bert.embeddings.token_type_embeddings.weight"])
+        m.ttype.weight.copy_(P["bert.embeddings.token_type_embeddings.weight"])
         pairs = [(m.ln, "bert.embeddings.LayerNorm"), (m.pool, "bert.pooler.dense"), (m.sop, "cls.seq_relationship"),
                  (m.tdense, "cls.predictions.transform.dense"), (m.tln, "cls.predictions.transform.LayerNorm")]
         for i, L in enumerate(m.layers):
@@ -149,21 +159,42 @@ def steppers(B, T, seed=0):
     return step_ms, step_t, (l_ms, l_t)
 
 
+def _rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
 def memory_child(which, B, T, steps):
+    """Peak resident memory during the steps minus the resident memory just before
+    them (sampled every millisecond by a thread: ru_maxrss cannot be reset, and
+    setup already set it)."""
+    import gc
+    import threading
     import tracemalloc
-    import torch  # noqa: F401  both frameworks imported in both children
+
+    import torch  # both frameworks imported in both children
+    if "OMP_NUM_THREADS" in os.environ:
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     step_ms, step_t, _ = steppers(B, T)
     step = step_ms if which == "minissl" else step_t
-    step()  # first step allocates the optimizer state: count it as part of the steps
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step()  # the first step allocates the optimizer state: count it as the model's, not the step's
+    gc.collect()
+    before, peak, done = _rss_mb(), [0.0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.001)
+    th = threading.Thread(target=watch)
+    th.start()
     if which == "minissl":
         tracemalloc.start()
     for _ in range(steps):
         step()
-    peak_traced = tracemalloc.get_traced_memory()[1] if which == "minissl" else None
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"rss_before_mb": before / 1024, "rss_peak_mb": after / 1024, "traced_peak_mb":
-                      None if peak_traced is None else peak_traced / 2 ** 20}))
+    traced = tracemalloc.get_traced_memory()[1] / 2 ** 20 if which == "minissl" else None
+    done.set()
+    th.join()
+    print(json.dumps({"rss_before_mb": before, "rss_peak_mb": max(peak[0], before), "traced_peak_mb": traced}))
 
 
 def main():
@@ -171,11 +202,14 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seq", type=int, default=32)
+    p.add_argument("--threads", type=int, default=None, help="BLAS/torch threads for both (default: libraries' own)")
     p.add_argument("--memory-child", choices=["minissl", "torch"], help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.memory_child:
         return memory_child(a.memory_child, a.batch, a.seq, 3)
     import torch
+    if a.threads:
+        torch.set_num_threads(a.threads)
     step_ms, step_t, losses = steppers(a.batch, a.seq)
     for _ in range(3):
         step_ms(), step_t()
@@ -192,8 +226,9 @@ def main():
     tokens = a.batch * a.seq
     mem = {}
     for which in ("minissl", "torch"):
-        out = subprocess.run([sys.executable, __file__, "--memory-child", which, "--batch", str(a.batch),
-                              "--seq", str(a.seq)], capture_output=True, text=True, check=True)
+        cmd = [sys.executable, __file__, "--memory-child", which, "--batch", str(a.batch), "--seq", str(a.seq)]
+        out = subprocess.run(cmd + (["--threads", str(a.threads)] if a.threads else []), capture_output=True,
+                             text=True, check=True)
         mem[which] = json.loads(out.stdout.strip().splitlines()[-1])
     grow = {k: v["rss_peak_mb"] - v["rss_before_mb"] for k, v in mem.items()}
     print(f"BERT pre-training step, batch {a.batch} x {a.seq} tokens, 4 layers, hidden 128; "

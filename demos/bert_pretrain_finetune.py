@@ -199,8 +199,16 @@ def evaluate(name, model, test, pad):
 def main():
     args = parse_args("bert_pretrain_finetune", __doc__.splitlines()[0],
                       nsp=(bool, False, "pre-train with next-sentence prediction instead of sentence order"),
-                      reuse_pretrained=(bool, False, "reuse OUT/pretrained if it exists (skip pre-training)"))
+                      reuse_pretrained=(bool, False, "reuse OUT/pretrained if it exists (skip pre-training)"),
+                      tasks=(str, ",".join(TASKS), "comma-separated tasks to fine-tune on"),
+                      epochs=(int, None, "fine-tuning epochs (default: by size)"),
+                      ft_lr=(float, None, "fine-tuning learning rate (default: by size)"))
     S = settings(args.quick)
+    S.update({k: getattr(args, k) for k in ("epochs", "ft_lr") if getattr(args, k) is not None})
+    tasks = [t for t in args.tasks.split(",") if t]
+    bad = [t for t in tasks if t not in TASKS]
+    if bad:
+        raise SystemExit(f"unknown task(s) {bad}; choose from {list(TASKS)}")
     sentence_task = "nsp" if args.nsp else "sop"
     tok = grammar_tokenizer()
     cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=S["hidden"], num_hidden_layers=S["layers"],
@@ -218,7 +226,7 @@ def main():
         json.dump(pre_losses, open(os.path.join(ckpt, "pretrain_losses.json"), "w"))
 
     metrics, curves = {"tasks": {}}, {}
-    for name in tqdm(TASKS, desc="fine-tune", ncols=90):
+    for name in tqdm(tasks, desc="fine-tune", ncols=90):
         task = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=args.seed)
         train, test = task_data(tok, task, "train", S["qa_len"]), task_data(tok, task, "test", S["qa_len"])
         n_labels = len(task.label_names) if task.label_names else 2
@@ -228,15 +236,15 @@ def main():
             row[init] = evaluate(name, model, test, tok.pad_token_id)
             curves[(name, init)] = losses
         metrics["tasks"][name] = row
-    metrics["average"] = {k: float(np.mean([metrics["tasks"][t][k] for t in TASKS]))
+    metrics["average"] = {k: float(np.mean([metrics["tasks"][t][k] for t in tasks]))
                           for k in ("pretrained", "scratch", "baseline")}
     metrics["pretrain"] = {"steps": S["steps"], "sentence_task": sentence_task,
                            "final_loss": float(np.mean(pre_losses[-50:])), "config": cfg.to_dict()}
 
-    fig, axes = plt().subplots(1, len(TASKS) + 1, figsize=(4 * (len(TASKS) + 1), 3.2))
+    fig, axes = plt().subplots(1, len(tasks) + 1, figsize=(4 * (len(tasks) + 1), 3.2))
     axes[0].plot(pre_losses, lw=0.6)
     axes[0].set(title=f"pre-training (MLM+{sentence_task.upper()})", xlabel="step", ylabel="loss")
-    for ax, name in zip(axes[1:], TASKS):
+    for ax, name in zip(axes[1:], tasks):
         for init, color in (("pretrained", "C0"), ("scratch", "C3")):
             ls = np.array(curves[(name, init)])
             k = max(1, len(ls) // 25)
@@ -248,7 +256,7 @@ def main():
     savefig(fig, args, "finetune_curves.png")
 
     rows = [(t, metrics["tasks"][t]["metric"], metrics["tasks"][t]["pretrained"], metrics["tasks"][t]["scratch"],
-             metrics["tasks"][t]["baseline"]) for t in TASKS]
+             metrics["tasks"][t]["baseline"]) for t in tasks]
     a = metrics["average"]
     rows.append(("average", "", a["pretrained"], a["scratch"], a["baseline"]))
     print_table(rows, ["task", "metric", "pre-trained", "scratch", "baseline"],

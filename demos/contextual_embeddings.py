@@ -4,9 +4,10 @@
 the same, so a static word embedding gives each one vector. Feed sentences
 using each sense through the pre-trained BERT, collect the word's output
 vectors and compare them by cosine similarity: vectors of the same sense are
-closer to each other than to vectors of the other sense. Layer 0 (the input
-embedding plus position) cannot tell the senses apart; the gap opens up layer
-by layer. Also prints the nearest neighbours of a few words in the input
+closer to each other than to vectors of the other sense. At layer 0 (word
+embedding + position) the word's vectors differ only by where it sits in the
+sentence, so any gap there is position ("apple hired ..." puts it first); the
+table shows how the gap changes layer by layer once attention mixes in context. Also prints the nearest neighbours of a few words in the input
 embedding space (words used alike end up close).
 
 Needs the checkpoint that demos/bert_pretrain_finetune.py saves
