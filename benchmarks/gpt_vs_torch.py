@@ -20,6 +20,7 @@ report:
 
     python benchmarks/gpt_vs_torch.py             # micro preset, 200 steps
     python benchmarks/gpt_vs_torch.py --quick     # nano preset, 60 steps
+    python benchmarks/gpt_vs_torch.py --generation  # KV cache vs none, 256 new tokens
 """
 from __future__ import annotations
 
@@ -193,17 +194,41 @@ def peak_memory(lib, preset, batch, steps):
     return status("VmHWM") - before
 
 
+def generation_speed(preset="micro", new_tokens=256, prompt_len=16, repeats=3):
+    """Seconds to generate ``new_tokens`` greedily with and without the KV cache (median of repeats)."""
+    import minissl as ms
+    from minissl.models.gpt import GPT, GPTConfig
+    ms.manual_seed(0)
+    cfg = GPTConfig.preset(preset, 100, block_size=prompt_len + new_tokens)  # no sliding window: the cache is used throughout
+    model = GPT(cfg)
+    prompt = np.random.default_rng(0).integers(0, 100, size=(1, prompt_len))
+    times, outs = {True: [], False: []}, {}
+    for _ in range(repeats):
+        for use_cache in (True, False):
+            t0 = time.perf_counter()
+            outs[use_cache] = model.generate(prompt, new_tokens, do_sample=False, use_cache=use_cache)
+            times[use_cache].append(time.perf_counter() - t0)
+    res = {"preset": preset, "new_tokens": new_tokens, "s_with_cache": float(np.median(times[True])),
+           "s_without_cache": float(np.median(times[False])), "identical": bool((outs[True] == outs[False]).all())}
+    res["speedup"] = res["s_without_cache"] / res["s_with_cache"]
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--preset", default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--generation", action="store_true", help="time KV-cache generation only")
     ap.add_argument("--memory", choices=["minissl", "torch"], help=argparse.SUPPRESS)
     a = ap.parse_args()
     preset = a.preset or ("nano" if a.quick else "micro")
     batch = a.batch or (16 if a.quick else 8)
     steps = a.steps or (60 if a.quick else 200)
+    if a.generation:
+        print(json.dumps(generation_speed(a.preset or "micro"), indent=2))
+        return
     if a.memory:
         print(json.dumps(peak_memory(a.memory, preset, batch, 3)))
         return
