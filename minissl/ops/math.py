@@ -150,21 +150,57 @@ class Gelu(Function):
     Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715 x³))) as GPT-2 did."""
 
     def forward(self, a, approximate="none"):
+        # Written with in-place updates of one or two buffers: an MLP's hidden
+        # layer is the largest activation of a Transformer, and every
+        # temporary is another pass over it.
+        self.shape = a.shape
+        a = a.reshape(1) if a.ndim == 0 else a  # 0-d math gives NumPy scalars, which cannot take out=
         self.a, self.approx = a, approximate
         if approximate == "tanh":
-            self.t = xp.tanh(SQRT_2_OVER_PI * (a + 0.044715 * (a * a * a)))  # a*a*a: float32 `a ** 3` goes through powf, ~100x slower
-            return 0.5 * a * (1 + self.t)
-        self.cdf = 0.5 * (1 + erf(a * (2 ** -0.5)))
-        return a * self.cdf
+            t = a * a  # a*a*a: float32 `a ** 3` goes through powf, ~100x slower
+            t *= a
+            t *= 0.044715
+            t += a
+            t *= SQRT_2_OVER_PI
+            self.t = xp.tanh(t, out=t)
+            y = t + 1
+        else:
+            cdf = erf(a * (2 ** -0.5)).astype(a.dtype, copy=False)
+            cdf += 1
+            cdf *= 0.5
+            self.cdf = cdf
+            return (a * cdf).reshape(self.shape)
+        y *= a
+        y *= 0.5
+        return y.reshape(self.shape)
 
     def backward(self, g):
         a = self.a
+        g = g.reshape(a.shape)
         if self.approx == "tanh":
+            # d/da ½a(1+t) = ½(1+t) + ½a(1-t²)·√(2/π)(1 + 3·0.044715·a²)
             t = self.t
-            dt = (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
-            return g * (0.5 * (1 + t) + 0.5 * a * dt)
-        pdf = xp.exp(-0.5 * a * a) * (1 / (2 * xp.pi) ** 0.5)  # dΦ/dx = φ(x)
-        return g * (self.cdf + a * pdf).astype(a.dtype, copy=False)
+            d = t * t
+            xp.subtract(1, d, out=d)
+            u = a * a
+            u *= 3 * 0.044715 * SQRT_2_OVER_PI
+            u += SQRT_2_OVER_PI
+            d *= u
+            d *= a
+            xp.add(d, t, out=d)
+            d += 1
+            d *= 0.5
+            d *= g
+            return d.reshape(self.shape)
+        # dΦ/dx = φ(x): d/da aΦ(a) = Φ(a) + a φ(a)
+        pdf = a * a
+        pdf *= -0.5
+        xp.exp(pdf, out=pdf)
+        pdf *= (1 / (2 * xp.pi) ** 0.5)
+        pdf *= a
+        pdf += self.cdf
+        pdf *= g
+        return pdf.astype(a.dtype, copy=False).reshape(self.shape)
 
 
 def _shape_error(op, a, b, why):
