@@ -28,26 +28,32 @@ from ..tensor import Function, Tensor, is_grad_enabled, sum_to
 
 class ScaledDotProductAttention(Function):
     def forward(self, q, k, v, mask=None, dropout_p=0.0, scale=None):
+        # The (..., L, S) score matrix is the big array here: it is built once
+        # and then updated in place (mask, shift, exp, normalise).
         self.scale = scale = (1.0 / q.shape[-1] ** 0.5) if scale is None else scale
         s = q @ xp.swapaxes(k, -1, -2)
         s *= scale
+        if mask is not None and not _fits_into(mask.shape, s.shape):  # a mask with extra batch dims
+            s = xp.broadcast_to(s, _bshape(mask.shape, s.shape)).copy()
         if mask is not None:
             if mask.dtype == xp.bool_:
-                s = xp.where(mask, s, -xp.inf)
+                xp.copyto(s, -xp.inf, where=~mask)
             else:
-                s = s + mask
+                s += mask
         m = s.max(axis=-1, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)  # fully masked row: avoid (-inf) - (-inf)
-        p = xp.exp(s - m)
+        m[~xp.isfinite(m)] = 0  # fully masked row: avoid (-inf) - (-inf)
+        s -= m
+        p = xp.exp(s, out=s)
         den = p.sum(axis=-1, keepdims=True)
-        p /= xp.where(den == 0, 1, den)
+        den[den == 0] = 1
+        p /= den
         self.p = p
+        self.drop = None
         if dropout_p > 0:
-            keep = backend.rng().random(p.shape, dtype=xp.float32) >= dropout_p
-            self.drop = keep.astype(p.dtype) * (1.0 / (1.0 - dropout_p))
+            self.drop = backend.rng().random(p.shape, dtype=xp.float32) >= dropout_p  # bool: 1 byte a weight
+            self.drop_scale = 1.0 / (1.0 - dropout_p)
             p = p * self.drop
-        else:
-            self.drop = None
+            p *= self.drop_scale
         self.q, self.k, self.v, self.pd = q, k, v, p
         return p @ v
 
@@ -57,11 +63,24 @@ class ScaledDotProductAttention(Function):
         dp = g @ xp.swapaxes(v, -1, -2)
         if self.drop is not None:
             dp *= self.drop
-        ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
-        ds *= self.scale
-        gq = sum_to(ds @ k, q.shape) if self.needs_grad[0] else None
-        gk = sum_to(xp.swapaxes(ds, -1, -2) @ q, k.shape) if self.needs_grad[1] else None
+            dp *= self.drop_scale
+        # ds = P ⊙ (dP - rowsum(dP ⊙ P)), in place in dP's buffer
+        dp -= xp.einsum("...ij,...ij->...i", dp, p)[..., None]
+        dp *= p
+        dp *= self.scale
+        gq = sum_to(dp @ k, q.shape) if self.needs_grad[0] else None
+        gk = sum_to(xp.swapaxes(dp, -1, -2) @ q, k.shape) if self.needs_grad[1] else None
         return gq, gk, gv
+
+
+def _fits_into(small, big):
+    return len(small) <= len(big) and all(a in (1, b) for a, b in zip(small[::-1], big[::-1]))
+
+
+def _bshape(a, b):
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    return tuple(max(x, y) for x, y in zip(a, b))
 
 
 def causal_mask(L: int, S: int | None = None):
