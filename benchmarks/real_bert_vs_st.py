@@ -36,41 +36,38 @@ def doc_sentences(n, seed=0):
     return [sents[i] for i in idx]
 
 
+def _op_names():
+    """(file, line) of every minissl op's forward -> the op's class name (its Function subclass)."""
+    from minissl.tensor import Function
+    names, todo = {}, list(Function.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        fwd = cls.__dict__.get("forward")
+        if fwd is not None:
+            names[(fwd.__code__.co_filename, fwd.__code__.co_firstlineno)] = cls.__name__
+    return names
+
+
 def profile_by_op(fn, top=10):
     """Run ``fn`` under cProfile; own time grouped by minissl op / tokenizer stage."""
     prof = cProfile.Profile()
     prof.enable()
     fn()
     prof.disable()
-    stats = pstats.Stats(prof).stats
+    stats, ops = pstats.Stats(prof).stats, _op_names()
     total = sum(v[2] for v in stats.values())
     groups = {}
     for (path, line, name), (_, _, tottime, _, _) in stats.items():
         where = os.path.basename(path)
-        if "minissl" in path and name in ("forward", "backward"):
-            key = f"{where}:{_function_class(path, line)}"
-        elif "minissl/text" in path or where in ("basic.py", "wordpiece.py", "base.py"):
+        if (path, line) in ops:
+            key = f"op {ops[path, line]} ({where})"
+        elif f"minissl{os.sep}text" in path:
             key = "tokenizer (Python)"
-        elif "minissl" in path:
-            key = f"{where}:{name}"
         else:
             key = name if name.startswith("<") else f"{where}:{name}"
         groups[key] = groups.get(key, 0.0) + tottime
     return total, sorted(groups.items(), key=lambda kv: -kv[1])[:top]
-
-
-def _function_class(path, line):
-    """The class a ``forward`` at ``path:line`` belongs to (the op's name)."""
-    try:
-        with open(path) as f:
-            lines = f.readlines()[:line]
-    except OSError:
-        return "?"
-    for ln in reversed(lines):
-        m = re.match(r"class (\w+)", ln)
-        if m:
-            return m.group(1)
-    return "?"
 
 
 def main():
@@ -103,7 +100,8 @@ def main():
     min_cos = float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
 
     tok_ours = lambda: [ours.tokenize(sents[i:i + bs]) for i in range(0, n, bs)]  # noqa: E731
-    tok_theirs = lambda: [theirs.tokenize(sents[i:i + bs]) for i in range(0, n, bs)]  # noqa: E731
+    st_tok = getattr(theirs, "preprocess", theirs.tokenize)  # renamed in sentence-transformers 6
+    tok_theirs = lambda: [st_tok(sents[i:i + bs]) for i in range(0, n, bs)]  # noqa: E731
     with torch.inference_mode():
         t = time_alternating({"minissl": lambda: ours.encode(sents, batch_size=bs),
                               "sentence-transformers": lambda: theirs.encode(sents, batch_size=bs),
