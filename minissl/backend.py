@@ -146,13 +146,49 @@ _ERFC_COF = (-1.3026537197817094, 6.4196979235649026e-1, 1.9476473204185836e-2, 
              8.94487e-13, 3.13092e-13, -1.12708e-13, 3.81e-16, 7.106e-15, -1.523e-15, -9.4e-17, 1.21e-16,
              -2.8e-17)
 
+# erf(x) = p(x)/q(x) on [-4, 4] (±1 beyond, to float32 precision): the rational fit that
+# Eigen and XLA use for float32, |error| < 5e-7 against double precision.
+_ERF32_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+            -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
+_ERF32_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+            -1.42647390514189e-02)
+
+
+def _erf_float32(x):
+    # SciPy's erf works in double precision one value at a time: 12 ms per
+    # million float32 values, 20% of the BERT demo's step (exact GELU). These
+    # ~25 vectorised passes in float32 take ~2.5 ms.
+    c = numpy.clip(x, -4, 4)
+    x2 = c * c
+    p, q = _horner(x2, _ERF32_P), _horner(x2, _ERF32_Q)
+    p *= c
+    p /= q
+    return p
+
+
+def _horner(x2, coefs):
+    """Σ coefs[i]·x2^(n-1-i), in place in one float32 buffer."""
+    acc = x2 * numpy.float32(coefs[0])
+    acc += numpy.float32(coefs[1])
+    for a in coefs[2:]:
+        acc *= x2
+        acc += numpy.float32(a)
+    return acc
+
+
 if on_gpu:
     from cupyx.scipy.special import erf  # noqa: F401
 else:
     try:  # SciPy's erf is the same function, only faster; it is optional.
-        from scipy.special import erf  # noqa: F401
+        from scipy.special import erf as _erf_exact
     except ImportError:  # pragma: no cover - depends on the machine
-        erf = _erf_numpy
+        _erf_exact = _erf_numpy
+
+    def erf(x):
+        """The error function; float32 arrays take the fast float32 fit, anything else double precision."""
+        if getattr(x, "dtype", None) == numpy.float32 and x.ndim:
+            return _erf_float32(x)
+        return _erf_exact(x)
 
 
 # ---------------------------------------------------------------- random numbers
