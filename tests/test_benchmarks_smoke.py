@@ -1,0 +1,115 @@
+"""Smoke tests of the benchmark entry point's pieces at tiny sizes, so run_all.py cannot silently break."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+sys.path.insert(0, BENCH)
+
+import common  # noqa: E402
+import ops  # noqa: E402
+import run_all  # noqa: E402
+import scaling  # noqa: E402
+
+TINY = dict(n_layer=1, n_head=2, n_embd=16, T=8, B=2)
+
+
+def test_time_alternating_takes_turns_and_rotates():
+    calls = []
+    t = common.time_alternating({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=4, warmup=1)
+    assert [len(v) for v in t.values()] == [4, 4]
+    assert calls == ["a", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]  # warm-up, then the order rotates
+
+
+def test_cpu_clock_switch():
+    try:
+        assert common.use_cpu_clock() is common.time.process_time
+        assert common.CLOCK is common.time.process_time
+    finally:
+        common.use_cpu_clock(False)
+    assert common.CLOCK is common.time.perf_counter
+
+
+def test_step_memory_sees_an_allocation():
+    keep = []
+
+    def step():  # 64 MiB that stay alive: the peak must rise by at least that much
+        keep.append(np.ones(16 * 2 ** 20, dtype=np.float32))
+    rise = common.measure_step_memory(step, steps=1)
+    assert 60 <= rise < 200
+
+
+def test_gpt_flops_matches_a_count_over_the_model():
+    """3 × (2·N·in·out over every Linear + 4·B·T²·E of attention per layer), counted from the modules."""
+    import minissl as ms
+    from minissl import nn
+    from minissl.models.gpt import GPT, GPTConfig
+    cfg = dict(n_layer=2, n_head=2, n_embd=16, T=8, B=3, vocab=11)
+    model = GPT(GPTConfig(cfg["vocab"], block_size=cfg["T"], n_layer=2, n_head=2, n_embd=16))
+    N = cfg["B"] * cfg["T"]
+    lin = sum(2 * N * m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    attn = cfg["n_layer"] * 4 * cfg["B"] * cfg["T"] ** 2 * cfg["n_embd"]
+    assert scaling.gpt_flops(**cfg) == 3 * (lin + attn)
+    assert ms is not None
+
+
+def test_training_step_pair_agrees_and_times():
+    ours, theirs = scaling.gpt_steps(**TINY)
+    l0, t0 = ours(), theirs()
+    assert abs(l0 - t0) < 1e-4
+    row = scaling.measure(TINY, repeats=2, memory=False)
+    assert row["minissl_ms"] > 0 and row["torch_ms"] > 0
+    assert row["time_ratio"] == pytest.approx(row["minissl_ms"] / row["torch_ms"])
+    md = scaling.table([dict(row, sweep="seq")])
+    assert "| seq | 8 | 16 |" in md
+
+
+def test_profile_labels_ops():
+    import minissl as ms
+    import minissl.nn.functional as F
+    x = ms.randn(64, 32, requires_grad=True)
+    w = ms.randn(16, 32, requires_grad=True)
+
+    def step():
+        F.linear(x, w).sum().backward()
+    total, top = common.profile_by_op(step, steps=2, top=20)
+    names = [k for k, _ in top]
+    assert "Linear.forward" in names and "Linear.backward" in names
+    assert total > 0 and sum(v for _, v in top) <= total * 1.0001
+
+
+def test_ops_run_tiny():
+    rows = ops.run(div=64, repeats=1, progress=False)
+    assert [r["op"] for r in rows] == ["matmul", "softmax", "layer_norm", "cross_entropy", "attention", "embedding"]
+    assert all(r["minissl_ms"] > 0 and r["torch_ms"] > 0 for r in rows)
+
+
+def test_report_renders_all_sections(tmp_path):
+    class Args:
+        quick, cpu_clock = True, False
+    step = dict(workload="GPT (demos/gpt_text.py)", config="tiny", minissl_ms=2.0, torch_ms=4.0, time_ratio=0.5,
+                gflop=1.0, minissl_gflops=500.0, torch_gflops=250.0, matmul_gflops=1000.0, minissl_mib=3.0, torch_mib=2.0,
+                memory_ratio=1.5, profile=(0.002, [("Linear.backward", 0.001)]))
+    info = dict(cpu="test cpu", cpus=2, python="3", numpy="2", blas_threads=1, torch="2", torch_threads=1,
+                load_average=1.0)
+    op_row = dict(op="softmax", shape="(2,2)", minissl_ms=1.0, torch_ms=2.0, ratio=0.5)
+    md = run_all.report(info, 1000.0, [step], [op_row], [], {}, None, Args())
+    for heading in ("## Machine", "## Training steps", "## Ops", "## Scaling", "## Against other tools", "## GPU",
+                    "## Method"):
+        assert heading in md
+    assert "**0.50**" in md and "(**50%**)" in md and "Pending" in md and "Linear.backward: 50%" in md
+    assert "time met, memory met, matmul share met" in md
+    out = tmp_path / "R.md"
+    out.write_text(md)
+    run_all._patch_gpu_section(str(out), "GPU TABLE")
+    patched = out.read_text()
+    assert "GPU TABLE" in patched and "Pending" not in patched and "## Method" in patched
+
+
+def test_gpu_path_skips_cleanly_without_a_gpu(monkeypatch):
+    import gpu
+    monkeypatch.setenv("MINISSL_BACKEND", "numpy")
+    assert gpu.run(write=False).startswith("GPU path skipped")
