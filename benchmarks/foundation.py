@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
+import common  # noqa: E402  (benchmarks/common.py: the shared timer and thread setting)
 import minissl as ms  # noqa: E402
 import minissl.nn.functional as F  # noqa: E402
 from minissl import nn, optim  # noqa: E402
@@ -86,21 +86,6 @@ def make_steps(name, torch, batch):
     return ours, theirs
 
 
-def _blas_threads():
-    """How many threads NumPy's BLAS uses (threadpoolctl comes with scikit-learn; None without it)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return None
-    return max((i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"), default=None)
-
-
-def timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=30)
@@ -110,8 +95,7 @@ def main(argv=None):
     p.add_argument("--only", choices=["mlp", "vocab"], default=None)
     args = p.parse_args(argv)
     import torch
-    blas = _blas_threads()
-    torch.set_num_threads(args.threads or blas or os.cpu_count())
+    blas = common.set_threads(args.threads, torch)
     print(f"torch {torch.__version__} with {torch.get_num_threads()} threads; numpy {np.__version__} with "
           f"{blas or '?'} BLAS threads; {os.cpu_count()} CPUs; minissl backend {ms.backend.NAME}")
     rows = []
@@ -119,16 +103,8 @@ def main(argv=None):
         ours, theirs = make_steps(name, torch, args.batch)
         l0, t0 = ours(), theirs()
         assert abs(l0 - t0) < 1e-4 * max(1.0, abs(t0)), (l0, t0)  # same weights, same data: same first loss
-        for _ in range(args.warmup):
-            ours(), theirs()
-        a, b = [], []
-        for i in range(args.repeats):  # alternate, and alternate who goes first
-            if i % 2:
-                a.append(timed(ours)), b.append(timed(theirs))
-            else:
-                b.append(timed(theirs)), a.append(timed(ours))
-        ma, mb = statistics.median(a), statistics.median(b)
-        rows.append((name, ma * 1e3, mb * 1e3, ma / mb))
+        ma, mb, _ = common.compare(ours, theirs, repeats=args.repeats, warmup=args.warmup)  # alternating medians, ms
+        rows.append((name, ma, mb, ma / mb))
     print(f"\n{'workload':10s} {'minissl ms':>11s} {'torch ms':>9s} {'ratio':>6s}")
     for name, ma, mb, r in rows:
         print(f"{name:10s} {ma:11.2f} {mb:9.2f} {r:6.2f}")
