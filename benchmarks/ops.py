@@ -26,21 +26,20 @@ def _pair(shapes, seed=0):
     return [rng.standard_normal(s, dtype=np.float32) for s in shapes]
 
 
-def workloads(quick=False, div=None):
+def workloads(quick=False, tiny=False):
     """name -> (description, builder); a builder returns (minissl fn, torch fn).
 
-    ``quick`` halves the batch-like axes; ``div`` divides them by any factor (the smoke test uses 32).
+    ``quick`` halves the batch-like axes; ``tiny`` shrinks every axis (the smoke test).
     """
-    s = div or (2 if quick else 1)
+    s, W, V, T = (64, 32, 100, 8) if tiny else (2 if quick else 1, 768, 30522, 128)
+    n, b = 4096 // s, max(32 // s, 1)
     return {
-        "matmul": (f"({4096 // s}x768) @ (768x768), linear fwd+bwd", lambda t: _linear(t, 4096 // s, 768, 768)),
-        "softmax": (f"({64 // s},4,128,128) over the last axis", lambda t: _softmax(t, (64 // s, 4, 128, 128))),
-        "layer_norm": (f"({4096 // s},768) with weight and bias", lambda t: _layer_norm(t, 4096 // s, 768)),
-        "cross_entropy": (f"({1024 // s},30522) logits, vocab 30k", lambda t: _cross_entropy(t, 1024 // s, 30522)),
-        "attention": (f"causal, (B={max(32 // s, 1)},H=4,T=128,d=32)",
-                      lambda t: _attention(t, max(32 // s, 1), 4, 128, 32)),
-        "embedding": (f"({max(32 // s, 1)}x128) ids into 30522x768",
-                      lambda t: _embedding(t, max(32 // s, 1), 128, 30522, 768)),
+        "matmul": (f"({n}x{W}) @ ({W}x{W}), linear fwd+bwd", lambda t: _linear(t, n, W, W)),
+        "softmax": (f"({2 * b},4,{T},{T}) over the last axis", lambda t: _softmax(t, (2 * b, 4, T, T))),
+        "layer_norm": (f"({n},{W}) with weight and bias", lambda t: _layer_norm(t, n, W)),
+        "cross_entropy": (f"({n // 4},{V}) logits, vocab {V:,}", lambda t: _cross_entropy(t, n // 4, V)),
+        "attention": (f"causal, (B={b},H=4,T={T},d=32)", lambda t: _attention(t, b, 4, T, 32)),
+        "embedding": (f"({b}x{T}) ids into {V}x{W}", lambda t: _embedding(t, b, T, V, W)),
     }
 
 
@@ -126,10 +125,10 @@ def _embedding(torch, B, T, V, D):
     return _run_both(lambda w: F.embedding(im, w), lambda w: torch.nn.functional.embedding(it, w), m, t, g)
 
 
-def run(quick=False, repeats=None, progress=True, div=None):
+def run(quick=False, repeats=None, progress=True, tiny=False):
     import torch
     rows = []
-    for name, (desc, build) in workloads(quick, div).items():
+    for name, (desc, build) in workloads(quick, tiny).items():
         ours, theirs = build(torch)
         a, b, r = common.compare(ours, theirs, repeats=repeats or (5 if quick else 15), warmup=2)
         rows.append(dict(op=name, shape=desc, minissl_ms=a, torch_ms=b, ratio=r))

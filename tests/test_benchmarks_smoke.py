@@ -82,7 +82,7 @@ def test_profile_labels_ops():
 
 
 def test_ops_run_tiny():
-    rows = ops.run(div=64, repeats=1, progress=False)
+    rows = ops.run(tiny=True, repeats=1, progress=False)
     assert [r["op"] for r in rows] == ["matmul", "softmax", "layer_norm", "cross_entropy", "attention", "embedding"]
     assert all(r["minissl_ms"] > 0 and r["torch_ms"] > 0 for r in rows)
 
