@@ -21,8 +21,9 @@ import numpy as np
 from common import parse_args, plt, print_table, save_metrics, savefig
 
 import minissl as ms
+from minissl.metrics import cluster_purity
 from minissl.models.autoencoder import fit
-from minissl.models.discrete import DiscreteAutoEncoder, cluster_purity
+from minissl.models.discrete import DiscreteAutoEncoder
 from minissl.models.disentangle import DisentangledAutoEncoder
 
 

@@ -8,6 +8,7 @@ roc_auc             P(score of a random positive > score of a random negative), 
                     computed from ranks (Mann-Whitney U): (R_pos - n_pos (n_pos+1)/2) / (n_pos n_neg)
 mrr                 mean over queries of 1 / rank of the first correct answer
 spearman            Pearson correlation of the (average, for ties) ranks
+cluster_purity      share of points whose cluster's majority label is their own label
 perplexity          exp(mean nats per token); bits_per_char = mean nats per char / ln 2
 """
 from __future__ import annotations
@@ -123,6 +124,19 @@ def spearman(x, y) -> float:
     if denom == 0:
         raise ValueError("spearman is undefined when one input is constant")
     return float((rx * ry).sum() / denom)
+
+
+def cluster_purity(assign, labels) -> float:
+    """Σ_clusters (count of the cluster's most common label) / N: 1.0 when every
+    cluster holds one label, never below 1 / (number of distinct labels)."""
+    assign, labels = np.asarray(assign).reshape(-1), np.asarray(labels).reshape(-1)
+    if assign.shape != labels.shape or assign.size == 0:
+        raise ValueError(f"cluster_purity needs one cluster id per label: got {assign.shape} and {labels.shape}")
+    _, a = np.unique(assign, return_inverse=True)            # any ids (e.g. k-means output) -> 0..C-1
+    _, y = np.unique(labels, return_inverse=True)
+    table = np.zeros((a.max() + 1, y.max() + 1), dtype=np.int64)
+    np.add.at(table, (a, y), 1)                               # contingency table: clusters x labels
+    return float(table.max(axis=1).sum() / len(labels))
 
 
 def perplexity(mean_nats: float) -> float:

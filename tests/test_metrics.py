@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from minissl.metrics import (accuracy, bits_per_char, exact_match, macro_f1, mrr, perplexity,
+from minissl.metrics import (accuracy, bits_per_char, cluster_purity, exact_match, macro_f1, mrr, perplexity,
                              rankdata, roc_auc, span_f1, spearman)
 
 
@@ -47,6 +47,15 @@ def test_spearman_hand_case_and_scipy():
     rng = np.random.default_rng(1)
     x, y = rng.integers(0, 5, 50), rng.integers(0, 5, 50)
     assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
+
+
+def test_cluster_purity_by_hand():
+    # clusters {5,5,3}, {3,3}, {1}: majorities 2 + 2 + 1 of 6 points
+    assert cluster_purity([0, 0, 0, 1, 1, 2], [5, 5, 3, 3, 3, 1]) == pytest.approx(5 / 6)
+    assert cluster_purity([7, 7, -1, -1], ["a", "b", "a", "b"]) == pytest.approx(0.5)   # any ids, any labels
+    assert cluster_purity([0, 0, 0, 0], [0, 1, 2, 3]) == pytest.approx(0.25)         # one cluster: 1/#labels
+    with pytest.raises(ValueError, match="one cluster id per label"):
+        cluster_purity([0, 1], [0, 1, 2])
 
 
 def test_perplexity_bits():

@@ -24,8 +24,6 @@ denoising, anomaly detection).
 """
 from __future__ import annotations
 
-import numpy
-
 from .. import backend, nn
 from ..backend import xp
 from ..nn import functional as F
@@ -105,7 +103,7 @@ def corrupt(x: Tensor, kind: str, level: float) -> Tensor:
 
 
 @no_grad()
-def reconstruction_error(model, x: Tensor, batch_size: int = 1024) -> numpy.ndarray:
+def reconstruction_error(model, x: Tensor, batch_size: int = 1024):
     """Per-example squared error Σ_d (x_d - x̂_d)² as a NumPy array: the anomaly
     score (large = unlike the training data). ``model(x)`` must return x̂."""
     was = model.training
@@ -115,9 +113,9 @@ def reconstruction_error(model, x: Tensor, batch_size: int = 1024) -> numpy.ndar
         xb = x[i:i + batch_size]
         rec = model(xb)
         rec = rec[0] if isinstance(rec, tuple) else rec
-        out.append(backend.to_numpy(((xb.data - rec.data) ** 2).sum(axis=1)))
+        out.append(((xb.data - rec.data) ** 2).sum(axis=1))
     model.train(was)
-    return numpy.concatenate(out)
+    return backend.to_numpy(xp.concatenate(out))
 
 
 class PCA:
@@ -145,7 +143,8 @@ class PCA:
     def inverse_transform(self, z):
         return _array(z) @ self.components_ + self.mean_
 
-    def reconstruction_error(self, x) -> numpy.ndarray:
+    def reconstruction_error(self, x):
+        """Per-example squared error Σ_d (x_d - x̂_d)², as a NumPy array."""
         x = _array(x)
         return backend.to_numpy(((x - self.inverse_transform(self.transform(x))) ** 2).sum(axis=1))
 

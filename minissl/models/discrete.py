@@ -17,13 +17,12 @@ sample from softmax(logits) and the temperature τ trades bias for variance.
 
 Shapes: logits (N, K) -> code (N, K). ``DiscreteAutoEncoder`` is an MLP
 auto-encoder with such a code in the middle. Demo: ``demos/autoencoders.py``
-(discrete codes: binary reconstruction error, one-hot cluster purity).
+(discrete codes: binary reconstruction error, one-hot cluster purity, which
+is ``minissl.metrics.cluster_purity``).
 """
 from __future__ import annotations
 
 import math
-
-import numpy  # host-side metric only
 
 from .. import backend, nn
 from ..backend import xp
@@ -116,11 +115,3 @@ class DiscreteAutoEncoder(nn.Module):
             raise ValueError("assign() gives cluster ids of a one-hot code; this model uses a binary code")
         return self.encoder(x).data.argmax(axis=-1)
 
-
-def cluster_purity(assign, labels) -> float:
-    """Share of points whose cluster's majority label equals their own label."""
-    assign, labels = numpy.asarray(backend.to_numpy(assign)), numpy.asarray(backend.to_numpy(labels))
-    hit = 0
-    for c in numpy.unique(assign):
-        hit += numpy.bincount(labels[assign == c]).max()
-    return hit / len(labels)

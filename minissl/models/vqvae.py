@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import math
 
-import numpy
-
 from .. import backend, nn
 from ..backend import xp
 from ..nn import functional as F
@@ -51,16 +49,19 @@ def nearest_code(z, codebook):
 
 def code_perplexity(indices, num_codes: int) -> float:
     """exp(entropy) of how often each code is used: K for uniform use, 1 for one code."""
-    counts = numpy.bincount(backend.to_numpy(indices).reshape(-1), minlength=num_codes).astype(numpy.float64)
-    p = counts / counts.sum()
-    p = p[p > 0]
-    return float(numpy.exp(-(p * numpy.log(p)).sum()))
+    counts = xp.bincount(_flat_indices(indices), minlength=num_codes)
+    p = counts[counts > 0] / counts.sum()
+    return float(xp.exp(-(p * xp.log(p)).sum()))
 
 
 def dead_share(indices, num_codes: int) -> float:
     """Share of codebook entries that no index in ``indices`` uses."""
-    used = numpy.unique(backend.to_numpy(indices).reshape(-1))
-    return 1.0 - len(used) / num_codes
+    used = xp.bincount(_flat_indices(indices), minlength=num_codes) > 0
+    return 1.0 - int(used.sum()) / num_codes
+
+
+def _flat_indices(indices):
+    return (indices.data if isinstance(indices, Tensor) else xp.asarray(indices)).reshape(-1)
 
 
 class VectorQuantizer(nn.Module):

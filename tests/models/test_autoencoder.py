@@ -5,8 +5,7 @@ import pytest
 import minissl as ms
 from minissl.metrics import roc_auc
 from minissl.models.autoencoder import PCA, AutoEncoder, corrupt, fit, reconstruction_error
-from minissl.models.discrete import (DiscreteAutoEncoder, binary_code, cluster_purity, gumbel_softmax,
-                                     straight_through)
+from minissl.models.discrete import DiscreteAutoEncoder, binary_code, gumbel_softmax, straight_through
 from minissl.models.disentangle import DisentangledAutoEncoder
 
 
@@ -165,12 +164,6 @@ def test_discrete_autoencoder_loss_gradcheck(kind, balance):
             q = F.softmax(model.encoder(x), dim=-1).mean(dim=0)
             return (q * q.log()).sum()
         assert ms.gradcheck(bal, list(model.encoder.parameters()))
-
-
-def test_cluster_purity_by_hand():
-    assign = [0, 0, 0, 1, 1, 2]
-    labels = [5, 5, 3, 3, 3, 1]
-    assert cluster_purity(assign, labels) == pytest.approx((2 + 2 + 1) / 6)
 
 
 # ---------------------------------------------------------------- disentanglement
