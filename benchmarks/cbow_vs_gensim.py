@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from minissl import backend  # noqa: E402
 from minissl.models.cbow import train_cbow  # noqa: E402
 from minissl.models.word_vectors import KeyedVectors  # noqa: E402
 
@@ -58,7 +59,7 @@ def minissl_train(sentences, seed, cfg, batch_size):
 def as_gensim(kv):
     from gensim.models import KeyedVectors as GKV
     g = GKV(kv.vector_size)
-    g.add_vectors(kv.index_to_key, kv.vectors)
+    g.add_vectors(kv.index_to_key, backend.to_numpy(kv.vectors))
     return g
 
 

@@ -98,7 +98,7 @@ def main():
 
     # PCA map of frequent content words (skip the 30 most frequent, mostly function words)
     show = kv.index_to_key[30:110]
-    X = np.stack([kv[w] for w in show])
+    X = ms.backend.to_numpy(kv.vectors[[kv.get_index(w) for w in show]])
     X = X - X.mean(0)
     xy = X @ np.linalg.svd(X, full_matrices=False)[2][:2].T
     pyplot = plt()

@@ -5,9 +5,7 @@ shallow. CBOW ("continuous bag of words") averages the vectors of the words
 around position t and asks a linear layer to name the word at t. BERT is "a
 deep-learning version of CBOW": the average becomes a stack of self-attention.
 
-Two versions live here.
-
-``CBOW`` is the readable one, a dozen lines on minissl's autograd::
+Two versions live here. ``CBOW`` is the readable one, on minissl's autograd::
 
     h = mean_c E[context_c]            (B, d)   E: (V, d) input vectors
     logits = h W^T                     (B, V)   W: (V, d) output vectors
@@ -25,37 +23,36 @@ noise words drawn from count^0.75. With scores f_j = v_j·h and labels y_j
 Since h is the mean of `count` context vectors, dL/du_c = dL/dh / count; but
 word2vec.c (cbow_mean=1), and gensim after it, add the whole -α·dL/dh to every
 context vector, so we do too. Other details that matter for quality: frequent
-words are dropped at random (keep probability (√(f/(t·T)) + 1)·(t·T)/f, f the
-word's count, T the corpus size, t the ``sample`` threshold), the window size
-is drawn uniformly from 1..W for every word, input vectors start uniform in
-±0.5/d, output vectors at zero, and the learning rate falls linearly from
-``alpha`` to ``min_alpha``.
+words are dropped at random (``keep_probability``), the window size is drawn
+uniformly from 1..W for every word, input vectors start uniform in ±0.5/d,
+output vectors at zero, and the learning rate falls linearly to ``min_alpha``.
 
-Speed: a word-by-word Python loop is hopeless, so a batch of B centre words is
-processed at once (B·(k+1) dot products as one batched matmul), and the three
-gather/scatter steps are sparse-matrix products: with A the (B, V) averaging
-matrix (A[b, w] = 1/count_b per context word), h = A U and the input update is
-Aᵀ(count ⊙ Δh); with G the (B, V) matrix of the k+1 scaled errors per row, the
-output update is Gᵀ h. Batching means all B words see the parameters as they
-were at the start of the batch (word2vec updates after every word). B is
-chosen so that no word is touched more than ~100 times per batch
-(``auto_batch_size``): larger sums of stale updates make frequent words
-overshoot and diverge. On head500 (benchmarks/cbow_vs_gensim.py) WordSim-353
-Spearman matches gensim's; analogy accuracy is about 1.3 points lower (4.1%
-vs 5.4%), a gap that smaller batches (512) did not close.
+Speed: B consecutive centre words of the (subsampled) stream share one step.
+Their windows overlap, so the B+2W words they cover are fetched once and h is
+a *convolution* of that stretch with a masked box filter (``window_sum``); the
+input update is its transpose (``window_sum_transposed``). Updates land with
+``backend.scatter_add``: a frequent word appears many times in a batch and must
+receive all of them, which ``syn0[ids] += ...`` would not do. All B words see
+the parameters as they were at the start of the batch (word2vec updates after
+every word), so B is kept small enough that no word is touched more than ~100
+times per batch (``auto_batch_size``); larger sums of stale updates make
+frequent words overshoot.
 
 Shapes: sentences are lists of str; vectors are (V, d). Demo:
-demos/cbow_embeddings.py; benchmark: benchmarks/cbow_vs_gensim.py.
+demos/cbow_embeddings.py; speed and quality against gensim:
+benchmarks/cbow_vs_gensim.py.
 """
 from __future__ import annotations
 
 import time
 from collections import Counter
 
-from .. import backend
-from .. import nn
+from tqdm.auto import tqdm
+
+from .. import backend, nn
 from ..backend import xp
 from ..nn import functional as F
+from ..tensor import Tensor
 from .word_vectors import KeyedVectors
 
 
@@ -88,7 +85,6 @@ def negative_sampling_loss(h, out_vectors, valid):
     scores = (out_vectors * h.unsqueeze(1)).sum(-1)
     labels = xp.zeros(scores.shape, dtype=scores.dtype)
     labels[:, 0] = 1
-    from ..tensor import Tensor
     per = F.binary_cross_entropy_with_logits(scores, Tensor(labels, _internal=True), reduction="none")
     return (per * Tensor(xp.asarray(valid, dtype=scores.dtype), _internal=True)).sum()
 
@@ -134,16 +130,15 @@ def alias_table(p):
     every column carries mass 1/V, so a uniform column plus one coin flip is an
     exact draw. (word2vec.c uses a 10^8-entry lookup table to the same end.)
     """
-    import numpy as np  # a one-off Python loop on the host
-    p = backend.to_numpy(p).astype(np.float64) * len(p)
-    prob, alias = np.ones(len(p)), np.arange(len(p))
+    p = (backend.to_numpy(p) * len(p)).tolist()   # a one-off Python loop on the host: lists are fastest
+    prob, alias = [1.0] * len(p), list(range(len(p)))
     small, large = [i for i, x in enumerate(p) if x < 1], [i for i, x in enumerate(p) if x >= 1]
     while small and large:
         s, g = small.pop(), large.pop()
         prob[s], alias[s] = p[s], g
         p[g] -= 1 - p[s]
         (small if p[g] < 1 else large).append(g)
-    return xp.asarray(prob), xp.asarray(alias, dtype=xp.int32)
+    return xp.asarray(prob, dtype=xp.float64), xp.asarray(alias, dtype=xp.int32)
 
 
 def draw_noise(table, shape, rng):
@@ -153,55 +148,58 @@ def draw_noise(table, shape, rng):
     return xp.where(rng.random(shape) < prob[col], col, alias[col])
 
 
-def _sparse():
-    if backend.on_gpu:
-        import cupyx.scipy.sparse as sp
-        return sp
-    try:
-        import scipy.sparse as sp
-    except ImportError:
-        raise ImportError("train_cbow needs SciPy on the CPU for its sparse gather/scatter products: "
-                          "`pip install scipy` (it comes with scikit-learn, minissl[demos])") from None
-    return sp
+def window_sum(u, weights):
+    """out[b] = Σ_c weights[b, c] · u[b + c]: u (B+C-1, d), weights (B, C) -> (B, d).
 
-
-def _add_transposed_product(Y, M, X):
-    """Y += Mᵀ X in place, for a CSR matrix M (B, V), X (B, d), Y (V, d): the scatter-add of a batch.
-
-    ``Y += M.T @ X`` would allocate a fresh (V, d) array every step, and on the
-    CPU the page faults of that allocation cost more than the product itself,
-    so we call the C++ kernel SciPy runs for ``M.T @ X`` with Y as its output.
+    A 1-D convolution whose kernel changes with the position b: one batched
+    matrix-vector product over the windows of u, taken as a view (no copy).
     """
-    kernel = getattr(_sparse(), "_sparsetools", None) if not backend.on_gpu else None
-    if kernel is None or not (Y.flags.c_contiguous and X.flags.c_contiguous):
-        Y += M.T @ X
-        return
-    kernel.csc_matvecs(M.shape[1], M.shape[0], X.shape[1], M.indptr, M.indices, M.data, X.ravel(), Y.ravel())
+    (B, C), d, (s0, s1) = weights.shape, u.shape[1], u.strides
+    win = xp.lib.stride_tricks.as_strided(u, (B, d, C), (s0, s1, s0))      # win[b, :, c] = u[b + c]
+    return xp.matmul(win, weights[:, :, None])[:, :, 0]
 
 
-def cbow_step(syn0, syn1neg, indptr, ctx, weight, targets, alpha, sp=None):
-    """One batched SGD step, in place. Returns the batch's summed loss (a backend scalar).
+def window_sum_transposed(g, weights):
+    """The adjoint of ``window_sum``: out[q] = Σ_c weights[q-c, c] · g[q-c], (B, d) -> (B+C-1, d).
 
-    indptr (B+1,), ctx (P,), weight (P,): row b's context words are
-    ctx[indptr[b]:indptr[b+1]], each with weight 1/count_b (CSR layout);
-    targets (B, k+1): the centre word, then k noise words.
+    Row q collects from every b whose window covers it. With j = C-1-c it is a
+    window_sum again, over g padded by C-1 zero rows on each side, with the
+    kernel w[q, j] = r[q+j, j] read along the diagonals of r, the padded,
+    column-reversed weights.
     """
-    sp = sp or _sparse()
-    B, V, k1 = len(indptr) - 1, syn0.shape[0], targets.shape[1]
-    count = xp.diff(indptr).astype(syn0.dtype)
-    A = sp.csr_matrix((weight, ctx, indptr), shape=(B, V))         # h = A U: mean of context vectors
-    h = A @ syn0
-    # take on the flat ids is ~10x faster in NumPy than syn1neg[targets] with a 2-D index
-    out = xp.take(syn1neg, targets.reshape(-1), axis=0).reshape(B, k1, -1)
+    B, C = weights.shape
+    gp = xp.pad(g, ((C - 1, C - 1), (0, 0)))
+    r = xp.pad(weights[:, ::-1], ((C - 1, C - 1), (0, 0)))
+    w = xp.lib.stride_tricks.as_strided(r, (B + C - 1, C), (r.strides[0], r.strides[0] + r.strides[1]))
+    return window_sum(gp, w)
+
+
+def cbow_step(syn0, syn1neg, span, mask, targets, alpha):
+    """One batched SGD step on B consecutive centre words, in place. Returns the summed loss (a backend scalar).
+
+    span (B+2W,): the ids of the B centre words with W more words on each
+    side, so centre b's window is span[b : b+2W+1]; mask (B, 2W+1): True
+    where a word of that window is a real context word (never the centre,
+    column W); targets (B, k+1): the centre word, then k noise words.
+    """
+    B, k1 = targets.shape
+    m = mask.astype(syn0.dtype)
+    count = m.sum(1, keepdims=True)                           # (B, 1) context words per centre
+    # The mean over the window is a convolution of the stretch with a masked box filter:
+    # fetch each word once (B+2W rows) instead of gathering B·2W rows.
+    u = xp.take(syn0, span, axis=0)
+    h = window_sum(u, m) / xp.maximum(count, 1)               # (B, d)
+    out = xp.take(syn1neg, targets.reshape(-1), axis=0).reshape(B, k1, -1)     # (B, k+1, d)
     valid = (targets != targets[:, :1]).astype(syn0.dtype)
     valid[:, 0] = 1
+    valid *= count > 0                                        # a word without context teaches nothing
     dldf, dldh = negative_sampling_grads(h, out, valid)
     # σ(f_0) = 1 + dL/df_0 and σ(f_j) = dL/df_j for noise words: the loss comes almost for free.
-    loss = -(xp.log(1 + dldf[:, 0] + 1e-7).sum() + (xp.log(1 - dldf[:, 1:] + 1e-7) * valid[:, 1:]).sum())
-    G = sp.csr_matrix(((-alpha * dldf).ravel(), targets.ravel(), xp.arange(0, B * k1 + 1, k1, dtype=indptr.dtype)),
-                      shape=(B, V))
-    _add_transposed_product(syn1neg, G, h)                        # Σ over the batch of -α (dL/df_j) h
-    _add_transposed_product(syn0, A, (-alpha) * count[:, None] * dldh)  # word2vec: all of -α dL/dh to each context
+    loss = -((xp.log(1 + dldf[:, :1] + 1e-7) * valid[:, :1]).sum() + (xp.log(1 - dldf[:, 1:] + 1e-7) * valid[:, 1:]).sum())
+    # Scatter-adds, not `+=`: a frequent word appears many times in a batch and must get every update.
+    backend.scatter_add(syn1neg, targets.reshape(-1), ((-alpha) * dldf[:, :, None] * h[:, None, :]).reshape(B * k1, -1))
+    # word2vec adds all of -α dL/dh to each context word (not dL/dh / count)
+    backend.scatter_add(syn0, span, window_sum_transposed((-alpha) * dldh, m))
     return loss  # reading it would force a GPU sync, so the trainer sums on the device
 
 
@@ -233,7 +231,7 @@ def build_vocab(sentences, min_count: int = 5, max_sentence_length: int = 10000)
     return words, xp.asarray(counts, dtype=xp.int64), xp.asarray(ids, dtype=xp.int32), xp.asarray(sent, dtype=xp.int32)
 
 
-def auto_batch_size(counts, keep, noise_p, window, negative, max_touches=100, lo=64, hi=8192):
+def auto_batch_size(counts, keep, noise_p, window, negative, max_touches=100, lo=64, hi=None):
     """The largest batch in which no word is expected to be touched more than ``max_touches`` times.
 
     A word's expected touches per centre word: as the centre (its output
@@ -241,7 +239,10 @@ def auto_batch_size(counts, keep, noise_p, window, negative, max_touches=100, lo
     (k·P_noise). Inside a batch those updates are summed, not chained as
     word2vec chains them, so a very frequent word with a large learning rate
     overshoots; bounding the touches keeps batched SGD close to word2vec's.
+    ``hi``: 512 on a CPU (larger batches fall out of the cache and cost more
+    per word), 8192 on a GPU (which wants big batches).
     """
+    hi = hi or (8192 if backend.on_gpu else 512)
     p = counts * keep
     p = p / p.sum()
     touches = p * (1 + (window + 1)) + negative * noise_p
@@ -251,31 +252,26 @@ def auto_batch_size(counts, keep, noise_p, window, negative, max_touches=100, lo
 def epoch_examples(ids, sent, keep, noise, window, negative, rng):
     """One epoch's random draws, all at once (they do not depend on the parameters).
 
-    Returns (position, indptr, ctx, weight, targets): for each kept centre
-    word that has at least one context word, its raw corpus position (for the
-    learning-rate schedule), its context words and their weights 1/count in
-    CSR layout, and [centre, noise...]. ``noise`` is an ``alias_table``.
+    Subsampling drops words before windows are formed (as word2vec does); the
+    n kept words are the epoch's stream. Returns their raw corpus positions
+    (for the learning-rate schedule); the stream's ids padded by W ids on each
+    side (n+2W,), so that word t's window is stream[t : t+2W+1]; the (n, 2W+1)
+    mask of real context words in it (dynamic window, same sentence; never the
+    word itself, column W); and [centre, noise...] (n, k+1) drawn from ``noise``.
     """
-    pos = xp.flatnonzero(rng.random(len(ids)) < keep[ids])    # subsampling: word2vec drops these
-    w, s = ids[pos], sent[pos]                                # ... before windows are formed
+    pos = xp.flatnonzero(rng.random(len(ids)) < keep[ids])
+    w, s = ids[pos], sent[pos]
     n = len(w)
     reach = draw_reach(n, window, rng)
     at = xp.arange(n)
-    offsets = [o for o in range(-window, window + 1) if o != 0]
-    mat = xp.empty((n, len(offsets)), dtype=xp.int32)
-    ok = xp.empty((n, len(offsets)), dtype=bool)
-    for c, o in enumerate(offsets):
-        j = xp.clip(at + o, 0, max(n - 1, 0))
-        mat[:, c] = w[j]
-        ok[:, c] = (abs(o) <= reach) & (at + o >= 0) & (at + o < n) & (s[j] == s)
-    count = ok.sum(1)
-    has = count > 0                                           # a word alone in its sentence teaches nothing
-    ctx = mat[has][ok[has]]                                   # row-major: grouped by centre word
-    indptr = xp.concatenate([xp.zeros(1, dtype=xp.int64), xp.cumsum(count[has])])
-    count = count[has]
-    weight = xp.repeat((1 / count).astype(xp.float32), backend.to_numpy(count).tolist() if backend.on_gpu else count)
-    targets = xp.concatenate([w[has][:, None], draw_noise(noise, (len(count), negative), rng)], axis=1)
-    return pos[has], indptr, ctx, weight, targets.astype(xp.int32)
+    mask = xp.zeros((n, 2 * window + 1), dtype=bool)
+    for o in range(-window, window + 1):
+        if o != 0:
+            j = xp.clip(at + o, 0, max(n - 1, 0))
+            mask[:, window + o] = (abs(o) <= reach) & (at + o >= 0) & (at + o < n) & (s[j] == s)
+    pad = xp.zeros(window, dtype=w.dtype)                     # never inside a window: the mask is False there
+    targets = xp.concatenate([w[:, None], draw_noise(noise, (n, negative), rng)], axis=1)
+    return pos, xp.concatenate([pad, w, pad]), mask, targets.astype(xp.int32)
 
 
 def train_cbow(sentences, vector_size=100, window=5, min_count=5, negative=5, sample=1e-3, alpha=0.025,
@@ -284,7 +280,7 @@ def train_cbow(sentences, vector_size=100, window=5, min_count=5, negative=5, sa
 
     Defaults are gensim's; ``min_alpha=None`` means word2vec.c's floor alpha·1e-4
     (gensim uses 1e-4). ``batch_size`` centre words share one SGD step; None picks
-    it with ``auto_batch_size`` (thousands on subsampled corpora, ~100 without).
+    it with ``auto_batch_size`` (512 on a CPU for subsampled corpora, ~100 without).
     stats: words_per_sec (raw corpus words × epochs / training time), seconds, loss per epoch.
     """
     for name, v in (("vector_size", vector_size), ("window", window), ("negative", negative),
@@ -293,7 +289,7 @@ def train_cbow(sentences, vector_size=100, window=5, min_count=5, negative=5, sa
             raise ValueError(f"{name} must be a positive integer, got {v}")
     min_alpha = alpha * 1e-4 if min_alpha is None else min_alpha
     words, counts, ids, sent = build_vocab(sentences, min_count)
-    sp, rng = _sparse(), xp.random.default_rng(seed)
+    rng = xp.random.default_rng(seed)
     V, d, N = len(words), vector_size, len(ids)
     syn0 = ((rng.random((V, d), dtype=xp.float32) - 0.5) / d)       # input vectors: U(±0.5/d)
     syn1neg = xp.zeros((V, d), dtype=xp.float32)                     # output vectors: zero
@@ -302,29 +298,22 @@ def train_cbow(sentences, vector_size=100, window=5, min_count=5, negative=5, sa
     noise = alias_table(noise_p)
     batch_size = batch_size or auto_batch_size(counts, keep, noise_p, window, negative)
     losses, examples, start = [], 0, time.perf_counter()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=epochs * N, unit="word", unit_scale=True, desc="cbow")
+    bar = tqdm(total=epochs * N, unit="word", unit_scale=True, desc="cbow", disable=not progress)
     for epoch in range(epochs):
-        pos, indptr, ctx, weight, targets = epoch_examples(ids, sent, keep, noise, window, negative, rng)
-        ptr, raw = backend.to_numpy(indptr), backend.to_numpy(pos)
+        pos, stream, mask, targets = epoch_examples(ids, sent, keep, noise, window, negative, rng)
+        raw, n_examples = backend.to_numpy(pos), int(mask.any(1).sum())
         total = xp.zeros((), dtype=xp.float32)
         for b0 in range(0, len(raw), batch_size):
             b1 = min(b0 + batch_size, len(raw))
             lr = float(max(min_alpha, alpha - (alpha - min_alpha) * (epoch + raw[b0] / N) / epochs))
-            p0, p1 = int(ptr[b0]), int(ptr[b1])
-            total += cbow_step(syn0, syn1neg, (indptr[b0:b1 + 1] - p0).astype(xp.int32), ctx[p0:p1], weight[p0:p1], targets[b0:b1], lr, sp)
-            if bar is not None:
-                bar.update(int(raw[b1 - 1]) + 1 - bar.n + epoch * N)
-        losses.append(float(total) / max(len(raw), 1))
-        examples += len(raw)
-        if bar is not None:
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            bar.update((epoch + 1) * N - bar.n)
-    if bar is not None:
-        bar.close()
+            total += cbow_step(syn0, syn1neg, stream[b0:b1 + 2 * window], mask[b0:b1], targets[b0:b1], lr)
+            bar.update(int(raw[b1 - 1]) + 1 - bar.n + epoch * N)
+        losses.append(float(total) / max(n_examples, 1))
+        examples += n_examples
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.update((epoch + 1) * N - bar.n)
+    bar.close()
     seconds = time.perf_counter() - start
     stats = {"seconds": seconds, "words_per_sec": N * epochs / max(seconds, 1e-9), "loss": losses,
              "vocab_size": V, "corpus_words": N, "batch_size": batch_size, "trained_examples": examples}
-    return KeyedVectors(words, backend.to_numpy(syn0), backend.to_numpy(counts)), stats
+    return KeyedVectors(words, syn0, counts), stats

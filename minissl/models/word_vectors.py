@@ -10,43 +10,28 @@ Google questions-words set) and the word2vec text format, readable by gensim's
 Cosine similarity is the dot product of unit vectors, so every query is one
 matrix product with the row-normalised table. 3CosAdd answers "a is to b as c
 is to ?" with argmax_w cos(w, b - a + c) over unit vectors, never returning a,
-b or c themselves. Evaluation is host-side NumPy on small arrays.
+b or c themselves. The vectors live on the backend (NumPy or CuPy) and every
+query runs there; only the answers (words, scores) come back to the host.
 """
 from __future__ import annotations
 
-import numpy as np
-
-
-def _ranks(x):
-    """Ranks 1..n with ties given their average rank (as Spearman's rho needs)."""
-    order = np.argsort(x, kind="stable")
-    sx = x[order]
-    ranks = np.empty(len(x))
-    ranks[order] = np.arange(1, len(x) + 1)
-    _, first, counts = np.unique(sx, return_index=True, return_counts=True)
-    for f, c in zip(first, counts):
-        if c > 1:
-            ranks[order[f:f + c]] = f + (c + 1) / 2
-    return ranks
-
-
-def spearman(a, b) -> float:
-    """Spearman's rank correlation: Pearson's r on the (tie-averaged) ranks."""
-    return float(np.corrcoef(_ranks(np.asarray(a, float)), _ranks(np.asarray(b, float)))[0, 1])
+from .. import backend
+from ..backend import xp
+from ..metrics import spearman
 
 
 class KeyedVectors:
     """Words and their vectors: ``kv["king"]``, ``kv.most_similar("king", topn=10)``."""
 
     def __init__(self, index_to_key, vectors, counts=None):
-        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = xp.asarray(vectors, dtype=xp.float32)          # NumPy, CuPy or gensim's arrays alike
         if vectors.ndim != 2 or len(index_to_key) != len(vectors):
             raise ValueError(f"KeyedVectors needs one row of vectors per word: got {len(index_to_key)} words "
                              f"and vectors of shape {vectors.shape}")
         self.index_to_key = list(index_to_key)
         self.key_to_index = {w: i for i, w in enumerate(self.index_to_key)}
         self.vectors = vectors
-        self.counts = None if counts is None else np.asarray(counts)
+        self.counts = None if counts is None else backend.to_numpy(counts)
         self._normed = None
 
     def __len__(self):
@@ -71,8 +56,8 @@ class KeyedVectors:
 
     def get_normed_vectors(self):
         if self._normed is None:
-            n = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-            self._normed = self.vectors / np.maximum(n, 1e-12)
+            n = xp.linalg.norm(self.vectors, axis=1, keepdims=True)
+            self._normed = self.vectors / xp.maximum(n, 1e-12)
         return self._normed
 
     # ------------------------------------------------------------ queries
@@ -85,27 +70,27 @@ class KeyedVectors:
 
         ``positive``/``negative``: a word, a vector, or a list of them (as in gensim).
         """
-        if isinstance(positive, (str, np.ndarray)):
+        if isinstance(positive, str) or backend.is_array(positive):
             positive = [positive]
-        if isinstance(negative, (str, np.ndarray)):
+        if isinstance(negative, str) or backend.is_array(negative):
             negative = [negative]
         n = self.get_normed_vectors()
-        query, exclude = np.zeros(self.vector_size, np.float32), set()
+        query, exclude = xp.zeros(self.vector_size, dtype=xp.float32), set()
         for items, sign in ((positive, 1.0), (negative, -1.0)):
             for it in items:
                 if isinstance(it, str):
                     exclude.add(self.get_index(it))
                     query += sign * n[self.get_index(it)]
                 else:
-                    v = np.asarray(it, np.float32)
-                    query += sign * v / max(float(np.linalg.norm(v)), 1e-12)
-        if not exclude and not np.any(query):
+                    v = xp.asarray(it, dtype=xp.float32)
+                    query += sign * v / max(float(xp.linalg.norm(v)), 1e-12)
+        if not exclude and not bool(xp.any(query)):
             raise ValueError("most_similar needs at least one positive or negative word or vector")
         limit = len(self) if restrict_vocab is None else min(restrict_vocab, len(self))
-        sims = n[:limit] @ (query / max(float(np.linalg.norm(query)), 1e-12))
-        order = np.argsort(-sims, kind="stable")
-        out = [(self.index_to_key[i], float(sims[i])) for i in order if i not in exclude]
-        return out[:topn]
+        sims = n[:limit] @ (query / max(float(xp.linalg.norm(query)), 1e-12))
+        top = xp.argsort(-sims, kind="stable")[:topn + len(exclude)]   # enough to survive dropping the query words
+        top, scores = backend.to_numpy(top).tolist(), backend.to_numpy(sims[top]).tolist()
+        return [(self.index_to_key[i], s) for i, s in zip(top, scores) if i not in exclude][:topn]
 
     def analogy(self, a, b, c, topn=1):
         """3CosAdd: "a is to b as c is to ?" -> argmax cos(w, b - a + c), w not in {a, b, c}."""
@@ -126,7 +111,7 @@ class KeyedVectors:
         """
         vocab = self._ok_vocab(restrict_vocab, case_insensitive)
         n = self.get_normed_vectors()
-        gold, model, oov = [], [], 0
+        gold, pairs, oov = [], [], 0
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if not line.strip() or line.startswith("#"):
@@ -141,10 +126,13 @@ class KeyedVectors:
                     oov += 1
                     continue
                 gold.append(float(score))
-                model.append(float(n[vocab[a]] @ n[vocab[b]]))
+                pairs.append((vocab[a], vocab[b]))
         if len(gold) < 2:
             raise ValueError(f"{path}: fewer than 2 word pairs are in the vocabulary ({oov} out of vocabulary)")
-        return {"spearman": spearman(model, gold), "pearson": float(np.corrcoef(model, gold)[0, 1]),
+        i, j = xp.asarray(pairs).T
+        model = (n[i] * n[j]).sum(1)                                  # cosine of every pair at once
+        pearson = float(xp.corrcoef(model.astype(xp.float64), xp.asarray(gold))[0, 1])
+        return {"spearman": spearman(backend.to_numpy(model), gold), "pearson": pearson,
                 "oov_ratio": oov / (oov + len(gold)), "pairs": len(gold)}
 
     def evaluate_word_analogies(self, path, restrict_vocab=300000, case_insensitive=True, batch=1024):
@@ -170,28 +158,29 @@ class KeyedVectors:
                     sections.append(section)
         if not quads:
             return 0.0, {}
-        q = np.array(quads)
+        q = xp.asarray(quads)
         n = self.get_normed_vectors()[:restrict_vocab]
-        correct = np.zeros(len(q), bool)
+        correct = xp.zeros(len(q), dtype=bool)
         for s in range(0, len(q), batch):
             a, b, c, d = q[s:s + batch].T
             scores = (n[b] - n[a] + n[c]) @ n.T
-            rows = np.arange(len(a))
+            rows = xp.arange(len(a))
             for col in (a, b, c):
-                scores[rows, col] = -np.inf
+                scores[rows, col] = -xp.inf
             correct[s:s + batch] = scores.argmax(1) == d
+        correct = backend.to_numpy(correct).tolist()
         per = {}
         for name, ok in zip(sections, correct):
             c, t = per.get(name, (0, 0))
             per[name] = (c + int(ok), t + 1)
-        return float(correct.mean()), per
+        return sum(correct) / len(correct), per
 
     # ------------------------------------------------------------ word2vec text format
     def save_word2vec_format(self, path):
         """``V d`` on the first line, then ``word x1 ... xd`` per line (gensim/word2vec.c text format)."""
         with open(path, "w", encoding="utf-8") as f:
             f.write(f"{len(self)} {self.vector_size}\n")
-            for w, v in zip(self.index_to_key, self.vectors):
+            for w, v in zip(self.index_to_key, backend.to_numpy(self.vectors).tolist()):
                 if any(ch.isspace() for ch in w):
                     raise ValueError(f"word {w!r} contains whitespace, which the word2vec text format cannot store")
                 f.write(w + " " + " ".join(f"{x:.6g}" for x in v) + "\n")
@@ -209,7 +198,7 @@ class KeyedVectors:
                 if len(parts) != dim + 1:
                     raise ValueError(f"{path} line {i + 2}: expected a word and {dim} numbers, got {len(parts)} fields")
                 words.append(parts[0])
-                rows.append(np.asarray(parts[1:], dtype=np.float32))
+                rows.append([float(x) for x in parts[1:]])
         if len(words) != size:
             raise ValueError(f"{path}: header says {size} words but the file has {len(words)}")
-        return cls(words, np.stack(rows) if rows else np.zeros((0, dim), np.float32))
+        return cls(words, xp.asarray(rows, dtype=xp.float32).reshape(len(rows), dim))

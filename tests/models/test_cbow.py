@@ -8,13 +8,16 @@ import minissl as ms
 from minissl import backend
 from minissl.backend import xp
 from minissl.models import cbow as C
-from minissl.models.word_vectors import KeyedVectors, spearman
+from minissl.models.word_vectors import KeyedVectors
 
-stats = pytest.importorskip("scipy.stats")
+
+def _stats():
+    return pytest.importorskip("scipy.stats")                 # chi-square tests only; minissl needs no SciPy
 
 
 # ---------------------------------------------------------------- sampling
 def test_noise_distribution_matches_count_power_075_chi_square():
+    stats = _stats()
     counts = np.array([1000, 400, 120, 60, 25, 9, 3, 1])
     expected = counts ** 0.75 / (counts ** 0.75).sum()      # independent of the code: the definition
     table = C.alias_table(C.noise_distribution(xp.asarray(counts)))
@@ -44,6 +47,7 @@ def test_subsampling_keep_rate_matches_word2vec_formula():
 
 
 def test_dynamic_window_is_uniform_and_respected():
+    stats = _stats()
     W = 5
     reach = backend.to_numpy(C.draw_reach(60_000, W, xp.random.default_rng(2)))
     assert reach.min() == 1 and reach.max() == W
@@ -51,25 +55,33 @@ def test_dynamic_window_is_uniform_and_respected():
     # one long sentence, no subsampling: the number of context words per centre is 2·reach
     n = 2000
     ids = xp.asarray(np.arange(n) % 50, dtype=xp.int32)
-    pos, indptr, ctx, weight, targets = C.epoch_examples(
+    pos, stream, mask, targets = C.epoch_examples(
         ids, xp.zeros(n, dtype=xp.int32), xp.ones(50), C.alias_table(xp.ones(50) / 50), W, 3, xp.random.default_rng(3))
-    count = np.diff(backend.to_numpy(indptr))
+    stream, mask, targets = backend.to_numpy(stream), backend.to_numpy(mask), backend.to_numpy(targets)
+    assert stream.shape == (n + 2 * W,) and mask.shape == (n, 2 * W + 1) and targets.shape == (n, 4)
+    count = mask.sum(1)
     inner = count[W:-W]                                       # away from the sentence ends
     assert set(np.unique(inner)) <= {2, 4, 6, 8, 10}
     assert stats.chisquare(np.bincount(inner // 2, minlength=W + 1)[1:]).pvalue > 1e-3
-    np.testing.assert_allclose(backend.to_numpy(weight), np.repeat(1 / count, count), rtol=1e-6)
+    # the window of word t is stream[t : t+2W+1], the word itself in the middle and never its own context
+    np.testing.assert_array_equal(stream[W:-W], np.arange(n) % 50)
+    np.testing.assert_array_equal(targets[:, 0], np.arange(n) % 50)
+    assert not mask[:, W].any()
+    np.testing.assert_array_equal(mask[W:-W, :W][:, ::-1], mask[W:-W, W + 1:])   # symmetric: ±offset together
+    assert not mask[0, :W].any() and not mask[-1, W + 1:].any()                  # nothing beyond the ends
 
 
 def test_windows_stop_at_sentence_boundaries():
     ids = xp.asarray([0, 1, 2, 3, 4, 5], dtype=xp.int32)
     sent = xp.asarray([0, 0, 0, 1, 1, 2], dtype=xp.int32)      # the last word is alone: no example
-    pos, indptr, ctx, weight, targets = C.epoch_examples(ids, sent, xp.ones(6), C.alias_table(xp.ones(6) / 6),
-                                                         5, 2, xp.random.default_rng(0))
-    pos, indptr, ctx = (backend.to_numpy(a) for a in (pos, indptr, ctx))
-    assert pos.tolist() == [0, 1, 2, 3, 4]
-    for b, p in enumerate(pos):
-        got = set(ctx[indptr[b]:indptr[b + 1]].tolist())
-        assert got <= ({0, 1, 2} - {p} if p < 3 else {3, 4} - {p})
+    pos, stream, mask, targets = C.epoch_examples(ids, sent, xp.ones(6), C.alias_table(xp.ones(6) / 6),
+                                                  5, 2, xp.random.default_rng(0))
+    pos, stream, mask = (backend.to_numpy(a) for a in (pos, stream, mask))
+    assert pos.tolist() == [0, 1, 2, 3, 4, 5]
+    for t in pos[:5]:
+        got = set(stream[t:t + 11][mask[t]].tolist())        # the window of word t
+        assert got and got <= ({0, 1, 2} - {t} if t < 3 else {3, 4} - {t})
+    assert not mask[5].any()
 
 
 # ---------------------------------------------------------------- gradients
@@ -95,16 +107,18 @@ def test_hand_derived_gradients_match_autograd_and_gradcheck():
 def test_cbow_step_is_sgd_on_the_readable_models_loss():
     """One fast step == one SGD step on embedding -> mean -> negative-sampling loss, with word2vec's
     rule for the inputs (each context vector gets count × its true gradient)."""
-    pytest.importorskip("scipy.sparse")
     rng = np.random.default_rng(1)
     V, d, k, alpha = 7, 4, 2, 0.1
     syn0 = rng.standard_normal((V, d)).astype(np.float32)
     syn1 = rng.standard_normal((V, d)).astype(np.float32)
-    contexts = [[1, 2, 2], [3, 4], [0, 5, 6, 1]]              # word 2 twice: both copies count
-    targets = np.array([[0, 3, 5], [1, 1, 6], [2, 0, 4]])     # row 1 draws its own centre as noise
-    indptr = np.r_[0, np.cumsum([len(c) for c in contexts])].astype(np.int32)
-    flat = np.concatenate(contexts).astype(np.int32)
-    weight = np.concatenate([[1 / len(c)] * len(c) for c in contexts]).astype(np.float32)
+    span = np.array([2, 2, 0, 3, 4, 5, 6, 1], np.int32)       # W = 2: centre b's window is span[b:b+5]
+    mask = np.array([[1, 1, 0, 1, 0],                         # centre 0: context 2, 2, 3 (word 2 twice: both count)
+                     [0, 1, 0, 1, 0],                         # centre 3: context 0, 4
+                     [1, 1, 0, 1, 1],                         # centre 4: context 0, 3, 5, 6
+                     [0, 0, 0, 0, 0]], bool)                  # centre 5: no context, so no update at all
+    contexts = [span[b:b + 5][mask[b]].tolist() for b in range(3)]
+    assert contexts == [[2, 2, 3], [0, 4], [0, 3, 5, 6]]
+    targets = np.array([[0, 3, 5], [3, 3, 6], [4, 0, 1], [5, 1, 2]])   # row 1 draws its own centre as noise
 
     # autograd, one example at a time, on embedding -> mean -> negative-sampling loss (float64)
     O = ms.tensor(syn1.astype(np.float64), requires_grad=True)
@@ -121,11 +135,28 @@ def test_cbow_step_is_sgd_on_the_readable_models_loss():
         # the true input gradient is dL/dh / count; word2vec adds count × that to each context word
         input_update += -alpha * len(c) * backend.to_numpy(E.grad)
     s0, s1 = xp.asarray(syn0.copy()), xp.asarray(syn1.copy())
-    loss = C.cbow_step(s0, s1, xp.asarray(indptr), xp.asarray(flat), xp.asarray(weight),
-                       xp.asarray(targets.astype(np.int32)), alpha)
+    loss = C.cbow_step(s0, s1, xp.asarray(span), xp.asarray(mask), xp.asarray(targets.astype(np.int32)), alpha)
     np.testing.assert_allclose(float(loss), total, rtol=1e-4)
     np.testing.assert_allclose(backend.to_numpy(s1), syn1 - alpha * backend.to_numpy(O.grad), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(backend.to_numpy(s0), syn0 + input_update, rtol=1e-5, atol=1e-6)
+
+
+def test_window_sums_match_loops_and_are_adjoint():
+    rng = np.random.default_rng(4)
+    B, K, d = 7, 5, 3
+    u, g = rng.standard_normal((B + K - 1, d)), rng.standard_normal((B, d))
+    w = rng.standard_normal((B, K))
+    fwd = backend.to_numpy(C.window_sum(xp.asarray(u), xp.asarray(w)))
+    np.testing.assert_allclose(fwd, [sum(w[b, c] * u[b + c] for c in range(K)) for b in range(B)], rtol=1e-12)
+    strided = xp.asarray(np.repeat(u, 2, axis=1))[:, ::2]     # the same numbers, not contiguous
+    np.testing.assert_allclose(backend.to_numpy(C.window_sum(strided, xp.asarray(w))), fwd, rtol=1e-12)
+    back = backend.to_numpy(C.window_sum_transposed(xp.asarray(g), xp.asarray(w)))
+    expected = np.zeros_like(u)
+    for b in range(B):
+        for c in range(K):
+            expected[b + c] += w[b, c] * g[b]
+    np.testing.assert_allclose(back, expected, rtol=1e-12, atol=1e-12)
+    assert np.sum(fwd * g) == pytest.approx(np.sum(u * back), rel=1e-12)   # <A u, g> = <u, Aᵀ g>
 
 
 def test_readable_cbow_forward_and_gradcheck():
@@ -176,7 +207,6 @@ def _toy_corpus(seed=0, n=600):
 
 
 def test_train_cbow_separates_topics_and_is_reproducible():
-    pytest.importorskip("scipy.sparse")
     sents = _toy_corpus()
     kv, st = C.train_cbow(sents, vector_size=16, window=3, min_count=1, epochs=5, sample=0, seed=3, progress=False)
     assert len(kv) == 10 and st["loss"][-1] < st["loss"][0]
@@ -184,7 +214,7 @@ def test_train_cbow_separates_topics_and_is_reproducible():
     top = [w for w, _ in kv.most_similar("blue", topn=4)]
     assert set(top) == {"red", "green", "pink", "grey"}
     kv2, _ = C.train_cbow(sents, vector_size=16, window=3, min_count=1, epochs=5, sample=0, seed=3, progress=False)
-    np.testing.assert_array_equal(kv.vectors, kv2.vectors)
+    np.testing.assert_array_equal(backend.to_numpy(kv.vectors), backend.to_numpy(kv2.vectors))
 
 
 def test_keyed_vectors_queries_and_analogy_excludes_question_words(tmp_path):
@@ -204,14 +234,14 @@ def test_keyed_vectors_queries_and_analogy_excludes_question_words(tmp_path):
         kv.most_similar("prince")
 
 
-def test_spearman_and_word_pair_evaluation(tmp_path):
-    x, y = np.array([1.0, 2.0, 2.0, 5.0, 3.0]), np.array([2.0, 1.0, 4.0, 9.0, 3.0])
-    assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
+def test_word_pair_evaluation(tmp_path):
     kv = KeyedVectors(["a", "b", "c", "d"], np.array([[1, 0], [1, 0.1], [0, 1], [1, 1]], np.float32))
     f = tmp_path / "pairs.tsv"
     f.write_text("# comment\na\tb\t9\na\tc\t1\na\td\t5\na\tzzz\t3\n")
     r = kv.evaluate_word_pairs(f)
     assert r["spearman"] == pytest.approx(1.0) and r["oov_ratio"] == pytest.approx(0.25) and r["pairs"] == 3
+    cos = np.array([1 / np.sqrt(1.01), 0.0, 1 / np.sqrt(2)])    # a·b, a·c, a·d over their norms
+    assert r["pearson"] == pytest.approx(np.corrcoef(cos, [9, 1, 5])[0, 1], rel=1e-5)
 
 
 def test_word2vec_text_format_roundtrip_and_gensim_reads_it(tmp_path):
@@ -221,11 +251,11 @@ def test_word2vec_text_format_roundtrip_and_gensim_reads_it(tmp_path):
     kv.save_word2vec_format(path)
     back = KeyedVectors.load_word2vec_format(path)
     assert back.index_to_key == kv.index_to_key
-    np.testing.assert_allclose(back.vectors, kv.vectors, rtol=1e-5)
+    np.testing.assert_allclose(backend.to_numpy(back.vectors), backend.to_numpy(kv.vectors), rtol=1e-5)
     gensim = pytest.importorskip("gensim")
     g = gensim.models.KeyedVectors.load_word2vec_format(str(path), binary=False)
     assert list(g.index_to_key) == kv.index_to_key
-    np.testing.assert_allclose(g["naïve"], kv["naïve"], rtol=1e-5)
+    np.testing.assert_allclose(g["naïve"], backend.to_numpy(kv["naïve"]), rtol=1e-5)
 
 
 def test_clear_errors():
