@@ -25,9 +25,9 @@ cat and horse is drawn uniformly from its category, so no amount of text says
 which B word is "dog" rather than "cat" (MRR stalls near the within-category
 ceiling). Real languages describe the same *world*, whose regularities (who
 eats what, where) give every word its own co-occurrence profile. ``world_corpus``
-adds such a world: each meaning gets a hidden preference vector u, and a
-sentence is kept with probability sigmoid(strength · mean_{pairs} u_w·u_v) of
-its content words, the same rule in both languages.
+adds such a world: each meaning gets a hidden preference vector u, and a story's
+hero picks what it does, eats, where and how it feels with probability
+∝ exp(strength · cos(u_hero, u_x)), the same rule in both languages.
 
 Shapes: word vectors (L+1, W, H) for embeddings + L layers, W words, H hidden.
 Demo: ``demos/multilingual.py``.
@@ -39,6 +39,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..tensor import no_grad
 from ..tasks import grammar_corpus, lexicon
+from ..tasks.grammar import Language, Sentence, copula_clause, event_clause
 from ..text import WordPieceTokenizer, pad_batch
 
 
@@ -66,33 +67,50 @@ def world_preferences(dim: int = 4, seed: int = 0) -> dict:
 
 
 def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_order=None,
-                 strength: float = 1.0, world_seed: int = 0) -> list:
-    """Documents of the task grammar, keeping each sentence with probability
-    sigmoid(strength · mean pairwise u_w·u_v of its content words); strength 0 keeps one
-    in two regardless, which leaves the plain grammar's distribution unchanged.
-    Returns at least ``n_sentences`` sentences as a list of documents (lists of strings)."""
+                 strength: float = 5.0, dim: int = 8, plain: float = 0.3, world_seed: int = 0) -> list:
+    """Documents about one protagonist each, whose choices follow a shared world.
+
+    The hero's verb, object, place and adjectives are drawn with probability
+    ∝ exp(strength · cos(u_hero, u_x)) among the grammatical candidates, so every
+    meaning has its own co-occurrence profile (strength 0: uniform, the plain grammar).
+    A fraction ``plain`` of the documents comes from ``grammar_corpus`` unchanged (facts,
+    two-sense sentences, "but" clauses). Returns >= ``n_sentences`` sentences as documents.
+    """
     if strength < 0:
         raise ValueError(f"strength must be >= 0 (0 = the plain grammar), got {strength}")
-    prefs = world_preferences(seed=world_seed)
-    meaning = {b: a for a, b in lexicon.make_dictionary().items()} if language == "b" else None
-    rng = np.random.default_rng(seed + 7919)
-    docs, total, chunk = [], 0, 0
+    prefs = {w: u / np.linalg.norm(u) for w, u in world_preferences(dim, seed=world_seed).items()}
+    lang = Language(language, word_order)
+    rng = np.random.default_rng(seed)
+
+    def choose(hero, cands):
+        logits = strength * np.array([prefs[hero] @ prefs[c if isinstance(c, str) else c[1]] for c in cands])
+        p = np.exp(logits - logits.max())
+        return cands[int(rng.choice(len(cands), p=p / p.sum()))]
+
+    def sentence(hero):
+        if rng.random() < 0.6:
+            verb = choose(hero, [v for v in lexicon.VERBS if lexicon.HYPERNYM[hero] in v[2]])
+            obj = None
+            if verb[3] is not None:
+                pool = lexicon.AGENTS if verb[3] == "agent" else lexicon.NOUNS[verb[3]]
+                obj = choose(hero, [o for o in pool if o != hero])
+            place = choose(hero, lexicon.NOUNS["place"]) if rng.random() < 0.6 else None
+            adj = choose(hero, lexicon.NEUTRAL_ADJ) if rng.random() < 0.3 else None
+            return Sentence([event_clause(rng, hero, verb, neg=rng.random() < 0.25, obj=obj, place=place,
+                                          adj=adj, p_adj=0.0, p_pp=0.0, p_rel=0.0)])
+        subject = hero if rng.random() < 0.6 else choose(hero, lexicon.NOUNS["food"] + lexicon.NOUNS["place"])
+        return Sentence([copula_clause(rng, subject, choose(hero, lexicon.SENTIMENT_ADJ),
+                                       neg=rng.random() < 0.3, very=rng.random() < 0.2)])
+
+    docs, total = [], 0
     while total < n_sentences:
-        for doc in grammar_corpus(200, seed=seed * 1000 + chunk, language=language, word_order=word_order):
-            kept = []
-            for sent in doc:
-                words = [meaning[w] if meaning else w for w in sent.split()]
-                u = np.array([prefs[w] for w in words if w in prefs])
-                coh = 0.0
-                if len(u) > 1:
-                    g = u @ u.T
-                    coh = (g.sum() - np.trace(g)) / (len(u) * (len(u) - 1))
-                if rng.random() < 1 / (1 + np.exp(-strength * coh)):
-                    kept.append(sent)
-            if kept:
-                docs.append(kept)
-                total += len(kept)
-        chunk += 1
+        if rng.random() < plain:
+            doc = grammar_corpus(1, seed=int(rng.integers(2**31)), language=language, word_order=word_order)[0]
+        else:
+            hero = lexicon.AGENTS[int(rng.integers(len(lexicon.AGENTS)))]
+            doc = [lang.text(sentence(hero)) for _ in range(int(rng.integers(4, 9)))]
+        docs.append(doc)
+        total += len(doc)
     return docs
 
 
