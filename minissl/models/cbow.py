@@ -138,14 +138,14 @@ def alias_table(p):
         prob[s], alias[s] = p[s], g
         p[g] -= 1 - p[s]
         (small if p[g] < 1 else large).append(g)
-    return xp.asarray(prob, dtype=xp.float64), xp.asarray(alias, dtype=xp.int32)
+    return xp.asarray(prob, dtype=xp.float32), xp.asarray(alias, dtype=xp.int32)
 
 
 def draw_noise(table, shape, rng):
     """Words drawn from the distribution of ``alias_table`` (prob, alias)."""
     prob, alias = table
     col = rng.integers(0, len(prob), shape, dtype=xp.int32)
-    return xp.where(rng.random(shape) < prob[col], col, alias[col])
+    return xp.where(rng.random(shape, dtype=xp.float32) < prob[col], col, alias[col])
 
 
 def window_sum(u, weights):
@@ -167,9 +167,11 @@ def window_sum_transposed(g, weights):
     kernel w[q, j] = r[q+j, j] read along the diagonals of r, the padded,
     column-reversed weights.
     """
-    B, C = weights.shape
-    gp = xp.pad(g, ((C - 1, C - 1), (0, 0)))
-    r = xp.pad(weights[:, ::-1], ((C - 1, C - 1), (0, 0)))
+    B, C = weights.shape                                     # (xp.pad would cost more than the product)
+    gp = xp.zeros((B + 2 * (C - 1), g.shape[1]), dtype=g.dtype)
+    gp[C - 1:C - 1 + B] = g
+    r = xp.zeros((B + 2 * (C - 1), C), dtype=weights.dtype)
+    r[C - 1:C - 1 + B] = weights[:, ::-1]
     w = xp.lib.stride_tricks.as_strided(r, (B + C - 1, C), (r.strides[0], r.strides[0] + r.strides[1]))
     return window_sum(gp, w)
 
