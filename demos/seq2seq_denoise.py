@@ -197,7 +197,8 @@ def main():
     pyplot = plt()
     fig, (a1, a2, a3) = pyplot.subplots(1, 3, figsize=(16, 4))
     a1.plot(*zip(*pre_curve))
-    a1.set(title=f"Pre-training ({', '.join(names)})", xlabel="step", ylabel="loss (smoothed)")
+    a1.set(title=f"Denoising pre-training ({len(names)} objectives in turn)", xlabel="step",
+           ylabel="loss (smoothed)")
     for name, c in curves.items():
         a2.plot(*zip(*c), label=f"{name}: test exact match {ft[name]:.2f}")
     a2.set(title="Fine-tuning: sentence -> negation", xlabel="step", ylabel="training loss (smoothed)",
