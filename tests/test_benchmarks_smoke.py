@@ -113,3 +113,19 @@ def test_gpu_path_skips_cleanly_without_a_gpu(monkeypatch):
     import gpu
     monkeypatch.setenv("MINISSL_BACKEND", "numpy")
     assert gpu.run(write=False).startswith("GPU path skipped")
+
+
+def test_torch_device_path_trains_like_minissl():
+    """The GPU path's torch step (model and optimizer moved to a device) run on the CPU: same first losses."""
+    import gpt_vs_torch as G
+    import minissl as ms
+    from minissl.models.gpt import GPT, GPTConfig, make_optimizer
+    ms.manual_seed(0)
+    model = GPT(GPTConfig(50, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    opt, sched = make_optimizer(model, lr=1e-3, warmup=1, total_steps=100)  # lr constant after step 1
+    tm, topt, tsched = G.torch_setup(model, sched)
+    x = np.random.default_rng(0).integers(0, 50, (2, 8))
+    step = scaling._torch_on(tm, topt, tsched, x, x, "cpu")
+    theirs = [float(step()) for _ in range(2)]
+    ours = [G.ms_step(model, opt, sched, list(model.parameters()), x, x) for _ in range(2)]
+    assert np.allclose(ours, theirs, atol=1e-4)
