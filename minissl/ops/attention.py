@@ -14,6 +14,12 @@ fixed mask, and the same mask multiplies dP):
     dS = P ⊙ (dP - rowsum(dP ⊙ P))    the softmax Jacobian applied row by row
     dQ = dS K · scale,   dK = dSᵀ Q · scale
 
+Memory: P has L·S entries per head and is the largest thing attention would
+keep for the backward pass (T² per layer). As FlashAttention does, the op
+keeps only each row's log-sum-exp ℓ = m + log Σ exp(S - m) and recomputes
+P = exp(S + mask - ℓ) in backward: one more Q Kᵀ product buys O(L) memory per
+row instead of O(L·S).
+
 Masks follow PyTorch: a boolean ``attn_mask`` is True where a query *may*
 attend; a float mask is added to the scores; ``is_causal`` lets query i see
 keys 0..i (top-left aligned). A query that may attend to nothing gets weights
@@ -27,19 +33,11 @@ from ..tensor import Function, Tensor, is_grad_enabled, sum_to
 
 
 class ScaledDotProductAttention(Function):
-    def forward(self, q, k, v, mask=None, dropout_p=0.0, scale=None):
+    def forward(self, q, k, v, mask=None, dropout_p=0.0, scale=None, keep_weights=False):
         # The (..., L, S) score matrix is the big array here: it is built once
         # and then updated in place (mask, shift, exp, normalise).
-        self.scale = scale = (1.0 / q.shape[-1] ** 0.5) if scale is None else scale
-        s = q @ xp.swapaxes(k, -1, -2)
-        s *= scale
-        if mask is not None and not _fits_into(mask.shape, s.shape):  # a mask with extra batch dims
-            s = xp.broadcast_to(s, _bshape(mask.shape, s.shape)).copy()
-        if mask is not None:
-            if mask.dtype == xp.bool_:
-                xp.copyto(s, -xp.inf, where=~mask)
-            else:
-                s += mask
+        self.scale = (1.0 / q.shape[-1] ** 0.5) if scale is None else scale
+        s = self._scores(q, k, mask)
         m = s.max(axis=-1, keepdims=True)
         m[~xp.isfinite(m)] = 0  # fully masked row: avoid (-inf) - (-inf)
         s -= m
@@ -47,19 +45,42 @@ class ScaledDotProductAttention(Function):
         den = p.sum(axis=-1, keepdims=True)
         den[den == 0] = 1
         p /= den
-        self.p = p
-        self.drop = None
+        self.lse = m + xp.log(den)  # per row: P = exp(S - lse) rebuilds the weights
+        self.p = p if keep_weights else None
+        self.mask, self.drop = mask, None
         if dropout_p > 0:
             self.drop = backend.rng().random(p.shape, dtype=xp.float32) >= dropout_p  # bool: 1 byte a weight
             self.drop_scale = 1.0 / (1.0 - dropout_p)
             p = p * self.drop
             p *= self.drop_scale
-        self.q, self.k, self.v, self.pd = q, k, v, p
+        self.q, self.k, self.v = q, k, v
         return p @ v
 
+    def _scores(self, q, k, mask):
+        s = q @ xp.swapaxes(k, -1, -2)
+        s *= self.scale
+        if mask is not None and not _fits_into(mask.shape, s.shape):  # a mask with extra batch dims
+            s = xp.broadcast_to(s, _bshape(mask.shape, s.shape)).copy()
+        if mask is not None:
+            if mask.dtype == xp.bool_:
+                xp.copyto(s, -xp.inf, where=~mask)
+            else:
+                s += mask
+        return s
+
     def backward(self, g):
-        q, k, v, p, pd = self.q, self.k, self.v, self.p, self.pd
+        q, k, v = self.q, self.k, self.v
+        p = self.p
+        if p is None:  # recompute the weights from the saved row log-sum-exp
+            p = self._scores(q, k, self.mask)
+            p -= self.lse
+            xp.exp(p, out=p)
+        pd = p
+        if self.drop is not None:
+            pd = p * self.drop
+            pd *= self.drop_scale
         gv = sum_to(xp.swapaxes(pd, -1, -2) @ g, v.shape) if self.needs_grad[2] else None
+        del pd
         dp = g @ xp.swapaxes(v, -1, -2)
         if self.drop is not None:
             dp *= self.drop
@@ -112,8 +133,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     options = dict(mask=mask, dropout_p=dropout_p, scale=scale)
     tracking = is_grad_enabled() and (query.requires_grad or key.requires_grad or value.requires_grad)
     if not need_weights or tracking:
-        out = ScaledDotProductAttention.apply(query, key, value, **options)
+        out = ScaledDotProductAttention.apply(query, key, value, keep_weights=need_weights, **options)
         return (out, Tensor(out._ctx.p, _internal=True)) if need_weights else out
     fn = ScaledDotProductAttention()  # no graph to record: run the op directly and keep its weights
-    out = Tensor(fn.forward(query.data, key.data, value.data, **options), _internal=True)
+    out = Tensor(fn.forward(query.data, key.data, value.data, keep_weights=True, **options), _internal=True)
     return out, Tensor(fn.p, _internal=True)
