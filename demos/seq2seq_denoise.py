@@ -26,7 +26,7 @@ from common import parse_args, plt, print_table, save_metrics, savefig
 import minissl as ms  # noqa: I001 (after common, which puts the repository on the path)
 from minissl.models.seq2seq import Seq2SeqTransformer
 from minissl.models.seq2seq_decode import greedy_search
-from minissl.models.seq2seq_objectives import NOISES, DenoisingObjective, seq2seq_batch
+from minissl.text.denoising import NOISES, DenoisingObjective, seq2seq_batch
 from minissl.nn.utils import clip_grad_norm_
 from minissl.optim import AdamW, param_groups_for_decay, warmup_linear
 

@@ -31,8 +31,8 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 
+from .. import backend
 from .. import io as msio
 from .. import ops as F
 from ..backend import xp
@@ -115,7 +115,7 @@ def load_hf_state_dict(model, state: dict) -> dict:
     if problems:
         raise RuntimeError(f"cannot load this Hugging Face checkpoint into {type(model).__name__} "
                            f"(nothing was changed):\n  " + "\n  ".join(problems))
-    model.load_state_dict({k: xp.asarray(np.asarray(v, dtype=own[k].dtype)) for k, v in mapped.items()}, strict=False)
+    model.load_state_dict({k: xp.asarray(v, dtype=own[k].dtype) for k, v in mapped.items()}, strict=False)
     missing = [k for k in own if k not in mapped]
     if missing:
         warnings.warn(f"{type(model).__name__}: not in the checkpoint, left at their initial values: "
@@ -210,22 +210,23 @@ class SentenceEncoder:
         e = mean_pooling(out.last_hidden_state, enc["attention_mask"])
         return l2_normalize(e) if self.normalize else e
 
-    def encode(self, sentences, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode(self, sentences, batch_size: int = 32, progress: bool = False):
+        """(N, H) NumPy array of sentence embeddings, in the input order."""
         if isinstance(sentences, str):
             raise TypeError("encode takes a list of sentences; wrap a single one as [sentence]")
         was = self.model.training
         self.model.eval()
-        order = np.argsort([-len(s) for s in sentences], kind="stable")  # longest first, as ST
-        out = np.zeros((len(sentences), self.model.config.hidden_size), dtype=np.float32)
+        order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))  # longest first, as ST
+        out = xp.zeros((len(sentences), self.model.config.hidden_size), dtype=xp.float32)
         starts = range(0, len(sentences), batch_size)
         if progress:
             from tqdm import tqdm
             starts = tqdm(starts, desc="encode", unit="batch")
         for s in starts:
             idx = order[s:s + batch_size]
-            out[idx] = self.embed_batch([sentences[i] for i in idx]).numpy()
+            out[xp.asarray(idx)] = self.embed_batch([sentences[i] for i in idx]).data
         self.model.train(was)
-        return out
+        return backend.to_numpy(out)
 
 
 def find_minilm() -> Path | None:

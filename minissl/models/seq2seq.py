@@ -22,7 +22,7 @@ Parts: the encoder is BERT's (``minissl.nn.transformer.TransformerEncoder``); th
 below adds causal self-attention (with a KV cache for generation) and
 cross-attention over the encoder output, both ``nn.MultiheadAttention``.
 Generation (greedy, beam search) lives in ``seq2seq_decode.py``; the noising
-objectives in ``seq2seq_objectives.py``. Demo: ``demos/seq2seq_denoise.py``.
+objectives in ``minissl/text/denoising.py``. Demo: ``demos/seq2seq_denoise.py``.
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ class Seq2SeqTransformer(nn.Module):
 
     ``forward(input_ids, decoder_input_ids, attention_mask=None,
     decoder_position_ids=None) -> logits (B, T, V)``; ``loss(batch)`` is the
-    token cross-entropy of a batch from :mod:`seq2seq_objectives`.
+    token cross-entropy of a batch from :mod:`minissl.text.denoising`.
     """
 
     def __init__(self, vocab_size: int, d_model: int = 128, nhead: int = 4, num_encoder_layers: int = 2,

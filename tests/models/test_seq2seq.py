@@ -7,7 +7,7 @@ import pytest
 import minissl as ms
 from minissl.models.seq2seq import DecoderLayer, Seq2SeqTransformer
 from minissl.models.seq2seq_decode import beam_search, generate, greedy_search
-from minissl.models.seq2seq_objectives import NOISES, DenoisingObjective, mass_batch, seq2seq_batch
+from minissl.text.denoising import NOISES, DenoisingObjective, mass_batch, seq2seq_batch
 from minissl.optim import Adam
 
 PAD, BOS, EOS, MASK = 0, 2, 3, 4

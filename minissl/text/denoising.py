@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..text.collate import IGNORE_INDEX
-from ..text.noise import BartCollator, mass_mask
+from .collate import IGNORE_INDEX
+from .noise import BartCollator, mass_mask
 
 NOISES = ("mask", "delete", "infill", "permute", "rotate", "bart", "mass")
 _BART = {"mask": (("mask",), 0.15), "delete": (("delete",), 0.15), "infill": (("infill",), 0.3),
