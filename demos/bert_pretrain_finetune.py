@@ -49,7 +49,7 @@ def settings(quick):
 
 # ------------------------------------------------------------------ pre-training data
 def pretraining_examples(tok, S, seed, sentence_task):
-    """Unlabelled text -> [(ids, token_type_ids, sentence_label)].
+    """Unlabelled text -> [(ids, token_type_ids, sentence_label, always_masked_positions)].
 
     Stories give sentence pairs for SOP (or NSP); the *inputs* of the text tasks
     (their labels thrown away) give single sentences, trained with MLM only
@@ -59,16 +59,24 @@ def pretraining_examples(tok, S, seed, sentence_task):
     cls, sep = tok.cls_token_id, tok.sep_token_id
     docs = grammar_corpus(S["docs"], seed=seed)
     pairs = (make_sop_pairs if sentence_task == "sop" else make_nsp_pairs)(docs, seed=seed)
-    out = [([cls] + ids(a) + [sep] + ids(b) + [sep], [0] * (len(ids(a)) + 2) + [1] * (len(ids(b)) + 1), lab)
+    out = [([cls] + ids(a) + [sep] + ids(b) + [sep], [0] * (len(ids(a)) + 2) + [1] * (len(ids(b)) + 1), lab, [])
            for a, b, lab in pairs]
     texts = []
     for name in ("sentiment", "pos", "nli", "qa"):
         t = load_task(name, n_train=S["docs"], n_dev=0, n_test=0, seed=seed + 1000)  # disjoint from fine-tuning
         for ex in t.train:
-            texts += {"sentiment": lambda e: [e["text"]], "pos": lambda e: [" ".join(e["tokens"])],
-                      "nli": lambda e: [e["premise"], e["hypothesis"]],
-                      "qa": lambda e: [e["context"], e["question"]]}[name](ex)
-    out += [([cls] + ids(s) + [sep], [0] * (len(ids(s)) + 2), -100) for s in texts]
+            texts += {"sentiment": lambda e: [(e["text"],)], "pos": lambda e: [(" ".join(e["tokens"]),)],
+                      "nli": lambda e: [(e["premise"], e["hypothesis"])],
+                      "qa": lambda e: [(e["question"], e["context"])]}[name](ex)
+    function_words = set(ids("the a an did was who what not ? ."))
+    for t in texts:
+        a = ids(t[0])
+        if len(t) == 1:
+            out.append(([cls] + a + [sep], [0] * (len(a) + 2), -100, []))
+        else:  # pairs stay pairs, as fine-tuning will see them; a content word of the first
+            b = ids(t[1])  # that recurs in the second is always masked: filling it in means
+            recur = [1 + i for i, w in enumerate(a) if w in b and w not in function_words]  # finding it there
+            out.append(([cls] + a + [sep] + b + [sep], [0] * (len(a) + 2) + [1] * (len(b) + 1), -100, recur))
     return out
 
 
@@ -84,8 +92,13 @@ def pretrain(tok, cfg, S, args, sentence_task):
         batch = [examples[i] for i in rng.integers(len(examples), size=S["batch"])]
         x, am = pad_batch([b[0] for b in batch], tok.pad_token_id)
         tt, _ = pad_batch([b[1] for b in batch], 0)
+        orig = x.copy()
         x, labels = mask_tokens(x, rng, mask_id=tok.mask_token_id, vocab_size=tok.vocab_size,
                                 special_ids=tok.all_special_ids, attention_mask=am)
+        for i, b in enumerate(batch):  # recurring-word masking (see pretraining_examples)
+            if b[3]:
+                p = b[3][rng.integers(len(b[3]))]
+                x[i, p], labels[i, p] = tok.mask_token_id, orig[i, p]
         out = model(x, am, tt, labels=labels, sentence_label=np.array([b[2] for b in batch]))
         opt.zero_grad()
         out.loss.backward()
@@ -203,9 +216,10 @@ def main():
                       reuse_pretrained=(bool, False, "reuse OUT/pretrained if it exists (skip pre-training)"),
                       tasks=(str, ",".join(TASKS), "comma-separated tasks to fine-tune on"),
                       epochs=(int, None, "fine-tuning epochs (default: by size)"),
-                      ft_lr=(float, None, "fine-tuning learning rate (default: by size)"))
+                      ft_lr=(float, None, "fine-tuning learning rate (default: by size)"),
+                      steps=(int, None, "pre-training steps (default: by size)"))
     S = settings(args.quick)
-    S.update({k: getattr(args, k) for k in ("epochs", "ft_lr") if getattr(args, k) is not None})
+    S.update({k: getattr(args, k) for k in ("epochs", "ft_lr", "steps") if getattr(args, k) is not None})
     tasks = [t for t in args.tasks.split(",") if t]
     bad = [t for t in tasks if t not in TASKS]
     if bad:

@@ -14,11 +14,12 @@ nli        {"premise", "hypothesis", "label"}  0 entailment, 1 neutral,
            ("not happy" = "sad"). Majority 0.33; bag-of-words (premise and
            hypothesis bags side by side) 0.60.
 qa         {"context", "question", "answer_text", "answer_start"}  extractive;
-           context[answer_start:][:len(answer_text)] == answer_text. Baseline
-           "first noun of the story" exact match 0.10.
-dna        {"sequence", "text", "label"}  class = which motif (GATTACA or its
-           reverse ACATTAG) is planted; "text" writes each base as a word.
-           Majority 0.53; bag-of-bases 0.51 (both motifs have the same letters).
+           context[answer_start:][:len(answer_text)] == answer_text. A story of
+           2-4 events, "who chased the dog ?" / "what did the girl eat ?".
+           Baseline "first noun of the story" exact match 0.17.
+dna        {"sequence", "text", "label"}  class = which motif (GATC or its
+           reverse CTAG) is planted in 20 bases; "text" writes each base as a
+           word. Majority 0.53; bag-of-bases 0.52 (both motifs have the same letters).
 negation   {"source", "target"}  seq2seq: the sentence with its verb (un)negated.
 question   {"source", "target"}  seq2seq: statement -> yes/no question.
 bilingual  {"source", "target"}  parallel sentences A -> B; ``task.extra``

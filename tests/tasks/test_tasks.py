@@ -34,13 +34,24 @@ def test_qa_spans_point_at_answers():
     for ex in load_task("qa", 200, 0, 0, seed=2).train:
         s = ex["answer_start"]
         assert ex["context"][s:s + len(ex["answer_text"])] == ex["answer_text"]
-        assert ex["context"].split().count(ex["answer_text"]) >= 1
+        assert ex["context"].split().count(ex["answer_text"]) == 1  # one answer, no ambiguity
+        q, words = ex["question"].split(), ex["context"].split()
+        i = len(ex["context"][:s].split())  # the answer's word index
+        if q[0] == "who":  # "who chased the dog ?": the answer is the subject of "chased the dog"
+            assert words[i + 1:i + 4] == q[1:4]
+        else:  # "what did the girl eat ?": the answer is the object of the girl's verb
+            assert q[:3] == ["what", "did", "the"] and words[i - 1] == "the"
+            verb = next(v for v in L.VERBS if v[1] == q[4])
+            assert words[i - 2] == verb[0] and L.HYPERNYM[words[i]] in (verb[3], "animal", "person")
 
 
 def test_dna_motif_decides_label():
+    from minissl.tasks.generators import DNA_MOTIFS
+    assert sorted(DNA_MOTIFS[0]) == sorted(DNA_MOTIFS[1])  # same bases, so counts carry no signal
     for ex in load_task("dna", 200, 0, 0).train:
-        assert ("GATTACA" in ex["sequence"]) == (ex["label"] == 0)
-        assert ("ACATTAG" in ex["sequence"]) == (ex["label"] == 1)
+        assert (DNA_MOTIFS[0] in ex["sequence"]) == (ex["label"] == 0)
+        assert (DNA_MOTIFS[1] in ex["sequence"]) == (ex["label"] == 1)
+        assert ex["text"].split() == [L.DNA_WORDS[b] for b in ex["sequence"]]
 
 
 def test_pos_tags_align():
