@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from common import ms, parse_args, plt, print_table, save_metrics, savefig
+from minissl.backend import xp
 from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, train_lm
 from minissl.text import CharTokenizer, load_pydoc_corpus
 
@@ -72,7 +73,7 @@ def main():
     val = windows(va, T, 64 if args.quick else 256)
     rng = np.random.default_rng(args.seed)
     prompt = "The " if args.text is None else train_text[:4]
-    before = sample(model, tok, prompt, 200, np.random.default_rng(args.seed))
+    before = sample(model, tok, prompt, 200, xp.random.default_rng(args.seed))
     bpc0 = evaluate_lm(model, val) / math.log(2)
     print(f"\nbefore training (validation {bpc0:.3f} bits/char):\n{before}\n")
 
@@ -84,7 +85,7 @@ def main():
                     eval_fn=lambda m: evaluate_lm(m, val), eval_every=max(50, steps // 10),
                     checkpoint=Path(args.out) / "gpt_text.npz", desc="gpt_text")
     bpc = hist["eval_loss"][-1] / math.log(2)
-    after = sample(model, tok, prompt, 300, np.random.default_rng(args.seed))
+    after = sample(model, tok, prompt, 300, xp.random.default_rng(args.seed))
     print(f"\nafter {steps} steps (validation {bpc:.3f} bits/char):\n{after}\n")
 
     fig, ax = plt().subplots(figsize=(7, 4))

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
 
 from .. import backend, io, nn, optim
 from .. import ops as F
@@ -168,15 +167,14 @@ class GPT(nn.Module):
         ``do_sample=False`` (or ``temperature=0``) is greedy decoding. Sampling divides the
         logits by ``temperature``, then keeps the ``top_k`` most likely tokens and/or the
         smallest set whose probability reaches ``top_p`` (nucleus sampling). Draws come
-        from ``rng`` (a NumPy Generator; default minissl's seeded host generator).
+        from ``rng`` (a backend Generator; default minissl's seeded one, ``backend.rng()``).
         With ``use_cache`` the keys/values of past tokens are kept, so each step runs the
         model on one token; once the context is longer than block_size the window slides,
         the learned positions shift, and the cache is rebuilt from the cropped window.
         """
         was_training = self.training
         self.eval()
-        rng = backend.host_rng() if rng is None else rng
-        out = np.asarray(backend.to_numpy(idx.data if isinstance(idx, Tensor) else idx), dtype=np.int64)
+        out = xp.asarray(idx.data if isinstance(idx, Tensor) else idx, dtype=xp.int64)
         if out.ndim == 1:
             out = out[None, :]
         block, cache, step_ids = self.config.block_size, None, None
@@ -185,42 +183,42 @@ class GPT(nn.Module):
                 h = self.features(step_ids, cache)  # one new token per row
             else:
                 cache = self.new_cache() if use_cache else None
-                h = self.features(xp.asarray(out[:, -block:]), cache)
-            logits = backend.to_numpy(self.lm_head(h[:, -1]).data).astype(np.float64)
+                h = self.features(out[:, -block:], cache)
+            logits = self.lm_head(h[:, -1]).data.astype(xp.float64)
             nxt = sample_next(logits, temperature, top_k, top_p, do_sample, rng)
-            out = np.concatenate([out, nxt[:, None]], axis=1)
-            step_ids = xp.asarray(nxt[:, None])
+            out = xp.concatenate([out, nxt[:, None]], axis=1)
+            step_ids = nxt[:, None]
         self.train(was_training)
-        return out
+        return backend.to_numpy(out)
 
 
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None, do_sample=True, rng=None):
-    """One next token per row of ``logits`` (B, V) (NumPy, host side)."""
+    """One next token per row of ``logits`` (B, V), on the backend; returns int64 ids (B,)."""
+    logits = xp.asarray(logits)
     if not do_sample or temperature == 0:
-        return logits.argmax(axis=-1).astype(np.int64)
+        return logits.argmax(axis=-1).astype(xp.int64)
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     z = logits / temperature
     if top_k is not None:
         k = min(int(top_k), z.shape[-1])
-        kth = np.sort(z, axis=-1)[:, -k][:, None]
-        z = np.where(z < kth, -np.inf, z)
-    p = np.exp(z - z.max(axis=-1, keepdims=True))
+        kth = xp.sort(z, axis=-1)[:, -k][:, None]
+        z = xp.where(z < kth, -xp.inf, z)
+    p = xp.exp(z - z.max(axis=-1, keepdims=True))
     p /= p.sum(axis=-1, keepdims=True)
     if top_p is not None:
         if not 0 < top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        order = np.argsort(-p, axis=-1, kind="stable")
-        sp = np.take_along_axis(p, order, axis=-1)
+        order = xp.argsort(-p, axis=-1, kind="stable")
+        sp = xp.take_along_axis(p, order, axis=-1)
         # keep a token if the tokens ranked above it have not yet reached top_p (the first always stays)
-        keep_sorted = (np.cumsum(sp, axis=-1) - sp) < top_p
-        keep = np.zeros_like(keep_sorted)
-        np.put_along_axis(keep, order, keep_sorted, axis=-1)
-        p = np.where(keep, p, 0.0)
+        keep_sorted = (xp.cumsum(sp, axis=-1) - sp) < top_p
+        keep = xp.take_along_axis(keep_sorted, xp.argsort(order, axis=-1), axis=-1)  # back to vocabulary order
+        p = xp.where(keep, p, 0.0)
         p /= p.sum(axis=-1, keepdims=True)
-    rng = backend.host_rng() if rng is None else rng
+    rng = backend.rng() if rng is None else rng
     u = rng.random((p.shape[0], 1))
-    return np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1).astype(np.int64)
+    return xp.minimum((xp.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1).astype(xp.int64)
 
 
 # ---------------------------------------------------------------------- training
@@ -231,8 +229,8 @@ def evaluate_lm(model, batches):
     model.eval()
     total, count = 0.0, 0
     for x, y in batches:
-        y = np.asarray(y)
-        _, loss = model(xp.asarray(x), xp.asarray(y))
+        y = xp.asarray(y)
+        _, loss = model(xp.asarray(x), y)
         n = int((y != -100).sum())
         total, count = total + float(loss.item()) * n, count + n
     model.train(was_training)
