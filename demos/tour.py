@@ -25,9 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # (demo, lecture idea, claim, metric paths shown in the report)
 STEPS = [
     ("autograd_basics", "Autograd", "Backpropagation computes exact gradients: every layer passes gradcheck, "
-     "and gradient descent fits a non-linear boundary.", ["accuracy", "gradcheck_passed"]),
+     "and gradient descent fits a non-linear boundary.", ["test_accuracy", "gradcheck"]),
     ("cbow_embeddings", "word2vec CBOW", "Predicting a word from its context gives vectors whose neighbours "
-     "are related words.", ["spearman", "neighbours"]),
+     "are related words.", ["related_pair_similarity", "random_pair_similarity", "neighbours"]),
     ("bert_pretrain_finetune", "BERT pre-training + fine-tuning", "A BERT pre-trained by filling in blanks "
      "fine-tunes better than the same network from scratch (GLUE-style average).",
      ["average.pretrained", "average.scratch", "average.baseline"]),
