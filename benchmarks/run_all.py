@@ -194,12 +194,14 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
           "- That is why op-level softmax and layer norm are several times slower than torch's fused kernels "
           "(NumPy makes ~8-13 passes over the array where a fused kernel makes 2-4), while the steps, where they are a "
           "few percent, match or beat torch. Cross-entropy and embedding backward are faster than torch's here.",
-          "- Memory at long sequences: minissl keeps the attention weights P (B·H·T² floats per layer) for the "
-          "backward pass; PyTorch's CPU `scaled_dot_product_attention` keeps only a log-sum-exp per row and "
-          "recomputes, so the memory ratio grows with T (scaling table, T=512).",
+          "- Memory at long sequences: like PyTorch's CPU `scaled_dot_product_attention`, minissl's attention keeps "
+          "only a log-sum-exp per row and recomputes the weights in backward; but it still materialises the full "
+          "T×T score matrix (and its gradient) for one layer at a time, where torch's fused kernel works in tiles, "
+          "so the memory ratio grows with T (scaling table, T=512).",
           "- Optimisations behind these figures (each measured side by side, see `git log -- minissl/`): glibc "
           "keeps freed memory for reuse (no page faults per step), in-place GELU/softmax/layer norm/attention, a "
-          "float32 erf for exact GELU, Adam's in-place update, `linear` as one flattened GEMM.", "",
+          "float32 erf for exact GELU, attention weights recomputed in backward, Adam's in-place update, `linear` "
+          "as one flattened GEMM.", "",
           "## Method", "",
           "- **Time**: both libraries run the same step on the same weights and batch (the first losses are checked "
           "to agree) in one process, alternately, after warm-up; the table gives medians and the ratio of medians "
