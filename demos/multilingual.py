@@ -1,0 +1,278 @@
+"""Multilingual BERT: two languages, no parallel text, and yet their words align.
+
+One small BERT learns fill-in-the-blank (MLM) on the union of two languages'
+unlabelled text: language A (English-like) and language B (the same grammar,
+every word replaced by an invented one). The two share no word type except the
+anchors (punctuation and BERT's own [CLS]/[SEP]/[MASK]); no sentence is a
+translation of another (the two corpora come from different seeds).
+
+Both languages describe the same small *world* (``world_corpus``): which
+meanings tend to occur together. Without it (``--world-strength 0``) every
+animal is used exactly like every other animal, so no monolingual text can tell
+which B word is "dog" and which is "cat", and MRR stalls far below 1.
+
+1. Alignment: each dictionary word's mean contextual vector in A is ranked by
+   cosine against every word of B; MRR and top-1/top-5 per layer, against a
+   randomly initialised BERT and two BERTs trained separately on each language.
+2. The lecture's closing idea: subtract the mean difference between the two
+   languages' vectors, and A's words land on their translations (MRR gain).
+3. Zero-shot transfer: fine-tune on sentiment in A only, test in B; compare with
+   fine-tuning in B itself and with chance.
+
+    python demos/multilingual.py [--quick] [--word-order SOV] [--world-strength 0]
+
+Writes runs/multilingual/{metrics.json, mrr_by_layer.png, word_pairs_2d.png}.
+"""
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matmuls: BLAS threads only fight on a busy CPU
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from common import parse_args, plt, print_table, save_metrics, savefig  # noqa: E402
+
+import minissl as ms  # noqa: E402
+from minissl.models.bert import BertConfig, BertForPreTraining, BertModel  # noqa: E402
+from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_ranks, joint_tokenizer,  # noqa: E402
+                                         mean_shift, mean_word_vectors, world_corpus)
+from minissl.optim import AdamW, param_groups_for_decay, warmup_linear  # noqa: E402
+from minissl.tasks import grammar_vocab, lexicon, load_task  # noqa: E402
+from minissl.text import mask_tokens, pad_batch  # noqa: E402
+
+
+def settings(quick):
+    if quick:
+        return dict(hidden=64, layers=2, heads=2, sentences=2400, steps=600, batch=32, lr=3e-3,
+                    n_train=300, n_test=200, epochs=6, ft_lr=1e-3)
+    return dict(hidden=64, layers=3, heads=2, sentences=6000, steps=2400, batch=32, lr=3e-3,
+                n_train=500, n_test=300, epochs=8, ft_lr=1e-3)
+
+
+def sequences(tok, docs, per_seq=2):
+    """Documents -> [CLS] s_k s_k+1 [SEP] id lists (two consecutive sentences each)."""
+    cls, sep = tok.cls_token_id, tok.sep_token_id
+    out = []
+    for d in docs:
+        for k in range(0, len(d), per_seq):
+            out.append([cls] + tok.convert_tokens_to_ids(" ".join(d[k:k + per_seq]).split()) + [sep])
+    return out
+
+
+def pretrain(cfg, tok, seqs, S, seed, desc):
+    ms.manual_seed(seed)
+    model = BertForPreTraining(cfg)
+    opt = AdamW(param_groups_for_decay(model, 0.01), lr=S["lr"])
+    sched = warmup_linear(opt, S["steps"] // 10, S["steps"])
+    rng, losses = np.random.default_rng(seed), []
+    bar = tqdm(range(S["steps"]), desc=desc, ncols=90)
+    for _ in bar:
+        x, am = pad_batch([seqs[i] for i in rng.integers(len(seqs), size=S["batch"])], tok.pad_token_id)
+        x, labels = mask_tokens(x, rng, mask_id=tok.mask_token_id, vocab_size=tok.vocab_size,
+                                special_ids=tok.all_special_ids, attention_mask=am)
+        out = model(x, am, labels=labels)
+        opt.zero_grad()
+        out.loss.backward()
+        ms.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(out.loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    return model, losses
+
+
+def classification_rows(tok, examples):
+    cls, sep = tok.cls_token_id, tok.sep_token_id
+    return [([cls] + tok.convert_tokens_to_ids(e["text"].split()) + [sep], e["label"]) for e in examples]
+
+
+class MeanPoolClassifier(ms.nn.Module):
+    """Sentence classifier on the mean of the last layer's token vectors. MLM-only
+    pre-training never trains [CLS] (no NSP), and a classifier on it sat at chance for
+    many epochs; the mean of the tokens is informative from the first step."""
+
+    def __init__(self, cfg, num_labels=2):
+        super().__init__()
+        self.bert = BertModel(cfg, add_pooling_layer=False)
+        self.dropout = ms.nn.Dropout(cfg.hidden_dropout_prob)
+        self.classifier = ms.nn.Linear(cfg.hidden_size, num_labels)
+
+    def forward(self, input_ids, attention_mask, labels=None):
+        seq = self.bert(input_ids, attention_mask).last_hidden_state
+        m = ms.tensor(np.asarray(attention_mask, dtype=np.float32)[:, :, None])
+        logits = self.classifier(self.dropout((seq * m).sum(1) / m.sum(1)))
+        loss = ms.nn.functional.cross_entropy(logits, ms.tensor(labels)) if labels is not None else None
+        return SimpleNamespace(loss=loss, logits=logits)
+
+
+def finetune(bert, cfg, rows, S, seed, pad):
+    """Sentiment head on a copy of the pre-trained encoder, everything trained. (Freezing the
+    word embeddings, so that only the shared layers learn, left sentiment at chance after
+    12 epochs: the antonym pairs are symmetric in the pre-training text, so polarity is not
+    in the embeddings and has to be learnt there.)"""
+    ms.manual_seed(seed)
+    model = MeanPoolClassifier(cfg, num_labels=2)
+    model.bert.load_state_dict({k: v for k, v in bert.state_dict().items() if not k.startswith("pooler.")})
+    opt = AdamW(param_groups_for_decay(model, 0.01), lr=S["ft_lr"])
+    bs = 16
+    steps = S["epochs"] * ((len(rows) + bs - 1) // bs)
+    sched = warmup_linear(opt, steps // 10, steps)
+    rng = np.random.default_rng(seed)
+    for _ in range(S["epochs"]):
+        order = rng.permutation(len(rows))
+        for k in range(0, len(rows), bs):
+            batch = [rows[i] for i in order[k:k + bs]]
+            x, am = pad_batch([b[0] for b in batch], pad)
+            out = model(x, am, labels=np.array([b[1] for b in batch]))
+            opt.zero_grad()
+            out.loss.backward()
+            ms.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+    return model
+
+
+@ms.no_grad()
+def accuracy(model, rows, pad):
+    model.eval()
+    hits = 0
+    for k in range(0, len(rows), 100):
+        x, am = pad_batch([r[0] for r in rows[k:k + 100]], pad)
+        hits += int((model(x, am).logits.numpy().argmax(-1) == np.array([r[1] for r in rows[k:k + 100]])).sum())
+    return hits / len(rows)
+
+
+def word_group(w):
+    """Nouns by category, verbs, adjectives, and the rest (function and two-sense words).
+    Within a category the plain grammar uses every word alike."""
+    if w in lexicon.HYPERNYM:
+        return lexicon.HYPERNYM[w]
+    if any(w in v[:2] for v in lexicon.VERBS):
+        return "verb"
+    return "adjective" if w in lexicon.ANTONYM or w in lexicon.COLOURS else "other"
+
+
+def main():
+    args = parse_args("multilingual", __doc__.splitlines()[0],
+                      word_order=(str, "SVO", "language B's word order: SVO (same as A) or SOV"),
+                      world_strength=(float, 5.0, "how strongly the stories follow the shared world (0 = plain grammar)"))
+    S = settings(args.quick)
+    dictionary = load_task("bilingual", n_train=0, n_dev=0, n_test=0).extra["dictionary"]
+    anchors = sorted(a for a, b in dictionary.items() if a == b)
+    tok = joint_tokenizer(grammar_vocab("a"), grammar_vocab("b"))
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=S["hidden"], num_hidden_layers=S["layers"],
+                     num_attention_heads=S["heads"], intermediate_size=4 * S["hidden"],
+                     max_position_embeddings=64, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    # Different seeds: the two corpora tell different stories, so no sentence is a translation.
+    docs_a = world_corpus(S["sentences"], seed=args.seed, language="a", strength=args.world_strength)
+    docs_b = world_corpus(S["sentences"], seed=args.seed + 1, language="b", word_order=args.word_order,
+                          strength=args.world_strength)
+    seqs_a, seqs_b = sequences(tok, docs_a), sequences(tok, docs_b)
+
+    joint, losses = pretrain(cfg, tok, seqs_a + seqs_b, S, args.seed, "pre-train joint A+B")
+    ms.manual_seed(args.seed + 7)
+    random_init = BertForPreTraining(cfg)
+    # Same compute per language as the joint model: half its steps each.
+    half = dict(S, steps=S["steps"] // 2)
+    sep_a, _ = pretrain(cfg, tok, seqs_a, half, args.seed + 1, "pre-train A only")
+    sep_b, _ = pretrain(cfg, tok, seqs_b, half, args.seed + 2, "pre-train B only")
+
+    # Queries: dictionary words that occur in both corpora, anchors left out (they are the same token).
+    seen = lambda seqs: {t for s in seqs for t in tok.convert_ids_to_tokens(s)}  # noqa: E731
+    seen_a, seen_b = seen(seqs_a), seen(seqs_b)
+    words_a = [a for a, b in dictionary.items() if a != b and a in seen_a and b in seen_b]
+    words_b = [dictionary[w] for w in words_a]
+    gold = np.arange(len(words_a))
+    results = {}
+    for name, (ma, mb) in {"joint": (joint.bert, joint.bert), "random_init": (random_init.bert, random_init.bert),
+                           "separate": (sep_a.bert, sep_b.bert)}.items():
+        xa, _ = mean_word_vectors(ma, seqs_a, tok.convert_tokens_to_ids(words_a), pad_id=tok.pad_token_id)
+        xb, _ = mean_word_vectors(mb, seqs_b, tok.convert_tokens_to_ids(words_b), pad_id=tok.pad_token_id)
+        results[name] = dict(raw=alignment_by_layer(xa, xb, gold), shifted=alignment_by_layer(xa, xb, gold, True),
+                             vectors=(xa, xb))
+    L = len(results["joint"]["raw"])
+    best = int(np.argmax([r["mrr"] for r in results["joint"]["raw"]]))
+    best_shift = int(np.argmax([r["mrr"] for r in results["joint"]["shifted"]]))
+
+    # Zero-shot transfer: sentiment, fine-tuned in A, tested in B.
+    task_a = load_task("sentiment", n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=args.seed + 10)
+    task_b = load_task("sentiment", n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=args.seed + 20,
+                       language="b", word_order=args.word_order)
+    tr_a, te_a = classification_rows(tok, task_a.train), classification_rows(tok, task_a.test)
+    tr_b, te_b = classification_rows(tok, task_b.train), classification_rows(tok, task_b.test)
+    pad = tok.pad_token_id
+    clf_a = finetune(joint.bert, cfg, tr_a, S, args.seed, pad)
+    clf_b = finetune(joint.bert, cfg, tr_b, S, args.seed, pad)
+    clf_sep = finetune(sep_a.bert, cfg, tr_a, S, args.seed, pad)
+    transfer = {"zero_shot_accuracy": accuracy(clf_a, te_b, pad), "source_accuracy": accuracy(clf_a, te_a, pad),
+                "in_language_accuracy": accuracy(clf_b, te_b, pad),
+                "separate_zero_shot_accuracy": accuracy(clf_sep, te_b, pad), "chance": 0.5}
+
+    J = results["joint"]
+    ranks = 1.0 / cosine_ranks(J["vectors"][0][best], J["vectors"][1][best], gold)
+    groups = {g: float(np.mean([r for r, w in zip(ranks, words_a) if word_group(w) == g]))
+              for g in sorted({word_group(w) for w in words_a})}
+    metrics = {
+        "mrr_joint_best": J["raw"][best]["mrr"], "best_layer": best,
+        "top1_joint_best": J["raw"][best]["top1"], "top5_joint_best": J["raw"][best]["top5"],
+        "mrr_random_init": max(r["mrr"] for r in results["random_init"]["raw"]),
+        "mrr_separate": max(r["mrr"] for r in results["separate"]["raw"]),
+        "mrr_joint_shifted_best": J["shifted"][best_shift]["mrr"], "best_layer_shifted": best_shift,
+        "mrr_shift_gain_at_best_layer": J["shifted"][best]["mrr"] - J["raw"][best]["mrr"],
+        "mrr_joint_best_by_group": groups, "mrr_chance": chance_mrr(len(words_b)), "n_query_words": len(words_a),
+        "anchors": anchors + ["[CLS]", "[SEP]", "[MASK]", "[PAD]"], "word_order_b": args.word_order,
+        "world_strength": args.world_strength,
+        **transfer, "zero_shot_ratio": transfer["zero_shot_accuracy"] / transfer["in_language_accuracy"],
+        "by_layer": {n: {k: r[k] for k in ("raw", "shifted")} for n, r in results.items()},
+        "pretrain_final_loss": float(np.mean(losses[-50:])), "config": cfg.to_dict(), "settings": S,
+    }
+
+    fig, ax = plt().subplots(figsize=(6, 3.8))
+    for name, color in (("joint", "C0"), ("random_init", "C7"), ("separate", "C3")):
+        ax.plot(range(L), [r["mrr"] for r in results[name]["raw"]], "o-", color=color, label=name)
+        ax.plot(range(L), [r["mrr"] for r in results[name]["shifted"]], "o--", color=color, alpha=0.6,
+                label=f"{name} + mean shift")
+    ax.axhline(metrics["mrr_chance"], color="k", lw=0.7, ls=":", label="chance")
+    ax.set(xlabel="layer (0 = embeddings)", ylabel="MRR (A word -> its B translation)", ylim=(0, 1.02),
+           title="cross-lingual alignment by layer")
+    ax.legend(fontsize=7)
+    savefig(fig, args, "mrr_by_layer.png")
+
+    xa, xb = J["vectors"][0][best], J["vectors"][1][best]
+    show = np.linspace(0, len(words_a) - 1, 24).astype(int)
+    fig, axes = plt().subplots(1, 2, figsize=(12, 5.5))
+    for ax, (title, a) in zip(axes, (("raw", xa), ("A shifted by mean(B) - mean(A)", mean_shift(xa, xb)))):
+        both = np.concatenate([a, xb])
+        centred = both - both.mean(0)
+        proj = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+        pa, pb = proj[:len(a)], proj[len(a):]
+        ax.scatter(pa[:, 0], pa[:, 1], s=4, c="C0", alpha=0.3)
+        ax.scatter(pb[:, 0], pb[:, 1], s=4, c="C1", alpha=0.3)
+        for i in show:
+            ax.plot([pa[i, 0], pb[i, 0]], [pa[i, 1], pb[i, 1]], color="gray", lw=0.5)
+            ax.annotate(words_a[i], pa[i], fontsize=7, color="C0")
+            ax.annotate(words_b[i], pb[i], fontsize=7, color="C1")
+        ax.set(title=f"layer {best}, PCA of both languages: {title}")
+    savefig(fig, args, "word_pairs_2d.png")
+
+    rows = [(n, l, results[n]["raw"][l]["mrr"], results[n]["raw"][l]["top1"], results[n]["raw"][l]["top5"],
+             results[n]["shifted"][l]["mrr"]) for n in results for l in range(L)]
+    print_table(rows, ["model", "layer", "MRR", "top-1", "top-5", "MRR shifted"],
+                title=f"A -> B word retrieval among {len(words_b)} words (chance MRR {metrics['mrr_chance']:.3f})")
+    print_table([(g, sum(word_group(w) == g for w in words_a), v) for g, v in groups.items()],
+                ["word group", "words", "MRR"], title=f"joint model, layer {best}, by word group")
+    print_table([("fine-tune A, test A", transfer["source_accuracy"]),
+                 ("fine-tune A, test B (zero-shot)", transfer["zero_shot_accuracy"]),
+                 ("fine-tune B, test B (in-language)", transfer["in_language_accuracy"]),
+                 ("separate A-BERT, test B", transfer["separate_zero_shot_accuracy"]), ("chance", 0.5)],
+                ["sentiment", "accuracy"], title="zero-shot cross-lingual transfer")
+    path = save_metrics(args, metrics)
+    print(f"\n{path}: MRR {metrics['mrr_joint_best']:.3f} at layer {best} (random {metrics['mrr_random_init']:.3f}, "
+          f"separate {metrics['mrr_separate']:.3f}); zero-shot / in-language = {metrics['zero_shot_ratio']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
