@@ -15,11 +15,12 @@ nli        {"premise", "hypothesis", "label"}  0 entailment, 1 neutral,
            hypothesis bags side by side) 0.60.
 qa         {"context", "question", "answer_text", "answer_start"}  extractive;
            context[answer_start:][:len(answer_text)] == answer_text. A story of
-           2-4 events, "who chased the dog ?" / "what did the girl eat ?".
-           Baseline "first noun of the story" exact match 0.17.
+           2-4 sentences, one event with an object; "who chased the dog ?" /
+           "what did the girl eat ?" / "where did ...". Baseline "first noun
+           of the story" exact match 0.12.
 dna        {"sequence", "text", "label"}  class = which motif (GATC or its
-           reverse CTAG) is planted in 20 bases; "text" writes each base as a
-           word. Majority 0.53; bag-of-bases 0.52 (both motifs have the same letters).
+           reverse CTAG) is planted in 12 bases; "text" writes each base as a
+           word. Majority 0.47; bag-of-bases 0.46 (both motifs have the same letters).
 negation   {"source", "target"}  seq2seq: the sentence with its verb (un)negated.
 question   {"source", "target"}  seq2seq: statement -> yes/no question.
 bilingual  {"source", "target"}  parallel sentences A -> B; ``task.extra``

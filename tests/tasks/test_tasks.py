@@ -39,10 +39,13 @@ def test_qa_spans_point_at_answers():
         i = len(ex["context"][:s].split())  # the answer's word index
         if q[0] == "who":  # "who chased the dog ?": the answer is the subject of "chased the dog"
             assert words[i + 1:i + 4] == q[1:4]
-        else:  # "what did the girl eat ?": the answer is the object of the girl's verb
+        elif q[0] == "what":  # "what did the girl eat ?": the object of the girl's verb
             assert q[:3] == ["what", "did", "the"] and words[i - 1] == "the"
             verb = next(v for v in L.VERBS if v[1] == q[4])
-            assert words[i - 2] == verb[0] and L.HYPERNYM[words[i]] in (verb[3], "animal", "person")
+            assert words[i - 2] == verb[0] and words[i - 3] == q[3]
+            assert L.HYPERNYM[words[i]] in (verb[3], "animal", "person")
+        else:  # "where did the girl eat the cake ?": the place of that event
+            assert q[0] == "where" and L.HYPERNYM[words[i]] == "place" and words[i - 3] == q[6]
 
 
 def test_dna_motif_decides_label():
