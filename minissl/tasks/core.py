@@ -4,9 +4,10 @@ Tasks (fields of each example; baseline accuracies are measured by
 tests/tasks/test_baselines.py on 1,000 train / 500 test, seed 0):
 
 sentiment  {"text", "label"}  1 = positive, 0 = negative. The last clause's
-           adjective decides, flipped by "not"; "X was good but Y was not nice"
-           is negative. Majority 0.50; bag-of-words logistic regression
-           0.58: it cannot combine "not" with the adjective it negates.
+           adjective decides, flipped by "not" (half the clauses); "X was good
+           but Y was not nice" is negative. Majority 0.50; bag-of-words
+           logistic regression 0.52: it cannot combine "not" with the
+           adjective it negates.
 pos        {"tokens", "tags"}  one UD-style tag per token. Majority tag (NOUN)
            0.23; most-frequent-tag-per-word 0.99 ("that" is DET or PRON).
 nli        {"premise", "hypothesis", "label"}  0 entailment, 1 neutral,

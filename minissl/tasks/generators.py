@@ -13,7 +13,10 @@ NLI_LABELS = ["entailment", "neutral", "contradiction"]
 
 
 def gen_sentiment(rng, lang):
-    sent, label = sentiment_sentence(rng)
+    """Half the deciding clauses are negated, so an adjective's polarity alone says
+    nothing about the label: bag-of-words stays near chance, a model must combine
+    "not" with the adjective (whose polarity pre-training can already know)."""
+    sent, label = sentiment_sentence(rng, p_but=0.2, p_neg=0.5)
     return {"text": lang.text(sent), "label": int(label)}
 
 
