@@ -24,8 +24,10 @@ Since h is the mean of `count` context vectors, dL/du_c = dL/dh / count; but
 word2vec.c (cbow_mean=1), and gensim after it, add the whole -α·dL/dh to every
 context vector, so we do too. Other details that matter for quality: frequent
 words are dropped at random (``keep_probability``), the window size is drawn
-uniformly from 1..W for every word, input vectors start uniform in ±0.5/d,
-output vectors at zero, and the learning rate falls linearly to ``min_alpha``.
+uniformly from 1..W for every word, input vectors start uniform in ±1/d
+(gensim 4's range; word2vec.c's ±0.5/d is measurably worse on small corpora:
+output vectors start at zero and grow in proportion to the input vectors, so a
+smaller start is a slower start), and the learning rate falls linearly to ``min_alpha``.
 
 Speed: B consecutive centre words of the (subsampled) stream share one step.
 Their windows overlap, so the B+2W words they cover are fetched once and h is
@@ -293,7 +295,7 @@ def train_cbow(sentences, vector_size=100, window=5, min_count=5, negative=5, sa
     words, counts, ids, sent = build_vocab(sentences, min_count)
     rng = xp.random.default_rng(seed)
     V, d, N = len(words), vector_size, len(ids)
-    syn0 = ((rng.random((V, d), dtype=xp.float32) - 0.5) / d)       # input vectors: U(±0.5/d)
+    syn0 = (2 * rng.random((V, d), dtype=xp.float32) - 1) / d        # input vectors: U(±1/d), as gensim 4
     syn1neg = xp.zeros((V, d), dtype=xp.float32)                     # output vectors: zero
     keep = keep_probability(counts, sample)
     noise_p = noise_distribution(counts)

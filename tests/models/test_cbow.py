@@ -217,6 +217,16 @@ def test_train_cbow_separates_topics_and_is_reproducible():
     np.testing.assert_array_equal(backend.to_numpy(kv.vectors), backend.to_numpy(kv2.vectors))
 
 
+def test_input_vectors_start_uniform_in_plus_minus_one_over_d():
+    # with a zero learning rate the returned vectors are the initial ones: U(-1/d, 1/d), as gensim 4 draws them
+    # (word2vec.c's narrower ±0.5/d cost ~0.8 analogy points on head500)
+    d = 50
+    kv, _ = C.train_cbow(_toy_corpus(), vector_size=d, min_count=1, epochs=1, alpha=0.0, min_alpha=0.0, progress=False)
+    v = backend.to_numpy(kv.vectors).ravel() * d
+    assert v.min() >= -1 and v.max() < 1 and v.min() < -0.95 and v.max() > 0.95
+    assert abs(v.mean()) < 0.05 and abs(v.var() - 1 / 3) < 0.03                 # variance of U(-1, 1)
+
+
 def test_keyed_vectors_queries_and_analogy_excludes_question_words(tmp_path):
     words = ["man", "woman", "king", "queen", "apple"]
     vecs = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [-1, 0, 0]], np.float32)
