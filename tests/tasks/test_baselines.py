@@ -21,9 +21,9 @@ def test_baselines_are_weak_but_not_degenerate(scores):
     s = scores
     print(s)
     assert 0.4 < s["sentiment"]["majority"] < 0.6
-    assert s["sentiment"]["bow_logreg"] < 0.8           # negation defeats bag-of-words
+    assert s["sentiment"]["bow_logreg"] < 0.6           # negation (half the clauses) defeats bag-of-words: 0.52
     assert 0.28 < s["nli"]["majority"] < 0.4
     assert s["nli"]["bow_logreg"] < 0.8
     assert abs(s["dna"]["bow_logreg"] - 0.5) < 0.06      # base counts carry no signal
     assert s["pos"]["majority"] < 0.4 and s["pos"]["per_word_majority"] > 0.9
-    assert s["qa"]["first_noun_em"] < 0.3
+    assert 0.05 < s["qa"]["first_noun_em"] < 0.2         # 0.12: the subject of the first sentence
