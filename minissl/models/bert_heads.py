@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import numpy as np
 
 from .. import nn
 from .. import ops as F
-from ..backend import to_numpy, xp
+from ..backend import xp
 from ..tensor import no_grad
 from .bert import BertConfig, BertModel, PreTrainedMixin, _ids, init_bert_weights
 
@@ -101,19 +100,20 @@ class BertForQuestionAnswering(PreTrainedMixin, nn.Module):
 def best_span(start_logits, end_logits, allowed=None, max_answer_len: int = 30):
     """The span (s, e), s ≤ e < s + max_answer_len, maximising start[s] + end[e] over
     positions where ``allowed`` is True (the context). 1-D inputs; returns (s, e, score)."""
-    a, b = np.asarray(start_logits, dtype=np.float64), np.asarray(end_logits, dtype=np.float64)
+    a, b = xp.asarray(start_logits, dtype=xp.float64), xp.asarray(end_logits, dtype=xp.float64)
     T = a.shape[0]
     score = a[:, None] + b[None, :]
-    i, j = np.indices((T, T))
+    i, j = xp.arange(T)[:, None], xp.arange(T)[None, :]
     ok = (j >= i) & (j - i < max_answer_len)
     if allowed is not None:
-        al = np.asarray(allowed, dtype=bool)
+        al = xp.asarray(allowed, dtype=xp.bool_)
         ok &= al[:, None] & al[None, :]
-    if not ok.any():
+    if not bool(ok.any()):
         raise ValueError("best_span: no position is allowed to be part of the answer")
-    score = np.where(ok, score, -np.inf)
-    s, e = np.unravel_index(int(np.argmax(score)), score.shape)
-    return int(s), int(e), float(score[s, e])
+    score = xp.where(ok, score, -xp.inf)
+    flat = int(xp.argmax(score))
+    s, e = divmod(flat, T)
+    return s, e, float(score[s, e])
 
 
 def qa_windows(question_ids, context_ids, *, cls_id: int, sep_id: int, max_length: int = 128,
@@ -149,15 +149,17 @@ def qa_windows(question_ids, context_ids, *, cls_id: int, sep_id: int, max_lengt
 
 
 def pad_windows(windows, pad_id: int = 0):
-    """List of window dicts -> padded int64 arrays input_ids, token_type_ids, attention_mask, starts, ends."""
+    """List of window dicts -> padded int64 backend arrays input_ids, token_type_ids, attention_mask, starts, ends."""
     T = max(len(w["input_ids"]) for w in windows)
-    B = len(windows)
-    ids, tt, mask = (np.full((B, T), pad_id, np.int64), np.zeros((B, T), np.int64), np.zeros((B, T), np.int64))
-    for i, w in enumerate(windows):
-        n = len(w["input_ids"])
-        ids[i, :n], tt[i, :n], mask[i, :n] = w["input_ids"], w["token_type_ids"], 1
-    starts = np.array([w["start_position"] for w in windows], np.int64)
-    ends = np.array([w["end_position"] for w in windows], np.int64)
+
+    def pad(rows, value):
+        return xp.asarray([list(r) + [value] * (T - len(r)) for r in rows], dtype=xp.int64)
+
+    ids = pad((w["input_ids"] for w in windows), pad_id)
+    tt = pad((w["token_type_ids"] for w in windows), 0)
+    mask = pad(([1] * len(w["input_ids"]) for w in windows), 0)
+    starts = xp.asarray([w["start_position"] for w in windows], dtype=xp.int64)
+    ends = xp.asarray([w["end_position"] for w in windows], dtype=xp.int64)
     return ids, tt, mask, starts, ends
 
 
@@ -167,12 +169,12 @@ def predict_span(model: BertForQuestionAnswering, windows, max_answer_len: int =
     was = model.training
     model.eval()
     ids, tt, mask, _, _ = pad_windows(windows, pad_id)
-    out = model(xp.asarray(ids), xp.asarray(mask), xp.asarray(tt))
+    out = model(ids, mask, tt)
     model.train(was)
-    sl, el = to_numpy(out.start_logits.data), to_numpy(out.end_logits.data)
+    sl, el = out.start_logits.data, out.end_logits.data
     best = None
     for i, w in enumerate(windows):
-        allowed = np.zeros(ids.shape[1], bool)
+        allowed = xp.zeros(ids.shape[1], dtype=xp.bool_)
         allowed[w["offset"]:w["offset"] + w["n"]] = True
         s, e, score = best_span(sl[i], el[i], allowed, max_answer_len)
         if best is None or score > best[2]:
