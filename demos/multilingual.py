@@ -1,4 +1,4 @@
-"""Multilingual BERT: two languages, no parallel text, and yet their words align.
+"""Multilingual BERT: two languages, no parallel text, and their words still align.
 
 One small BERT learns fill-in-the-blank (MLM) on the union of two languages'
 unlabelled text: language A (English-like) and language B (the same grammar,
@@ -9,7 +9,16 @@ translation of another (the two corpora come from different seeds).
 Both languages describe the same small *world* (``world_corpus``): which
 meanings tend to occur together. Without it (``--world-strength 0``) every
 animal is used exactly like every other animal, so no monolingual text can tell
-which B word is "dog" and which is "cat", and MRR stalls far below 1.
+which B word is "dog" and which is "cat", and MRR stalls far below 1 (the
+"by word group" table shows it: function words align almost perfectly, words
+inside a category much less).
+
+Measured (2-core CPU, seed 0): MRR keeps rising with pre-training steps; 15,000
+steps (``--steps 15000``) gave 0.57 at the last layer (0.62 after the mean
+shift) against 0.45 for the plain grammar; random-init and separate BERTs stay
+at 0.02-0.04. Zero-shot sentiment stayed close to chance in these runs: the
+polarity words are antonym pairs that the text treats symmetrically, and
+fine-tuning moves language A's embeddings away from their B translations.
 
 1. Alignment: each dictionary word's mean contextual vector in A is ranked by
    cosine against every word of B; MRR and top-1/top-5 per layer, against a
@@ -48,8 +57,8 @@ def settings(quick):
     if quick:
         return dict(hidden=64, layers=2, heads=2, sentences=2400, steps=600, batch=32, lr=3e-3,
                     n_train=300, n_test=200, epochs=6, ft_lr=1e-3)
-    return dict(hidden=64, layers=3, heads=2, sentences=6000, steps=2400, batch=32, lr=3e-3,
-                n_train=500, n_test=300, epochs=8, ft_lr=1e-3)
+    return dict(hidden=64, layers=3, heads=2, sentences=6000, steps=8000, batch=32, lr=3e-3,
+                n_train=500, n_test=300, epochs=12, ft_lr=1e-3)
 
 
 def sequences(tok, docs, per_seq=2):
@@ -158,8 +167,11 @@ def word_group(w):
 def main():
     args = parse_args("multilingual", __doc__.splitlines()[0],
                       word_order=(str, "SVO", "language B's word order: SVO (same as A) or SOV"),
-                      world_strength=(float, 5.0, "how strongly the stories follow the shared world (0 = plain grammar)"))
+                      world_strength=(float, 5.0, "how strongly the stories follow the shared world (0 = plain grammar)"),
+                      steps=(int, 0, "joint pre-training steps (0 = the preset; alignment keeps growing with more)"))
     S = settings(args.quick)
+    if args.steps:
+        S["steps"] = args.steps
     dictionary = load_task("bilingual", n_train=0, n_dev=0, n_test=0).extra["dictionary"]
     anchors = sorted(a for a, b in dictionary.items() if a == b)
     tok = joint_tokenizer(grammar_vocab("a"), grammar_vocab("b"))
