@@ -1,12 +1,14 @@
 """minissl's fast CBOW against gensim's word2vec (C inner loop), same corpus, same settings, one run.
 
-    python benchmarks/cbow_vs_gensim.py [--seeds 3] [--quick]
+    python benchmarks/cbow_vs_gensim.py [--seeds 5] [--quick]
 
 1. head500.noblanks.cor, CBOW, min_count 3, 20 epochs, otherwise gensim's
    defaults (d=100, window 5, negative 5, sample 1e-3, alpha 0.025 -> 1e-4):
    WordSim-353 Spearman and questions-words analogy accuracy for both tools,
    over several seeds (mean and spread). Both sets of vectors are scored by
    gensim's evaluator, and minissl's evaluator is checked against it.
+   Analogy accuracy here is ~5% of 1402 questions and moves by ±0.3-0.4
+   points from seed to seed (for either tool), so compare means over >= 5 seeds.
 2. lee_background.cor with gensim's own CBOW sanity-test settings
    (test_word2vec.py::test_cbow_neg): "bombings" must rank within the 50
    nearest neighbours of "attacks".
@@ -77,7 +79,7 @@ def rank_of(gkv, query, word):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=None, help="centre words per SGD step (default: auto)")
     p.add_argument("--quick", action="store_true", help="one seed, 5 epochs on head500")
     p.add_argument("--out", default=os.path.join("runs", "benchmarks"))
