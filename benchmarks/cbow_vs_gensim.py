@@ -3,7 +3,8 @@
     python benchmarks/cbow_vs_gensim.py [--seeds 5] [--quick]
 
 1. head500.noblanks.cor, CBOW, min_count 3, 20 epochs, otherwise gensim's
-   defaults (d=100, window 5, negative 5, sample 1e-3, alpha 0.025 -> 1e-4):
+   defaults (d=100, window 5, negative 5, sample 1e-3, alpha 0.025 -> 1e-4,
+   input vectors U(±1/d); minissl's default is word2vec.c's ±0.5/d):
    WordSim-353 Spearman and questions-words analogy accuracy for both tools,
    over several seeds (mean and spread). Both sets of vectors are scored by
    gensim's evaluator, and minissl's evaluator is checked against it.
@@ -54,7 +55,8 @@ def gensim_train(sentences, seed, cfg):
 
 
 def minissl_train(sentences, seed, cfg, batch_size):
-    kv, stats = train_cbow(sentences, seed=seed, batch_size=batch_size, progress=False, **cfg)
+    # the same hyper-parameters as gensim, its initial range included: U(±1/d) (word2vec.c's is ±0.5/d)
+    kv, stats = train_cbow(sentences, seed=seed, batch_size=batch_size, progress=False, init_range=1.0, **cfg)
     return kv, stats["seconds"]
 
 

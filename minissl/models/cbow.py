@@ -24,10 +24,11 @@ Since h is the mean of `count` context vectors, dL/du_c = dL/dh / count; but
 word2vec.c (cbow_mean=1), and gensim after it, add the whole -α·dL/dh to every
 context vector, so we do too. Other details that matter for quality: frequent
 words are dropped at random (``keep_probability``), the window size is drawn
-uniformly from 1..W for every word, input vectors start uniform in ±1/d
-(gensim 4's range; word2vec.c's ±0.5/d is measurably worse on small corpora:
-output vectors start at zero and grow in proportion to the input vectors, so a
-smaller start is a slower start), and the learning rate falls linearly to ``min_alpha``.
+uniformly from 1..W for every word, input vectors start uniform in
+±init_range/d (word2vec.c: 0.5; gensim 4: 1.0, measurably better on small
+corpora, because the output vectors start at zero and grow in proportion to the
+inputs: a smaller start is a slower start), output vectors at zero, and the
+learning rate falls linearly to ``min_alpha``.
 
 Speed: B consecutive centre words of the (subsampled) stream share one step.
 Their windows overlap, so the B+2W words they cover are fetched once and h is
@@ -279,11 +280,12 @@ def epoch_examples(ids, sent, keep, noise, window, negative, rng):
 
 
 def train_cbow(sentences, vector_size=100, window=5, min_count=5, negative=5, sample=1e-3, alpha=0.025,
-               min_alpha=None, epochs=5, batch_size=None, seed=0, progress=True):
+               min_alpha=None, epochs=5, batch_size=None, seed=0, progress=True, init_range=0.5):
     """Train CBOW with negative sampling like word2vec.c (-cbow 1 -hs 0); returns (KeyedVectors, stats).
 
     Defaults are gensim's; ``min_alpha=None`` means word2vec.c's floor alpha·1e-4
-    (gensim uses 1e-4). ``batch_size`` centre words share one SGD step; None picks
+    (gensim uses 1e-4); ``init_range=0.5`` is word2vec.c's U(±0.5/d) start (gensim 4 uses 1.0).
+    ``batch_size`` centre words share one SGD step; None picks
     it with ``auto_batch_size`` (512 on a CPU for subsampled corpora, ~100 without).
     stats: words_per_sec (raw corpus words × epochs / training time), seconds, loss per epoch.
     """
@@ -295,7 +297,7 @@ def train_cbow(sentences, vector_size=100, window=5, min_count=5, negative=5, sa
     words, counts, ids, sent = build_vocab(sentences, min_count)
     rng = xp.random.default_rng(seed)
     V, d, N = len(words), vector_size, len(ids)
-    syn0 = (2 * rng.random((V, d), dtype=xp.float32) - 1) / d        # input vectors: U(±1/d), as gensim 4
+    syn0 = (2 * rng.random((V, d), dtype=xp.float32) - 1) * (init_range / d)  # input vectors: U(±init_range/d)
     syn1neg = xp.zeros((V, d), dtype=xp.float32)                     # output vectors: zero
     keep = keep_probability(counts, sample)
     noise_p = noise_distribution(counts)
