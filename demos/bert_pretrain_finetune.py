@@ -28,6 +28,7 @@ from minissl.models.bert_heads import (BertForQuestionAnswering, BertForSequence
                                        BertForTokenClassification, best_span, pad_windows, qa_windows)
 from minissl.optim import AdamW, param_groups_for_decay, warmup_linear
 from minissl.tasks import baseline_scores, grammar_corpus, grammar_tokenizer, load_task
+from minissl.tasks.lexicon import SENTIMENT_ADJ
 from minissl.text import make_nsp_pairs, make_sop_pairs, mask_tokens, pad_batch
 
 TASKS = ("sentiment", "pos", "nli", "qa", "dna")
@@ -41,10 +42,10 @@ def settings(quick):
     """Model and schedule sizes: the default run and the one-minute one."""
     if quick:
         return dict(hidden=64, layers=2, heads=2, docs=600, steps=2500, batch=32, lr=2e-3,
-                    epochs=25, ft_lr=1e-3, n_train=200, n_test=150, qa_len=64)
+                    epochs=25, ft_lr=1e-3, n_train=200, n_test=150, qa_len=64, p_mood=0.5, mask_judged=1)
     # fine-tuning 25 epochs at 1e-3: at 10 epochs the quick sentiment run stayed at chance (0.44 vs 0.67)
     return dict(hidden=128, layers=4, heads=4, docs=2000, steps=2000, batch=32, lr=1e-3,
-                epochs=25, ft_lr=1e-3, n_train=200, n_test=200, qa_len=64)
+                epochs=25, ft_lr=1e-3, n_train=200, n_test=200, qa_len=64, p_mood=0.5, mask_judged=1)
 
 
 # ------------------------------------------------------------------ pre-training data
@@ -57,10 +58,18 @@ def pretraining_examples(tok, S, seed, sentence_task):
     """
     ids = lambda text: tok.convert_tokens_to_ids(text.split())  # noqa: E731  one token per grammar word
     cls, sep = tok.cls_token_id, tok.sep_token_id
-    docs = grammar_corpus(S["docs"], seed=seed)
+    docs = grammar_corpus(S["docs"], seed=seed, p_mood=S["p_mood"])
     pairs = (make_sop_pairs if sentence_task == "sop" else make_nsp_pairs)(docs, seed=seed)
-    out = [([cls] + ids(a) + [sep] + ids(b) + [sep], [0] * (len(ids(a)) + 2) + [1] * (len(ids(b)) + 1), lab, [])
-           for a, b, lab in pairs]
+    # Judged adjectives are always masked when both sentences judge: in a mood story
+    # (see grammar.mood_story) filling one in means knowing polarity and negation.
+    judged = set(ids(" ".join(SENTIMENT_ADJ)))
+    out = []
+    for a, b, lab in pairs:
+        a, b = ids(a), ids(b)
+        pos = [1 + i for i, w in enumerate(a + [sep] + b) if w in judged]
+        both = any(w in judged for w in a) and any(w in judged for w in b)
+        out.append(([cls] + a + [sep] + b + [sep], [0] * (len(a) + 2) + [1] * (len(b) + 1), lab,
+                    pos if both and S["mask_judged"] else []))
     texts = []
     for name in ("sentiment", "pos", "nli", "qa"):
         t = load_task(name, n_train=S["docs"], n_dev=0, n_test=0, seed=seed + 1000)  # disjoint from fine-tuning
@@ -217,9 +226,11 @@ def main():
                       tasks=(str, ",".join(TASKS), "comma-separated tasks to fine-tune on"),
                       epochs=(int, None, "fine-tuning epochs (default: by size)"),
                       ft_lr=(float, None, "fine-tuning learning rate (default: by size)"),
-                      steps=(int, None, "pre-training steps (default: by size)"))
+                      steps=(int, None, "pre-training steps (default: by size)"),
+                      p_mood=(float, None, "fraction of stories with one consistent mood (default 0.5)"),
+                      mask_judged=(int, None, "1: always mask a judged adjective in sentence pairs"))
     S = settings(args.quick)
-    S.update({k: getattr(args, k) for k in ("epochs", "ft_lr", "steps") if getattr(args, k) is not None})
+    S.update({k: getattr(args, k) for k in ("epochs", "ft_lr", "steps", "p_mood", "mask_judged") if getattr(args, k) is not None})
     tasks = [t for t in args.tasks.split(",") if t]
     bad = [t for t in tasks if t not in TASKS]
     if bad:

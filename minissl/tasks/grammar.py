@@ -190,6 +190,42 @@ def story(rng, n_sentences: int) -> list[Sentence]:
     return sents[:max(n_sentences, 2)]
 
 
+def mood_story(rng, n_sentences: int, mood: int, p_neg: float = 0.5) -> list[Sentence]:
+    """A story whose protagonist has one mood (1 good, 0 bad) that every judgement agrees with.
+
+    Real text is like this (a review praises throughout), and it is where a model
+    can learn polarity without labels: to fill in "the dog was not [MASK]" in a
+    happy story it must know that "not" flips and which adjectives are the good
+    ones. "but" brings in someone of the opposite mood first; "and" one of the same.
+    """
+    hero = pick(rng, L.AGENTS)
+    place = pick(rng, L.NOUNS["place"])
+    sents = [Sentence([Clause([("there", "PRON", None)], [("was", "AUX", None)],
+                              noun_phrase(rng, hero, "a", None, "subj"),
+                              [("in", "ADP", None)] + noun_phrase(rng, place, "the"))])]
+
+    def judged(subj, pol):  # "subj was (not) (very) adj" with clause polarity pol
+        adj, neg = pick(rng, L.SENTIMENT_ADJ), rng.random() < p_neg
+        if L.POLARITY[adj] ^ neg != pol:
+            adj = L.ANTONYM[adj]
+        return copula_clause(rng, subj, adj, neg, very=rng.random() < 0.2)
+
+    for _ in range(1, n_sentences):
+        lead = [("then", "ADV", None)] if rng.random() < 0.3 else []
+        r = rng.random()
+        if r < 0.6:
+            s = Sentence([judged(hero, mood)], lead=lead)
+        elif r < 0.85:
+            other = pick(rng, [a for a in L.AGENTS + L.NOUNS["food"] if a != hero])
+            but = rng.random() < 0.5
+            s = Sentence([judged(other, 1 - mood if but else mood), judged(hero, mood)],
+                         [("but", "CCONJ", None) if but else ("and", "CCONJ", None)])
+        else:
+            s = Sentence([event_clause(rng, hero, neg=rng.random() < 0.25)], lead=lead)
+        sents.append(s)
+    return sents
+
+
 def sentiment_sentence(rng, p_but=0.3, p_neg=0.3):
     """(Sentence, label): 1 positive, 0 negative, decided by the *last* clause.
 
@@ -220,12 +256,13 @@ def sentiment_sentence(rng, p_but=0.3, p_neg=0.3):
 
 
 def grammar_corpus(n_docs: int = 1000, seed: int = 0, language: str = "a", word_order=None,
-                   sentences=(4, 8)) -> list[list[str]]:
+                   sentences=(4, 8), p_mood: float = 0.0) -> list[list[str]]:
     """Unlabelled pre-training text: ``n_docs`` documents, each a list of sentence strings.
 
     Mostly stories (several sentences about one protagonist, so NSP/SOP have
     real order), plus fact documents (hypernyms, antonyms) and two-sense
-    sentences for "bank" and "apple".
+    sentences for "bank" and "apple". ``p_mood`` > 0 makes that fraction of the
+    stories ``mood_story``s (0 keeps the corpus exactly as before).
     """
     from .senses import sense_sentence
     rng = np.random.default_rng(seed)
@@ -235,7 +272,8 @@ def grammar_corpus(n_docs: int = 1000, seed: int = 0, language: str = "a", word_
         n = int(rng.integers(sentences[0], sentences[1] + 1))
         r = rng.random()
         if r < 0.8:
-            sents = story(rng, n)
+            mood = p_mood > 0 and rng.random() < p_mood  # no draw at 0: same corpus as before
+            sents = mood_story(rng, n, int(rng.integers(2))) if mood else story(rng, n)
         elif r < 0.9:
             sents = [fact_sentence(rng) for _ in range(n)]
         else:

@@ -125,3 +125,31 @@ def test_user_files(tmp_path):
         load_task_file(tmp_path / "bad.tsv", "sentiment")
     with pytest.raises(ValueError, match="unknown task"):
         load_task("parsing")
+
+
+def test_mood_story_judgements_agree_with_the_mood():
+    """Every judgement of the protagonist has clause polarity = mood (adjective flipped by
+    "not"); after "but" the other subject has the opposite polarity, after "and" the same."""
+    import numpy as np
+    from minissl.tasks import lexicon as L
+    from minissl.tasks.grammar import Language, mood_story
+    rng, lang, seen_not = np.random.default_rng(0), Language(), 0
+    for _ in range(200):
+        mood = int(rng.integers(2))
+        sents = mood_story(rng, 6, mood)
+        hero = sents[0].clauses[0].info["subj"] if sents[0].clauses[0].info else lang.text(sents[0]).split()[3]
+        for s in sents[1:]:
+            pols = [L.POLARITY[c.info["adj"]] ^ c.info["neg"] for c in s.clauses if c.info.get("kind") == "copula"]
+            seen_not += sum(c.info.get("neg", False) for c in s.clauses if c.info.get("kind") == "copula")
+            if not pols:
+                continue
+            assert pols[-1] == mood and s.clauses[-1].info["subj"] == hero
+            if len(pols) == 2:
+                assert pols[0] == (1 - mood if s.conj[0][0] == "but" else mood)
+    assert seen_not > 100  # negation is common, so adjective polarity alone does not give the mood
+
+
+def test_grammar_corpus_mood_is_opt_in():
+    plain, moody = grammar_corpus(100, seed=0), grammar_corpus(100, seed=0, p_mood=1.0)
+    assert plain == grammar_corpus(100, seed=0, p_mood=0.0)
+    assert sum("but" in s for d in moody for s in d) > sum("but" in s for d in plain for s in d)
