@@ -47,7 +47,8 @@ from common import parse_args, plt, print_table, save_metrics, savefig  # noqa: 
 import minissl as ms  # noqa: E402
 from minissl.models.bert import BertConfig, BertForPreTraining, BertModel  # noqa: E402
 from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_ranks, joint_tokenizer,  # noqa: E402
-                                         mean_shift, mean_word_vectors, world_corpus)
+                                         mean_shift, mean_word_vectors)
+from minissl.tasks.world import world_corpus  # noqa: E402
 from minissl.optim import AdamW, param_groups_for_decay, warmup_linear  # noqa: E402
 from minissl.tasks import grammar_vocab, lexicon, load_task  # noqa: E402
 from minissl.text import mask_tokens, pad_batch  # noqa: E402

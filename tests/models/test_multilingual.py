@@ -5,8 +5,8 @@ import pytest
 import minissl as ms
 from minissl.models.bert import BertConfig, BertModel
 from minissl.models.multilingual import (alignment_by_layer, alignment_scores, chance_mrr, cosine_ranks,
-                                         joint_tokenizer, mean_shift, mean_word_vectors, world_corpus,
-                                         world_preferences)
+                                         joint_tokenizer, mean_shift, mean_word_vectors)
+from minissl.tasks.world import world_corpus, world_preferences
 from minissl.tasks import grammar_vocab, lexicon, make_dictionary
 from minissl.text import BERT_SPECIALS
 
