@@ -32,7 +32,8 @@ def world_preferences(dim: int = 4, seed: int = 0) -> dict:
 
 
 def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_order=None,
-                 strength: float = 5.0, dim: int = 8, plain: float = 0.3, world_seed: int = 0) -> list:
+                 strength: float = 5.0, dim: int = 8, plain: float = 0.3, world_seed: int = 0,
+                 p_mood: float = 0.0, sentences=(4, 8)) -> list:
     """Documents about one protagonist each, whose choices follow a shared world.
 
     The hero's verb, object, place and adjectives are drawn with probability
@@ -40,6 +41,12 @@ def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_orde
     meaning has its own co-occurrence profile (strength 0: uniform, the plain grammar).
     A fraction ``plain`` of the documents comes from ``grammar_corpus`` unchanged (facts,
     two-sense sentences, "but" clauses). Returns >= ``n_sentences`` sentences as documents.
+
+    ``p_mood`` > 0 gives that fraction of the stories one mood (as ``grammar_corpus``'s
+    ``p_mood``): every "the hero was (not) adj" agrees with it, so the good adjectives
+    share contexts with each other and not with the bad ones, in both languages alike:
+    an unlabelled polarity signal that can align across languages (0: corpus unchanged).
+    ``sentences`` = (min, max) sentences per story (more: more co-occurrence per hero).
     """
     if strength < 0:
         raise ValueError(f"strength must be >= 0 (0 = the plain grammar), got {strength}")
@@ -52,7 +59,7 @@ def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_orde
         p = np.exp(logits - logits.max())
         return cands[int(rng.choice(len(cands), p=p / p.sum()))]
 
-    def sentence(hero):
+    def sentence(hero, mood=None):
         if rng.random() < 0.6:
             verb = choose(hero, [v for v in lexicon.VERBS if lexicon.HYPERNYM[hero] in v[2]])
             obj = None
@@ -64,8 +71,11 @@ def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_orde
             return Sentence([event_clause(rng, hero, verb, neg=rng.random() < 0.25, obj=obj, place=place,
                                           adj=adj, p_adj=0.0, p_pp=0.0, p_rel=0.0)])
         subject = hero if rng.random() < 0.6 else choose(hero, lexicon.NOUNS["food"] + lexicon.NOUNS["place"])
-        return Sentence([copula_clause(rng, subject, choose(hero, lexicon.SENTIMENT_ADJ),
-                                       neg=rng.random() < 0.3, very=rng.random() < 0.2)])
+        neg = rng.random() < 0.3
+        adjs = lexicon.SENTIMENT_ADJ
+        if mood is not None and subject == hero:  # "not" flips: the clause, not the word, has the mood
+            adjs = [a for a in adjs if lexicon.POLARITY[a] ^ neg == mood]
+        return Sentence([copula_clause(rng, subject, choose(hero, adjs), neg=neg, very=rng.random() < 0.2)])
 
     docs, total = [], 0
     while total < n_sentences:
@@ -73,7 +83,8 @@ def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_orde
             doc = grammar_corpus(1, seed=int(rng.integers(2**31)), language=language, word_order=word_order)[0]
         else:
             hero = lexicon.AGENTS[int(rng.integers(len(lexicon.AGENTS)))]
-            doc = [lang.text(sentence(hero)) for _ in range(int(rng.integers(4, 9)))]
+            mood = int(rng.integers(2)) if p_mood > 0 and rng.random() < p_mood else None  # no draw at 0
+            doc = [lang.text(sentence(hero, mood)) for _ in range(int(rng.integers(sentences[0], sentences[1] + 1)))]
         docs.append(doc)
         total += len(doc)
     return docs
