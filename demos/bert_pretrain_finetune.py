@@ -5,7 +5,9 @@ per task, once from the pre-trained weights and once from random weights
 ("scratch"). Pre-training (MLM + SOP on unlabelled text of the task grammar)
 makes the fine-tuning loss fall faster and the test scores higher, and beats a
 bag-of-words baseline on every task — including DNA, whose "words" (one per
-base) the pre-training text never used in that role.
+base) the pre-training text never used in that role. Half the stories keep one
+mood throughout (``--p-mood``), as real text does: that is the only place the
+unlabelled text says which adjectives are good, which sentiment needs.
 
     python demos/bert_pretrain_finetune.py [--quick] [--nsp] [--reuse-pretrained]
 
