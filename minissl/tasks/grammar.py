@@ -190,13 +190,15 @@ def story(rng, n_sentences: int) -> list[Sentence]:
     return sents[:max(n_sentences, 2)]
 
 
-def mood_story(rng, n_sentences: int, mood: int, p_neg: float = 0.5) -> list[Sentence]:
+def mood_story(rng, n_sentences: int, mood: int, p_neg: float = 0.1) -> list[Sentence]:
     """A story whose protagonist has one mood (1 good, 0 bad) that every judgement agrees with.
 
     Real text is like this (a review praises throughout), and it is where a model
     can learn polarity without labels: to fill in "the dog was not [MASK]" in a
     happy story it must know that "not" flips and which adjectives are the good
     ones. "but" brings in someone of the opposite mood first; "and" one of the same.
+    Few judgements are negated (``p_neg``): at 0.5 an adjective's polarity would say
+    nothing about its neighbour's (a pure XOR), and MLM learnt no polarity at all.
     """
     hero = pick(rng, L.AGENTS)
     place = pick(rng, L.NOUNS["place"])

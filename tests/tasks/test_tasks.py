@@ -146,7 +146,7 @@ def test_mood_story_judgements_agree_with_the_mood():
             assert pols[-1] == mood and s.clauses[-1].info["subj"] == hero
             if len(pols) == 2:
                 assert pols[0] == (1 - mood if s.conj[0][0] == "but" else mood)
-    assert seen_not > 100  # negation is common, so adjective polarity alone does not give the mood
+    assert 30 < seen_not < 250  # some negation (p_neg 0.1 of ~1,250 judgements), not half
 
 
 def test_grammar_corpus_mood_is_opt_in():
