@@ -33,7 +33,7 @@ def world_preferences(dim: int = 4, seed: int = 0) -> dict:
 
 def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_order=None,
                  strength: float = 5.0, dim: int = 8, plain: float = 0.3, world_seed: int = 0,
-                 p_mood: float = 0.0, sentences=(4, 8)) -> list:
+                 p_mood: float = 0.0, sentences=(4, 8), p_neg_mood: float = 0.3) -> list:
     """Documents about one protagonist each, whose choices follow a shared world.
 
     The hero's verb, object, place and adjectives are drawn with probability
@@ -46,8 +46,14 @@ def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_orde
     ``p_mood``): every "the hero was (not) adj" agrees with it, so the good adjectives
     share contexts with each other and not with the bad ones, in both languages alike:
     an unlabelled polarity signal that can align across languages (0: corpus unchanged).
+    ``p_neg_mood``: the fraction of a mood story's judgements that are negated. With many
+    negations ("hero was not bad" in a good story) neighbouring adjectives' polarities look
+    uncorrelated to MLM (polarity XOR "not" is what agrees); ~0.1 lets polarity show
+    (as ``grammar.mood_story``). The default 0.3 leaves the corpus unchanged.
     ``sentences`` = (min, max) sentences per story (more: more co-occurrence per hero).
     """
+    if not 0 <= p_neg_mood <= 1:
+        raise ValueError(f"p_neg_mood is a probability in [0, 1], got {p_neg_mood}")
     if strength < 0:
         raise ValueError(f"strength must be >= 0 (0 = the plain grammar), got {strength}")
     prefs = {w: u / np.linalg.norm(u) for w, u in world_preferences(dim, seed=world_seed).items()}
@@ -71,7 +77,7 @@ def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_orde
             return Sentence([event_clause(rng, hero, verb, neg=rng.random() < 0.25, obj=obj, place=place,
                                           adj=adj, p_adj=0.0, p_pp=0.0, p_rel=0.0)])
         subject = hero if rng.random() < 0.6 else choose(hero, lexicon.NOUNS["food"] + lexicon.NOUNS["place"])
-        neg = rng.random() < 0.3
+        neg = rng.random() < (p_neg_mood if mood is not None else 0.3)
         adjs = lexicon.SENTIMENT_ADJ
         if mood is not None and subject == hero:  # "not" flips: the clause, not the word, has the mood
             adjs = [a for a in adjs if lexicon.POLARITY[a] ^ neg == mood]

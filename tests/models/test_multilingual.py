@@ -160,3 +160,20 @@ def test_world_corpus_mood_stories_judge_the_hero_consistently():
                 if s.split()[1] == hero and "was" in s.split() and s.split()[-2] in lexicon.POLARITY}
         mixed0 += len(pols) > 1
     assert mixed0 > 50
+
+
+def test_world_corpus_mood_negation_rate_is_opt_in():
+    """p_neg_mood sets how often a mood story's judgements say "not"; the default (0.3)
+    leaves the corpus as before, and moods still hold at any rate."""
+    assert world_corpus(300, seed=5, p_mood=0.5) == world_corpus(300, seed=5, p_mood=0.5, p_neg_mood=0.3)
+
+    def negated_fraction(p):
+        judged = [s.split() for doc in world_corpus(3000, seed=5, plain=0.0, p_mood=1.0, p_neg_mood=p)
+                  for s in doc if "was" in s.split() and s.split()[-2] in lexicon.POLARITY]
+        return np.mean(["not" in ws for ws in judged]), len(judged)
+    f01, n01 = negated_fraction(0.1)
+    f05, n05 = negated_fraction(0.5)
+    assert n01 > 300 and n05 > 300
+    assert abs(f01 - 0.1) < 0.04 and abs(f05 - 0.5) < 0.06
+    with pytest.raises(ValueError, match="p_neg_mood"):
+        world_corpus(10, p_neg_mood=1.5)
