@@ -50,6 +50,20 @@ def pad_batch(sequences, pad_id: int, max_length: int | None = None,
     return ids, mask
 
 
+def merge_pair(symbols, a, b, new):
+    """Replace every non-overlapping adjacent (a, b) in ``symbols``, left to right, by ``new``:
+    the one step that both BPE and WordPiece training (and BPE encoding) repeat."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and symbols[i] == a and symbols[i + 1] == b:
+            out.append(new)
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
+
+
 class VocabTokenizer:
     """Base for tokenizers with an explicit token <-> id table.
 

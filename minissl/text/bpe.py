@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from .base import pad_batch
+from .base import merge_pair, pad_batch
 
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}|"""
@@ -129,14 +129,7 @@ class ByteBPETokenizer:
                 for p in zip(word, word[1:]):
                     pair_count[p] -= f
                     changed.add(p)
-                merged, i = [], 0
-                while i < len(word):
-                    if i + 1 < len(word) and word[i] == pair[0] and word[i + 1] == pair[1]:
-                        merged.append(new_id)
-                        i += 2
-                    else:
-                        merged.append(word[i])
-                        i += 1
+                merged = merge_pair(word, pair[0], pair[1], new_id)
                 words[w] = merged
                 for p in zip(merged, merged[1:]):
                     pair_count[p] += f
@@ -163,15 +156,7 @@ class ByteBPETokenizer:
             new = ranks.get(best)
             if new is None:
                 break
-            out, i = [], 0
-            while i < len(ids):
-                if i + 1 < len(ids) and ids[i] == best[0] and ids[i + 1] == best[1]:
-                    out.append(new)
-                    i += 2
-                else:
-                    out.append(ids[i])
-                    i += 1
-            ids = out
+            ids = merge_pair(ids, best[0], best[1], new)
         if len(self._cache) < 200_000:
             self._cache[chunk] = ids
         return ids

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .base import BERT_SPECIALS
+from .base import BERT_SPECIALS, merge_pair
 
 
 def train_wordpiece_vocab(texts, vocab_size: int, basic, min_frequency: int = 2) -> list[str]:
@@ -49,15 +49,7 @@ def train_wordpiece_vocab(texts, vocab_size: int, basic, min_frequency: int = 2)
         for i, w in enumerate(words):
             if len(w) < 2:
                 continue
-            out, j = [], 0
-            while j < len(w):
-                if j + 1 < len(w) and w[j] == a and w[j + 1] == b:
-                    out.append(new)
-                    j += 2
-                else:
-                    out.append(w[j])
-                    j += 1
-            words[i] = out
+            words[i] = merge_pair(w, a, b, new)
         if new not in seen:
             seen.add(new)
             vocab.append(new)
