@@ -41,6 +41,7 @@ def _image_shape(x):
 def affine_warp(x, theta, shift):
     """Bilinear resampling of images ``x`` (N, H, W) by per-image 2×2 matrices ``theta`` (N, 2, 2)
     and shifts ``shift`` (N, 2) (pixels, (row, col)); outside the image reads as 0."""
+    x, theta, shift = xp.asarray(x), xp.asarray(theta), xp.asarray(shift)  # host arrays go to the device
     n, h, w = x.shape
     c = xp.asarray([(h - 1) / 2, (w - 1) / 2], dtype=x.dtype)
     rows, cols = xp.meshgrid(xp.arange(h, dtype=x.dtype), xp.arange(w, dtype=x.dtype), indexing="ij")
@@ -91,7 +92,7 @@ class Augment:
 
     def __call__(self, x, rng=None):
         rng = rng or backend.rng()
-        x, (h, w), flat = _image_shape(x)
+        x, (h, w), flat = _image_shape(xp.asarray(x))
         n, dt = x.shape[0], x.dtype
 
         def u(lo, hi, *shape):  # uniform draws on the backend, one per image

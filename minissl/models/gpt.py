@@ -217,7 +217,7 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, do_sample=True,
         p = xp.where(keep, p, 0.0)
         p /= p.sum(axis=-1, keepdims=True)
     rng = backend.rng() if rng is None else rng
-    u = rng.random((p.shape[0], 1))
+    u = xp.asarray(rng.random((p.shape[0], 1)))  # a host (NumPy) generator works too
     return xp.minimum((xp.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1).astype(xp.int64)
 
 

@@ -42,8 +42,8 @@ def nearest_code(z, codebook):
 
     Uses ||z - e||² = ||z||² - 2 z·e + ||e||², one matrix product instead of an
     (M, K, D) difference tensor; ||z||² is the same for every k and is dropped."""
-    z = z.data if isinstance(z, Tensor) else z
-    e = codebook.data if isinstance(codebook, Tensor) else codebook
+    z = z.data if isinstance(z, Tensor) else xp.asarray(z)
+    e = codebook.data if isinstance(codebook, Tensor) else xp.asarray(codebook)
     return xp.argmin((e * e).sum(axis=1)[None, :] - 2 * z @ e.T, axis=1)
 
 
