@@ -10,6 +10,8 @@ from minissl.models.bert import BertConfig, BertForPreTraining, BertModel
 from minissl.models.bert_heads import (BertForQuestionAnswering, BertForSequenceClassification,
                                        BertForTokenClassification, best_span, pad_windows, qa_windows)
 
+npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
+
 CFG = dict(vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=4, intermediate_size=24,
            max_position_embeddings=32, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
@@ -82,7 +84,7 @@ def test_forward_matches_hugging_face_math():
     torch = pytest.importorskip("torch")
     m = tiny().eval()
     for p in m.parameters():  # move away from the init so LayerNorm/bias terms matter
-        p.data = p.data + np.random.default_rng(1).standard_normal(p.shape).astype(np.float32) * 0.3
+        p.data = p.data + ms.backend.asarray(np.random.default_rng(1).standard_normal(p.shape).astype(np.float32) * 0.3)
     ids, am, tt = batch()
     seq, pooled = m(ids, am, tt)
     rseq, rpool = hf_reference(torch, m, ids, am, tt)
@@ -130,9 +132,9 @@ def test_pretraining_loss_and_gradients_match_torch():
     (mlm + sop).backward()
     P = dict(m.named_parameters())
     for n in ("cls.predictions.bias", "cls.predictions.transform.dense.weight", "cls.seq_relationship.weight"):
-        np.testing.assert_allclose(P[n].grad, W[n].grad.numpy(), atol=1e-6, err_msg=n)
+        np.testing.assert_allclose(npy(P[n].grad), W[n].grad.numpy(), atol=1e-6, err_msg=n)
     # the tied embedding gets gradient from both the input side and the MLM decoder
-    assert np.abs(P["bert.embeddings.word_embeddings.weight"].grad).sum() > \
+    assert np.abs(npy(P["bert.embeddings.word_embeddings.weight"].grad)).sum() > \
         np.abs(W["bert.embeddings.word_embeddings.weight"].grad.numpy()).sum() * 0.99
 
 

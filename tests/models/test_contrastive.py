@@ -10,6 +10,8 @@ from minissl.models.augment import Augment, affine_warp
 from minissl.models.contrastive import (BYOL, SimCLR, byol_tau, collapse_std, fit_probe, linear_probe, normalize,
                                         nt_xent, pretrain)
 
+npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
+
 
 def t64(a, grad=True):
     return ms.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
@@ -52,8 +54,8 @@ def test_nt_xent_matches_torch_cross_entropy_formulation():
     ref = torch.nn.functional.cross_entropy(s, target)
     ref.backward()
     assert loss.item() == pytest.approx(ref.item(), rel=1e-10)
-    np.testing.assert_allclose(z1.grad, ta.grad.numpy(), atol=1e-12)
-    np.testing.assert_allclose(z2.grad, tb.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(npy(z1.grad), ta.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(npy(z2.grad), tb.grad.numpy(), atol=1e-12)
 
 
 def test_nt_xent_bad_input_is_named():
@@ -70,8 +72,8 @@ def test_nt_xent_bad_input_is_named():
 def test_affine_warp_identity_and_integer_shift():
     x = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
     eye = np.tile(np.eye(2, dtype=np.float32), (3, 1, 1))
-    np.testing.assert_array_equal(affine_warp(x, eye, np.zeros((3, 2), np.float32)), x)
-    y = affine_warp(x, eye, np.array([[1, 0], [0, -1], [2, 1]], np.float32))
+    np.testing.assert_array_equal(npy(affine_warp(x, eye, np.zeros((3, 2), np.float32))), x)
+    y = npy(affine_warp(x, eye, np.array([[1, 0], [0, -1], [2, 1]], np.float32)))
     np.testing.assert_allclose(y[0, :-1], x[0, 1:], atol=1e-6)  # reads one row down: the picture moves up
     np.testing.assert_allclose(y[0, -1], 0, atol=1e-6)          # what came in from outside is blank
     np.testing.assert_allclose(y[1, :, 1:], x[1, :, :-1], atol=1e-6)
@@ -81,29 +83,29 @@ def test_affine_warp_identity_and_integer_shift():
 
 def test_affine_warp_half_pixel_is_bilinear_average_and_rotation_quarter_turn():
     x = np.random.default_rng(1).random((1, 8, 8)).astype(np.float32)
-    y = affine_warp(x, np.eye(2, dtype=np.float32)[None], np.array([[0.5, 0.5]], np.float32))
+    y = npy(affine_warp(x, np.eye(2, dtype=np.float32)[None], np.array([[0.5, 0.5]], np.float32)))
     avg = (x[0, :-1, :-1] + x[0, 1:, :-1] + x[0, :-1, 1:] + x[0, 1:, 1:]) / 4
     np.testing.assert_allclose(y[0, :-1, :-1], avg, atol=1e-6)
     rot = np.array([[[0, -1], [1, 0]]], np.float32)  # reads (r, c) at (3.5-(c-3.5), r): a 90° turn
-    np.testing.assert_allclose(affine_warp(x, rot, np.zeros((1, 2), np.float32))[0], np.rot90(x[0], -1), atol=1e-5)
+    np.testing.assert_allclose(npy(affine_warp(x, rot, np.zeros((1, 2), np.float32)))[0], np.rot90(x[0], -1), atol=1e-5)
 
 
 def test_cutout_zeroes_one_square_and_noise_has_its_std():
     ones = np.ones((50, 8, 8), np.float32)
     off = dict(shift=0, scale=(1, 1), rotate=0, noise=0, brightness=0, contrast=0)
-    y = Augment(cutout=3, cutout_p=1.0, **off)(ones)
+    y = npy(Augment(cutout=3, cutout_p=1.0, **off)(ones))
     assert ((y == 0).sum(axis=(1, 2)) == 9).all()
     for img in y:  # the zeros form one 3×3 block
         r, c = np.nonzero(img == 0)
         assert r.max() - r.min() == 2 and c.max() - c.min() == 2
-    z = Augment(cutout=0, noise=0.1, **{k: v for k, v in off.items() if k != "noise"})(np.zeros((400, 64), np.float32))
+    z = npy(Augment(cutout=0, noise=0.1, **{k: v for k, v in off.items() if k != "noise"})(np.zeros((400, 64), np.float32)))
     assert z.shape == (400, 64) and z.dtype == np.float32
     assert z.std() == pytest.approx(0.1, rel=0.05)
 
 
 def test_brightness_contrast_is_affine_per_image():
     x = np.random.default_rng(2).random((20, 8, 8)).astype(np.float32)
-    y = Augment(shift=0, scale=(1, 1), rotate=0, cutout=0, noise=0, brightness=0.3, contrast=0.5)(x)
+    y = npy(Augment(shift=0, scale=(1, 1), rotate=0, cutout=0, noise=0, brightness=0.3, contrast=0.5)(x))
     for a, b in zip(x, y):  # b = c·a + const with c in [0.5, 1.5]
         c = np.polyfit(a.ravel(), b.ravel(), 1)[0]
         np.testing.assert_allclose(b, c * a + (b - c * a).mean(), atol=1e-5)
@@ -113,9 +115,9 @@ def test_brightness_contrast_is_affine_per_image():
 def test_augment_is_seeded_batched_and_rejects_bad_shapes():
     x = np.random.default_rng(3).random((10, 64)).astype(np.float32)
     ms.manual_seed(5)
-    a = Augment()(x)
+    a = npy(Augment()(x))
     ms.manual_seed(5)
-    b = Augment()(x)
+    b = npy(Augment()(x))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a[0], a[1] - x[1] + x[0])  # each image draws its own transform
     with pytest.raises(ValueError, match="not square"):
@@ -160,7 +162,7 @@ def test_byol_no_gradient_into_target_and_ema_update():
     model = BYOL(hidden=32, proj_dim=8, pred_hidden=16, tau_base=0.9)
     target_ids = {id(p) for p in model.target.parameters()}
     assert target_ids and not target_ids & {id(p) for p in model.parameters()}  # the optimiser never sees them
-    before = [p.data.copy() for p in model.target.parameters()]
+    before = [npy(p.data).copy() for p in model.target.parameters()]
     x = ms.tensor(np.random.default_rng(0).random((16, 64)).astype(np.float32))
     opt = optim.SGD(model.parameters(), lr=0.5)
     loss = model.loss(x, ms.tensor(x.numpy()[::-1].copy()))
@@ -169,12 +171,12 @@ def test_byol_no_gradient_into_target_and_ema_update():
     assert all(p.grad is not None for p in model.predictor.parameters())
     opt.step()
     for b, p in zip(before, model.target.parameters()):
-        np.testing.assert_array_equal(p.data, b)  # the optimiser step leaves the target alone
-    online = [p.data.copy() for p in list(model.encoder.parameters()) + list(model.projector.parameters())]
+        np.testing.assert_array_equal(npy(p.data), b)  # the optimiser step leaves the target alone
+    online = [npy(p.data).copy() for p in list(model.encoder.parameters()) + list(model.projector.parameters())]
     tau = model.update_target(0, 10)
     assert tau == pytest.approx(0.9)
     for b, o, p in zip(before, online, model.target.parameters()):
-        np.testing.assert_allclose(p.data, 0.9 * b + 0.1 * o, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(npy(p.data), 0.9 * b + 0.1 * o, rtol=1e-5, atol=1e-7)
 
 
 def test_byol_loss_is_symmetric_two_minus_two_cos():
@@ -226,11 +228,11 @@ def test_linear_probe_picks_l2_on_validation_and_scores_test():
 def test_pretrain_byol_logs_history_and_moves_target():
     x = np.random.default_rng(0).random((70, 64)).astype(np.float32)
     model = BYOL(hidden=32, proj_dim=8, pred_hidden=16)
-    before = [p.data.copy() for p in model.target.parameters()]
+    before = [npy(p.data).copy() for p in model.target.parameters()]
     hist = pretrain(model, x, Augment(), epochs=3, batch_size=32, lr=1e-2, progress=False)
     assert len(hist["loss"]) == 3 and len(hist["collapse_std"]) == 3
     assert all(0 < s <= 1 / math.sqrt(8) * 1.5 for s in hist["collapse_std"])
-    assert any(not np.allclose(b, p.data) for b, p in zip(before, model.target.parameters()))
+    assert any(not np.allclose(b, npy(p.data)) for b, p in zip(before, model.target.parameters()))
     assert not model.training  # handed back ready for feature extraction
 
 

@@ -10,6 +10,8 @@ import pytest
 import minissl as ms
 from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, load_checkpoint, sample_next, save_checkpoint, train_lm
 
+npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
+
 
 def small(vocab=23, **kw):
     ms.manual_seed(0)
@@ -100,7 +102,7 @@ def test_tied_head_shares_one_parameter_and_sums_both_gradients():
         m.zero_grad()
         m(x, y)[1].backward()
     expected = untied.wte.weight.grad + untied.lm_head.weight.grad
-    np.testing.assert_allclose(tied.wte.weight.grad, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(npy(tied.wte.weight.grad), npy(expected), rtol=1e-5, atol=1e-7)
 
 
 def test_gpt2_initialisation():
@@ -122,17 +124,17 @@ def test_gpt2_initialisation():
 def test_top_k_restricts_support_and_top_p_keeps_the_nucleus():
     rng = np.random.default_rng(0)
     logits = np.log(np.array([[0.05, 0.5, 0.15, 0.3]] * 4000))
-    k2 = sample_next(logits, top_k=2, rng=rng)
+    k2 = npy(sample_next(logits, top_k=2, rng=rng))
     assert set(np.unique(k2)) == {1, 3}
     assert abs((k2 == 1).mean() - 0.5 / 0.8) < 0.03  # renormalised over the two kept tokens
-    p = sample_next(logits, top_p=0.75, rng=rng)  # 0.5 < 0.75 ≤ 0.8: tokens 1 and 3
+    p = npy(sample_next(logits, top_p=0.75, rng=rng))  # 0.5 < 0.75 ≤ 0.8: tokens 1 and 3
     assert set(np.unique(p)) == {1, 3}
-    p = sample_next(logits, top_p=0.81, rng=rng)  # needs 0.15 more: token 2 joins
+    p = npy(sample_next(logits, top_p=0.81, rng=rng))  # needs 0.15 more: token 2 joins
     assert set(np.unique(p)) == {1, 2, 3}
-    assert set(np.unique(sample_next(logits, top_p=0.1, rng=rng))) == {1}  # the top token always stays
-    full = sample_next(logits, rng=rng)
+    assert set(np.unique(npy(sample_next(logits, top_p=0.1, rng=rng)))) == {1}  # the top token always stays
+    full = npy(sample_next(logits, rng=rng))
     np.testing.assert_allclose(np.bincount(full, minlength=4) / 4000, [0.05, 0.5, 0.15, 0.3], atol=0.03)
-    cold = sample_next(logits, temperature=0.05, rng=rng)
+    cold = npy(sample_next(logits, temperature=0.05, rng=rng))
     assert (cold == 1).mean() > 0.99
     with pytest.raises(ValueError, match="top_p"):
         sample_next(logits, top_p=1.5)
@@ -155,7 +157,7 @@ def test_matches_pytorch_loss_and_gradients():
     assert abs(loss.item() - tloss.item()) < 1e-5
     tgrads = dict(tm.named_parameters())
     for name, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad, tgrads[name].grad.numpy(), rtol=1e-3, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(npy(p.grad), tgrads[name].grad.numpy(), rtol=1e-3, atol=1e-6, err_msg=name)
 
 
 def test_tiny_overfit_and_checkpoint_round_trip(tmp_path):

@@ -10,6 +10,8 @@ from minissl.tasks.world import world_corpus, world_preferences
 from minissl.tasks import grammar_vocab, lexicon, make_dictionary
 from minissl.text import BERT_SPECIALS
 
+npy = ms.backend.to_numpy  # results live on the backend (CuPy on a GPU)
+
 
 def test_joint_tokenizer_shares_only_the_anchors():
     a, b = grammar_vocab("a"), grammar_vocab("b")
@@ -31,7 +33,7 @@ def test_mean_word_vectors_equal_a_loop_over_single_sentences():
     rng = np.random.default_rng(0)
     seqs = [[2] + list(rng.integers(5, 20, size=int(rng.integers(2, 9)))) + [3] for _ in range(7)]
     words = [5, 9, 12, 19]
-    got, counts = mean_word_vectors(model, seqs, words, batch_size=3)  # padded batches of 3
+    got, counts = map(npy, mean_word_vectors(model, seqs, words, batch_size=3))  # padded batches of 3
     model.eval()
     sums = np.zeros((3, len(words), 8))
     n = np.zeros(len(words))
@@ -55,13 +57,13 @@ def test_cosine_ranks_by_hand():
     src = np.array([[1.0, 0.0], [0.0, 2.0]])
     tgt = np.array([[3.0, 0.3], [0.0, 1.0], [1.0, 1.0]])
     # query 0: cosines 0.995, 0, 0.707 -> target 2 is 2nd; query 1: 0.0995, 1, 0.707 -> target 0 is 3rd
-    np.testing.assert_array_equal(cosine_ranks(src, tgt, [2, 0]), [2, 3])
+    np.testing.assert_array_equal(npy(cosine_ranks(src, tgt, [2, 0])), [2, 3])
     s = alignment_scores(src, tgt, [2, 0], ks=(1, 2))
     assert s == pytest.approx({"mrr": (1 / 2 + 1 / 3) / 2, "top1": 0.0, "top2": 0.5})
     # cosine ignores length: rescaling targets by positive numbers changes no rank
-    np.testing.assert_array_equal(cosine_ranks(src, tgt * np.array([[0.1], [7.0], [2.0]]), [2, 0]), [2, 3])
+    np.testing.assert_array_equal(npy(cosine_ranks(src, tgt * np.array([[0.1], [7.0], [2.0]]), [2, 0])), [2, 3])
     # ties count against the query
-    np.testing.assert_array_equal(cosine_ranks(src[:1], np.array([[1.0, 0.0], [2.0, 0.0]]), [0]), [2])
+    np.testing.assert_array_equal(npy(cosine_ranks(src[:1], np.array([[1.0, 0.0], [2.0, 0.0]]), [0])), [2])
 
 
 def test_permuted_copy_is_perfectly_aligned_and_random_vectors_are_near_chance():
@@ -90,7 +92,7 @@ def test_mean_shift_undoes_a_language_offset():
     before = alignment_scores(a, b, np.arange(100))["mrr"]
     after = alignment_scores(mean_shift(a, b), b, np.arange(100))["mrr"]
     assert before < 0.3 and after == 1.0
-    np.testing.assert_allclose(mean_shift(a, b).mean(0), b.mean(0), atol=1e-12)
+    np.testing.assert_allclose(npy(mean_shift(a, b)).mean(0), b.mean(0), atol=1e-12)
     layers = alignment_by_layer(np.stack([a, words]), np.stack([b, words]), np.arange(100), shift=True)
     assert [l["mrr"] for l in layers] == [1.0, 1.0]
 

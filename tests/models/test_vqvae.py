@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 import minissl as ms
 from minissl.models.vqvae import VQVAE, VectorQuantizer, code_perplexity, dead_share, nearest_code
 
+npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
+
 
 @given(m=st.integers(1, 20), k=st.integers(1, 12), d=st.integers(1, 6), seed=st.integers(0, 2**31))
 def test_nearest_code_equals_brute_force(m, k, d, seed):
@@ -27,10 +29,10 @@ def test_perplexity_and_dead_share():
 
 def _quantizer64(k=4, d=3, **kw):
     q = VectorQuantizer(k, d, restart_after=None, **kw)
-    q.codebook.data = np.random.default_rng(0).standard_normal((k, d))
+    q.codebook.data = ms.backend.asarray(np.random.default_rng(0).standard_normal((k, d)))
     if q.ema:
         q.embed_sum.data = q.codebook.data.copy()
-        q.cluster_size.data = np.ones(k)
+        q.cluster_size.data = ms.xp.ones(k)
     return q
 
 
@@ -40,7 +42,7 @@ def test_vq_forward_and_straight_through_gradients():
     z = ms.tensor(np.random.default_rng(1).standard_normal((2, 3, 3)), requires_grad=True)
     z_q, loss, idx = q(z)
     e = q.codebook.numpy()
-    zf, k = z.numpy().reshape(-1, 3), idx.reshape(-1)
+    zf, k = z.numpy().reshape(-1, 3), npy(idx).reshape(-1)
     np.testing.assert_allclose(z_q.numpy().reshape(-1, 3), e[k])
     n = zf.size
     assert loss.item() == pytest.approx((1 + beta) * ((zf - e[k]) ** 2).sum() / n)
@@ -48,10 +50,10 @@ def test_vq_forward_and_straight_through_gradients():
     up = np.random.default_rng(2).standard_normal(z.shape)
     ((z_q * ms.tensor(up)).sum() + loss).backward()
     want_z = up.reshape(-1, 3) + beta * 2 * (zf - e[k]) / n
-    np.testing.assert_allclose(z.grad.reshape(-1, 3), want_z, rtol=1e-10)
+    np.testing.assert_allclose(npy(z.grad).reshape(-1, 3), want_z, rtol=1e-10)
     want_e = np.zeros_like(e)
     np.add.at(want_e, k, 2 * (e[k] - zf) / n)
-    np.testing.assert_allclose(q.codebook.grad, want_e, rtol=1e-10)
+    np.testing.assert_allclose(npy(q.codebook.grad), want_e, rtol=1e-10)
 
 
 def test_vq_ema_mode_updates_codebook_by_averages():
@@ -103,7 +105,7 @@ def test_vqvae_loss_gradcheck_decoder_and_encoder_path():
     ms.nn.functional.mse_loss(rec, x).backward()
     (ms.nn.functional.mse_loss(model.decoder(z_q.reshape(4, -1)).sigmoid(), x) + vq).backward()
     e = model.quantizer.codebook.numpy()[ms.backend.to_numpy(idx)]
-    np.testing.assert_allclose(z.grad, zq_leaf.grad + 0.25 * 2 * (z.numpy() - e) / z.numpy().size, rtol=1e-8)
+    np.testing.assert_allclose(npy(z.grad), npy(zq_leaf.grad) + 0.25 * 2 * (z.numpy() - e) / z.numpy().size, rtol=1e-8)
 
 
 def test_vqvae_bits_and_decode_indices():

@@ -10,6 +10,8 @@ from minissl import nn
 from minissl.nn.transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, TransformerEncoder,
                                     TransformerEncoderLayer, padding_mask, sinusoid_table)
 
+npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
+
 
 def to64(module):
     for p in module.parameters():
@@ -60,8 +62,8 @@ def _run(enc, x, am):
     loss = (y * w).sum() / float(am.sum())  # only real positions count
     enc.zero_grad()
     loss.backward()
-    grads = {n: p.grad.copy() for n, p in enc.named_parameters()}
-    return y.numpy(), loss.item(), xt.grad, grads
+    grads = {n: npy(p.grad).copy() for n, p in enc.named_parameters()}
+    return y.numpy(), loss.item(), npy(xt.grad), grads
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -126,7 +128,7 @@ def test_encoder_returns_every_layer_and_attention_weights():
 
 
 def test_sinusoid_table_formula_and_buffer():
-    t = sinusoid_table(50, 6)
+    t = npy(sinusoid_table(50, 6))
     for p, i in [(0, 0), (7, 1), (49, 2)]:
         assert t[p, 2 * i] == pytest.approx(math.sin(p / 10000 ** (2 * i / 6)), abs=1e-6)
         assert t[p, 2 * i + 1] == pytest.approx(math.cos(p / 10000 ** (2 * i / 6)), abs=1e-6)
