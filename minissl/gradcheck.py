@@ -7,6 +7,8 @@ rounding error of s swamps the difference quotient.
 """
 from __future__ import annotations
 
+import itertools
+
 from .backend import xp
 from .tensor import Tensor
 
@@ -50,10 +52,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     for k, t in enumerate(checked):
         numeric = xp.zeros(t.data.size)
-        for i in range(t.data.size):
-            # index the array itself, not a reshape of it: a reshape of a
-            # non-contiguous array is a copy, and perturbing a copy changes nothing
-            at = tuple(int(j) for j in xp.unravel_index(i, t.shape))
+        # every element in C order (as reshape(-1) below), by its index tuple: index the
+        # array itself, not a reshape of it: a reshape of a non-contiguous array is a copy,
+        # and perturbing a copy changes nothing. (Not xp.unravel_index: CuPy's wants an array.)
+        for i, at in enumerate(itertools.product(*(range(n) for n in t.shape))):
             old = float(t.data[at])
             t.data[at] = old + eps
             plus = f()
