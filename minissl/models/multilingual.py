@@ -27,6 +27,8 @@ ceiling). ``minissl.tasks.world.world_corpus`` gives the two languages one
 shared world instead, so that every word has its own co-occurrence profile.
 
 Shapes: word vectors (L+1, W, H) for embeddings + L layers, W words, H hidden.
+The measurements run on the backend; vectors, ranks and shifted vectors come back
+as NumPy arrays, ready for host-side scoring and plots on either backend.
 Demo: ``demos/multilingual.py``.
 """
 from __future__ import annotations
@@ -53,8 +55,8 @@ def mean_word_vectors(model, sequences, word_ids, batch_size: int = 64, pad_id: 
 
     ``model`` is a BertModel; ``sequences`` a list of token-id lists (already with
     [CLS]/[SEP]); ``word_ids`` the W vocabulary ids to average. Returns
-    ``(vectors (L+1, W, H) float64, counts (W,) int)``; index 0 is the embedding
-    layer. A word that never occurs has count 0 and a zero vector.
+    ``(vectors (L+1, W, H) float64, counts (W,) int)`` as NumPy arrays; index 0 is the
+    embedding layer. A word that never occurs has count 0 and a zero vector.
     """
     word_ids = xp.asarray(word_ids, dtype=xp.int64)
     if word_ids.ndim != 1 or len(xp.unique(word_ids)) != len(word_ids):
@@ -78,12 +80,12 @@ def mean_word_vectors(model, sequences, word_ids, batch_size: int = 64, pad_id: 
             backend.scatter_add(sums[l], r, h.data.reshape(-1, h.shape[-1])[keep].astype(xp.float64))
         counts += xp.bincount(r, minlength=len(word_ids))
     model.train(was)
-    return sums / xp.maximum(counts, 1)[None, :, None], counts
+    return backend.to_numpy(sums / xp.maximum(counts, 1)[None, :, None]), backend.to_numpy(counts)
 
 
 def cosine_ranks(src, tgt, gold):
-    """1-based rank of ``tgt[gold[i]]`` among all rows of ``tgt`` by cosine to ``src[i]``.
-    Ties count against the query (an all-equal score row gives the worst rank)."""
+    """1-based rank of ``tgt[gold[i]]`` among all rows of ``tgt`` by cosine to ``src[i]``
+    (a NumPy int array). Ties count against the query (an all-equal score row gives the worst rank)."""
     src, tgt, gold = xp.asarray(src, xp.float64), xp.asarray(tgt, xp.float64), xp.asarray(gold)
     if src.ndim != 2 or tgt.ndim != 2 or src.shape[1] != tgt.shape[1]:
         raise ValueError(f"src (Q, H) and tgt (N, H) must share H; got {src.shape} and {tgt.shape}")
@@ -92,21 +94,22 @@ def cosine_ranks(src, tgt, gold):
     unit = lambda m: m / xp.maximum(xp.linalg.norm(m, axis=1, keepdims=True), 1e-12)  # noqa: E731
     sim = unit(src) @ unit(tgt).T
     target = sim[xp.arange(len(src)), gold]
-    return (sim >= target[:, None]).sum(1)
+    return backend.to_numpy((sim >= target[:, None]).sum(1))
 
 
 def alignment_scores(src, tgt, gold, ks=(1, 5)) -> dict:
     """MRR and top-k accuracy of translation retrieval by cosine."""
     ranks = cosine_ranks(src, tgt, gold)
-    out = {"mrr": float(xp.mean(1.0 / ranks))}
-    out.update({f"top{k}": float(xp.mean(ranks <= k)) for k in ks})
+    out = {"mrr": float((1.0 / ranks).mean())}  # ranks are on the host
+    out.update({f"top{k}": float((ranks <= k).mean()) for k in ks})
     return out
 
 
 def mean_shift(src, tgt):
-    """Move ``src`` by the difference of the two languages' mean vectors (no dictionary used)."""
+    """Move ``src`` by the difference of the two languages' mean vectors (no dictionary used);
+    returns a NumPy array."""
     src, tgt = xp.asarray(src, xp.float64), xp.asarray(tgt, xp.float64)
-    return src - src.mean(0) + tgt.mean(0)
+    return backend.to_numpy(src - src.mean(0) + tgt.mean(0))
 
 
 def alignment_by_layer(vec_a, vec_b, gold, shift: bool = False) -> list:
