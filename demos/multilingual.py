@@ -120,8 +120,7 @@ def pretrain(cfg, tok, seqs, S, seed, desc):
     for _ in bar:
         x, am = pad_batch([seqs[i] for i in rng.integers(len(seqs), size=S["batch"])], tok.pad_token_id)
         x, labels = mask_tokens(x, rng, mask_id=tok.mask_token_id, vocab_size=tok.vocab_size,
-                                special_ids=tok.all_special_ids, attention_mask=am,
-                                 mlm_probability=S["mlm_p"])
+                                special_ids=tok.all_special_ids, attention_mask=am, mlm_probability=S["mlm_p"])
         out = model(x, am, labels=labels)
         opt.zero_grad()
         out.loss.backward()
@@ -136,16 +135,16 @@ def pretrain(cfg, tok, seqs, S, seed, desc):
 TRANSFER_TASKS = ("nli", "pos", "sentiment")  # the first is the headline zero_shot_accuracy
 
 
-def task_rows(tok, name, examples):
+def task_rows(tok, task, examples):
     """Examples -> (ids, label) rows: NLI as ``[CLS] premise [SEP] hypothesis [SEP]``, POS with
     one tag id per word (-100 on [CLS]/[SEP]: ignored), sentiment as ``[CLS] text [SEP]``."""
     cls, sep = tok.cls_token_id, tok.sep_token_id
     ids = lambda text: tok.convert_tokens_to_ids(text.split())  # noqa: E731 - one token per word
-    if name == "pos":
-        tag = {t: i for i, t in enumerate(load_task("pos", n_train=0, n_dev=0, n_test=0).label_names)}
+    if task.name == "pos":
+        tag = {t: i for i, t in enumerate(task.label_names)}
         return [([cls] + tok.convert_tokens_to_ids(e["tokens"]) + [sep], [-100] + [tag[t] for t in e["tags"]] + [-100])
                 for e in examples]
-    if name == "nli":
+    if task.name == "nli":
         return [([cls] + ids(e["premise"]) + [sep] + ids(e["hypothesis"]) + [sep], e["label"]) for e in examples]
     return [([cls] + ids(e["text"]) + [sep], e["label"]) for e in examples]
 
@@ -291,12 +290,13 @@ def main():
         task_a = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=args.seed + 10)
         task_b = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=args.seed + 20,
                            language="b", word_order=args.word_order)
-        tr_a, te_a = task_rows(tok, name, task_a.train), task_rows(tok, name, task_a.test)
-        tr_b, te_b = task_rows(tok, name, task_b.train), task_rows(tok, name, task_b.test)
+        tr_a, te_a = task_rows(tok, task_a, task_a.train), task_rows(tok, task_a, task_a.test)
+        tr_b, te_b = task_rows(tok, task_b, task_b.train), task_rows(tok, task_b, task_b.test)
         n_labels = len(task_a.label_names)
         fit = lambda bert, rows: finetune(bert, ft_cfg, rows, n_labels, S, args.seed, pad, args.ft_train)  # noqa: E731
         clf_a, clf_b, clf_sep = fit(joint.bert, tr_a), fit(joint.bert, tr_b), fit(sep_a.bert, tr_a)
-        labels = [y for r in te_b for y in (r[1] if isinstance(r[1], list) else [r[1]]) if y != -100]
+        labels = batch_of(te_b, pad)[2]
+        labels = labels[labels != -100]
         transfer[name] = {"zero_shot": accuracy(clf_a, te_b, pad), "source": accuracy(clf_a, te_a, pad),
                           "in_language": accuracy(clf_b, te_b, pad),
                           "separate_zero_shot": accuracy(clf_sep, te_b, pad),
