@@ -33,7 +33,8 @@ def world_preferences(dim: int = 4, seed: int = 0) -> dict:
 
 def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_order=None,
                  strength: float = 5.0, dim: int = 8, plain: float = 0.3, world_seed: int = 0,
-                 p_mood: float = 0.0, sentences=(4, 8), p_neg_mood: float = 0.3) -> list:
+                 p_mood: float = 0.0, sentences=(4, 8), p_neg_mood: float = 0.3,
+                 p_pronoun: float = 0.0) -> list:
     """Documents about one protagonist each, whose choices follow a shared world.
 
     The hero's verb, object, place and adjectives are drawn with probability
@@ -51,9 +52,14 @@ def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_orde
     uncorrelated to MLM (polarity XOR "not" is what agrees); ~0.1 lets polarity show
     (as ``grammar.mood_story``). The default 0.3 leaves the corpus unchanged.
     ``sentences`` = (min, max) sentences per story (more: more co-occurrence per hero).
+    ``p_pronoun``: after a story's first sentence, the hero as subject is written "it" with
+    this probability. If the hero is named in every sentence, a masked hero is simply
+    copied from the next sentence, and MLM learns the hero words as arbitrary identity
+    codes instead of by what they do (0: corpus unchanged; see ``demos/multilingual.py``).
     """
-    if not 0 <= p_neg_mood <= 1:
-        raise ValueError(f"p_neg_mood is a probability in [0, 1], got {p_neg_mood}")
+    for name, p in (("p_neg_mood", p_neg_mood), ("p_pronoun", p_pronoun)):
+        if not 0 <= p <= 1:
+            raise ValueError(f"{name} is a probability in [0, 1], got {p}")
     if strength < 0:
         raise ValueError(f"strength must be >= 0 (0 = the plain grammar), got {strength}")
     prefs = {w: u / np.linalg.norm(u) for w, u in world_preferences(dim, seed=world_seed).items()}
@@ -90,7 +96,14 @@ def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_orde
         else:
             hero = lexicon.AGENTS[int(rng.integers(len(lexicon.AGENTS)))]
             mood = int(rng.integers(2)) if p_mood > 0 and rng.random() < p_mood else None  # no draw at 0
-            doc = [lang.text(sentence(hero, mood)) for _ in range(int(rng.integers(sentences[0], sentences[1] + 1)))]
+            doc = []
+            for k in range(int(rng.integers(sentences[0], sentences[1] + 1))):
+                sent = sentence(hero, mood)
+                first = sent.clauses[0]
+                # "> 0" first: no random draw at 0, so the default corpus is unchanged
+                if k > 0 and p_pronoun > 0 and first.info["subj"] == hero and rng.random() < p_pronoun:
+                    first.S = [("it", "PRON", "subj")]
+                doc.append(lang.text(sent))
         docs.append(doc)
         total += len(doc)
     return docs

@@ -179,3 +179,21 @@ def test_world_corpus_mood_negation_rate_is_opt_in():
     assert abs(f01 - 0.1) < 0.04 and abs(f05 - 0.5) < 0.06
     with pytest.raises(ValueError, match="p_neg_mood"):
         world_corpus(10, p_neg_mood=1.5)
+
+
+def test_world_corpus_pronouns_name_the_hero_only_at_the_start_of_a_story():
+    """p_pronoun=1: after the first sentence the hero subject is always "it", so a masked hero
+    cannot be copied from a neighbouring sentence; p_pronoun=0 (default) leaves the corpus as is."""
+    assert world_corpus(300, seed=6) == world_corpus(300, seed=6, p_pronoun=0.0)
+    agents = set(lexicon.AGENTS)
+
+    def named_and_it(p):  # later sentences whose subject is an agent (the hero) / is "it"
+        later = [s.split() for doc in world_corpus(3000, seed=6, plain=0.0, p_pronoun=p) for s in doc[1:]]
+        named = sum(any(w in agents for w in ws[:3]) and ws[0] == "the" for ws in later)
+        return named / len(later), sum(ws[0] == "it" for ws in later) / len(later)
+    named0, it0 = named_and_it(0.0)
+    named1, it1 = named_and_it(1.0)
+    assert named0 > 0.5 and it0 == 0  # by default the hero is named again and again
+    assert named1 == 0 and abs(it1 - named0) < 0.05  # every such subject became "it"
+    with pytest.raises(ValueError, match="p_pronoun"):
+        world_corpus(10, p_pronoun=-0.1)
