@@ -126,7 +126,7 @@ def main():
     enc = SentenceEncoder.from_pretrained(directory)
     cfg = enc.model.config
     print(f"loaded {directory}: {cfg.num_hidden_layers} layers, hidden {cfg.hidden_size}, "
-          f"{sum(p.data.size for p in enc.model.parameters()) / 1e6:.1f}M parameters")
+          f"{sum(p.array.size for p in enc.model.parameters()) / 1e6:.1f}M parameters")
     ref_cos = check_reference(enc)
     if ref_cos is not None:
         print(f"agreement with sentence-transformers (recorded): min cosine {ref_cos:.6f}")

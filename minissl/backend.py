@@ -90,7 +90,8 @@ def asarray(a, dtype=None):
 
 
 def to_numpy(a) -> numpy.ndarray:
-    """A NumPy copy of a backend array (copied off the GPU when needed)."""
+    """A NumPy copy of a backend array or a Tensor (copied off the GPU when needed)."""
+    a = getattr(a, "array", a)  # a Tensor: its backend array
     if on_gpu and isinstance(a, xp.ndarray):
         return xp.asnumpy(a)
     return numpy.asarray(a)

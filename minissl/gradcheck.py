@@ -43,25 +43,25 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     for t in checked:
         t.grad = None
     out.backward(Tensor(u, _internal=True))
-    analytic = [t.grad if t.grad is not None else xp.zeros_like(t.data) for t in checked]
+    analytic = [t.grad.array if t.grad is not None else xp.zeros_like(t.array) for t in checked]
 
     def f():
         from .tensor import no_grad
         with no_grad():
-            return run().data.copy()  # the output may be a view of the input we are about to perturb
+            return run().array.copy()  # the output may be a view of the input we are about to perturb
 
     for k, t in enumerate(checked):
-        numeric = xp.zeros(t.data.size)
+        numeric = xp.zeros(t.array.size)
         # every element in C order (as reshape(-1) below), by its index tuple: index the
         # array itself, not a reshape of it: a reshape of a non-contiguous array is a copy,
         # and perturbing a copy changes nothing. (Not xp.unravel_index: CuPy's wants an array.)
         for i, at in enumerate(itertools.product(*(range(n) for n in t.shape))):
-            old = float(t.data[at])
-            t.data[at] = old + eps
+            old = float(t.array[at])
+            t.array[at] = old + eps
             plus = f()
-            t.data[at] = old - eps
+            t.array[at] = old - eps
             minus = f()
-            t.data[at] = old
+            t.array[at] = old
             # subtract before summing: a large constant output (a -1e9 mask
             # fill) would otherwise cancel away every digit of the difference
             numeric[i] = float((u * (plus - minus)).sum()) / (2 * eps)

@@ -18,7 +18,7 @@ import zipfile
 import numpy
 
 from . import backend
-from .tensor import Tensor
+from .tensor import Tensor, tensor
 
 _META = "__minissl__"
 
@@ -38,7 +38,7 @@ def _flatten(obj, prefix, arrays):
         return {"__dict__": items}
     if isinstance(obj, Tensor) or backend.is_array(obj):
         name = prefix.rstrip("/") or "_root"
-        arrays[name] = backend.to_numpy(obj.data if isinstance(obj, Tensor) else obj)
+        arrays[name] = backend.to_numpy(obj.array if isinstance(obj, Tensor) else obj)
         return {"__array__": name, "tensor": isinstance(obj, Tensor)}
     if isinstance(obj, (list, tuple)):
         return {"__list__": [_flatten(v, f"{prefix}{i}/", arrays) for i, v in enumerate(obj)],
@@ -57,7 +57,7 @@ def _unflatten(node, arrays):
             return {k: _unflatten(v, arrays) for k, v in node["__dict__"]}
         if "__array__" in node:
             arr = arrays[node["__array__"]]
-            return Tensor(arr) if node["tensor"] else arr
+            return tensor(arr) if node["tensor"] else arr
         if "__list__" in node:
             items = [_unflatten(v, arrays) for v in node["__list__"]]
             return tuple(items) if node["tuple"] else items
@@ -144,7 +144,7 @@ def save_safetensors(tensors: dict, path, dtype: str = "F32") -> None:
     """Write arrays as a ``.safetensors`` file (floats stored as ``dtype``: F32, F16 or BF16); atomic."""
     header, chunks, offset = {}, [], 0
     for name, t in tensors.items():
-        a = backend.to_numpy(t.data if isinstance(t, Tensor) else t)
+        a = backend.to_numpy(t.array if isinstance(t, Tensor) else t)
         if a.dtype.kind == "f":
             if dtype == "BF16":
                 bits = numpy.ascontiguousarray(a, dtype="<f4").view(numpy.uint32)

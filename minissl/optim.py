@@ -36,13 +36,19 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad[...] = 0
+                    p.grad.array[...] = 0
 
     def _params(self):
+        """(group, parameter, its state) for every parameter with a gradient.
+
+        The step changes each parameter in place, so its version is bumped here:
+        a graph recorded before the step then refuses to backward through the
+        old values (PyTorch's "modified by an inplace operation" error)."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
                     yield group, p, self.state.setdefault(id(p), {})
+                    p._version.n += 1
 
     def state_dict(self):
         """Hyper-parameters and buffers, keyed by the parameters' positions (for checkpoints)."""
@@ -69,15 +75,15 @@ class SGD(Optimizer):
 
     def step(self):
         for group, p, state in self._params():
-            g = p.grad
+            g = p.grad.array
             if group["weight_decay"]:
-                g = g + group["weight_decay"] * p.data
+                g = g + group["weight_decay"] * p.array
             mu = group["momentum"]
             if mu:
                 buf = state.get("momentum_buffer")
                 buf = state["momentum_buffer"] = g.copy() if buf is None else buf * mu + g
                 g = g + mu * buf if group["nesterov"] else buf
-            p.data -= group["lr"] * g
+            p.array -= group["lr"] * g
 
 
 class Adam(Optimizer):
@@ -95,15 +101,15 @@ class Adam(Optimizer):
     def step(self):
         for group, p, state in self._params():
             b1, b2 = group["betas"]
-            lr, wd, g = group["lr"], group["weight_decay"], p.grad
+            lr, wd, g = group["lr"], group["weight_decay"], p.grad.array
             if wd and self.decoupled:
-                p.data *= 1 - lr * wd  # AdamW: shrink the weights directly, outside the adaptive step
+                p.array *= 1 - lr * wd  # AdamW: shrink the weights directly, outside the adaptive step
             elif wd:
-                g = g + wd * p.data
+                g = g + wd * p.array
             if not state:
                 state["step"] = 0
-                state["exp_avg"] = xp.zeros_like(p.data)
-                state["exp_avg_sq"] = xp.zeros_like(p.data)
+                state["exp_avg"] = xp.zeros_like(p.array)
+                state["exp_avg_sq"] = xp.zeros_like(p.array)
             state["step"] += 1
             t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
             # In place, through one scratch array: the step is memory-bound, and
@@ -120,7 +126,7 @@ class Adam(Optimizer):
             tmp += group["eps"]                        # √v̂ + eps
             xp.divide(m, tmp, out=tmp)
             tmp *= lr / (1 - b1 ** t)                  # lr · m̂ / (√v̂ + eps)
-            p.data -= tmp
+            p.array -= tmp
 
 
 class AdamW(Adam):

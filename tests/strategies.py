@@ -67,7 +67,7 @@ def values(shape, seed, low=-2.0, high=2.0, margin=0.0, distinct=False):
 
 
 def to_numpy(a):
-    return backend.to_numpy(a.data if isinstance(a, ms.Tensor) else a)
+    return backend.to_numpy(a.array if isinstance(a, ms.Tensor) else a)
 
 
 def check_op(fn, ref, arrays, grad=None, rtol=1e-10, atol=1e-12, grad_atol=1e-6, grad_rtol=1e-5):
@@ -92,13 +92,13 @@ def check_op(fn, ref, arrays, grad=None, rtol=1e-10, atol=1e-12, grad_atol=1e-6,
     assert out.dtype == np.asarray(expected).dtype or np.asarray(expected).dtype == np.float64
     if any(grad):
         ms.gradcheck(fn, ts, atol=grad_atol, rtol=grad_rtol)
-        grads = [t.grad for t, g in zip(ts, grad) if g]
+        grads = [t.grad.array for t, g in zip(ts, grad) if g]
         for t, g in zip(ts, grad):
             if g:
                 assert t.grad is not None, "an input that requires grad got no gradient"
-                assert t.grad.shape == t.data.shape and t.grad.dtype == t.data.dtype
+                assert t.grad.shape == t.array.shape and t.grad.dtype == t.array.dtype
                 if not backend.on_gpu:
-                    assert t.grad.flags.writeable
+                    assert t.grad.array.flags.writeable
         for i in range(len(grads)):
             for j in range(i + 1, len(grads)):
                 assert not ms.xp.shares_memory(grads[i], grads[j]), "two gradients share memory"

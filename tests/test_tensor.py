@@ -78,18 +78,18 @@ def test_gradients_are_fresh_writable_arrays():
     out = x + y  # Add hands the same upstream array to both inputs
     g = ms.randn(3)
     out.backward(g)
-    assert not ms.xp.shares_memory(x.grad, y.grad)
-    assert not ms.xp.shares_memory(x.grad, g.data) and not ms.xp.shares_memory(y.grad, g.data)
+    assert not ms.xp.shares_memory(x.grad.array, y.grad.array)
+    assert not ms.xp.shares_memory(x.grad.array, g.array) and not ms.xp.shares_memory(y.grad.array, g.array)
     x.grad[0] = 123.0  # writable, and changing it leaves the other gradient alone
     assert npy(y.grad)[0] != 123.0
     z = ms.randn(3, requires_grad=True)
     z.reshape(3).backward(g)  # a view op's backward must not alias the upstream gradient either
-    assert not ms.xp.shares_memory(z.grad, g.data)
+    assert not ms.xp.shares_memory(z.grad.array, g.array)
     s = ms.tensor(1.5, requires_grad=True)
     (s * 2).backward()
-    assert isinstance(s.grad, ms.xp.ndarray) and s.grad.shape == ()
+    assert isinstance(s.grad, ms.Tensor) and isinstance(s.grad.array, ms.xp.ndarray) and s.grad.shape == ()
     if not ms.backend.on_gpu:
-        assert s.grad.flags.writeable
+        assert s.grad.array.flags.writeable
 
 
 def test_float32_stays_float32_with_python_scalars():

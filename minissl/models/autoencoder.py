@@ -93,12 +93,12 @@ def corrupt(x: Tensor, kind: str, level: float) -> Tensor:
     same idea as BERT's masked tokens, on pixels)."""
     if kind == "gaussian":
         eps = backend.rng().standard_normal(x.shape, dtype=xp.float32).astype(x.dtype)
-        return Tensor(x.data + level * eps, _internal=True)
+        return Tensor(x.array + level * eps, _internal=True)
     if kind == "mask":
         if not 0 <= level < 1:
             raise ValueError(f"corrupt: masking level is a probability in [0, 1), got {level}")
         keep = backend.rng().random(x.shape, dtype=xp.float32) >= level
-        return Tensor(x.data * keep, _internal=True)
+        return Tensor(x.array * keep, _internal=True)
     raise ValueError(f"corrupt: unknown noise {kind!r}; use 'gaussian' or 'mask'")
 
 
@@ -113,7 +113,7 @@ def reconstruction_error(model, x: Tensor, batch_size: int = 1024):
         xb = x[i:i + batch_size]
         rec = model(xb)
         rec = rec[0] if isinstance(rec, tuple) else rec
-        out.append(((xb.data - rec.data) ** 2).sum(axis=1))
+        out.append(((xb.array - rec.array) ** 2).sum(axis=1))
     model.train(was)
     return backend.to_numpy(xp.concatenate(out))
 
@@ -150,7 +150,7 @@ class PCA:
 
 
 def _array(x):
-    return x.data if isinstance(x, Tensor) else xp.asarray(x)
+    return x.array if isinstance(x, Tensor) else xp.asarray(x)
 
 
 def fit(model, data, loss_fn=None, epochs: int = 100, batch_size: int = 64, lr: float = 1e-3,

@@ -79,15 +79,15 @@ def init_bert_weights(module, std):
 
     for m in module.modules():
         if isinstance(m, nn.Linear):
-            m.weight.data = rng_normal(m.weight.shape)
+            m.weight.array = rng_normal(m.weight.shape)
             if m.bias is not None:
-                m.bias.data = xp.zeros_like(m.bias.data)
+                m.bias.array = xp.zeros_like(m.bias.array)
         elif isinstance(m, nn.Embedding):
-            m.weight.data = rng_normal(m.weight.shape)
+            m.weight.array = rng_normal(m.weight.shape)
             if m.padding_idx is not None:
-                m.weight.data[m.padding_idx] = 0
+                m.weight.array[m.padding_idx] = 0
         elif isinstance(m, nn.LayerNorm) and m.weight is not None:
-            m.weight.data, m.bias.data = xp.ones_like(m.weight.data), xp.zeros_like(m.bias.data)
+            m.weight.array, m.bias.array = xp.ones_like(m.weight.array), xp.zeros_like(m.bias.array)
 
 
 class BertEmbeddings(nn.Module):
@@ -122,7 +122,7 @@ class BertEmbeddings(nn.Module):
 
 
 def _ids(a):
-    return a.data if isinstance(a, Tensor) else xp.asarray(a)
+    return a.array if isinstance(a, Tensor) else xp.asarray(a)
 
 
 class BertPooler(nn.Module):

@@ -171,7 +171,7 @@ def predict_span(model: BertForQuestionAnswering, windows, max_answer_len: int =
     ids, tt, mask, _, _ = pad_windows(windows, pad_id)
     out = model(ids, mask, tt)
     model.train(was)
-    sl, el = out.start_logits.data, out.end_logits.data
+    sl, el = out.start_logits.array, out.end_logits.array
     best = None
     for i, w in enumerate(windows):
         allowed = xp.zeros(ids.shape[1], dtype=xp.bool_)

@@ -33,7 +33,7 @@ from .. import nn
 from .. import ops as F
 from ..backend import host_rng, xp
 from ..optim import Adam, AdamW, warmup_cosine
-from ..tensor import Function, Tensor, no_grad
+from ..tensor import Function, Tensor, no_grad, tensor
 
 
 # ---------------------------------------------------------------- NT-Xent, fused
@@ -124,7 +124,7 @@ def encoder(in_dim: int = 64, hidden: int = 512, depth: int = 2):
 def collapse_std(z) -> float:
     """Mean over dims of the batch std of L2-normalised projections: ≈ 1/√D when the
     projections spread over the sphere, → 0 when every image maps to one point."""
-    u = z.data if isinstance(z, Tensor) else z
+    u = z.array if isinstance(z, Tensor) else z
     u = u / xp.maximum(xp.sqrt((u * u).sum(axis=1, keepdims=True)), 1e-12)
     return float(u.std(axis=0).mean())
 
@@ -196,10 +196,10 @@ class BYOL(nn.Module):
         tau = byol_tau(step, total, self.tau_base)
         online = nn.Sequential(self.encoder, self.projector)
         for po, pt in zip(online.parameters(), self.target.parameters()):
-            pt.data *= tau
-            pt.data += (1 - tau) * po.data
+            pt.array *= tau
+            pt.array += (1 - tau) * po.array
         for (_, bo), (_, bt) in zip(online.named_buffers(), self.target.named_buffers()):
-            bt.data = bo.data.copy()
+            bt.array = bo.array.copy()
         return tau
 
 
@@ -223,7 +223,7 @@ def pretrain(model, images, augment, epochs=50, batch_size=256, lr=1e-3, weight_
         losses, stds = [], []
         for i in range(steps_per_epoch):
             batch = data[xp.asarray(perm[i * batch_size:(i + 1) * batch_size])]
-            loss = model.loss(Tensor(augment(batch)), Tensor(augment(batch)))
+            loss = model.loss(tensor(augment(batch)), tensor(augment(batch)))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -250,7 +250,7 @@ class LogisticRegression(nn.Module):
         self.k, self.c = n_models, num_classes
         self.linear = nn.Linear(in_features, n_models * num_classes)
         for p in self.linear.parameters():  # zero init: the convex problem needs no symmetry breaking
-            p.data[...] = 0
+            p.array[...] = 0
 
     def forward(self, x):
         return self.linear(x).reshape(x.shape[0], self.k, self.c)
@@ -263,8 +263,8 @@ def fit_probe(x, y, l2s, steps=300, lr=0.05, num_classes=None):
     k = len(l2s)
     x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x, dtype=xp.float32))
     model = LogisticRegression(x.shape[1], c, k)
-    lam = Tensor(xp.repeat(xp.asarray(l2s, dtype=xp.float32), c)[:, None])  # one λ per weight row
-    yy = Tensor(xp.repeat(xp.asarray(y), k))  # row-major (N, K) order, as logits.reshape(-1, C)
+    lam = tensor(xp.repeat(xp.asarray(l2s, dtype=xp.float32), c)[:, None])  # one λ per weight row
+    yy = tensor(xp.repeat(xp.asarray(y), k))  # row-major (N, K) order, as logits.reshape(-1, C)
     opt = Adam(model.parameters(), lr=lr)
     w = model.linear.weight
     for _ in range(steps):
@@ -292,11 +292,11 @@ def linear_probe(train, val, test, l2s=L2_GRID, steps=300, lr=0.05, stats_from=N
                                           for a, b in (train, val, test)]
     ref = xtr if stats_from is None else xp.asarray(stats_from, dtype=xp.float32)
     mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-6
-    std = [Tensor((a - mu) / sd) for a in (xtr, xva, xte)]
+    std = [tensor((a - mu) / sd) for a in (xtr, xva, xte)]
     c = max(int(ytr.max()), int(yva.max()), int(yte.max())) + 1
     model = fit_probe(std[0], ytr, l2s, steps, lr, c)
     with no_grad():
-        va = (model(std[1]).data.argmax(axis=2) == yva[:, None]).mean(axis=0)
+        va = (model(std[1]).array.argmax(axis=2) == yva[:, None]).mean(axis=0)
         best = int(va.argmax())
-        te = (model(std[2]).data[:, best].argmax(axis=1) == yte).mean()
+        te = (model(std[2]).array[:, best].argmax(axis=1) == yte).mean()
     return float(te), float(l2s[best]), float(va[best])

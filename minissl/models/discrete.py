@@ -33,14 +33,14 @@ from .autoencoder import mlp
 
 def straight_through(hard, soft: Tensor) -> Tensor:
     """Forward value ``hard``, gradient that of ``soft`` (identity Jacobian)."""
-    hard = hard.data if isinstance(hard, Tensor) else hard
-    return soft + Tensor(hard - soft.data, _internal=True)
+    hard = hard.array if isinstance(hard, Tensor) else hard
+    return soft + Tensor(hard - soft.array, _internal=True)
 
 
 def binary_code(logits: Tensor, hard: bool = True) -> Tensor:
     """Bits b = 1[σ(l) > 0.5] forward; gradient of σ(l) backward (straight-through)."""
     p = logits.sigmoid()
-    return straight_through((p.data > 0.5).astype(p.dtype), p) if hard else p
+    return straight_through((p.array > 0.5).astype(p.dtype), p) if hard else p
 
 
 def one_hot(index, k: int, dtype=xp.float32):
@@ -64,7 +64,7 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = True, noise: b
     soft = F.softmax(z / tau, dim=-1)
     if not hard:
         return soft
-    return straight_through(one_hot(soft.data.argmax(axis=-1), soft.shape[-1], soft.dtype), soft)
+    return straight_through(one_hot(soft.array.argmax(axis=-1), soft.shape[-1], soft.dtype), soft)
 
 
 class DiscreteAutoEncoder(nn.Module):
@@ -113,5 +113,5 @@ class DiscreteAutoEncoder(nn.Module):
         """Cluster index of each row (one-hot codes) as a backend int array."""
         if self.kind != "onehot":
             raise ValueError("assign() gives cluster ids of a one-hot code; this model uses a binary code")
-        return self.encoder(x).data.argmax(axis=-1)
+        return self.encoder(x).array.argmax(axis=-1)
 

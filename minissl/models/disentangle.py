@@ -60,7 +60,7 @@ class DisentangledAutoEncoder(nn.Module):
         """(class logits, one-hot content code with a straight-through gradient)."""
         logits = self.content_encoder(x)
         soft = F.softmax(logits, dim=-1)
-        return logits, straight_through(one_hot(soft.data.argmax(axis=-1), self.num_classes, soft.dtype), soft)
+        return logits, straight_through(one_hot(soft.array.argmax(axis=-1), self.num_classes, soft.dtype), soft)
 
     def style(self, x: Tensor) -> Tensor:
         return self.style_encoder(x)

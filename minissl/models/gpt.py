@@ -119,10 +119,10 @@ class GPT(nn.Module):
         resid_std = 0.02 / math.sqrt(2 * self.config.n_layer)
         for name, p in self.named_parameters():
             if name.endswith("bias"):
-                p.data[...] = 0
+                p.array[...] = 0
             elif p.ndim == 2:
                 std = resid_std if name.endswith(("out_proj.weight", "c_proj.weight")) else 0.02
-                p.data[...] = backend.rng().standard_normal(p.shape, dtype=xp.float32) * std
+                p.array[...] = backend.rng().standard_normal(p.shape, dtype=xp.float32) * std
 
     # ------------------------------------------------------------------ forward
     def new_cache(self):
@@ -134,7 +134,7 @@ class GPT(nn.Module):
 
         With ``cache`` the ids are the *new* tokens, placed after those already cached.
         """
-        ids = idx.data if isinstance(idx, Tensor) else xp.asarray(idx)
+        ids = idx.array if isinstance(idx, Tensor) else xp.asarray(idx)
         if ids.ndim != 2:
             raise ValueError(f"GPT expects token ids of shape (batch, time), got {tuple(ids.shape)}")
         past = cache[0]["k"].shape[2] if cache and "k" in cache[0] else 0
@@ -154,7 +154,7 @@ class GPT(nn.Module):
         logits = self.lm_head(self.features(idx, cache))
         if targets is None:
             return logits, None
-        t = targets.data if isinstance(targets, Tensor) else xp.asarray(targets)
+        t = targets.array if isinstance(targets, Tensor) else xp.asarray(targets)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), t.reshape(-1))
         return logits, loss
 
@@ -174,7 +174,7 @@ class GPT(nn.Module):
         """
         was_training = self.training
         self.eval()
-        out = xp.asarray(idx.data if isinstance(idx, Tensor) else idx, dtype=xp.int64)
+        out = xp.asarray(idx.array if isinstance(idx, Tensor) else idx, dtype=xp.int64)
         if out.ndim == 1:
             out = out[None, :]
         block, cache, step_ids = self.config.block_size, None, None
@@ -184,7 +184,7 @@ class GPT(nn.Module):
             else:
                 cache = self.new_cache() if use_cache else None
                 h = self.features(out[:, -block:], cache)
-            logits = self.lm_head(h[:, -1]).data.astype(xp.float64)
+            logits = self.lm_head(h[:, -1]).array.astype(xp.float64)
             nxt = sample_next(logits, temperature, top_k, top_p, do_sample, rng)
             out = xp.concatenate([out, nxt[:, None]], axis=1)
             step_ids = nxt[:, None]

@@ -159,7 +159,7 @@ def load_tokenizer(directory):
 
 def mean_pooling(last_hidden_state, attention_mask):
     """Σ_t m_t h_t / Σ_t m_t: (B, T, H), (B, T) -> (B, H). Differentiable (Tensor ops)."""
-    m = attention_mask.data if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
+    m = attention_mask.array if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
     m = m.astype(last_hidden_state.dtype)
     summed = (last_hidden_state * Tensor(m[:, :, None], _internal=True)).sum(dim=1)
     return summed / Tensor(xp.maximum(m.sum(axis=1, keepdims=True), 1e-9), _internal=True)
@@ -168,7 +168,7 @@ def mean_pooling(last_hidden_state, attention_mask):
 def l2_normalize(x, eps: float = 1e-12):
     """x / max(‖x‖₂, eps) along the last dim (torch.nn.functional.normalize)."""
     norm = F.sqrt((x * x).sum(dim=-1, keepdim=True))
-    return x / norm.masked_fill(norm.data < eps, eps)
+    return x / norm.masked_fill(norm.array < eps, eps)
 
 
 class SentenceEncoder:
@@ -224,7 +224,7 @@ class SentenceEncoder:
             starts = tqdm(starts, desc="encode", unit="batch")
         for s in starts:
             idx = order[s:s + batch_size]
-            out[xp.asarray(idx)] = self.embed_batch([sentences[i] for i in idx]).data
+            out[xp.asarray(idx)] = self.embed_batch([sentences[i] for i in idx]).array
         self.model.train(was)
         return backend.to_numpy(out)
 

@@ -77,7 +77,7 @@ def mean_word_vectors(model, sequences, word_ids, batch_size: int = 64, pad_id: 
         if sums is None:
             sums = xp.zeros((len(hidden), len(word_ids), hidden[0].shape[-1]))
         for l, h in enumerate(hidden):
-            backend.scatter_add(sums[l], r, h.data.reshape(-1, h.shape[-1])[keep].astype(xp.float64))
+            backend.scatter_add(sums[l], r, h.array.reshape(-1, h.shape[-1])[keep].astype(xp.float64))
         counts += xp.bincount(r, minlength=len(word_ids))
     model.train(was)
     return backend.to_numpy(sums / xp.maximum(counts, 1)[None, :, None]), backend.to_numpy(counts)

@@ -45,7 +45,7 @@ def padding_mask(attention_mask):
     """HF-style attention_mask (1 = real token) -> torch-style key_padding_mask (True = pad)."""
     if attention_mask is None:
         return None
-    m = attention_mask.data if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
+    m = attention_mask.array if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
     return m == 0
 
 
@@ -125,16 +125,16 @@ class Seq2SeqTransformer(nn.Module):
         # Small embeddings (BERT/BART use std 0.02): with N(0, 1) the tied output
         # layer would start with logits of size ~√D and a saturated softmax.
         for emb in (self.shared, self.encoder_positions, self.decoder_positions):
-            emb.weight.data[...] = (emb.weight.data * 0.02).astype(emb.weight.dtype)
-        self.shared.weight.data[pad_id] = 0
+            emb.weight.array[...] = (emb.weight.array * 0.02).astype(emb.weight.dtype)
+        self.shared.weight.array[pad_id] = 0
 
     def _embed(self, ids, position_ids, positions, norm):
         b, t = ids.shape
         if position_ids is None:
             position_ids = xp.broadcast_to(xp.arange(t, dtype=xp.int64), (b, t))
         pos = as_ids(position_ids)
-        if pos.data.size and int(pos.data.max()) >= self.max_position:
-            raise ValueError(f"a sequence reaches position {int(pos.data.max())} but the model was built "
+        if pos.array.size and int(pos.array.max()) >= self.max_position:
+            raise ValueError(f"a sequence reaches position {int(pos.array.max())} but the model was built "
                              f"with max_position={self.max_position}; build it larger or cut the input")
         x = norm(self.shared(ids) + positions(pos))
         return F.dropout(x, self.dropout, self.training)

@@ -22,15 +22,15 @@ from ..tensor import Tensor, no_grad
 
 
 def _prepare(model, input_ids, attention_mask, position_start, repeat=1):
-    ids = xp.asarray(input_ids.data if isinstance(input_ids, Tensor) else input_ids, dtype=xp.int64)
+    ids = xp.asarray(input_ids.array if isinstance(input_ids, Tensor) else input_ids, dtype=xp.int64)
     b = ids.shape[0]
     mask = None if attention_mask is None else xp.asarray(
-        attention_mask.data if isinstance(attention_mask, Tensor) else attention_mask)
+        attention_mask.array if isinstance(attention_mask, Tensor) else attention_mask)
     start = xp.zeros(b, dtype=xp.int64) if position_start is None else xp.asarray(position_start, dtype=xp.int64)
     memory = model.encode(ids, mask)
     if repeat > 1:  # K beams per example: rows b*K .. b*K+K-1 belong to example b
         rows = xp.repeat(xp.arange(b), repeat)
-        memory = Tensor(memory.data[rows], _internal=True)
+        memory = Tensor(memory.array[rows], _internal=True)
         mask = None if mask is None else mask[rows]
         start = start[rows]
     return memory, mask, start
@@ -44,7 +44,7 @@ def _step(model, seqs, memory, mask, start, cache):
     else:
         inp, pos = seqs, start[:, None] + xp.arange(t)[None, :]
     logits = model.decode(inp, memory, mask, pos, cache)
-    return F.log_softmax(Tensor(logits.data[:, -1], _internal=True), dim=-1).data
+    return F.log_softmax(Tensor(logits.array[:, -1], _internal=True), dim=-1).array
 
 
 def _strip(row, eos_id):
@@ -131,7 +131,7 @@ def beam_search(model, input_ids, attention_mask=None, num_beams: int = 4, bos_i
             if cache is not None:  # each beam continues some parent's history: reorder the self-attention cache
                 for layer in cache:
                     for key in ("k", "v"):
-                        layer["self"][key] = Tensor(layer["self"][key].data[rows], _internal=True)
+                        layer["self"][key] = Tensor(layer["self"][key].array[rows], _internal=True)
                 # cross-attention keys/values stay: a parent is always a beam of the same example
         length = seqs.shape[1] - 1
         for b in range(B):

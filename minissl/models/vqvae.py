@@ -32,7 +32,7 @@ import math
 from .. import backend, nn
 from ..backend import xp
 from ..nn import functional as F
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 from .autoencoder import mlp
 from .discrete import straight_through
 
@@ -42,8 +42,8 @@ def nearest_code(z, codebook):
 
     Uses ||z - e||² = ||z||² - 2 z·e + ||e||², one matrix product instead of an
     (M, K, D) difference tensor; ||z||² is the same for every k and is dropped."""
-    z = z.data if isinstance(z, Tensor) else xp.asarray(z)
-    e = codebook.data if isinstance(codebook, Tensor) else xp.asarray(codebook)
+    z = z.array if isinstance(z, Tensor) else xp.asarray(z)
+    e = codebook.array if isinstance(codebook, Tensor) else xp.asarray(codebook)
     return xp.argmin((e * e).sum(axis=1)[None, :] - 2 * z @ e.T, axis=1)
 
 
@@ -61,7 +61,7 @@ def dead_share(indices, num_codes: int) -> float:
 
 
 def _flat_indices(indices):
-    return (indices.data if isinstance(indices, Tensor) else xp.asarray(indices)).reshape(-1)
+    return (indices.array if isinstance(indices, Tensor) else xp.asarray(indices)).reshape(-1)
 
 
 class VectorQuantizer(nn.Module):
@@ -77,12 +77,12 @@ class VectorQuantizer(nn.Module):
         self.ema, self.decay, self.restart_after, self.eps = ema, decay, restart_after, eps
         init = backend.rng().uniform(-1.0 / num_codes, 1.0 / num_codes, (num_codes, code_dim)).astype(xp.float32)
         if ema:  # moving averages, not gradients, set the codebook
-            self.register_buffer("codebook", Tensor(init))
-            self.register_buffer("cluster_size", Tensor(xp.ones(num_codes, dtype=xp.float32)))
-            self.register_buffer("embed_sum", Tensor(init.copy()))
+            self.register_buffer("codebook", tensor(init))
+            self.register_buffer("cluster_size", tensor(xp.ones(num_codes, dtype=xp.float32)))
+            self.register_buffer("embed_sum", tensor(init.copy()))
         else:
             self.codebook = nn.Parameter(init)
-        self.register_buffer("unused_steps", Tensor(xp.zeros(num_codes, dtype=xp.int64)))
+        self.register_buffer("unused_steps", tensor(xp.zeros(num_codes, dtype=xp.int64)))
         self.restarts = 0
 
     def forward(self, z: Tensor):
@@ -92,39 +92,39 @@ class VectorQuantizer(nn.Module):
         idx = nearest_code(flat, self.codebook)
         e = F.embedding(Tensor(idx, _internal=True), self.codebook)       # gradient reaches the used rows only
         if self.training and self.ema:  # after the lookup: z is compared with the codes it was assigned to
-            self._ema_update(flat.data, idx)
+            self._ema_update(flat.array, idx)
         commitment = F.mse_loss(flat, e.detach())
         loss = self.beta * commitment if self.ema else F.mse_loss(e, flat.detach()) + self.beta * commitment
-        z_q = straight_through(e.data, flat)                               # value e, gradient to z
+        z_q = straight_through(e.array, flat)                               # value e, gradient to z
         if self.training and self.restart_after:
-            self._restart_dead(flat.data, idx)
+            self._restart_dead(flat.array, idx)
         return z_q.reshape(z.shape), loss, idx.reshape(z.shape[:-1])
 
     def _ema_update(self, z, idx):
         """N_k ← γN_k + (1-γ)n_k,  m_k ← γm_k + (1-γ)Σ_{i→k} z_i,  e_k = m_k / N_k (Laplace-smoothed N)."""
         g = self.decay
         onehot = (idx[:, None] == xp.arange(self.num_codes)[None, :]).astype(z.dtype)   # (M, K)
-        self.cluster_size.data = g * self.cluster_size.data + (1 - g) * onehot.sum(axis=0)
-        self.embed_sum.data = g * self.embed_sum.data + (1 - g) * (onehot.T @ z)
-        n = self.cluster_size.data.sum()
-        size = (self.cluster_size.data + self.eps) / (n + self.num_codes * self.eps) * n
-        self.codebook.data = self.embed_sum.data / size[:, None]
+        self.cluster_size.array = g * self.cluster_size.array + (1 - g) * onehot.sum(axis=0)
+        self.embed_sum.array = g * self.embed_sum.array + (1 - g) * (onehot.T @ z)
+        n = self.cluster_size.array.sum()
+        size = (self.cluster_size.array + self.eps) / (n + self.num_codes * self.eps) * n
+        self.codebook.array = self.embed_sum.array / size[:, None]
 
     def _restart_dead(self, z, idx):
         used = xp.zeros(self.num_codes, dtype=bool)
         used[idx] = True
-        steps = xp.where(used, 0, self.unused_steps.data + 1)
+        steps = xp.where(used, 0, self.unused_steps.array + 1)
         dead = xp.nonzero(steps >= self.restart_after)[0]
         if len(dead):
             pick = backend.rng().integers(0, len(z), size=len(dead))
             new = z[pick] + 1e-3 * z.std() * backend.rng().standard_normal((len(dead), self.code_dim)).astype(z.dtype)
-            self.codebook.data[dead] = new
+            self.codebook.array[dead] = new
             if self.ema:
-                self.cluster_size.data[dead] = 1.0
-                self.embed_sum.data[dead] = new
+                self.cluster_size.array[dead] = 1.0
+                self.embed_sum.array[dead] = new
             steps[dead] = 0
             self.restarts += int(len(dead))
-        self.unused_steps.data = steps
+        self.unused_steps.array = steps
 
 
 class VQVAE(nn.Module):
@@ -154,8 +154,8 @@ class VQVAE(nn.Module):
 
     def decode_indices(self, indices) -> Tensor:
         """The decompressor: (N, L) integer codes -> reconstructions (N, in_dim)."""
-        idx = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
-        e = self.quantizer.codebook.data[idx]
+        idx = indices.array if isinstance(indices, Tensor) else xp.asarray(indices)
+        e = self.quantizer.codebook.array[idx]
         return self.decoder(Tensor(e.reshape(len(idx), -1), _internal=True)).sigmoid()
 
     def forward(self, x: Tensor):

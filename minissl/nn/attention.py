@@ -93,7 +93,7 @@ class MultiheadAttention(Module):
         if not self.batch_first:
             out = out.transpose(0, 1)
         if weights is not None and average_attn_weights:
-            weights = Tensor(weights.data.mean(axis=1), _internal=True)
+            weights = Tensor(weights.array.mean(axis=1), _internal=True)
         return out, weights
 
 
@@ -103,12 +103,12 @@ def allowed_mask(key_padding_mask=None, attn_mask=None, dtype=xp.float32):
     broadcastable to (B, H, L, S)."""
     mask = None
     if key_padding_mask is not None:
-        kpm = key_padding_mask.data if isinstance(key_padding_mask, Tensor) else xp.asarray(key_padding_mask)
+        kpm = key_padding_mask.array if isinstance(key_padding_mask, Tensor) else xp.asarray(key_padding_mask)
         if kpm.dtype != xp.bool_:
             raise TypeError(f"key_padding_mask must be boolean (True at padding), got {kpm.dtype}")
         mask = ~kpm[:, None, None, :]
     if attn_mask is not None:
-        am = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+        am = attn_mask.array if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
         if am.dtype == xp.bool_:
             am = ~am
             mask = am if mask is None else mask & am

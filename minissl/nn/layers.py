@@ -10,7 +10,7 @@ import math
 from .. import backend
 from .. import ops as F
 from ..backend import xp
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, no_grad, tensor
 from .module import Module, Parameter
 
 
@@ -47,7 +47,7 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.weight = normal_((num_embeddings, embedding_dim), 1.0, dtype)
         if padding_idx is not None:
-            self.weight.data[padding_idx] = 0
+            self.weight.array[padding_idx] = 0
 
     def forward(self, ids):
         return F.embedding(ids, self.weight, self.padding_idx)
@@ -91,8 +91,8 @@ class BatchNorm1d(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(xp.ones(num_features, dtype=dtype)) if affine else None
         self.bias = Parameter(xp.zeros(num_features, dtype=dtype)) if affine else None
-        self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype)))
-        self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype)))
+        self.register_buffer("running_mean", tensor(xp.zeros(num_features, dtype=dtype)))
+        self.register_buffer("running_var", tensor(xp.ones(num_features, dtype=dtype)))
 
     def forward(self, x):
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
@@ -110,8 +110,8 @@ class BatchNorm1d(Module):
             with no_grad():
                 m = self.momentum
                 rm, rv = self.running_mean, self.running_var
-                rm.data = (1 - m) * rm.data + m * mean.data.reshape(-1)
-                rv.data = (1 - m) * rv.data + m * var.data.reshape(-1) * (n / (n - 1))
+                rm.array = (1 - m) * rm.array + m * mean.array.reshape(-1)
+                rv.array = (1 - m) * rv.array + m * var.array.reshape(-1) * (n / (n - 1))
         else:
             mean = self.running_mean.reshape(shape)
             var = self.running_var.reshape(shape)

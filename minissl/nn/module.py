@@ -18,7 +18,7 @@ class Parameter(Tensor):
     """A tensor that a Module trains: ``requires_grad`` is on by default."""
 
     def __init__(self, data, requires_grad: bool = True):
-        data = data.data if isinstance(data, Tensor) else xp.asarray(data)
+        data = data.array if isinstance(data, Tensor) else xp.asarray(data)
         super().__init__(data, requires_grad=requires_grad, _internal=True)
 
     def __repr__(self):
@@ -108,7 +108,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad[...] = 0
+                p.grad.array[...] = 0
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -145,7 +145,7 @@ class Module:
         for k, v in state_dict.items():
             if k not in own:
                 continue
-            arr = v.data if isinstance(v, Tensor) else xp.asarray(v)
+            arr = v.array if isinstance(v, Tensor) else xp.asarray(v)
             if tuple(arr.shape) != own[k].shape:
                 problems.append(f"{k}: shape {tuple(arr.shape)} in the checkpoint, {own[k].shape} in the model")
             elif arr.dtype != own[k].dtype:
@@ -159,7 +159,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__} (nothing was changed):\n  "
                                + "\n  ".join(problems))
         for k, arr in new.items():
-            targets[k].data = xp.array(arr, dtype=arr.dtype, copy=True)
+            targets[k].array = xp.array(arr, dtype=arr.dtype, copy=True)
         return missing, unexpected
 
     def __repr__(self):

@@ -32,7 +32,7 @@ import math
 
 from .. import ops as F
 from ..backend import xp
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 from .attention import merge_heads, split_heads
 from .layers import Dropout, Embedding, LayerNorm, Linear
 from .module import Module, ModuleList
@@ -50,7 +50,7 @@ def padding_mask(attention_mask):
     """
     if attention_mask is None:
         return None
-    m = attention_mask.data if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
+    m = attention_mask.array if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
     if m.ndim != 2:
         raise ValueError(f"attention_mask must be (batch, seq_len) with 1 for tokens and 0 for padding, "
                          f"got shape {tuple(m.shape)}")
@@ -209,10 +209,10 @@ class SinusoidalPositionalEmbedding(Module):
     def __init__(self, num_positions: int, embedding_dim: int):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_positions, embedding_dim
-        self.register_buffer("weight", Tensor(sinusoid_table(num_positions, embedding_dim)))
+        self.register_buffer("weight", tensor(sinusoid_table(num_positions, embedding_dim)))
 
     def forward(self, seq_len: int, offset: int = 0):
         if offset + seq_len > self.num_embeddings:
             raise ValueError(f"sequence of {offset + seq_len} positions is longer than the table "
                              f"({self.num_embeddings}); build it with more positions")
-        return Tensor(self.weight.data[offset:offset + seq_len], _internal=True)
+        return Tensor(self.weight.array[offset:offset + seq_len], _internal=True)

@@ -124,7 +124,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     L, S = query.shape[-2], key.shape[-2]
     mask = None
     if attn_mask is not None:
-        mask = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+        mask = attn_mask.array if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
         if mask.dtype != xp.bool_:
             mask = mask.astype(query.dtype, copy=False)
     if is_causal:
@@ -136,5 +136,5 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         out = ScaledDotProductAttention.apply(query, key, value, keep_weights=need_weights, **options)
         return (out, Tensor(out._ctx.p, _internal=True)) if need_weights else out
     fn = ScaledDotProductAttention()  # no graph to record: run the op directly and keep its weights
-    out = Tensor(fn.forward(query.data, key.data, value.data, keep_weights=True, **options), _internal=True)
+    out = Tensor(fn.forward(query.array, key.array, value.array, keep_weights=True, **options), _internal=True)
     return out, Tensor(fn.p, _internal=True)

@@ -6,11 +6,78 @@ broadcast. The derivative used is written next to each ``backward``.
 """
 from __future__ import annotations
 
+from .. import backend
 from ..backend import SQRT_2_OVER_PI, erf, xp
-from ..tensor import Function, Tensor, sum_to
+from ..tensor import _RANK, Function, Tensor, is_grad_enabled, sum_to
+
+# ---------------------------------------------------------------- type promotion
+DEFAULT_FLOAT = xp.float32
+
+
+def promote_types(a, b):
+    """PyTorch's ``promote_types``: a float beats any integer (int64 + float32 -> float32,
+    where NumPy says float64), an integer beats bool; within a kind the wider type wins."""
+    if a == b:
+        return a
+    ra, rb = _RANK[a.kind], _RANK[b.kind]
+    if ra != rb:
+        return a if ra > rb else b
+    return xp.promote_types(a, b)
+
+
+def result_type(*operands):
+    """The dtype PyTorch gives an op on ``operands`` (tensors, arrays, Python numbers).
+
+    Three tiers, as PyTorch: tensors with dimensions decide; a 0-d tensor or a
+    Python number only matters when it is of a higher kind (bool < int < float),
+    and a Python float then brings the default dtype, float32. So
+    ``int_tensor * 0.5`` and ``arange(3) + 0.5`` are float32, ``float32_tensor
+    * 2.0`` stays float32, and ``int64_tensor + float64 0-d tensor`` is float64.
+    """
+    tiers = [None, None, None]  # dimensioned tensors, 0-d tensors, Python numbers
+    for x in operands:
+        if isinstance(x, Tensor) or backend.is_array(x):
+            d, tier = x.dtype, (0 if x.ndim else 1)
+        elif isinstance(x, (bool, xp.bool_)):
+            d, tier = xp.dtype(xp.bool_), 2
+        elif isinstance(x, int):
+            d, tier = xp.dtype(xp.int64), 2
+        elif isinstance(x, float):
+            d, tier = xp.dtype(DEFAULT_FLOAT), 2
+        elif hasattr(x, "dtype"):  # a NumPy scalar counts as a 0-d tensor
+            d, tier = xp.dtype(x.dtype), 1
+        else:
+            raise TypeError(f"unsupported operand of type {type(x).__name__}; use a Tensor or a Python number")
+        tiers[tier] = d if tiers[tier] is None else promote_types(tiers[tier], d)
+
+    def combine(higher, lower):  # PyTorch's combine_categories
+        if higher is None or lower is None:
+            return higher if lower is None else lower
+        if higher.kind == "f":
+            return higher
+        if higher.kind == "b" or _RANK[lower.kind] > _RANK[higher.kind]:
+            return promote_types(higher, lower)
+        return higher
+    return combine(tiers[0], combine(tiers[1], tiers[2]))
+
+
+def _as(x, dtype):
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else Cast.apply(x, dtype=dtype)
+    return Tensor(xp.asarray(x, dtype=dtype), _internal=True)
+
+
+def _binary(fn, a, b, dtype=None):
+    """Apply a binary op after promoting both operands to PyTorch's result dtype."""
+    if dtype is None and isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype:
+        return fn.apply(a, b)  # the common case, kept cheap
+    dtype = dtype or result_type(a, b)
+    return fn.apply(_as(a, dtype), _as(b, dtype))
 
 
 class Cast(Function):
+    saves_inputs = False
+
     def forward(self, a, dtype):
         self.src = a.dtype
         return a.astype(dtype)
@@ -20,6 +87,7 @@ class Cast(Function):
 
 
 class Add(Function):
+    saves_inputs = False
     def forward(self, a, b):
         self.sa, self.sb = a.shape, b.shape
         return a + b
@@ -29,6 +97,7 @@ class Add(Function):
 
 
 class Sub(Function):
+    saves_inputs = False
     def forward(self, a, b):
         self.sa, self.sb = a.shape, b.shape
         return a - b
@@ -61,6 +130,7 @@ class Div(Function):
 
 
 class Pow(Function):
+    saves_output = True
     def forward(self, a, b):
         self.a, self.b = a, b
         self.out = a ** b
@@ -73,6 +143,7 @@ class Pow(Function):
 
 
 class Neg(Function):
+    saves_inputs = False
     def forward(self, a):
         return -a
 
@@ -81,6 +152,7 @@ class Neg(Function):
 
 
 class Exp(Function):
+    saves_inputs, saves_output = False, True
     def forward(self, a):
         self.out = xp.exp(a)
         return self.out
@@ -99,6 +171,7 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saves_inputs, saves_output = False, True
     def forward(self, a):
         self.out = xp.sqrt(a)
         return self.out
@@ -117,6 +190,7 @@ class Abs(Function):
 
 
 class Tanh(Function):
+    saves_inputs, saves_output = False, True
     def forward(self, a):
         self.out = xp.tanh(a)
         return self.out
@@ -126,6 +200,7 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
+    saves_inputs, saves_output = False, True
     def forward(self, a):
         # exp(-|a|) never overflows; both branches keep full relative precision
         e = xp.exp(-xp.abs(a))
@@ -269,11 +344,118 @@ class Linear(Function):
         return gx, gw, gb
 
 
-def add(a, b): return Add.apply(a, b)
-def sub(a, b): return Sub.apply(a, b)
-def mul(a, b): return Mul.apply(a, b)
-def div(a, b): return Div.apply(a, b)
-def pow(a, b): return Pow.apply(a, b)  # noqa: A001 - mirrors torch.pow
+class Clamp(Function):
+    """y = min(max(x, lo), hi); the gradient passes where lo <= x <= hi, as in PyTorch."""
+
+    def forward(self, a, lo, hi):
+        self.keep = xp.ones(a.shape, dtype=bool)
+        if lo is not None:
+            self.keep &= a >= lo
+            a = xp.maximum(a, xp.asarray(lo, dtype=a.dtype))
+        if hi is not None:
+            self.keep &= a <= hi
+            a = xp.minimum(a, xp.asarray(hi, dtype=a.dtype))
+        return a
+
+    def backward(self, g):
+        return g * self.keep
+
+
+class Maximum(Function):
+    """Element-wise max(a, b); on ties the gradient is split in half, as ``torch.maximum``."""
+
+    sign = 1
+
+    def forward(self, a, b):
+        d = self.sign * (a - b) if a.dtype.kind != "b" else a.astype(xp.int8) - b
+        self.wa = (d > 0) + 0.5 * (d == 0)
+        self.sa, self.sb = a.shape, b.shape
+        return xp.maximum(a, b) if self.sign > 0 else xp.minimum(a, b)
+
+    def backward(self, g):
+        w = self.wa.astype(g.dtype)
+        return sum_to(g * w, self.sa), sum_to(g * (1 - w), self.sb)
+
+
+class Minimum(Maximum):
+    sign = -1
+
+
+class Overwrite(Function):
+    """out = new values, whatever ``a`` held: the node behind ``fill_``, ``zero_``, ``normal_`` in a graph.
+    d out / d a = 0."""
+
+    saves_inputs = False
+
+    def forward(self, a, new):
+        return new
+
+    def backward(self, g):
+        return xp.zeros_like(g), None
+
+
+def add(a, b, alpha=1): return _binary(Add, a, b if alpha == 1 else b * alpha)
+def sub(a, b, alpha=1): return _binary(Sub, a, b if alpha == 1 else b * alpha)
+def mul(a, b): return _binary(Mul, a, b)
+def pow(a, b): return _binary(Pow, a, b)  # noqa: A001 - mirrors torch.pow
+def maximum(a, b): return _binary(Maximum, a, b)
+def minimum(a, b): return _binary(Minimum, a, b)
+
+
+def div(a, b, rounding_mode=None):
+    """True division; integers divide to the default float dtype, as in PyTorch."""
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return _no_grad_op("div(rounding_mode='trunc')", a, b, lambda x, y: xp.trunc(x / y).astype(x.dtype))
+    if rounding_mode is not None:
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    dtype = result_type(a, b)
+    return _binary(Div, a, b, dtype=dtype if dtype.kind == "f" else xp.dtype(DEFAULT_FLOAT))
+
+
+def _no_grad_op(name, a, b, f):
+    """An op with no gradient (integer-valued results): refuse inputs that need one rather than cut the graph."""
+    if is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in (a, b)):
+        raise RuntimeError(f"{name} has no gradient in minissl (its result is piecewise constant); "
+                           "use .detach() on the input if you only need the values")
+    dtype = result_type(a, b)
+    return Tensor(f(_as(a, dtype).array, _as(b, dtype).array), _internal=True)
+
+
+def floor_divide(a, b): return _no_grad_op("floor_divide (//)", a, b, xp.floor_divide)
+def remainder(a, b): return _no_grad_op("remainder (%)", a, b, xp.remainder)
+
+
+def compare(a, b, f):
+    """Element-wise comparison -> bool tensor (no gradient), with PyTorch's promotion."""
+    if not isinstance(b, (Tensor, int, float, bool)) and not backend.is_array(b) and not hasattr(b, "dtype"):
+        return NotImplemented  # e.g. t == None or t == "x": Python's identity answer, as PyTorch
+    dtype = result_type(a, b)
+    return Tensor(f(_as(a, dtype).array, _as(b, dtype).array), _internal=True)
+
+
+def logical_not(a):
+    if a.dtype.kind == "f":
+        raise TypeError("~ (bitwise not) needs a bool or integer tensor; for floats use ms.logical_not(x != 0)")
+    return Tensor(xp.invert(a.array), _internal=True)
+
+
+def logical_op(a, b, f):
+    dtype = result_type(a, b)
+    if dtype.kind == "f":
+        raise TypeError("&, |, ^ need bool or integer tensors; compare first, e.g. (x > 0) & (y > 0)")
+    return Tensor(f(_as(a, dtype).array, _as(b, dtype).array), _internal=True)
+
+
+def clamp(a, min=None, max=None):  # noqa: A002 - PyTorch's argument names
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp.apply(a, lo=min, hi=max)  # min first, then max: as PyTorch when min > max
+
+
+def overwrite(a, new):
+    return Overwrite.apply(a, Tensor(new, _internal=True))
 def neg(a): return Neg.apply(a)
 def exp(a): return Exp.apply(a)
 def log(a): return Log.apply(a)

@@ -27,6 +27,8 @@ def _log_softmax(z, axis):
 class Softmax(Function):
     """y = exp(z - max z) / Σ exp(z - max z);  dL/dz = y ⊙ (g - Σ_j g_j y_j)."""
 
+    saves_inputs, saves_output = False, True
+
     def forward(self, z, dim):
         self.dim = dim
         e = z - z.max(axis=dim, keepdims=True)
@@ -51,6 +53,8 @@ def _rowdot(a, b, axis):
 
 class LogSoftmax(Function):
     """y = z - logsumexp(z);  dL/dz = g - softmax(z) Σ_j g_j."""
+
+    saves_inputs, saves_output = False, True
 
     def forward(self, z, dim):
         self.dim = dim
@@ -221,16 +225,19 @@ class Embedding(Function):
 
 # ---------------------------------------------------------------- public functions
 def _dim_ok(z, dim, op):
+    if dim is None:
+        raise TypeError(f"{op}() needs dim=: PyTorch's implicit choice of dimension is deprecated and picks "
+                        "dim 0 or 1 by the tensor's rank; write e.g. dim=-1 for the last axis")
     if not -z.ndim <= dim < z.ndim:
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor of shape {z.shape}")
     return dim % z.ndim
 
 
-def softmax(input, dim=-1):
+def softmax(input, dim=None):
     return Softmax.apply(input, dim=_dim_ok(input, dim, "softmax"))
 
 
-def log_softmax(input, dim=-1):
+def log_softmax(input, dim=None):
     return LogSoftmax.apply(input, dim=_dim_ok(input, dim, "log_softmax"))
 
 
@@ -238,7 +245,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
     """Cross-entropy of logits ``input`` (N, C) — or (N, C, d1, ...) — against class ids ``target`` (N[, d1, ...])."""
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target.array if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class ids, got dtype {t.dtype}")
     z = input
@@ -295,7 +302,7 @@ def dropout(input, p=0.5, training=True):
 
 def embedding(input, weight, padding_idx=None):
     """Rows of ``weight`` (V, D) picked by integer ids ``input`` (any shape) -> (*input.shape, D)."""
-    ids = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    ids = input.array if isinstance(input, Tensor) else xp.asarray(input)
     v = weight.shape[0]
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype} "

@@ -8,9 +8,13 @@ as ``torch.amax``), ``var`` uses d var/dx_i = 2 (x_i - mean) / (n - correction).
 from __future__ import annotations
 
 import builtins
+from collections import namedtuple
 
 from ..backend import xp
-from ..tensor import Function
+from ..tensor import Function, Tensor
+
+# what torch.max(x, dim) returns: a named pair, so both `values, indices = ...` and `.indices` work
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
 
 
 def _axes(dim, ndim):
@@ -31,6 +35,7 @@ def _unreduce(g, shape, axes, keepdim):
 
 
 class Sum(Function):
+    saves_inputs = False
     def forward(self, a, axes, keepdim):
         self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
         return a.sum(axis=axes, keepdims=keepdim)
@@ -40,6 +45,7 @@ class Sum(Function):
 
 
 class Mean(Function):
+    saves_inputs = False
     def forward(self, a, axes, keepdim):
         self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
         self.n = 1
@@ -53,9 +59,11 @@ class Mean(Function):
 
 
 class Max(Function):
+    sign = 1
+
     def forward(self, a, axes, keepdim):
         self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
-        m = a.max(axis=axes, keepdims=True)
+        m = a.max(axis=axes, keepdims=True) if self.sign > 0 else a.min(axis=axes, keepdims=True)
         self.hit = a == m
         return m if keepdim else m.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 
@@ -63,6 +71,10 @@ class Max(Function):
         hit = self.hit
         count = hit.sum(axis=self.axes, keepdims=True)
         return _unreduce(g, self.shape, self.axes, self.keepdim) * hit / count
+
+
+class Min(Max):
+    sign = -1
 
 
 class Var(Function):
@@ -89,9 +101,67 @@ def mean(a, dim=None, keepdim=False):
     return Mean.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
 
 
-def max(a, dim=None, keepdim=False):  # noqa: A001
-    """The maximum over ``dim`` (values only, like ``torch.amax``)."""
+def amax(a, dim=None, keepdim=False):
+    """The maximum over ``dim`` (one or several dims); on ties the gradient is split evenly."""
     return Max.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+
+
+def amin(a, dim=None, keepdim=False):
+    return Min.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+
+
+def _max_min(a, dim, keepdim, other, largest):
+    name = "max" if largest else "min"
+    if isinstance(dim, Tensor) or other is not None:  # torch.max(a, b): element-wise
+        from .math import maximum, minimum
+        return (maximum if largest else minimum)(a, dim if other is None else other)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}(): keepdim needs dim=")
+        return amax(a) if largest else amin(a)
+    if not isinstance(dim, int):
+        raise TypeError(f"{name}(dim) takes one int dim, got {dim!r}; for several dims use amax/amin")
+    idx = (argmax if largest else argmin)(a, dim, keepdim=True)
+    from .shape import gather, squeeze
+    values = gather(a, dim, idx)  # the gradient goes to the one picked element, as in PyTorch
+    if not keepdim:
+        values, idx = squeeze(values, dim), squeeze(idx, dim)
+    return MaxMin(values, idx)
+
+
+def max(a, dim=None, keepdim=False, *, other=None):  # noqa: A001
+    """``max(a)``: the largest value; ``max(a, dim)``: a named pair ``(values, indices)``;
+    ``max(a, b)``: the element-wise maximum. As ``torch.max``."""
+    return _max_min(a, dim, keepdim, other, True)
+
+
+def min(a, dim=None, keepdim=False, *, other=None):  # noqa: A001
+    return _max_min(a, dim, keepdim, other, False)
+
+
+def argmax(a, dim=None, keepdim=False):
+    """Index of the (first) largest value over ``dim``, or in the flattened tensor when ``dim`` is None."""
+    if dim is None:
+        return Tensor(xp.asarray(xp.argmax(a.array)).reshape((1,) * a.ndim if keepdim else ()), _internal=True)
+    d = _axes(dim, a.ndim)[0]
+    return Tensor(xp.argmax(a.array, axis=d, keepdims=keepdim), _internal=True)
+
+
+def argmin(a, dim=None, keepdim=False):
+    if dim is None:
+        return Tensor(xp.asarray(xp.argmin(a.array)).reshape((1,) * a.ndim if keepdim else ()), _internal=True)
+    d = _axes(dim, a.ndim)[0]
+    return Tensor(xp.argmin(a.array, axis=d, keepdims=keepdim), _internal=True)
+
+
+def all(a, dim=None, keepdim=False):  # noqa: A001
+    return Tensor(xp.asarray(a.array.astype(bool).all(axis=None if dim is None else _axes(dim, a.ndim),
+                                                     keepdims=keepdim)), _internal=True)
+
+
+def any(a, dim=None, keepdim=False):  # noqa: A001
+    return Tensor(xp.asarray(a.array.astype(bool).any(axis=None if dim is None else _axes(dim, a.ndim),
+                                                     keepdims=keepdim)), _internal=True)
 
 
 def var(a, dim=None, keepdim=False, correction=1, unbiased=None):

@@ -7,12 +7,16 @@ slicing.
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 from .. import backend
 from ..backend import xp
 from ..tensor import Function, Tensor
 
 
 class Reshape(Function):
+    saves_inputs, is_view = False, True
+
     def forward(self, a, shape):
         self.shape = a.shape
         try:
@@ -25,6 +29,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    saves_inputs, is_view = False, True
+
     def forward(self, a, dims):
         self.dims = dims
         return a.transpose(dims)
@@ -37,6 +43,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    saves_inputs, is_view = False, True
+
     def forward(self, a, shape):
         self.shape = a.shape
         return xp.broadcast_to(a, shape)
@@ -55,7 +63,7 @@ def _plain_index(idx):
     """Turn Tensors and lists inside an index into backend arrays."""
     def conv(p):
         if isinstance(p, Tensor):
-            return p.data
+            return p.array
         if isinstance(p, list):
             return xp.asarray(p)
         return p
@@ -64,6 +72,8 @@ def _plain_index(idx):
 
 class GetItem(Function):
     """out = a[idx]; backward scatters: grad[idx] += g (repeated indices add up)."""
+
+    saves_inputs, is_view = False, True
 
     def forward(self, a, idx):
         self.shape, self.dtype, self.idx = a.shape, a.dtype, idx
@@ -79,6 +89,8 @@ class GetItem(Function):
 
 
 class Cat(Function):
+    saves_inputs = False
+
     def forward(self, *arrays, dim):
         self.dim, self.sizes = dim, [a.shape[dim] for a in arrays]
         return xp.concatenate(arrays, axis=dim)
@@ -89,12 +101,63 @@ class Cat(Function):
 
 
 class Stack(Function):
+    saves_inputs = False
+
     def forward(self, *arrays, dim):
         self.dim = dim
         return xp.stack(arrays, axis=dim)
 
     def backward(self, g):
         return tuple(xp.moveaxis(g, self.dim, 0))
+
+
+class IndexPut(Function):
+    """out = a with out[idx] = v. The gradient of ``a`` is g with the written places zeroed;
+    ``v`` gets g[idx] (summed back over broadcasting)."""
+
+    saves_inputs = False
+
+    def forward(self, a, v, idx):
+        self.idx, self.sv = idx, v.shape
+        out = a.copy()
+        out[idx] = v
+        return out
+
+    def backward(self, g):
+        ga = None
+        if self.needs_grad[0]:
+            ga = g.copy()
+            ga[self.idx] = 0
+        gv = None
+        if self.needs_grad[1]:
+            from ..tensor import sum_to
+            gv = sum_to(g[self.idx], self.sv)
+        return ga, gv
+
+
+class Gather(Function):
+    """out[i][j][k] = a[i][index[i][j][k]][k] along ``dim`` (``torch.gather``); backward scatters g back."""
+
+    def forward(self, a, index, dim):
+        self.shape, self.dim = a.shape, dim
+        self.full = _along(index, dim)
+        return a[self.full]
+
+    def backward(self, g):
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        backend.scatter_add(out, self.full, g)
+        return out, None
+
+
+def _along(index, dim):
+    """The advanced index that picks ``index``'s entries along ``dim`` and keeps every other axis."""
+    parts = []
+    for ax, n in enumerate(index.shape):
+        if ax == dim:
+            parts.append(index)
+        else:
+            parts.append(xp.arange(n).reshape([-1 if a == ax else 1 for a in range(index.ndim)]))
+    return tuple(parts)
 
 
 class Where(Function):
@@ -189,17 +252,181 @@ def split(a, split_size_or_sections, dim=0):
 
 
 def _mask(cond):
-    return cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    return cond.array if isinstance(cond, Tensor) else xp.asarray(cond)
+
+
+def _bool_mask(cond, op):
+    m = _mask(cond)
+    if m.dtype != xp.bool_:
+        raise TypeError(f"{op}: the mask/condition must be a bool tensor, got dtype {m.dtype}; "
+                        "compare first, e.g. mask == 0 or mask.bool()")
+    return m
 
 
 def where(condition, input, other):
-    return Where.apply(Tensor(_mask(condition), _internal=True), input, other)
+    """input where condition is True, else other (PyTorch's dtype promotion between the two)."""
+    from .math import _as, result_type
+    dtype = result_type(input, other)
+    return Where.apply(Tensor(_bool_mask(condition, "where"), _internal=True), _as(input, dtype), _as(other, dtype))
+
+
+def index_put(a, idx, value):
+    return IndexPut.apply(a, value, idx=_plain_index(idx))
+
+
+def gather(input, dim, index):
+    ix = index.array if isinstance(index, Tensor) else xp.asarray(index)
+    if ix.dtype.kind not in "iu" or ix.ndim != input.ndim:
+        raise TypeError(f"gather: index must be an integer tensor with as many dims as the input ({input.ndim}), "
+                        f"got dtype {ix.dtype} and {ix.ndim} dims")
+    return Gather.apply(input, Tensor(ix, _internal=True), dim=_dim(dim, input.ndim, "gather"))
 
 
 def masked_fill(a, mask, value):
     """Copy of ``a`` with ``value`` where ``mask`` is True (mask broadcasts to a)."""
-    m = _mask(mask)
-    if m.dtype != xp.bool_:
-        raise TypeError(f"masked_fill: the mask must be boolean, got {m.dtype}")
-    fill = xp.asarray(value, dtype=a.dtype)
-    return Where.apply(Tensor(m, _internal=True), Tensor(fill, _internal=True), a)
+    m = _bool_mask(mask, "masked_fill")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, got shape {value.shape}")
+        fill = value if value.dtype == a.dtype else value.to(a.dtype)
+    else:
+        fill = Tensor(xp.asarray(value, dtype=a.dtype), _internal=True)
+    return Where.apply(Tensor(m, _internal=True), fill, a)
+
+
+# ---------------------------------------------------------------- more of PyTorch's shape vocabulary
+class Clone(Function):
+    """A copy that stays in the graph: d clone(a) / da = 1."""
+
+    saves_inputs = False
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+def clone(a):
+    return Clone.apply(a)
+
+
+def contiguous(a):
+    """``a`` itself when its memory is already in C order, else a C-ordered copy (in the graph)."""
+    return a if a.array.flags.c_contiguous else Clone.apply(a)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    s, e = _dim(start_dim, a.ndim, "flatten"), _dim(end_dim, a.ndim, "flatten")
+    n = 1
+    for k in a.shape[s:e + 1]:
+        n *= k
+    return reshape(a, a.shape[:s] + (n,) + a.shape[e + 1:])
+
+
+def chunk(a, chunks, dim=0):
+    """Split into ``chunks`` pieces of ceil(n / chunks) along ``dim`` (the last may be smaller), as torch.chunk."""
+    n = a.shape[_dim(dim, a.ndim, "chunk")]
+    return split(a, max(1, -(-n // chunks)), dim)
+
+
+def repeat(a, *sizes):
+    """Tile ``a`` ``sizes[i]`` times along each dim (torch.Tensor.repeat), built from expand + reshape."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if len(sizes) < a.ndim:
+        raise RuntimeError(f"repeat: give at least {a.ndim} sizes for a {a.ndim}-d tensor, got {sizes}")
+    shape = (1,) * (len(sizes) - a.ndim) + a.shape
+    x = reshape(a, tuple(v for n in shape for v in (1, n)))
+    x = expand(x, tuple(v for r, n in zip(sizes, shape) for v in (r, n)))
+    return reshape(x, tuple(r * n for r, n in zip(sizes, shape)))
+
+
+def _tri(a, diagonal, upper):
+    if a.ndim < 2:
+        raise RuntimeError(f"{'triu' if upper else 'tril'}: input needs at least 2 dims, got shape {a.shape}")
+    r, c = a.shape[-2:]
+    keep = (xp.arange(c)[None, :] - xp.arange(r)[:, None])
+    keep = keep >= diagonal if upper else keep <= diagonal
+    return where(Tensor(keep, _internal=True), a, Tensor(xp.zeros((), dtype=a.dtype), _internal=True))
+
+
+def tril(a, diagonal=0):
+    """Lower triangle (elements with column - row <= diagonal), zeros above."""
+    return _tri(a, diagonal, upper=False)
+
+
+def triu(a, diagonal=0):
+    return _tri(a, diagonal, upper=True)
+
+
+class Roll(Function):
+    saves_inputs = False
+
+    def forward(self, a, shifts, dims):
+        self.shifts, self.dims = shifts, dims
+        return xp.roll(a, shifts, axis=dims)
+
+    def backward(self, g):
+        neg = tuple(-s for s in self.shifts) if isinstance(self.shifts, tuple) else -self.shifts
+        return xp.roll(g, neg, axis=self.dims)
+
+
+def roll(a, shifts, dims=None):
+    if isinstance(shifts, list):
+        shifts = tuple(shifts)
+    if isinstance(dims, list):
+        dims = tuple(dims)
+    return Roll.apply(a, shifts=shifts, dims=dims)
+
+
+SortResult = namedtuple("SortResult", ["values", "indices"])
+
+
+def sort(a, dim=-1, descending=False, stable=False):
+    """Values sorted along ``dim`` and where they came from; the values' gradient goes back through gather."""
+    d = _dim(dim, a.ndim, "sort")
+    key = -a.array if descending and a.dtype.kind != "b" else a.array
+    idx = xp.argsort(key, axis=d, kind="stable")
+    if descending and a.dtype.kind == "b":
+        idx = xp.flip(xp.argsort(a.array, axis=d, kind="stable"), axis=d)
+    return SortResult(gather(a, d, Tensor(idx, _internal=True)), Tensor(idx, _internal=True))
+
+
+def argsort(a, dim=-1, descending=False, stable=False):
+    return sort(a, dim, descending, stable).indices
+
+
+def topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's argument name
+    """The ``k`` largest (or smallest) values along ``dim`` with their indices, largest first."""
+    d = _dim(dim, a.ndim, "topk")
+    if not 0 <= k <= a.shape[d]:
+        raise RuntimeError(f"topk: k={k} is out of range for dimension {dim} of size {a.shape[d]}")
+    values, idx = sort(a, d, descending=largest)
+    sl = (slice(None),) * d + (slice(0, k),)
+    return SortResult(values[sl], Tensor(idx.array[sl], _internal=True))
+
+
+def unique(a, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """Distinct values (sorted), optionally with the inverse map and counts. No gradient, as in PyTorch."""
+    if dim is not None:
+        raise NotImplementedError("unique(dim=...) is not implemented in minissl; flatten first")
+    vals, inv, cnt = xp.unique(a.array, return_inverse=True, return_counts=True)
+    out = [Tensor(vals, _internal=True)]
+    if return_inverse:
+        out.append(Tensor(inv.reshape(a.shape).astype(xp.int64), _internal=True))
+    if return_counts:
+        out.append(Tensor(cnt.astype(xp.int64), _internal=True))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def one_hot(ids, num_classes=-1):
+    """int64 one-hot rows: ``one_hot(t)[..., c] = (t == c)``, as ``F.one_hot``."""
+    x = ids.array if isinstance(ids, Tensor) else xp.asarray(ids)
+    if x.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensors (integers), got {x.dtype}")
+    n = int(x.max()) + 1 if num_classes == -1 else num_classes
+    if x.size and (int(x.min()) < 0 or int(x.max()) >= n):
+        raise RuntimeError(f"one_hot: class values must be in [0, {n}), got {int(x.min())}..{int(x.max())}")
+    return Tensor((x[..., None] == xp.arange(n)).astype(xp.int64), _internal=True)

@@ -84,7 +84,7 @@ def test_forward_matches_hugging_face_math():
     torch = pytest.importorskip("torch")
     m = tiny().eval()
     for p in m.parameters():  # move away from the init so LayerNorm/bias terms matter
-        p.data = p.data + ms.backend.asarray(np.random.default_rng(1).standard_normal(p.shape).astype(np.float32) * 0.3)
+        p.array = p.array + ms.backend.asarray(np.random.default_rng(1).standard_normal(p.shape).astype(np.float32) * 0.3)
     ids, am, tt = batch()
     seq, pooled = m(ids, am, tt)
     rseq, rpool = hf_reference(torch, m, ids, am, tt)

@@ -162,7 +162,7 @@ def test_byol_no_gradient_into_target_and_ema_update():
     model = BYOL(hidden=32, proj_dim=8, pred_hidden=16, tau_base=0.9)
     target_ids = {id(p) for p in model.target.parameters()}
     assert target_ids and not target_ids & {id(p) for p in model.parameters()}  # the optimiser never sees them
-    before = [npy(p.data).copy() for p in model.target.parameters()]
+    before = [npy(p.array).copy() for p in model.target.parameters()]
     x = ms.tensor(np.random.default_rng(0).random((16, 64)).astype(np.float32))
     opt = optim.SGD(model.parameters(), lr=0.5)
     loss = model.loss(x, ms.tensor(x.numpy()[::-1].copy()))
@@ -171,12 +171,12 @@ def test_byol_no_gradient_into_target_and_ema_update():
     assert all(p.grad is not None for p in model.predictor.parameters())
     opt.step()
     for b, p in zip(before, model.target.parameters()):
-        np.testing.assert_array_equal(npy(p.data), b)  # the optimiser step leaves the target alone
-    online = [npy(p.data).copy() for p in list(model.encoder.parameters()) + list(model.projector.parameters())]
+        np.testing.assert_array_equal(npy(p.array), b)  # the optimiser step leaves the target alone
+    online = [npy(p.array).copy() for p in list(model.encoder.parameters()) + list(model.projector.parameters())]
     tau = model.update_target(0, 10)
     assert tau == pytest.approx(0.9)
     for b, o, p in zip(before, online, model.target.parameters()):
-        np.testing.assert_allclose(npy(p.data), 0.9 * b + 0.1 * o, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(npy(p.array), 0.9 * b + 0.1 * o, rtol=1e-5, atol=1e-7)
 
 
 def test_byol_loss_is_symmetric_two_minus_two_cos():
@@ -228,11 +228,11 @@ def test_linear_probe_picks_l2_on_validation_and_scores_test():
 def test_pretrain_byol_logs_history_and_moves_target():
     x = np.random.default_rng(0).random((70, 64)).astype(np.float32)
     model = BYOL(hidden=32, proj_dim=8, pred_hidden=16)
-    before = [npy(p.data).copy() for p in model.target.parameters()]
+    before = [npy(p.array).copy() for p in model.target.parameters()]
     hist = pretrain(model, x, Augment(), epochs=3, batch_size=32, lr=1e-2, progress=False)
     assert len(hist["loss"]) == 3 and len(hist["collapse_std"]) == 3
     assert all(0 < s <= 1 / math.sqrt(8) * 1.5 for s in hist["collapse_std"])
-    assert any(not np.allclose(b, npy(p.data)) for b, p in zip(before, model.target.parameters()))
+    assert any(not np.allclose(b, npy(p.array)) for b, p in zip(before, model.target.parameters()))
     assert not model.training  # handed back ready for feature extraction
 
 

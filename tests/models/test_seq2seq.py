@@ -220,7 +220,7 @@ def test_unknown_objective_and_long_input_fail_clearly():
 def test_gradcheck_tiny_encoder_decoder_loss():
     m = tiny(vocab=7, d=4, nhead=2, ff=6, layers=1)
     for p in m.parameters():
-        p.data = p.data.astype(np.float64) * (1 if p.ndim == 1 else 20)  # float64; embeddings away from tiny
+        p.array = p.array.astype(np.float64) * (1 if p.ndim == 1 else 20)  # float64; embeddings away from tiny
     batch = seq2seq_batch([([5, 6, 5], [6, 5]), ([6], [5, 5, 6])], PAD, BOS, EOS)
     # Also checks that padding never reaches the loss: the [PAD] row of the shared
     # embedding gets no gradient from lookups (padding_idx), so any leak would show here.

@@ -55,7 +55,7 @@ def test_reparameterize_moments_and_gradients():
 def test_vae_loss_gradcheck():
     model = VAE(5, latent_dim=2, hidden=(4,))
     for p in model.parameters():
-        p.data = p.data.astype(np.float64)
+        p.array = p.array.astype(np.float64)
     x = ms.tensor(np.random.default_rng(0).random((4, 5)))
 
     def f(*params):

@@ -29,10 +29,10 @@ def test_perplexity_and_dead_share():
 
 def _quantizer64(k=4, d=3, **kw):
     q = VectorQuantizer(k, d, restart_after=None, **kw)
-    q.codebook.data = ms.backend.asarray(np.random.default_rng(0).standard_normal((k, d)))
+    q.codebook.array = ms.backend.asarray(np.random.default_rng(0).standard_normal((k, d)))
     if q.ema:
-        q.embed_sum.data = q.codebook.data.copy()
-        q.cluster_size.data = ms.xp.ones(k)
+        q.embed_sum.array = q.codebook.array.copy()
+        q.cluster_size.array = ms.xp.ones(k)
     return q
 
 
@@ -74,8 +74,8 @@ def test_vq_ema_mode_updates_codebook_by_averages():
 
 def test_dead_codes_restart_on_encoder_outputs():
     q = VectorQuantizer(8, 2, restart_after=3)
-    q.codebook.data[:] = 100.0
-    q.codebook.data[0] = 0.0                      # every z near the origin picks code 0
+    q.codebook.array[:] = 100.0
+    q.codebook.array[0] = 0.0                      # every z near the origin picks code 0
     z = ms.tensor(np.random.default_rng(0).standard_normal((16, 2)).astype(np.float32) * 0.1)
     for _ in range(2):
         q(z)
@@ -93,7 +93,7 @@ def test_vqvae_loss_gradcheck_decoder_and_encoder_path():
     straight-through copy: check them against the chain rule by hand."""
     model = VQVAE(6, num_latents=2, num_codes=5, code_dim=3, hidden=(4,), restart_after=None)
     for p in model.parameters():
-        p.data = p.data.astype(np.float64)
+        p.array = p.array.astype(np.float64)
     x = ms.tensor(np.random.default_rng(0).random((4, 6)))
     assert ms.gradcheck(lambda *p: model.loss(x), list(model.decoder.parameters()))
     # encoder path: dL/dz must equal dL/dz_q (from the decoder) + β·2(z - e)/n

@@ -13,8 +13,8 @@ torch = pytest.importorskip("torch")
 def _pair(e=8, h=2, batch_first=True):
     ours = nn.MultiheadAttention(e, h, batch_first=batch_first)
     for m in (ours.q_proj, ours.k_proj, ours.v_proj, ours.out_proj):
-        m.weight.data = m.weight.data.astype(np.float64)
-        m.bias.data = m.bias.data.astype(np.float64)
+        m.weight.array = m.weight.array.astype(np.float64)
+        m.bias.array = m.bias.array.astype(np.float64)
     theirs = torch.nn.MultiheadAttention(e, h, batch_first=batch_first).double()
     with torch.no_grad():
         theirs.in_proj_weight.copy_(torch.tensor(np.concatenate([ours.q_proj.weight.numpy(), ours.k_proj.weight.numpy(),

@@ -56,8 +56,8 @@ def test_state_dict_has_buffers_and_copies_on_load():
     other.load_state_dict(sd)
     for k, v in other.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), sd[k].numpy())
-    other.proj.weight.data[0, 0] = 99.0  # loaded values are copies, not shared arrays
-    assert m.proj.weight.data[0, 0] != 99.0
+    other.proj.weight.array[0, 0] = 99.0  # loaded values are copies, not shared arrays
+    assert m.proj.weight.array[0, 0] != 99.0
 
 
 def test_load_state_dict_strict_names_every_difference_and_changes_nothing():

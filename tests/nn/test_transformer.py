@@ -15,7 +15,7 @@ npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
 
 def to64(module):
     for p in module.parameters():
-        p.data = p.data.astype(np.float64)
+        p.array = p.array.astype(np.float64)
     return module
 
 
