@@ -86,6 +86,36 @@ def test_batch(tok):
     assert b["input_ids"].shape[0] == 2 and b["attention_mask"][1].sum() == len(tok.encode("the"))
 
 
+# --- custom split patterns and special tokens (issue #19) ---------------------------------
+
+@pytest.mark.parametrize("pattern", [r"\w+", r"[a-z]+", r"x", r"\p{L}+|\d"])
+def test_pattern_that_misses_text_keeps_it(pattern):
+    # Old code: regex.findall dropped what the pattern did not match ("hi there!" -> "hithere").
+    tok = ByteBPETokenizer.train(CORPUS, vocab_size=280, pattern=pattern)
+    for text in ["hi there!", "  ", "!!", "the cat, 123 😀", ""]:
+        assert tok.decode(tok.encode(text)) == text
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="ab !\n1é"), st.sampled_from([r"\w+", r"a+|b", r" ?\w", "(?=a)"]))
+def test_lossless_with_any_pattern(text, pattern):
+    tok = ByteBPETokenizer([(97, 98), (256, 97)], pattern=pattern)
+    assert tok.decode(tok.encode(text)) == text
+
+
+def test_gaps_are_their_own_chunks():
+    # Merges never cross the boundary between a matched chunk and an unmatched gap.
+    tok = ByteBPETokenizer([(ord("a"), ord("!"))], pattern=r"a+", special_tokens=())
+    assert tok.encode("a!") == [ord("a"), ord("!")]
+    assert ByteBPETokenizer([(ord("a"), ord("!"))], pattern=r"a!", special_tokens=()).encode("a!") == [256]
+
+
+def test_empty_special_token_refused():
+    # Old code: "" split the text between every character and inserted its id there.
+    with pytest.raises(ValueError, match="empty"):
+        ByteBPETokenizer(special_tokens=("",))
+
+
 # --- fast encoding: same output as the textbook loop, in near-linear time --------------------
 
 def reference_encode(tok, text):
