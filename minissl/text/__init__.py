@@ -2,7 +2,8 @@
 
 Host-side NumPy only; arrays come out as int64 and models convert them.
 """
-from .base import BERT_SPECIALS, CLS, MASK, PAD, SEP, UNK, VocabTokenizer, pad_batch
+from .base import (BERT_SPECIALS, CLS, MASK, PAD, SEP, UNK, TokenizerFileError, VocabTokenizer,
+                   pad_batch)
 from .basic import BasicTokenizer
 from .bpe import ENDOFTEXT, GPT2_PATTERN, GPT4_PATTERN, ByteBPETokenizer
 from .char import CharTokenizer
@@ -14,7 +15,7 @@ from .noise import (BartCollator, document_rotation, mass_mask, sentence_permuta
 from .wordpiece import WordPieceTokenizer
 
 __all__ = [
-    "BERT_SPECIALS", "PAD", "UNK", "CLS", "SEP", "MASK", "IGNORE_INDEX", "ENDOFTEXT",
+    "BERT_SPECIALS", "PAD", "UNK", "CLS", "SEP", "MASK", "IGNORE_INDEX", "ENDOFTEXT", "TokenizerFileError",
     "GPT2_PATTERN", "GPT4_PATTERN", "VocabTokenizer", "pad_batch", "BasicTokenizer",
     "CharTokenizer", "WordPieceTokenizer", "ByteBPETokenizer", "Corpus", "load_pydoc_corpus",
     "load_text_corpus", "split_sentences", "word_tokenize", "MLMCollator", "mask_tokens",

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from .base import check_text
+
 
 def is_whitespace(ch: str) -> bool:
     # \t \n \r are technically control characters, but BERT treats them as space.
@@ -125,6 +127,7 @@ class BasicTokenizer:
 
     def tokenize_with_offsets(self, text: str, never_split=None):
         """Return [(token, start, end)] with ``text[start:end]`` the source of the token."""
+        check_text(text, "BasicTokenizer.tokenize")
         never = self.never_split | set(never_split or ())
         result = []
         for word, idx in self._words(text):

@@ -11,10 +11,13 @@ first; anything unseen becomes ``[UNK]``.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
-from pathlib import Path
 
-from .base import BERT_SPECIALS, UNK, VocabTokenizer
+from .base import (BERT_SPECIALS, UNK, TokenizerFileError, VocabTokenizer, check_text,
+                   read_tokenizer_file, write_tokenizer_file)
+
+FORMAT_VERSION = 1  # of the JSON file save() writes; load() refuses versions it does not know
 
 
 class CharTokenizer(VocabTokenizer):
@@ -23,7 +26,7 @@ class CharTokenizer(VocabTokenizer):
     def __init__(self, chars, special_tokens=BERT_SPECIALS):
         chars = [c for c in chars if c not in special_tokens]
         for c in chars:
-            if len(c) != 1:
+            if not isinstance(c, str) or len(c) != 1:
                 raise ValueError(f"CharTokenizer vocabulary entries must be single characters, got {c!r}")
         super().__init__(list(special_tokens) + chars, special_tokens=special_tokens)
 
@@ -36,9 +39,11 @@ class CharTokenizer(VocabTokenizer):
         """
         if isinstance(texts, str):
             texts = [texts]
+        elif isinstance(texts, (bytes, bytearray)):
+            check_text(texts, "CharTokenizer.from_corpus", "texts")
         counts = Counter()
-        for t in texts:
-            counts.update(t)
+        for k, t in enumerate(texts):
+            counts.update(check_text(t, "CharTokenizer.from_corpus", f"texts[{k}]"))
         chars = sorted((c for c, n in counts.items() if n >= min_freq),
                        key=lambda c: (-counts[c], ord(c)))
         if max_size is not None:
@@ -48,6 +53,7 @@ class CharTokenizer(VocabTokenizer):
         return cls(chars)
 
     def tokenize(self, text: str) -> list[str]:
+        check_text(text, "CharTokenizer.tokenize")
         # Special tokens are not recognised inside raw text: a learner's text
         # containing "[MASK]" means the six characters, not the mask.
         return [c if c in self.vocab else UNK for c in text]
@@ -56,14 +62,55 @@ class CharTokenizer(VocabTokenizer):
         return "".join(tokens)
 
     def save(self, path) -> None:
-        """JSON: {"type": "char", "chars": [...]} (JSON escapes newlines and tabs safely)."""
+        """JSON: {"type": "char", "version": 1, "special_tokens": [...], "chars": [...]}.
+
+        JSON escapes newlines and tabs, so any character is safe. Written atomically:
+        a failed save leaves the previous file untouched.
+        """
         chars = [self.ids_to_tokens[i] for i in range(len(self.special_tokens), self.vocab_size)]
-        Path(path).write_text(json.dumps({"type": "char", "special_tokens": self.special_tokens,
-                                          "chars": chars}, ensure_ascii=False), encoding="utf-8")
+        obj = {"type": "char", "version": FORMAT_VERSION, "special_tokens": self.special_tokens,
+               "chars": chars}
+        text = json.dumps(obj, ensure_ascii=False)  # readable: 你 stays 你
+        if re.search("[\ud800-\udfff]", text):
+            # A lone surrogate has no UTF-8 form; JSON's \uXXXX escapes carry it instead.
+            text = json.dumps(obj)
+        write_tokenizer_file(path, text)
 
     @classmethod
     def load(cls, path):
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        """Read a file written by ``save``, checking all of it (one sentence per problem)."""
+        text = read_tokenizer_file(path, "CharTokenizer file", "create one with CharTokenizer.save()")
+
+        def bad(problem):
+            return TokenizerFileError(f"{path}: {problem}")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise TokenizerFileError(f"{path}, line {e.lineno}: not valid JSON ({e.msg} at column "
+                                     f"{e.colno}); the file is damaged, save the tokenizer again") from None
+        if not isinstance(data, dict):
+            raise bad(f"a CharTokenizer file holds a JSON object, found a {type(data).__name__}")
         if data.get("type") != "char":
-            raise ValueError(f"{path} is not a CharTokenizer file (type={data.get('type')!r})")
-        return cls(data["chars"], special_tokens=tuple(data["special_tokens"]))
+            raise bad(f"not a CharTokenizer file (type={data.get('type')!r})")
+        version = data.get("version", 1)  # files from before the field existed are version 1
+        if version != FORMAT_VERSION:
+            raise bad(f"format version {version!r} is not supported (this minissl reads version "
+                      f"{FORMAT_VERSION}); use the minissl that wrote it")
+        for key in ("special_tokens", "chars"):
+            if key not in data:
+                raise bad(f"field {key!r} is missing; the file is incomplete, save the tokenizer again")
+            if not isinstance(data[key], list) or not all(isinstance(t, str) for t in data[key]):
+                raise bad(f"field {key!r} must be a list of strings")
+        seen = {}
+        for key in ("special_tokens", "chars"):
+            for k, t in enumerate(data[key]):
+                if key == "chars" and len(t) != 1:
+                    raise bad(f"field 'chars' entry {k} is {t!r}, not a single character")
+                if t in seen:  # two ids for one token: one of them could never be produced
+                    raise bad(f"{t!r} appears twice (field {seen[t][0]!r} entry {seen[t][1]} "
+                              f"and field {key!r} entry {k})")
+                seen[t] = (key, k)
+        try:
+            return cls(data["chars"], special_tokens=tuple(data["special_tokens"]))
+        except ValueError as e:
+            raise bad(str(e)) from None

@@ -18,11 +18,11 @@ The output equals Hugging Face's ``BertTokenizer`` on the same ``vocab.txt``.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 
-from .base import BERT_SPECIALS, CLS, SEP, UNK, VocabTokenizer, pad_batch
+from .base import (BERT_SPECIALS, CLS, SEP, UNK, TokenizerFileError, VocabTokenizer, check_text,
+                   pad_batch, read_tokenizer_file, write_tokenizer_file)
 from .basic import BasicTokenizer
 
 
@@ -33,6 +33,13 @@ class WordPieceTokenizer(VocabTokenizer):
                  strip_accents=None, max_input_chars_per_word: int = 100,
                  special_tokens=BERT_SPECIALS):
         super().__init__(vocab, special_tokens=special_tokens)
+        for i, t in self.ids_to_tokens.items():
+            # vocab.txt is one token per line (and text mode reads \r as a line end too):
+            # a token with a line break would become two lines and shift every later id.
+            if "\n" in t or "\r" in t:
+                raise ValueError(f"WordPieceTokenizer: vocabulary token {i} {t!r} contains a line break; "
+                                 "vocab.txt holds one token per line, so it would shift every later id "
+                                 "on save/load")
         for t in (CLS, SEP):
             if t not in self.vocab:
                 raise ValueError(f"the vocabulary has no {t} token; BERT inputs need it")
@@ -49,21 +56,24 @@ class WordPieceTokenizer(VocabTokenizer):
     @classmethod
     def from_file(cls, path, **kwargs):
         """Load a standard BERT ``vocab.txt`` (one token per line; id = line number)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no vocabulary file at {path}; pass the path of a BERT vocab.txt")
-        with open(path, encoding="utf-8") as f:
-            tokens = [line.rstrip("\n") for line in f.readlines()]
+        text = read_tokenizer_file(path, "vocabulary file", "pass the path of a BERT vocab.txt")
+        # Line ends as Python's text mode (and so Hugging Face) reads them: \n, \r\n or \r.
+        tokens = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        if tokens[-1] == "":
+            tokens.pop()  # the final newline ends the last line; it does not start a new token
         if not tokens:
-            raise ValueError(f"{path} is empty; a vocab.txt lists one token per line")
-        return cls(tokens, **kwargs)
+            raise TokenizerFileError(f"{path} is empty; a vocab.txt lists one token per line")
+        try:
+            return cls(tokens, **kwargs)
+        except ValueError as e:  # e.g. no [CLS]: say which file
+            raise TokenizerFileError(f"{path}: {e}") from None
 
     load = from_file
 
     def save(self, path) -> None:
-        """Write ``vocab.txt``: one token per line, line number = id."""
+        """Write ``vocab.txt``: one token per line, line number = id (atomically)."""
         tokens = [self.ids_to_tokens[i] for i in range(self.vocab_size)]
-        Path(path).write_text("\n".join(tokens) + "\n", encoding="utf-8")
+        write_tokenizer_file(path, "\n".join(tokens) + "\n")
 
     @classmethod
     def from_words(cls, words, add_alphabet: bool = True, **kwargs):
@@ -111,6 +121,7 @@ class WordPieceTokenizer(VocabTokenizer):
 
     def tokenize_with_offsets(self, text: str) -> list[tuple[str, int, int]]:
         """[(token, start, end)] with text[start:end] the characters behind each token."""
+        check_text(text, "WordPieceTokenizer.tokenize")
         chunks, pos = [], 0
         if self._special_re is not None:
             for m in self._special_re.finditer(text):
@@ -148,6 +159,9 @@ class WordPieceTokenizer(VocabTokenizer):
         for special and padding tokens), sequence_ids (0 for A, 1 for B, None
         for specials and padding), tokens.
         """
+        check_text(text, "WordPieceTokenizer.encode_plus")
+        if text_pair is not None:
+            check_text(text_pair, "WordPieceTokenizer.encode_plus", "text_pair")
         a = self.tokenize_with_offsets(text)
         b = self.tokenize_with_offsets(text_pair) if text_pair is not None else None
         n_special = (3 if b is not None else 2) if add_special_tokens else 0
@@ -189,6 +203,7 @@ class WordPieceTokenizer(VocabTokenizer):
 
     def encode(self, text, text_pair=None, add_special_tokens: bool = True,
                max_length: int | None = None, truncation="longest_first") -> list[int]:
+        check_text(text, "WordPieceTokenizer.encode")
         return self.encode_plus(text, text_pair, add_special_tokens, max_length,
                                 truncation)["input_ids"]
 
