@@ -61,6 +61,15 @@ def test_cupy_without_cupy_names_the_fix():
     assert "CuPy is not installed" in r.stdout and "pip install minissl[gpu]" in r.stdout
 
 
+def test_a_demo_turns_the_refusal_into_one_line():
+    # scripts, unlike libraries, should not show a traceback for a bad setting
+    env = {**os.environ, "MINISSL_BACKEND": "bogus"}
+    r = subprocess.run([sys.executable, str(ROOT / "demos" / "gpt_sort.py"), "--help"], env=env,
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "MINISSL_BACKEND='bogus'" in r.stderr, r.stderr
+
+
 def test_backend_name_is_case_and_space_insensitive():
     r = _import_with(" NumPy ")
     assert r.returncode == 0 and r.stdout.strip() == "imported", r.stderr
