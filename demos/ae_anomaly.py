@@ -117,8 +117,12 @@ def run(args):
     return m, rows
 
 
-if __name__ == "__main__":
+def main():
     a = parse_args("ae_anomaly", __doc__.splitlines()[0])
     metrics, table = run(a)
     print_table(table, ["detector", "ROC-AUC", "note"], "Anomaly detection (held-out)")
     print("metrics:", save_metrics(a, metrics))
+
+
+if __name__ == "__main__":
+    main()

@@ -117,8 +117,12 @@ def _figures(args, xte, xte_np, yte, binary, onehot, dis):
     savefig(fig, args, "ae_style_swap.png")
 
 
-if __name__ == "__main__":
+def main():
     a = parse_args("ae_discrete", __doc__.splitlines()[0])
     metrics, table = run(a)
     print_table(table, ["experiment", "value", "note"], "Discrete codes and disentanglement (held-out digits)")
     print("metrics:", save_metrics(a, metrics))
+
+
+if __name__ == "__main__":
+    main()

@@ -140,8 +140,12 @@ def run(args):
     return m, rows
 
 
-if __name__ == "__main__":
+def main():
     a = parse_args("ae_generative", __doc__.splitlines()[0])
     metrics, table = run(a)
     print_table(table, ["experiment", "value", "note"], "VQ-VAE, compression and VAE (held-out digits)")
     print("metrics:", save_metrics(a, metrics))
+
+
+if __name__ == "__main__":
+    main()

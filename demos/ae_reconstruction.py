@@ -105,8 +105,12 @@ def _figures(args, xte, xte_np, yte, pca, lin, ae, hist, models, noisy):
     savefig(C.image_rows("denoising: corrupted input, plain AE, denoising AE", rows, pyplot), args, "ae_denoising.png")
 
 
-if __name__ == "__main__":
+def main():
     a = parse_args("ae_reconstruction", __doc__.splitlines()[0])
     metrics, table = run(a)
     print_table(table, ["model", "test MSE/pixel", "note"], "Reconstruction on held-out digits")
     print("metrics:", save_metrics(a, metrics))
+
+
+if __name__ == "__main__":
+    main()

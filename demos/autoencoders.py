@@ -20,7 +20,7 @@ import ae_common  # noqa: F401  (sets single-threaded BLAS before NumPy starts)
 import ae_discrete
 import ae_generative
 import ae_reconstruction
-from common import parse_args, print_table, save_metrics
+from common import comma_list, parse_args, print_table, save_metrics
 
 PARTS = [("reconstruction", ae_reconstruction), ("anomaly", ae_anomaly), ("discrete", ae_discrete),
          ("generative", ae_generative)]
@@ -38,11 +38,9 @@ TARGETS = [  # (metric, comparison, threshold or baseline metric, what it means)
 
 def main(argv=None):
     args = parse_args("autoencoders", __doc__.splitlines()[0], argv,
-                      only=(str, "", "comma-separated parts to run: " + ",".join(p for p, _ in PARTS)))
+                      only=(comma_list(*(p for p, _ in PARTS), empty_means_all=True), "",
+                            "comma-separated parts to run (default: all): " + ",".join(p for p, _ in PARTS)))
     wanted = [p.strip() for p in args.only.split(",") if p.strip()] or [p for p, _ in PARTS]
-    unknown = set(wanted) - {p for p, _ in PARTS}
-    if unknown:
-        raise SystemExit(f"--only: unknown part(s) {sorted(unknown)}; choose from {[p for p, _ in PARTS]}")
     metrics, table = {}, []
     for name, mod in PARTS:
         if name in wanted:

@@ -22,7 +22,8 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import (comma_list, one_of, parse_args, plt, positive_float, positive_int, print_table, prob,
+                    save_metrics, savefig)
 
 import minissl as ms
 from minissl.models.bert import BertConfig, BertForPreTraining
@@ -228,19 +229,17 @@ def main():
     args = parse_args("bert_pretrain_finetune", __doc__.splitlines()[0],
                       nsp=(bool, False, "pre-train with next-sentence prediction instead of sentence order"),
                       reuse_pretrained=(bool, False, "reuse OUT/pretrained if it exists (skip pre-training)"),
-                      tasks=(str, ",".join(TASKS), "comma-separated tasks to fine-tune on"),
-                      epochs=(int, None, "fine-tuning epochs (default: by size)"),
-                      ft_lr=(float, None, "fine-tuning learning rate (default: by size)"),
-                      steps=(int, None, "pre-training steps (default: by size)"),
-                      lr=(float, None, "pre-training learning rate (default: by size)"),
-                      p_mood=(float, None, "fraction of stories with one consistent mood (default 0.5)"),
-                      mask_judged=(int, None, "1: always mask a judged adjective in sentence pairs"))
+                      tasks=(comma_list(*TASKS), ",".join(TASKS), "comma-separated tasks to fine-tune on"),
+                      epochs=(positive_int, None, "fine-tuning epochs (default: by size)"),
+                      ft_lr=(positive_float, None, "fine-tuning learning rate (default: by size)"),
+                      steps=(positive_int, None, "pre-training steps (default: by size)"),
+                      lr=(positive_float, None, "pre-training learning rate (default: by size)"),
+                      p_mood=(prob, None, "fraction of stories with one consistent mood (default 0.5)"),
+                      mask_judged=(one_of(0, 1, cast=int), None,
+                                   "1: always mask a judged adjective in sentence pairs, 0: not"))
     S = settings(args.quick)
     S.update({k: getattr(args, k) for k in ("epochs", "ft_lr", "steps", "lr", "p_mood", "mask_judged") if getattr(args, k) is not None})
     tasks = [t for t in args.tasks.split(",") if t]
-    bad = [t for t in tasks if t not in TASKS]
-    if bad:
-        raise SystemExit(f"unknown task(s) {bad}; choose from {list(TASKS)}")
     sentence_task = "nsp" if args.nsp else "sop"
     tok = grammar_tokenizer()
     cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=S["hidden"], num_hidden_layers=S["layers"],

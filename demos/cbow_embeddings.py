@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import parse_args, plt, positive_int, print_table, save_metrics, savefig, text_file_or_folder
 
 import minissl as ms
 from minissl import optim
@@ -67,9 +67,9 @@ def readable_run(sentences, steps, args):
 
 def main():
     args = parse_args("cbow_embeddings", __doc__.split("\n")[0],
-                      text=(str, None, "a UTF-8 file or folder to train on instead of the Python docs"),
-                      epochs=(int, None, "training epochs of the fast CBOW (default 60, --quick 20)"),
-                      dim=(int, 100, "vector size"))
+                      text=(text_file_or_folder, None, "a UTF-8 file or folder to train on instead of the Python docs"),
+                      epochs=(positive_int, None, "training epochs of the fast CBOW (default 60, --quick 20)"),
+                      dim=(positive_int, 100, "vector size"))
     corpus = load_text_corpus(args.text) if args.text else pydoc_all_text()
     word = re.compile(r"\w")
     sentences = [[t for t in s if word.search(t)] for s in corpus.words()]

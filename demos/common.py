@@ -4,36 +4,260 @@ Each demo is run as ``python demos/<name>.py [--quick] [--out DIR] [--seed N]``
 and writes ``metrics.json`` (the numbers it claims) and PNG figures into
 ``--out`` (default ``runs/<name>``). Keeping this in one place means every
 demo behaves the same way and the tour can read every result the same way.
+
+Every flag has a validating ``type=`` from this file (``positive_int``,
+``prob``, ``existing_text_file``, ``output_dir`` ...): a bad value stops the
+demo in one line that names the flag and the fix, before anything is trained.
 """
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
+import math
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a clone without installing
 
-import minissl as ms  # noqa: E402
+try:
+    import minissl as ms  # noqa: E402
+except ImportError as _e:
+    if type(_e).__name__ != "BackendError":
+        raise
+    # A bad MINISSL_BACKEND is the user's setting, not a bug: one line, not an import traceback.
+    raise SystemExit(f"minissl: {_e}") from None
 
 
-def parse_args(name: str, description: str, argv=None, **extra):
-    """Standard flags plus ``extra`` ones given as ``flag=(type, default, help)``.
+# ---------------------------------------------------------------- argument types
+# argparse calls these on the flag's text (and on string defaults). Raising
+# ArgumentTypeError makes argparse print "argument --flag: <message>", so each
+# message only says what is wrong with the value and what to give instead.
 
-    Seeds minissl and returns the parsed namespace with ``args.out`` created.
+MAX_SEED = 2**31 - 1  # scikit-learn's random_state takes < 2**32; demos add small offsets to the seed
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (steps, epochs, widths, batch sizes)."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}; give 1 or more")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    """An integer >= 0."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A random seed: an integer from 0 to MAX_SEED (NumPy and scikit-learn refuse negative seeds)."""
+    value = _int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {MAX_SEED}, got {value}")
+    return value
+
+
+def multiple_of(k: int):
+    """A positive integer divisible by ``k`` (a width split over ``k`` attention heads)."""
+    def check(text: str) -> int:
+        value = positive_int(text)
+        if value % k:
+            raise argparse.ArgumentTypeError(f"must be a multiple of {k} (the attention heads), got {value}; "
+                                             f"try {max(k, value - value % k)}")
+        return value
+    check.__name__ = f"multiple_of_{k}"
+    return check
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (learning rates, temperatures)."""
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value:g}")
+    return value
+
+
+def nonneg_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value:g}")
+    return value
+
+
+def prob(text: str) -> float:
+    """A probability or fraction: a number from 0 to 1."""
+    value = _float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a probability from 0 to 1, got {value:g}")
+    return value
+
+
+def one_of(*choices, cast=str):
+    """Exactly one of ``choices`` (argparse's ``choices=``, with the same one-line message as the other types)."""
+    def check(text: str):
+        value = _int(text) if cast is int else cast(text)
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    check.__name__ = "one_of"
+    return check
+
+
+def comma_list(*choices, empty_means_all=False):
+    """Comma-separated names, each one of ``choices``; the text is returned as given (the demo splits it).
+
+    An empty list is refused unless the demo reads it as "all of them".
     """
-    p = argparse.ArgumentParser(prog=f"demos/{name}.py", description=description)
+    def check(text: str) -> str:
+        names = [t.strip() for t in text.split(",") if t.strip()]
+        unknown = [t for t in names if t not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(map(repr, unknown))}; choose from "
+                                             f"{','.join(choices)}")
+        if not names and not empty_means_all:
+            raise argparse.ArgumentTypeError(f"names nothing; choose from {','.join(choices)}")
+        return text
+    check.__name__ = "comma_list"
+    return check
+
+
+_SNIFF = 1 << 20  # read at most 1 MB to vet a text file: cheap, and catches binary and non-UTF-8 files
+
+
+def existing_text_file(text: str) -> str:
+    """A non-empty UTF-8 text file. Only the first megabyte is read: enough to tell text
+    from a binary file, a UTF-16 file or a Latin-1 file, without loading a big corpus twice."""
+    if not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"{text}: no such file; pass the path of a UTF-8 text file")
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text} is not a file; pass the path of a UTF-8 text file")
+    try:
+        with open(text, "rb") as f:
+            head = f.read(_SNIFF)
+            more = bool(f.read(1))
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"{text} cannot be read ({e.strerror}); check its permissions") from None
+    if not head.strip():
+        raise argparse.ArgumentTypeError(f"{text} is empty; pass a file with some text in it")
+    if head.count(0) > len(head) // 100:  # text has no NUL bytes; binaries and UTF-16 have many
+        raise argparse.ArgumentTypeError(f"{text} looks binary (or UTF-16): it has NUL bytes; pass a UTF-8 "
+                                         "text file, e.g. `iconv -f utf-16 -t utf-8`")
+    try:  # final=False: the megabyte may end inside a character, which is not an error
+        codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=not more)
+    except UnicodeDecodeError as e:
+        raise argparse.ArgumentTypeError(f"{text} is not UTF-8 (byte 0x{head[e.start]:02x} at offset {e.start}); "
+                                         "convert it first, e.g. `iconv -f latin1 -t utf-8`") from None
+    return text
+
+
+def text_file_or_folder(text: str) -> str:
+    """A UTF-8 text file, or a folder of them (every ``.txt`` file below it, as ``load_text_corpus`` reads)."""
+    if not os.path.isdir(text):
+        return existing_text_file(text)
+    files = sorted(os.path.join(d, n) for d, _, names in os.walk(text) for n in names if n.endswith(".txt"))
+    if not files:
+        raise argparse.ArgumentTypeError(f"folder {text} has no .txt files; add some or pass a file")
+    for f in files:
+        existing_text_file(f)  # names the bad file, not just the folder
+    return text
+
+
+def checkpoint_dir(text: str) -> str:
+    """A folder written by ``save_pretrained`` (it holds ``config.json``)."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: no such folder; pass a folder written by save_pretrained "
+                                         "(e.g. runs/bert_pretrain_finetune/pretrained), or leave the flag out")
+    if not os.path.isfile(os.path.join(text, "config.json")):
+        raise argparse.ArgumentTypeError(f"{text} has no config.json, so it is not a saved model; pass a folder "
+                                         "written by save_pretrained, or leave the flag out")
+    return text
+
+
+def output_dir(text: str) -> str:
+    """A folder that exists and is writable, or that can be created. It is not created here
+    (argparse also calls this on the default); ``parse_args`` creates it once every flag is valid."""
+    if not text:
+        raise argparse.ArgumentTypeError("is empty; pass a folder name such as runs/mine")
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is an existing file, not a folder; pass a folder name")
+    parent = os.path.abspath(text)
+    while not os.path.exists(parent):  # the nearest part of the path that exists must be a writable folder
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"{text} cannot be created: {parent} is a file; pass another folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text} is not writable ({parent} denies writing); pass another folder")
+    return text
+
+
+class DemoArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line refusal: ``prog: error: argument --flag: why; fix`` and exit code 2.
+
+    argparse's own error prints the whole usage block first; for a demo with a
+    dozen flags that buries the one line that matters. ``--help`` still shows it.
+    """
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser(name: str, description: str, **extra) -> DemoArgumentParser:
+    """The standard flags plus ``extra`` ones given as ``flag=(type, default, help)``.
+
+    ``type`` is one of the validating types above (``bool`` makes a switch).
+    """
+    p = DemoArgumentParser(prog=f"demos/{name}.py", description=description)
     p.add_argument("--quick", action="store_true", help="a smaller run that finishes in about a minute on a CPU")
-    p.add_argument("--out", default=os.path.join("runs", name), help="folder for metrics.json and figures")
-    p.add_argument("--seed", type=int, default=0, help="random seed (runs are reproducible)")
+    p.add_argument("--out", type=output_dir, default=os.path.join("runs", name),
+                   help="folder for metrics.json and figures")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (runs are reproducible)")
     for flag, (typ, default, text) in extra.items():
         if typ is bool:
             p.add_argument(f"--{flag.replace('_', '-')}", action="store_true", help=text)
         else:
             p.add_argument(f"--{flag.replace('_', '-')}", type=typ, default=default, help=text)
+    return p
+
+
+def parse_args(name: str, description: str, argv=None, check=None, **extra):
+    """Parse the command line (``extra`` as in ``build_parser``), refusing bad values in one line.
+
+    ``check(args)`` may return a message about flags that are only wrong together
+    (each alone is valid); it is refused the same way. Seeds minissl and returns
+    the parsed namespace with ``args.out`` created.
+    """
+    p = build_parser(name, description, **extra)
     args = p.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    problem = check(args) if check else None
+    if problem:
+        p.error(problem)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:  # checked above, but the disk can still say no (full, read-only mount)
+        p.error(f"argument --out: cannot create {args.out} ({e.strerror})")
     ms.manual_seed(args.seed)
     args.started = time.time()
     return args

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import checkpoint_dir, parse_args, plt, print_table, save_metrics, savefig
 
 from minissl.models.bert import BertModel, encode
 from minissl.tasks import SENSES, grammar_tokenizer, sense_sentences
@@ -61,7 +61,7 @@ def load_or_pretrain(args, tok):
 
 def main():
     args = parse_args("contextual_embeddings", __doc__.splitlines()[0],
-                      ckpt=(str, None, "pre-trained checkpoint folder (default: the first demo's)"))
+                      ckpt=(checkpoint_dir, None, "pre-trained checkpoint folder (default: the first demo's)"))
     tok = grammar_tokenizer()
     model, ckpt = load_or_pretrain(args, tok)
     n = 40 if args.quick else 100

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import parse_args, plt, positive_float, positive_int, print_table, save_metrics, savefig
 
 import minissl as ms
 from minissl.models.augment import Augment
@@ -128,13 +128,13 @@ def plot_training(args, histories, proj_dim=64):
 
 def main(argv=None):
     args = parse_args("contrastive", __doc__.splitlines()[0], argv,
-                      seeds=(int, None, "number of seeds (default 3, --quick 1)"),
-                      epochs=(int, None, "pre-training epochs (default 60, --quick 15)"),
-                      hidden=(int, 512, "encoder width"),
-                      temperature=(float, 0.5, "SimCLR temperature"),
-                      batch_size=(int, 256, "pre-training batch size"),
-                      lr=(float, 1e-3, "AdamW learning rate for pre-training"),
-                      probe_steps=(int, 300, "full-batch Adam steps of the linear probe"))
+                      seeds=(positive_int, None, "number of seeds (default 3, --quick 1)"),
+                      epochs=(positive_int, None, "pre-training epochs (default 60, --quick 15)"),
+                      hidden=(positive_int, 512, "encoder width"),
+                      temperature=(positive_float, 0.5, "SimCLR temperature"),
+                      batch_size=(positive_int, 256, "pre-training batch size"),
+                      lr=(positive_float, 1e-3, "AdamW learning rate for pre-training"),
+                      probe_steps=(positive_int, 300, "full-batch Adam steps of the linear probe"))
     args.seeds = args.seeds or (1 if args.quick else 3)
     args.epochs = args.epochs or (15 if args.quick else 60)
     label_counts = (5, 10, 25, None) if args.quick else (2, 5, 10, 25, 50, None)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import parse_args, plt, positive_int, print_table, save_metrics, savefig
 from minissl.models.gpt import GPT, GPTConfig, train_lm
 
 N_WORDS, N_MEANINGS, MAX_SHOTS = 8, 8, 16
@@ -68,7 +68,7 @@ def accuracy_by_shots(model, rng, n_tasks, seen):
 
 def main():
     args = parse_args("gpt_incontext", __doc__.split("\n")[0],
-                      steps=(int, None, "training steps (default 3000, --quick 1500)"))
+                      steps=(positive_int, None, "training steps (default 3000, --quick 1500)"))
     steps = args.steps or (1500 if args.quick else 3000)
     rng = np.random.default_rng(args.seed)
     seen = set()

@@ -11,9 +11,11 @@ The test sequences are held out: none of them appears in training.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import parse_args, plt, positive_int, print_table, save_metrics, savefig
 from minissl.models.gpt import GPT, GPTConfig, train_lm
 
 IGNORE = -100
@@ -35,14 +37,31 @@ def exact_match(model, x, n_digits, batch=500):
     return hits / len(x)
 
 
+N_TEST = 2000  # held-out test sequences, never trained on
+
+
+def enough_sequences(args):
+    """The test set must leave sequences to train on: with fewer than 2 x N_TEST of the D**L
+    possible ones, the test draws take most of them (all, for a few digits), and training has
+    next to nothing left that is not a test sequence."""
+    if args.digits < 2:
+        return "argument --digits: must be 2 or more (one digit is already sorted)"
+    if args.length * math.log10(args.digits) < math.log10(2 * N_TEST):  # D**L itself can be astronomically big
+        return (f"--length {args.length} with --digits {args.digits} gives only {args.digits ** args.length:,} "
+                f"distinct sequences; the {N_TEST:,} held out for testing need at least {2 * N_TEST:,} "
+                "(raise --length or --digits)")
+    return None
+
+
 def main():
-    args = parse_args("gpt_sort", __doc__.split("\n")[0], length=(int, 6, "digits per sequence"),
-                      digits=(int, 10, "alphabet size (digits 0..d-1)"),
-                      steps=(int, None, "training steps (default 3000, --quick 800)"))
+    args = parse_args("gpt_sort", __doc__.split("\n")[0], check=enough_sequences,
+                      length=(positive_int, 6, "digits per sequence"),
+                      digits=(positive_int, 10, "alphabet size (digits 0..d-1)"),
+                      steps=(positive_int, None, "training steps (default 3000, --quick 800)"))
     L, D = args.length, args.digits
     steps = args.steps or (800 if args.quick else 3000)
     rng = np.random.default_rng(args.seed)
-    test = rng.integers(0, D, size=(2000, L))
+    test = rng.integers(0, D, size=(N_TEST, L))
     held_out = {r.tobytes() for r in test}
 
     def get_batch(step, batch=64):

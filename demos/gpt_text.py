@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ms, parse_args, plt, print_table, save_metrics, savefig
+from common import existing_text_file, ms, one_of, parse_args, plt, positive_int, print_table, save_metrics, savefig
 from minissl.backend import xp
 from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, train_lm
 from minissl.text import CharTokenizer, load_pydoc_corpus
@@ -53,9 +53,11 @@ def sample(model, tok, prompt, n, rng):
 
 
 def main():
-    args = parse_args("gpt_text", __doc__.split("\n")[0], text=(str, None, "a UTF-8 text file to train on"),
-                      steps=(int, None, "training steps (default 2000, --quick 500)"),
-                      preset=(str, None, "model size: nano, micro, mini (default: a 4-layer 128-wide model)"))
+    args = parse_args("gpt_text", __doc__.split("\n")[0],
+                      text=(existing_text_file, None, "a UTF-8 text file to train on"),
+                      steps=(positive_int, None, "training steps (default 2000, --quick 500)"),
+                      preset=(one_of(*GPTConfig.PRESETS), None,
+                              "model size: nano, micro, mini (default: a 4-layer 128-wide model)"))
     train_text, val_text = load_text(args.text)
     tok = CharTokenizer.from_corpus(train_text + val_text)
     tr, va = np.array(tok.encode(train_text)), np.array(tok.encode(val_text))

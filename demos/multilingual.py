@@ -97,7 +97,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matmuls: BLAS thread
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from common import parse_args, plt, print_table, save_metrics, savefig  # noqa: E402
+from common import (multiple_of, nonneg_float, one_of, parse_args, plt, positive_int, print_table, prob,  # noqa: E402
+                    save_metrics, savefig)
 
 import minissl as ms  # noqa: E402
 from minissl.models.bert import BertConfig, BertForPreTraining, BertModel  # noqa: E402
@@ -254,20 +255,22 @@ def word_group(w):
 
 def main():
     args = parse_args("multilingual", __doc__.splitlines()[0],
-                      word_order=(str, "SVO", "language B's word order: SVO (same as A) or SOV"),
-                      world_strength=(float, 14.0, "how strongly the stories follow the shared world (0 = plain grammar)"),
-                      world_dim=(int, 16, "dimension of the world's hidden preference vectors"),
-                      steps=(int, 0, "joint pre-training steps (0 = the preset; alignment keeps growing with more)"),
-                      p_mood=(float, 0.5, "fraction of stories with one mood (unlabelled polarity signal; 0 = none)"),
-                      p_neg_mood=(float, 0.3, "fraction of a mood story's judgements negated (0.1 measured: "
+                      word_order=(one_of("SVO", "SOV"), "SVO", "language B's word order: SVO (same as A) or SOV"),
+                      world_strength=(nonneg_float, 14.0,
+                                      "how strongly the stories follow the shared world (0 = plain grammar)"),
+                      world_dim=(positive_int, 16, "dimension of the world's hidden preference vectors"),
+                      steps=(positive_int, None,
+                             "joint pre-training steps (default: the preset's; alignment keeps growing with more)"),
+                      p_mood=(prob, 0.5, "fraction of stories with one mood (unlabelled polarity signal; 0 = none)"),
+                      p_neg_mood=(prob, 0.3, "fraction of a mood story's judgements negated (0.1 measured: "
                                   "no zero-shot gain, lower MRR; see docstring)"),
-                      ft_train=(str, "all", "what fine-tuning trains: all, no-embeddings, or top "
-                                "(last layer + head)"),
-                      hidden=(int, 0, "width of the BERT (0 = the preset's 32)"),
-                      p_pronoun=(float, 0.8, "how often a story calls its hero \"it\" after the first sentence "
+                      ft_train=(one_of("all", "no-embeddings", "top"), "all",
+                                "what fine-tuning trains: all, no-embeddings, or top (last layer + head)"),
+                      hidden=(multiple_of(2), None, "width of the BERT, split over 2 heads (default: the preset's 32)"),
+                      p_pronoun=(prob, 0.8, "how often a story calls its hero \"it\" after the first sentence "
                                  "(0 = named every time: a masked hero is copied, not understood)"))
     S = settings(args.quick)
-    S.update({k: getattr(args, k) for k in ("steps", "hidden") if getattr(args, k)})
+    S.update({k: getattr(args, k) for k in ("steps", "hidden") if getattr(args, k) is not None})
     dictionary = load_task("bilingual", n_train=0, n_dev=0, n_test=0).extra["dictionary"]
     anchors = sorted(a for a, b in dictionary.items() if a == b)
     tok = joint_tokenizer(grammar_vocab("a"), grammar_vocab("b"))

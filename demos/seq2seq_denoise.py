@@ -19,16 +19,29 @@
 """
 from __future__ import annotations
 
+import argparse
+import os
+
 import numpy as np
 from tqdm import tqdm
 
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import (comma_list, multiple_of, parse_args, plt, positive_int, print_table, prob, save_metrics, savefig,
+                    text_file_or_folder)
 import minissl as ms  # noqa: I001 (after common, which puts the repository on the path)
 from minissl.models.seq2seq import Seq2SeqTransformer
 from minissl.models.seq2seq_decode import greedy_search
 from minissl.text.denoising import NOISES, DenoisingObjective, seq2seq_batch
 from minissl.nn.utils import clip_grad_norm_
 from minissl.optim import AdamW, param_groups_for_decay, warmup_linear
+
+
+def corpus_name(text):
+    """--corpus: "grammar", "pydoc", or a UTF-8 text file or folder (vetted by common.text_file_or_folder)."""
+    if text in ("grammar", "pydoc"):
+        return text
+    if not os.path.exists(text):  # most likely a misspelt name, so say what the names are
+        raise argparse.ArgumentTypeError(f"{text!r} is neither grammar, pydoc nor an existing file or folder")
+    return text_file_or_folder(text)
 
 
 def load_corpus(name, seed, n_docs, n_heldout, max_len):
@@ -114,13 +127,14 @@ def train(model, batches, steps, lr, desc, log_every=10, evaluate=None, eval_eve
 
 def main():
     args = parse_args("seq2seq_denoise", __doc__.split("\n")[0],
-                      corpus=(str, "grammar", "grammar (default), pydoc, or a UTF-8 .txt file"),
-                      objectives=(str, ",".join(NOISES), "comma-separated pre-training objectives"),
-                      steps=(int, None, "pre-training steps (default 1500, --quick 600)"),
-                      ft_steps=(int, None, "fine-tuning steps per model (default 400, --quick 200)"),
-                      n_labelled=(int, 100, "labelled examples for fine-tuning"),
-                      d_model=(int, 128, "model width"),
-                      dropout=(float, 0.0, "dropout (the pre-training stream never repeats a batch)"))
+                      corpus=(corpus_name, "grammar",
+                              "grammar (default), pydoc, or a UTF-8 text file or folder of .txt files"),
+                      objectives=(comma_list(*NOISES), ",".join(NOISES), "comma-separated pre-training objectives"),
+                      steps=(positive_int, None, "pre-training steps (default 1500, --quick 600)"),
+                      ft_steps=(positive_int, None, "fine-tuning steps per model (default 400, --quick 200)"),
+                      n_labelled=(positive_int, 100, "labelled examples for fine-tuning"),
+                      d_model=(multiple_of(4), 128, "model width (4 attention heads)"),
+                      dropout=(prob, 0.0, "dropout (the pre-training stream never repeats a batch)"))
     steps = args.steps or (600 if args.quick else 1500)
     ft_steps = args.ft_steps or (200 if args.quick else 400)
     n_eval = 100 if args.quick else 300

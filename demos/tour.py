@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from common import DemoArgumentParser, comma_list, output_dir, seed  # the demos' one-line argument checks
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # (demo, lecture idea, claim, metric paths shown in the report)
@@ -101,11 +103,13 @@ def tail_table(log, lines=18):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = DemoArgumentParser(prog="demos/tour.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--full", action="store_true", help="run each demo's default (longer) configuration")
-    p.add_argument("--out", default=os.path.join("runs", "tour"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", default="", help="comma-separated demo names to run")
+    p.add_argument("--out", type=output_dir, default=os.path.join("runs", "tour"))
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--only", type=comma_list(*(s[0] for s in STEPS), empty_means_all=True), default="",
+                   help="comma-separated demo names to run (default: all)")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     steps = [s for s in STEPS if not args.only or s[0] in args.only.split(",")]

@@ -17,8 +17,14 @@ import numpy  # host-side NumPy: always available, used for I/O and conversions
 _CHOICES = ("numpy", "cupy")
 
 
-class BackendError(RuntimeError):
-    """Raised at import when the requested backend cannot be used."""
+class BackendError(ImportError):
+    """Raised at import when the requested backend cannot be used.
+
+    An ImportError (not SystemExit): a host program that imports minissl can
+    catch it with ``except ImportError`` or ``except Exception`` and carry on
+    without it; a script that wants one line instead of a traceback catches it
+    and exits (``demos/common.py`` does).
+    """
 
 
 def _select(name: str):
@@ -47,11 +53,7 @@ def _select(name: str):
 
 
 NAME = os.environ.get("MINISSL_BACKEND", "numpy").strip().lower() or "numpy"
-try:
-    xp = _select(NAME)
-except BackendError as _e:
-    # One clear sentence instead of a traceback from deep inside the import machinery.
-    raise SystemExit(f"minissl: {_e}") from None
+xp = _select(NAME)  # a bad choice raises BackendError: one sentence, no chained CuPy traceback
 
 on_gpu = xp is not numpy
 ndarray = xp.ndarray

@@ -15,18 +15,38 @@ from minissl import backend
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _import_with(value):
+# A host program that imports minissl: it must be able to catch the refusal with
+# `except Exception` (SystemExit would slip past it) and read one sentence.
+CATCHING_HOST = """
+try:
+    import minissl
+except Exception as e:
+    print(type(e).__name__, "|", isinstance(e, ImportError), "|", e)
+else:
+    print("imported")
+"""
+
+
+def _import_with(value, code=CATCHING_HOST):
     env = {**os.environ, "MINISSL_BACKEND": value, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", "import minissl"], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
 
 
-def test_unknown_backend_is_refused_in_one_sentence():
+def test_unknown_backend_is_an_import_error_a_host_can_catch():
     r = _import_with("bogus")
-    assert r.returncode != 0
-    assert "Traceback" not in r.stderr
-    assert r.stderr.strip().count("\n") == 0, r.stderr  # one line
-    assert "MINISSL_BACKEND='bogus'" in r.stderr and "'numpy'" in r.stderr and "'cupy'" in r.stderr
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # caught by `except Exception`: no exit, no traceback
+    name, is_import_error, message = r.stdout.strip().split(" | ")
+    assert name == "BackendError" and is_import_error == "True"
+    assert "\n" not in message and message.count(". ") == 0  # one sentence
+    assert "MINISSL_BACKEND='bogus'" in message and "'numpy'" in message and "'cupy'" in message
+
+
+def test_backend_error_is_an_import_error_not_a_system_exit():
+    assert issubclass(backend.BackendError, ImportError)
+    assert not issubclass(backend.BackendError, SystemExit)
+    with pytest.raises(backend.BackendError, match="not a known backend"):
+        backend._select("tpu")
 
 
 def test_cupy_without_cupy_names_the_fix():
@@ -36,13 +56,23 @@ def test_cupy_without_cupy_names_the_fix():
     except ImportError:
         pass
     r = _import_with("cupy")
-    assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert "CuPy is not installed" in r.stderr and "pip install minissl[gpu]" in r.stderr
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout.startswith("BackendError | True | ")
+    assert "CuPy is not installed" in r.stdout and "pip install minissl[gpu]" in r.stdout
+
+
+def test_a_demo_turns_the_refusal_into_one_line():
+    # scripts, unlike libraries, should not show a traceback for a bad setting
+    env = {**os.environ, "MINISSL_BACKEND": "bogus"}
+    r = subprocess.run([sys.executable, str(ROOT / "demos" / "gpt_sort.py"), "--help"], env=env,
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "MINISSL_BACKEND='bogus'" in r.stderr, r.stderr
 
 
 def test_backend_name_is_case_and_space_insensitive():
     r = _import_with(" NumPy ")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0 and r.stdout.strip() == "imported", r.stderr
 
 
 # Modules allowed to import NumPy directly: the shim itself and host-side code

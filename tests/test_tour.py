@@ -6,6 +6,9 @@ import sys
 
 import pytest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ helpers (pytest runs in importlib mode)
+from demo_modules import import_demo  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOUR = os.path.join(ROOT, "demos", "tour.py")
 
@@ -28,8 +31,7 @@ def test_tour_runs_one_demo_and_writes_its_report(tmp_path):
 
 
 def test_tour_reports_a_failed_demo_and_goes_on(tmp_path, monkeypatch):
-    sys.path.insert(0, os.path.dirname(TOUR))
-    import tour
+    tour = import_demo("tour")
 
     def fake_run(name, out, full, seed, log):
         with open(log, "w") as f:
