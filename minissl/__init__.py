@@ -13,7 +13,7 @@ from __future__ import annotations
 from . import backend
 from .backend import manual_seed, xp
 from .gradcheck import GradcheckError, gradcheck
-from .io import CheckpointError, load, save
+from .io import CheckpointError, SafetensorsError, load, load_safetensors, save, save_safetensors
 from .ops import (abs, cat, exp, log, matmul, max, mean, relu, sigmoid, softmax, split, sqrt, stack, sum,  # noqa: F401,A004
                   tanh, var, where)
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor

@@ -1,7 +1,7 @@
 """Real pre-trained BERT: open a Hugging Face checkpoint with the code you just read.
 
 A Hugging Face BERT directory holds three files: ``config.json`` (the sizes),
-``model.safetensors`` (the weights, read by :func:`minissl.io.load_safetensors`)
+``model.safetensors`` (the weights, read by :func:`minissl.io.read_safetensors`)
 and ``vocab.txt`` (the WordPiece vocabulary). minissl's :class:`BertModel` names
 its parameters as Hugging Face does, so loading is a matter of matching names:
 
@@ -134,7 +134,7 @@ def from_hf_pretrained(cls, directory, **kwargs):
     with open(directory / "config.json") as f:
         raw = json.load(f)
     config = config_from_hf(raw)
-    state = msio.load_safetensors(weights)
+    state = msio.read_safetensors(weights)
     if "num_labels" in getattr(cls, "_extra_keys", ()) and "num_labels" not in kwargs and "id2label" in raw:
         kwargs["num_labels"] = len(raw["id2label"])  # HF stores the classes, not their count
     if cls is BertModel and "add_pooling_layer" not in kwargs:
