@@ -18,7 +18,7 @@ import numpy.lib.format as npy_format
 import pytest
 
 import minissl as ms
-from minissl import io as msio
+from minissl import nn
 
 META = "__minissl__"
 
@@ -161,7 +161,7 @@ def test_a_directory_or_missing_file(tmp_path):
 
 
 def test_module_load_state_dict_wants_a_dict_of_arrays():
-    m = ms.nn.Linear(2, 2)
+    m = nn.Linear(2, 2)
     before = m.weight.numpy().copy()
     with pytest.raises(TypeError, match="dict.*got list"):
         m.load_state_dict([m.weight, m.bias])
@@ -202,9 +202,12 @@ def test_kill_9_during_a_save_leaves_a_temp_file_the_next_save_removes(tmp_path)
         os.fsync = lambda fd: time.sleep(60)  # hang after writing, before the rename
         ms.save({{"w": ms.ones(1000)}}, {str(tmp_path / "ck.npz")!r})
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": os.getcwd()})
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "MINISSL_BACKEND": "numpy"}  # file hygiene, not the backend
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
     deadline = time.time() + 30
     while not [f for f in os.listdir(tmp_path) if f.startswith(".ck.npz.tmp-minissl-")] and time.time() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -96,7 +96,8 @@ def test_a_good_state_round_trips_through_a_checkpoint_and_is_copied(tmp_path):
         p.grad = ms.xp.ones(p.shape, ms.float32)
     b.step()  # updates b's buffers in place ...
     np.testing.assert_array_equal(np.asarray(sd["state"][0]["step"]), 2)  # ... never the dict it loaded
-    assert not np.shares_memory(np.asarray(sd["state"][0]["exp_avg"]), np.asarray(b.state[id(b.param_groups[0]["params"][0])]["exp_avg"]))
+    loaded = b.state[id(b.param_groups[0]["params"][0])]["exp_avg"]
+    assert not np.shares_memory(np.asarray(sd["state"][0]["exp_avg"]), np.asarray(loaded))
 
 
 def test_old_state_dicts_without_params_lists_still_load():

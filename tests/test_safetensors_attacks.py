@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import minissl as ms
-from minissl.io import CheckpointError, SafetensorsError, load_safetensors, read_safetensors, save_safetensors
+from minissl.io import CheckpointError, SafetensorsError, read_safetensors, save_safetensors
 
 F4 = struct.pack("<4f", 1.0, 2.0, 3.0, 4.0)  # four float32s: 16 bytes of data
 

@@ -8,7 +8,6 @@ import json
 import struct
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +20,8 @@ except ImportError:  # pragma: no cover - the comparison is skipped without it
 
 DTYPES = ["F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "U16", "U32", "U64",
           "F8_E4M3", "X", "", "f32"]
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2 ** 66, 2 ** 66) | st.floats() | st.text(max_size=5),
+SCALARS = st.none() | st.booleans() | st.integers(-2 ** 66, 2 ** 66) | st.floats() | st.text(max_size=5)
+JSON_VALUES = st.recursive(SCALARS,
                            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3),
                            max_leaves=8)
 
