@@ -456,3 +456,6 @@ def write_atomic(path, parts) -> None:
             pass  # some file systems cannot sync a directory; the file itself is safe
         finally:
             os.close(dfd)
+
+
+_atomic_write = write_atomic  # the name this helper had before it was public
