@@ -1,44 +1,70 @@
-"""Saving and loading: ``ms.save`` / ``ms.load`` (NumPy ``.npz``, written atomically).
+"""Saving and loading: ``ms.save`` / ``ms.load`` (NumPy ``.npz``) and safetensors.
 
 A checkpoint is a (possibly nested) dict of tensors, arrays and plain values
 (numbers, strings, lists), e.g. ``{"model": model.state_dict(), "step": 10}``.
 Arrays go into the ``.npz`` under their path (``model/encoder.weight``);
-everything else goes into one JSON entry. The file is written to a temporary
-name beside the target and renamed over it, so a crash mid-write never leaves
-a half-written checkpoint under the real name.
+everything else goes into one JSON entry. Every file minissl writes is first
+written to a temporary name beside the target and renamed over it, so a crash
+mid-write never leaves a half-written file under the real name.
+
+Files are input, and input can be hostile or simply broken. The readers here
+follow the rules of the most careful libraries: never unpickle
+(``allow_pickle=False``), check every size a header claims against the bytes
+the file really holds *before* allocating, and refuse anything odd with one
+sentence that names the file, the entry and the problem.
 """
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import math
 import os
-import tempfile
+import stat
 import zipfile
 
 import numpy
+import numpy.lib.format as npy_format
 
 from . import backend
 from .tensor import Tensor, tensor
 
 _META = "__minissl__"
+_FORMAT_VERSION = 1
 
 
 class CheckpointError(ValueError):
-    pass
+    """A file that is not a readable minissl checkpoint (or safetensors file)."""
 
 
+def _host_array(x) -> numpy.ndarray:
+    """The NumPy array behind a Tensor or backend array (one place that touches ``Tensor.array``)."""
+    return backend.to_numpy(x.array if isinstance(x, Tensor) else x)
+
+
+# ---------------------------------------------------------------- ms.save / ms.load (.npz)
 def _flatten(obj, prefix, arrays):
     """Arrays into ``arrays`` under their path; the rest into a JSON-able tree."""
+    where = prefix.rstrip("/") or "top level"
     if isinstance(obj, dict):
-        items = []
+        items, seen = [], {}
         for k, v in obj.items():
             if not isinstance(k, (str, int)) or "/" in str(k):
-                raise TypeError(f"ms.save: dict keys must be str or int without '/', got {k!r} at {prefix!r}")
+                raise TypeError(f"ms.save: dict keys must be str or int without '/', got {k!r} at {where}")
+            if k == _META:
+                raise ValueError(f"ms.save: the key {_META!r} (at {where}) is reserved for ms.save's own metadata; "
+                                 "rename it")
+            if str(k) in seen:  # arrays are stored under str(key): the two would overwrite each other
+                raise ValueError(f"ms.save: keys {seen[str(k)]!r} and {k!r} at {where} are the same once written "
+                                 "as text; checkpoint keys must differ as strings")
+            seen[str(k)] = k
             items.append([k, _flatten(v, f"{prefix}{k}/", arrays)])  # JSON keeps str vs int apart here
         return {"__dict__": items}
     if isinstance(obj, Tensor) or backend.is_array(obj):
         name = prefix.rstrip("/") or "_root"
-        arrays[name] = backend.to_numpy(obj.array if isinstance(obj, Tensor) else obj)
+        if name in arrays:  # e.g. {"": t, "_root": u}
+            raise ValueError(f"ms.save: two entries would be stored under the same name {name!r}; rename one")
+        arrays[name] = _host_array(obj)
         return {"__array__": name, "tensor": isinstance(obj, Tensor)}
     if isinstance(obj, (list, tuple)):
         return {"__list__": [_flatten(v, f"{prefix}{i}/", arrays) for i, v in enumerate(obj)],
@@ -47,104 +73,290 @@ def _flatten(obj, prefix, arrays):
         return obj
     if isinstance(obj, numpy.generic):
         return obj.item()
-    raise TypeError(f"ms.save cannot store a {type(obj).__name__} (at {prefix.rstrip('/') or 'top level'}); "
+    raise TypeError(f"ms.save cannot store a {type(obj).__name__} (at {where}); "
                     "save tensors, arrays, numbers, strings, lists and dicts")
 
 
+class _BadTree(Exception):
+    """Raised inside :func:`_unflatten`; :func:`load` turns it into a CheckpointError naming the file."""
+
+
 def _unflatten(node, arrays):
+    """The inverse of :func:`_flatten`, checking each node's form (the metadata is input too)."""
     if isinstance(node, dict):
         if "__dict__" in node:
-            return {k: _unflatten(v, arrays) for k, v in node["__dict__"]}
+            pairs = node["__dict__"]
+            if not isinstance(pairs, list) or not all(
+                    isinstance(p, list) and len(p) == 2 and isinstance(p[0], (str, int)) for p in pairs):
+                raise _BadTree("a dict entry is not a list of [key, value] pairs")
+            return {k: _unflatten(v, arrays) for k, v in pairs}
         if "__array__" in node:
-            arr = arrays[node["__array__"]]
-            return tensor(arr) if node["tensor"] else arr
+            name = node["__array__"]
+            if not isinstance(name, str) or not isinstance(node.get("tensor"), bool):
+                raise _BadTree(f"an array entry is malformed ({node!r:.80})")
+            if name not in arrays:
+                raise _BadTree(f"it names the array {name!r}, which is not in the file")
+            return tensor(arrays[name]) if node["tensor"] else arrays[name]
         if "__list__" in node:
+            if not isinstance(node["__list__"], list) or not isinstance(node.get("tuple"), bool):
+                raise _BadTree(f"a list entry is malformed ({node!r:.80})")
             items = [_unflatten(v, arrays) for v in node["__list__"]]
             return tuple(items) if node["tuple"] else items
+        raise _BadTree(f"an entry has none of __dict__/__array__/__list__ ({node!r:.80})")
+    if isinstance(node, list):
+        raise _BadTree("a bare list where an entry was expected")
     return node
 
 
 def save(obj, path) -> None:
-    """Write ``obj`` to ``path`` (a ``.npz`` file) atomically."""
+    """Write ``obj`` to ``path`` (a ``.npz`` file, never compressed) atomically."""
     arrays = {}
     tree = _flatten(obj, "", arrays)
-    arrays[_META] = numpy.frombuffer(json.dumps({"version": 1, "tree": tree}).encode(), dtype=numpy.uint8)
+    arrays[_META] = numpy.frombuffer(json.dumps({"version": _FORMAT_VERSION, "tree": tree}).encode(), numpy.uint8)
     buf = io.BytesIO()
     numpy.savez(buf, **arrays)
-    _atomic_write(os.fspath(path), [buf.getvalue()])
+    write_atomic(path, [buf.getvalue()])
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, file_size: int, where: str) -> numpy.ndarray:
+    """One ``.npy`` member, its header checked against the bytes the member holds
+    before the array is allocated (an 8-byte header line can claim 8 TiB)."""
+    name = info.filename[:-4]
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise CheckpointError(f"{where}: entry {name!r} is compressed; ms.save never compresses, and a small "
+                              "compressed entry can expand to any size, so minissl does not read it")
+    if info.file_size != info.compress_size or info.compress_size > file_size:
+        raise CheckpointError(f"{where}: entry {name!r} claims {info.file_size} bytes, more than the file holds")
+    with zf.open(info) as f:
+        try:
+            version = npy_format.read_magic(f)
+            read_header = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}
+            if version not in read_header:
+                raise ValueError(f".npy format version {version} (ms.save writes 1.0)")
+            shape, _fortran, dtype = read_header[version](f)
+        except ValueError as e:
+            raise CheckpointError(f"{where}: entry {name!r} is not a valid .npy array ({e})") from None
+        if dtype.hasobject:
+            raise CheckpointError(f"{where}: entry {name!r} holds Python objects, which would need pickle; "
+                                  "minissl never unpickles")
+        if any(not isinstance(d, int) or d < 0 for d in shape):
+            raise CheckpointError(f"{where}: entry {name!r} has an invalid shape {shape}")
+        claimed = math.prod(shape) * dtype.itemsize
+        held = info.file_size - f.tell()
+        if claimed != held:
+            raise CheckpointError(f"{where}: entry {name!r} claims shape {shape} of {dtype} ({claimed} bytes) "
+                                  f"but holds {held} bytes (truncated or forged)")
+    with zf.open(info) as f:  # from the start again: read_array reads the header itself
+        return npy_format.read_array(f, allow_pickle=False)
 
 
 def load(path):
     """Read a checkpoint written by :func:`save`. Tensors come back as Tensors on the backend."""
     path = os.fspath(path)
+    where = f"ms.load: {path!r}"
     if not os.path.exists(path):
         raise FileNotFoundError(f"ms.load: no checkpoint at {path!r}")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{where} is a directory, not a checkpoint file")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise CheckpointError(f"{where} is a .npy file (one array), not a checkpoint written by ms.save (.npz); "
+                              "read it with numpy.load")
     try:
-        with numpy.load(path, allow_pickle=False) as z:
-            if _META not in z.files:
-                raise CheckpointError(f"ms.load: {path!r} is a .npz file but not a minissl checkpoint "
-                                      "(no metadata entry); was it written by ms.save?")
-            meta = json.loads(bytes(z[_META]).decode())
-            arrays = {k: z[k] for k in z.files if k != _META}
+        with zipfile.ZipFile(path) as zf:
+            infos = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
+            if _META not in infos:
+                raise CheckpointError(f"{where} is a .npz file but not a minissl checkpoint (no metadata entry); "
+                                      "was it written by ms.save?")
+            size = os.path.getsize(path)
+            meta_arr = _read_member(zf, infos[_META], size, where)
+            try:
+                if meta_arr.dtype != numpy.uint8 or meta_arr.ndim != 1:
+                    raise ValueError(f"it is a {meta_arr.dtype} array of shape {meta_arr.shape}, not bytes")
+                meta = json.loads(meta_arr.tobytes().decode())
+            except (ValueError, RecursionError) as e:
+                raise CheckpointError(f"{where}: the metadata entry is not JSON text "
+                                      f"({type(e).__name__}: {str(e)[:100]})") from None
+            if not isinstance(meta, dict) or "version" not in meta or "tree" not in meta:
+                raise CheckpointError(f"{where}: the metadata is not a dict with 'version' and 'tree'")
+            if meta["version"] != _FORMAT_VERSION:
+                raise CheckpointError(f"{where} has format version {meta['version']!r}; this minissl reads version "
+                                      f"{_FORMAT_VERSION} (was it written by a newer minissl?)")
+            arrays = {k: _read_member(zf, i, size, where) for k, i in infos.items() if k != _META}
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"ms.load: {path!r} is truncated or not a minissl checkpoint "
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise CheckpointError(f"{where} is truncated or not a minissl checkpoint "
                               f"({type(e).__name__}: {e}); nothing was loaded") from None
-    return _unflatten(meta["tree"], arrays)
+    try:
+        return _unflatten(meta["tree"], arrays)
+    except _BadTree as e:
+        raise CheckpointError(f"{where}: the metadata is malformed: {e}") from None
+    except RecursionError:
+        raise CheckpointError(f"{where}: the metadata is nested too deeply to be a checkpoint") from None
 
 
 # ---------------------------------------------------------------- safetensors
 # The format Hugging Face checkpoints use: an 8-byte little-endian header
-# length N, N bytes of JSON ({name: {"dtype", "shape", "data_offsets": [begin, end]}}),
-# then the raw little-endian tensor bytes, offsets counted from the end of the header.
-_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
-              "U8": "u1", "BOOL": "?"}
-_ST_CODES = {numpy.dtype(v): k for k, v in _ST_DTYPES.items()}
+# length N, N bytes of JSON ({name: {"dtype", "shape", "data_offsets": [begin, end]}},
+# plus an optional "__metadata__": {str: str}), then the raw little-endian tensor
+# bytes, offsets counted from the end of the header. The reader checks the header
+# as the reference ``safetensors`` library does: the tensors must tile the data
+# region exactly, in some order, each with exactly prod(shape) * itemsize bytes.
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+              "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
+_ST_CODES = {numpy.dtype(v): k for k, v in _ST_DTYPES.items() if k != "BF16"}
+_ST_MAX_HEADER = 100_000_000  # the reference library's bound: a header is never bigger than 100 MB
 
 
-def load_safetensors(path, float_dtype=numpy.float32) -> dict:
-    """Read a ``.safetensors`` file into NumPy arrays (F32/F16/BF16 become ``float_dtype``)."""
-    path = os.fspath(path)
+class SafetensorsError(CheckpointError):
+    """The one error the safetensors reader raises: the file is not a valid safetensors file."""
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)  # JSON true is a Python int; not a size
+
+
+def _reject_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise _BadTree(f"tensor {dup!r} appears twice in the header")
+    return dict(pairs)
+
+
+def _read_st_header(path: str):
+    """``(header, data_start, data_size)`` of a safetensors file, every entry validated.
+    Reads only the 8-byte length and the header; the data is never touched."""
+    err = lambda msg: SafetensorsError(f"safetensors file {path!r}: {msg}")  # noqa: E731
+    size = os.path.getsize(path)
+    if size < 8:
+        raise err(f"too short to be a safetensors file ({size} bytes; the header length alone takes 8)")
     with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        raise CheckpointError(f"{path!r} is too short to be a safetensors file")
-    n = int.from_bytes(raw[:8], "little")
-    if n > len(raw) - 8:
-        raise CheckpointError(f"{path!r}: header length {n} runs past the end of the file (truncated?)")
+        n = int.from_bytes(f.read(8), "little")
+        if n > _ST_MAX_HEADER:
+            raise err(f"header length {n} is over the format's bound of {_ST_MAX_HEADER} bytes (not a safetensors "
+                      "file?)")
+        if n > size - 8:
+            raise err(f"header length {n} runs past the end of the file ({size} bytes; truncated?)")
+        raw = f.read(n)
     try:
-        header = json.loads(raw[8:8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path!r} is not a safetensors file (bad JSON header: {e})") from None
-    body = memoryview(raw)[8 + n:]
-    out = {}
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
+    except UnicodeDecodeError:
+        raise err("the header is not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise err(f"the header is not valid JSON ({type(e).__name__}: {str(e)[:80]})") from None
+    except _BadTree as e:
+        raise err(str(e)) from None
+    if not isinstance(header, dict):
+        raise err(f"the header is a JSON {type(header).__name__}, not a JSON object")
+    data_size = size - 8 - n
+    meta = header.pop("__metadata__", None)
+    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())):
+        bad = next((k for k, v in meta.items() if not isinstance(v, str)), None) if isinstance(meta, dict) else None
+        raise err(f"__metadata__ must map str to str" + (f"; {bad!r} is not a str" if bad is not None else ""))
+    spans = []
     for name, info in header.items():
-        if name == "__metadata__":
-            continue
+        where = f"tensor {name!r}"
+        if not isinstance(info, dict):
+            raise err(f"{where} is a {type(info).__name__}, not an object with dtype, shape and data_offsets")
+        missing = [k for k in ("dtype", "shape", "data_offsets") if k not in info]
+        if missing:
+            raise err(f"{where} has no {', '.join(missing)}")
+        dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _ST_DTYPES:
+            raise err(f"{where} has dtype {dtype!r}, which minissl cannot read (it reads {', '.join(_ST_DTYPES)})")
+        if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape) or len(shape) > 32:
+            raise err(f"{where} has shape {shape!r}; a shape is a list of at most 32 non-negative integers")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_int, offsets))
+                and 0 <= offsets[0] <= offsets[1] <= data_size):
+            raise err(f"{where} has data_offsets {offsets!r}; they must be [begin, end] with "
+                      f"0 <= begin <= end <= {data_size} (the data size)")
+        itemsize = numpy.dtype(_ST_DTYPES[dtype]).itemsize
+        nbytes = math.prod(shape) * itemsize
+        if math.prod(max(d, 1) for d in shape) * itemsize >= 2 ** 63:  # NumPy cannot even describe it
+            raise err(f"{where} has shape {shape}, too large for any array")
+        if offsets[1] - offsets[0] != nbytes:
+            raise err(f"{where} has shape {shape} of {dtype}, which is {nbytes} bytes, but its data_offsets "
+                      f"{offsets} span {offsets[1] - offsets[0]} bytes")
+        spans.append((offsets[0], offsets[1], name))
+    end = 0  # sorted by offsets, each tensor must start where the previous one ended
+    for begin, stop, name in sorted(spans):
+        if begin != end:
+            what = "overlaps the tensor before it" if begin < end else f"leaves a gap of {begin - end} bytes"
+            raise err(f"tensor {name!r} starts at byte {begin} and {what} (which ends at byte {end})")
+        end = stop
+    if end != data_size:
+        raise err(f"the data region is not covered: the tensors end at byte {end}, the data has {data_size} "
+                  "bytes (truncated, or extra bytes appended)")
+    return header, meta or {}, 8 + n, data_size
+
+
+def read_safetensors(path, float_dtype=numpy.float32) -> dict:
+    """A ``.safetensors`` file -> ``{name: numpy.ndarray}`` (host arrays, in file order).
+
+    Floating-point tensors become ``float_dtype`` (``None`` keeps F16/F32/F64 as
+    stored; BF16, which NumPy lacks, always becomes float32). The header is checked
+    in full first (:class:`SafetensorsError` names the file, the tensor and the
+    problem); the data is then memory-mapped, not read whole, and each returned
+    array is its own copy, so nothing is allocated beyond the tensors asked for."""
+    path = os.fspath(path)
+    header, _meta, start, data_size = _read_st_header(path)
+    out = {}
+    body = numpy.memmap(path, dtype=numpy.uint8, mode="r", offset=start, shape=(data_size,)) if data_size else \
+        numpy.zeros(0, numpy.uint8)
+    for name, info in header.items():
         begin, end = info["data_offsets"]
-        if end > len(body):
-            raise CheckpointError(f"{path!r}: tensor {name!r} ends at byte {end}, past the data ({len(body)} bytes)")
-        dt = info["dtype"]
-        if dt == "BF16":  # bfloat16 = the top 16 bits of a float32
-            bits = numpy.frombuffer(body[begin:end], dtype="<u2").astype(numpy.uint32) << 16
-            arr = bits.view(numpy.float32)
-        elif dt in _ST_DTYPES:
-            arr = numpy.frombuffer(body[begin:end], dtype=_ST_DTYPES[dt])
+        raw = body[begin:end].view(_ST_DTYPES[info["dtype"]])
+        if info["dtype"] == "BF16":  # bfloat16 = the top 16 bits of a float32
+            arr = (raw.astype(numpy.uint32) << 16).view(numpy.float32)
         else:
-            raise CheckpointError(f"{path!r}: tensor {name!r} has dtype {dt}, which minissl cannot read")
-        arr = arr.reshape(info["shape"])
-        if arr.dtype.kind == "f":
+            arr = raw.copy()  # our own memory: never hand out a view of the map
+        if arr.dtype.kind == "f" and float_dtype is not None and arr.dtype != float_dtype:
             arr = arr.astype(float_dtype)
-        out[name] = arr.copy() if not arr.flags.writeable else arr
+        out[name] = arr.reshape(info["shape"])
+    del body  # unmaps the file (the copies above do not refer to it)
     return out
 
 
-def save_safetensors(tensors: dict, path, dtype: str = "F32") -> None:
-    """Write arrays as a ``.safetensors`` file (floats stored as ``dtype``: F32, F16 or BF16); atomic."""
-    header, chunks, offset = {}, [], 0
+def read_safetensors_header(path) -> dict:
+    """``{name: (dtype code, shape)}`` from the validated header alone: no tensor is read,
+    so a loader can compare shapes with a config before allocating anything."""
+    header, _meta, _start, _size = _read_st_header(os.fspath(path))
+    return {k: (v["dtype"], tuple(v["shape"])) for k, v in header.items()}
+
+
+def read_safetensors_metadata(path) -> dict:
+    """The file's ``__metadata__`` (str -> str; ``{}`` when absent)."""
+    return _read_st_header(os.fspath(path))[1]
+
+
+def load_safetensors(path) -> dict:
+    """``{name: Tensor}`` from a ``.safetensors`` file (like ``safetensors.torch.load_file``).
+    F16/BF16 become float32 (minissl's default float dtype); see :func:`read_safetensors`."""
+    return {k: tensor(v) for k, v in read_safetensors(path).items()}
+
+
+def save_safetensors(tensors: dict, path, metadata: dict | None = None, dtype: str = "F32") -> None:
+    """Write ``{name: Tensor or array}`` as a ``.safetensors`` file, atomically.
+    Floats are stored as ``dtype`` (F32, F16 or BF16); ``metadata`` is a str -> str dict
+    kept in the header (Hugging Face writes ``{"format": "pt"}``)."""
+    if dtype not in ("F32", "F16", "BF16"):
+        raise ValueError(f"save_safetensors: dtype must be 'F32', 'F16' or 'BF16', got {dtype!r}")
+    if metadata is not None and not (isinstance(metadata, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
+        bad = [k for k, v in metadata.items() if not isinstance(v, str)] if isinstance(metadata, dict) else []
+        raise TypeError(f"save_safetensors: metadata must map str to str" +
+                        (f"; {bad[0]!r} is {type(metadata[bad[0]]).__name__}" if bad else ""))
+    header = {"__metadata__": dict(metadata)} if metadata else {}
+    chunks, offset = [], 0
     for name, t in tensors.items():
-        a = backend.to_numpy(t.array if isinstance(t, Tensor) else t)
+        if not isinstance(name, str):
+            raise TypeError(f"save_safetensors: tensor names must be str, got {name!r}")
+        if name == "__metadata__":
+            raise ValueError("save_safetensors: the name '__metadata__' is reserved by the format; rename the tensor")
+        a = _host_array(t)
         if a.dtype.kind == "f":
             if dtype == "BF16":
                 bits = numpy.ascontiguousarray(a, dtype="<f4").view(numpy.uint32)
@@ -155,30 +367,95 @@ def save_safetensors(tensors: dict, path, dtype: str = "F32") -> None:
                 code = dtype
                 b = numpy.ascontiguousarray(a, dtype=_ST_DTYPES[code]).tobytes()
         else:
-            code = _ST_CODES.get(a.dtype)
+            code = _ST_CODES.get(a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype)
             if code is None:
-                raise TypeError(f"save_safetensors: {name!r} has dtype {a.dtype}, which safetensors cannot hold")
-            b = numpy.ascontiguousarray(a).tobytes()
+                raise TypeError(f"save_safetensors: tensor {name!r} has dtype {a.dtype}, which safetensors cannot hold")
+            b = numpy.ascontiguousarray(a, dtype=_ST_DTYPES[code]).tobytes()
         header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
         chunks.append(b)
         offset += len(b)
     h = json.dumps(header).encode()
     h += b" " * (-len(h) % 8)  # the spec pads the header to a multiple of 8 bytes
-    _atomic_write(os.fspath(path), [len(h).to_bytes(8, "little"), h, *chunks])
+    write_atomic(path, [len(h).to_bytes(8, "little"), h, *chunks])
 
 
-def _atomic_write(path, parts):
-    folder = os.path.dirname(os.path.abspath(path))
+# ---------------------------------------------------------------- atomic writes
+# A save writes ".{name}.tmp-minissl-{pid}-{n}" beside the target, fsyncs it and
+# renames it over the target: the rename is atomic, so readers see the old file
+# or the new one, never half of one. If the writer is killed (kill -9, power
+# loss) before the rename, its temp file stays; because the name says which
+# target and which process it belongs to, the next save of that target removes
+# the temp files of processes that no longer exist.
+_TMP_TAG = ".tmp-minissl-"
+_tmp_counter = itertools.count()  # several saves of one target in one process (threads) never share a name
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists (another user's), or we cannot tell: keep its file
+    return True
+
+
+def _remove_stale_temps(folder: str, name: str) -> None:
+    if os.name != "posix":
+        return
+    prefix = f".{name}{_TMP_TAG}"
+    for entry in os.listdir(folder):
+        if not entry.startswith(prefix):
+            continue
+        pid = entry[len(prefix):].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            try:
+                os.remove(os.path.join(folder, entry))
+            except OSError:
+                pass  # someone else cleaned it first, or we may not: not this save's problem
+
+
+def write_atomic(path, parts) -> None:
+    """Write the byte strings ``parts`` to ``path`` atomically (temp file, fsync, rename).
+
+    The new file gets the permissions a plain ``open(path, "wb")`` would give: the
+    umask's for a new file, the old file's mode when replacing one."""
+    path = os.path.abspath(os.fspath(path))
+    folder, name = os.path.split(path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    _remove_stale_temps(folder, name)
+    tmp = os.path.join(folder, f".{name}{_TMP_TAG}{os.getpid()}-{next(_tmp_counter)}")
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = None
+    try:
+        if os.path.lexists(tmp):  # left by an earlier process that had our pid: stale by construction
+            os.remove(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as e:  # name the file the user asked for, not our temp file
+        raise OSError(e.errno, f"cannot write {path!r}: {e.strerror} (is {folder!r} writable?)", path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             for p in parts:
                 f.write(p)
             f.flush()
             os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        except OSError:
+            pass  # some file systems cannot sync a directory; the file itself is safe
+        finally:
+            os.close(dfd)
+
+
+_atomic_write = write_atomic  # the name this helper had before it was public

@@ -51,20 +51,98 @@ class Optimizer:
                     p._version.n += 1
 
     def state_dict(self):
-        """Hyper-parameters and buffers, keyed by the parameters' positions (for checkpoints)."""
+        """Hyper-parameters and buffers, keyed by the parameters' positions (for checkpoints).
+        As in PyTorch, each group lists the positions of its parameters under ``"params"``."""
         flat = [p for g in self.param_groups for p in g["params"]]
-        return {"param_groups": [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups],
+        position = {id(p): i for i, p in enumerate(flat)}
+        return {"param_groups": [{**{k: v for k, v in g.items() if k != "params"},
+                                  "params": [position[id(p)] for p in g["params"]]} for g in self.param_groups],
                 "state": {i: dict(self.state[id(p)]) for i, p in enumerate(flat) if id(p) in self.state}}
 
     def load_state_dict(self, sd):
-        if len(sd["param_groups"]) != len(self.param_groups):
-            raise ValueError(f"optimizer state has {len(sd['param_groups'])} parameter groups, this optimizer "
-                             f"has {len(self.param_groups)}")
+        """Restore :meth:`state_dict`'s output, all or nothing.
+
+        Everything is checked before anything is changed (a half-loaded optimizer
+        would train on with a mix of old and new settings): the number and sizes
+        of the groups, the type of each hyper-parameter, each state index, and
+        each buffer's shape and dtype against its parameter's. Buffers are copied,
+        so the loaded dict and the optimizer never share memory."""
         flat = [p for g in self.param_groups for p in g["params"]]
-        for g, saved in zip(self.param_groups, sd["param_groups"]):
+        groups, state = _checked_state(self, sd, flat)
+        for g, saved in zip(self.param_groups, groups):
             g.update(saved)
-        self.state = {id(flat[int(i)]): {k: (xp.asarray(getattr(v, "data", v)) if not isinstance(v, (int, float)) else v)
-                                         for k, v in s.items()} for i, s in sd["state"].items()}
+        self.state = state
+
+
+def _same_kind(ours, theirs) -> bool:
+    """Is a saved hyper-parameter of the type this optimizer uses (a number for lr, a pair for betas)?"""
+    if isinstance(ours, bool) or ours is None:
+        return type(theirs) is type(ours)
+    if isinstance(ours, (int, float)):
+        return isinstance(theirs, (int, float)) and not isinstance(theirs, bool)
+    if isinstance(ours, (tuple, list)):
+        return isinstance(theirs, (tuple, list)) and len(theirs) == len(ours) and all(
+            _same_kind(a, b) for a, b in zip(ours, theirs))
+    return True
+
+
+def _checked_state(opt, sd, flat):
+    """``(groups, state)`` ready to install, or a ValueError/TypeError naming the first problem."""
+    name = type(opt).__name__
+    if not isinstance(sd, dict) or not isinstance(sd.get("param_groups"), (list, tuple)) \
+            or not isinstance(sd.get("state"), dict):
+        what = type(sd).__name__ if not isinstance(sd, dict) else f"dict with keys {sorted(map(str, sd))}"
+        raise TypeError(f"{name}.load_state_dict expects a dict with 'param_groups' (a list) and 'state' "
+                        f"(a dict), as state_dict() returns; got a {what}")
+    saved_groups = sd["param_groups"]
+    if len(saved_groups) != len(opt.param_groups):
+        raise ValueError(f"optimizer state has {len(saved_groups)} parameter groups, this {name} "
+                         f"has {len(opt.param_groups)}")
+    groups = []
+    for i, (g, saved) in enumerate(zip(opt.param_groups, saved_groups)):
+        if not isinstance(saved, dict):
+            raise TypeError(f"parameter group {i} of the optimizer state is a {type(saved).__name__}, not a dict")
+        if "params" in saved and len(saved["params"]) != len(g["params"]):
+            raise ValueError(f"parameter group {i} of the optimizer state has {len(saved['params'])} parameters, "
+                             f"this {name}'s group {i} has {len(g['params'])}")
+        for k, v in saved.items():
+            if k != "params" and k in g and not _same_kind(g[k], v):
+                raise TypeError(f"parameter group {i}: {k}={v!r} in the optimizer state, but this {name} "
+                                f"uses {k}={g[k]!r}")
+        groups.append({k: v for k, v in saved.items() if k != "params"})
+    state = {}
+    for i, buffers in sd["state"].items():
+        if not (isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(flat)):
+            raise ValueError(f"optimizer state has an entry for parameter {i!r}; this {name} has parameters "
+                             f"0..{len(flat) - 1}")
+        if not isinstance(buffers, dict):
+            raise TypeError(f"optimizer state for parameter {i} is a {type(buffers).__name__}, not a dict")
+        p = flat[i]
+        state[id(p)] = {k: _checked_buffer(v, p, f"optimizer state for parameter {i}, {k!r}")
+                        for k, v in buffers.items()}
+    return groups, state
+
+
+def _checked_buffer(v, p, where):
+    """A copy of one saved buffer on the backend: a count (``step``) or an array shaped like ``p``."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v
+    try:
+        arr = xp.array(_array_of(v), copy=True)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: a {type(v).__name__}, not a number or an array (a ragged list?)")
+    if tuple(arr.shape) != tuple(p.shape) or arr.dtype != p.dtype:
+        raise ValueError(f"{where}: shape {tuple(arr.shape)} {arr.dtype}, but the parameter is "
+                         f"{tuple(p.shape)} {p.dtype}")
+    return arr
+
+
+def _array_of(v):
+    """The array behind a Tensor (the one place this file reads ``Tensor.array`` of a loaded value)."""
+    from .tensor import Tensor
+    return v.array if isinstance(v, Tensor) else v
 
 
 class SGD(Optimizer):

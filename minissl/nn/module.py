@@ -9,6 +9,7 @@ saved with the model but not trained, e.g. BatchNorm's running statistics.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 
 from ..backend import xp
 from ..tensor import Tensor
@@ -23,6 +24,17 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _as_array(v):
+    """The backend array of a checkpoint value, or None when it is not one (ragged lists, strings)."""
+    if isinstance(v, Tensor):
+        return v.array
+    try:
+        arr = xp.asarray(v)
+    except (ValueError, TypeError):
+        return None
+    return arr if arr.dtype.kind in "biuf" else None
 
 
 class Module:
@@ -131,6 +143,9 @@ class Module:
         error lists each difference and the model is left exactly as it was.
         Returns ``(missing_keys, unexpected_keys)``.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{type(self).__name__}.load_state_dict expects a dict of name -> tensor (as "
+                            f"state_dict() returns), got {type(state_dict).__name__}")
         own = self.state_dict()
         targets = {}
         for mp, m in self.named_modules():
@@ -145,8 +160,11 @@ class Module:
         for k, v in state_dict.items():
             if k not in own:
                 continue
-            arr = v.array if isinstance(v, Tensor) else xp.asarray(v)
-            if tuple(arr.shape) != own[k].shape:
+            arr = _as_array(v)
+            if arr is None:
+                problems.append(f"{k}: a {type(v).__name__} in the checkpoint, not an array "
+                                "(a ragged nested list, or not numbers at all?)")
+            elif tuple(arr.shape) != own[k].shape:
                 problems.append(f"{k}: shape {tuple(arr.shape)} in the checkpoint, {own[k].shape} in the model")
             elif arr.dtype != own[k].dtype:
                 problems.append(f"{k}: dtype {arr.dtype} in the checkpoint, {own[k].dtype} in the model")

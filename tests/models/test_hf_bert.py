@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minissl.io import load_safetensors, save_safetensors
+from minissl.io import read_safetensors, save_safetensors
 from minissl.models.bert import BertForPreTraining, BertModel
 from minissl.models.hf_bert import (SentenceEncoder, find_minilm, l2_normalize, load_hf_state_dict, load_tokenizer,
                                     mean_pooling)
@@ -201,7 +201,7 @@ def test_every_problem_is_named_and_nothing_changes(ckpt, tmp_path):
     m = BertModel.from_pretrained(d)
     before = {k: v.numpy().copy() for k, v in m.state_dict().items()}
     with pytest.raises(RuntimeError) as e:
-        load_hf_state_dict(m, load_safetensors(tmp_path / "bad" / "model.safetensors"))
+        load_hf_state_dict(m, read_safetensors(tmp_path / "bad" / "model.safetensors"))
     msg = str(e.value)
     assert "encoder.layer.0.attention.self.key.bias: missing" in msg
     assert "encoder.layer.2.output.dense.weight: in the checkpoint but not in the model" in msg
