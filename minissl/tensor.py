@@ -132,8 +132,9 @@ class Function:
             # edges point at the op that made each input (or the leaf itself), not at
             # the Tensor object, which a later in-place op may re-point
             fn.parents = [(t._ctx or t) if t.requires_grad else None for t in tensors]
-            if cls.saves_inputs:
-                fn.versions = [(t._version, t._version.n) for t in tensors]
+            saved = fn.saved_inputs()
+            if saved:
+                fn.versions = [(tensors[i]._version, tensors[i]._version.n) for i in saved]
             if cls.saves_output:
                 fn.out_version = out._version
         return out
@@ -144,9 +145,17 @@ class Function:
     def backward(self, g):  # pragma: no cover - interface
         raise NotImplementedError
 
+    def saved_inputs(self):
+        """Indices of the inputs whose values backward reads (checked for in-place changes).
+
+        An op can narrow this by ``needs_grad``: ``a * b`` reads ``b`` only for
+        a's gradient, so when only ``a`` needs one, changing ``a`` afterwards is
+        fine (as in PyTorch, which saves exactly what each derivative needs)."""
+        return range(len(self.needs_grad)) if self.saves_inputs else ()
+
     def check_versions(self):
         """Refuse to differentiate through arrays that changed in place since forward."""
-        stale = [i for i, (v, n) in enumerate(getattr(self, "versions", ())) if v.n != n]
+        stale = [i for i, (v, n) in zip(self.saved_inputs(), getattr(self, "versions", ())) if v.n != n]
         if stale or (self.saves_output and self.out_version.n != 0):
             what = f"input {stale[0]}" if stale else "its output"
             raise RuntimeError(f"one of the tensors needed for gradient computation has been modified by an inplace "

@@ -106,7 +106,14 @@ class Sub(Function):
         return sum_to(g, self.sa), (-sum_to(g, self.sb) if self.needs_grad[1] else None)
 
 
+def _other_side(self):
+    """For a product: input i's derivative reads the other input, so input j is saved iff i needs grad."""
+    return [j for j, i in ((0, 1), (1, 0)) if self.needs_grad[i]]
+
+
 class Mul(Function):
+    saved_inputs = _other_side
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a * b
@@ -118,6 +125,9 @@ class Mul(Function):
 
 
 class Div(Function):
+    def saved_inputs(self):  # d/da reads b; d/db reads a and b
+        return [0, 1] if self.needs_grad[1] else [1]
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a / b
@@ -285,6 +295,8 @@ def _shape_error(op, a, b, why):
 class MatMul(Function):
     """C = A @ B (batched, broadcast). dL/dA = G Bᵀ, dL/dB = Aᵀ G."""
 
+    saved_inputs = _other_side
+
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise _shape_error("matmul", a, b, "both operands need at least one dimension; use * for scalars")
@@ -322,6 +334,8 @@ class Linear(Function):
     Fused so that the weight gradient is one GEMM over all leading dims:
     dW = Gᵀ X, db = Σ G, dX = G W (G and X flattened to 2-D).
     """
+
+    saved_inputs = _other_side  # the bias is never read
 
     def forward(self, x, w, b=None):
         if x.shape[-1] != w.shape[1]:
