@@ -459,3 +459,38 @@ def write_atomic(path, parts) -> None:
 
 
 _atomic_write = write_atomic  # the name this helper had before it was public
+
+
+def write_directory_atomic(directory, write, last=("config.json",)) -> None:
+    """Write several files as one: ``write(folder)`` fills a fresh temporary folder
+    beside ``directory``, which then becomes ``directory``.
+
+    A new ``directory`` appears in one rename, complete or not at all. Into an existing
+    one the finished files are moved one by one, the names in ``last`` at the end (a
+    ``config.json`` marks a save complete); files already there that were not rewritten
+    stay. If ``write`` fails, ``directory`` is untouched and the temporary folder is removed.
+    """
+    import shutil
+    import uuid
+
+    directory = os.path.abspath(os.fspath(directory))
+    parent, name = os.path.split(directory)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise NotADirectoryError(f"cannot save into {directory!r}: it is a file, not a folder")
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{name}{_TMP_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.mkdir(tmp)  # the umask's permissions, as os.makedirs(directory) would give
+    try:
+        write(tmp)
+        try:
+            os.rename(tmp, directory)  # fails if directory exists and is not empty
+            return
+        except OSError:
+            if not os.path.isdir(directory):
+                raise
+        names = sorted(os.listdir(tmp), key=lambda n: (n in last, last.index(n) if n in last else 0, n))
+        for n in names:
+            os.replace(os.path.join(tmp, n), os.path.join(directory, n))
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)

