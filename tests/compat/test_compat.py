@@ -192,7 +192,11 @@ def test_pytorch_examples_vae(runs):
     with ms.no_grad():
         img_m = model_m.decode(ms.tensor(z))
     np.testing.assert_allclose(H.to_numpy(img_m), H.to_numpy(img_t), rtol=RTOL, atol=ATOL)
-    assert tuple(pm.sample().shape) == (8, 1, 28, 28)
+    if ms.backend.on_gpu:  # the example's `.cpu()`: minissl keeps one device per process and says so
+        with pytest.raises(RuntimeError, match="one device per process"):
+            pm.sample()
+    else:
+        assert tuple(pm.sample().shape) == (8, 1, 28, 28)
 
 
 def test_micrograd_engine(runs):
