@@ -19,7 +19,7 @@ import builtins as _builtins
 
 from . import backend
 from .backend import manual_seed, xp
-from .devices import backends, cuda, device
+from .devices import amp, autocast, backends, cuda, device
 from .gradcheck import GradcheckError, gradcheck
 from .io import CheckpointError, SafetensorsError, load, load_safetensors, save, save_safetensors
 from .ops import (abs, add, all, amax, amin, any, argmax, argmin, argsort, cat, chunk, clamp, clone,  # noqa: F401,A004

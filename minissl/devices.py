@@ -106,3 +106,59 @@ backends = SimpleNamespace(
                           is_available=lambda: False),
     mps=SimpleNamespace(is_available=lambda: False, is_built=lambda: False),
 )
+
+
+# ---------------------------------------------------------------- mixed precision
+class autocast:
+    """``with ms.autocast(device_type, dtype=...)``: a no-op when disabled or in float32.
+
+    Mixed precision (running matmuls in float16/bfloat16) is not implemented, so an
+    enabled autocast to a lower precision refuses instead of silently staying float32."""
+
+    def __init__(self, device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
+        import numpy
+        if enabled and dtype is not None and numpy.dtype(dtype) != numpy.float32:
+            raise NotImplementedError(f"autocast to {dtype}: mixed precision is not implemented in minissl; "
+                                      "run in float32 (drop the autocast, or pass enabled=False)")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __call__(self, fn):
+        return fn
+
+
+class GradScaler:
+    """``GradScaler(enabled=False)`` passes everything through, as PyTorch's does; loss scaling itself
+    (only needed for float16 training) is not implemented, so ``enabled=True`` refuses."""
+
+    def __init__(self, device="cuda", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
+                 growth_interval=2000, enabled=True):
+        if enabled:
+            raise NotImplementedError("GradScaler(enabled=True): loss scaling for float16 training is not "
+                                      "implemented in minissl (it trains in float32); pass enabled=False")
+
+    def scale(self, loss):
+        return loss
+
+    def unscale_(self, optimizer):
+        pass
+
+    def step(self, optimizer, *args, **kwargs):
+        return optimizer.step(*args, **kwargs)
+
+    def update(self, new_scale=None):
+        pass
+
+    def is_enabled(self):
+        return False
+
+    def get_scale(self):
+        return 1.0
+
+
+amp = SimpleNamespace(autocast=autocast, GradScaler=GradScaler)
+cuda.amp = amp

@@ -11,6 +11,7 @@ Updates are done in place on the parameters' arrays, without recording a graph.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 from .backend import xp
 
@@ -218,11 +219,16 @@ class AdamW(Adam):
 
 # ---------------------------------------------------------------- schedules
 class LambdaLR:
-    """lr = initial_lr · lr_lambda(step), updated by ``step()`` after each optimiser step."""
+    """lr = initial_lr · lr_lambda(step), updated by ``step()`` after each optimiser step.
+
+    The other schedules are LambdaLR with a particular factor, as in ``torch.optim.lr_scheduler``:
+    ``StepLR`` (γ^⌊step / step_size⌋) and ``CosineAnnealingLR`` (η_min + ½(lr - η_min)(1 + cos(π·step/T_max)))."""
 
     def __init__(self, optimizer, lr_lambda):
         self.optimizer, self.lr_lambda, self.last_step = optimizer, lr_lambda, 0
         self._apply()
+
+    last_epoch = property(lambda self: self.last_step)
 
     def _apply(self):
         for g in self.optimizer.param_groups:
@@ -234,6 +240,33 @@ class LambdaLR:
 
     def get_last_lr(self):
         return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self):
+        return {"last_epoch": self.last_step}
+
+    def load_state_dict(self, state):
+        self.last_step = int(state["last_epoch"])
+        self._apply()
+
+
+class StepLR(LambdaLR):
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        super().__init__(optimizer, lambda step: gamma ** (step // step_size))
+
+
+class CosineAnnealingLR(LambdaLR):
+    def __init__(self, optimizer, T_max, eta_min=0.0):  # noqa: N803 - PyTorch's argument name
+        def factor(step, g=optimizer.param_groups[0]):
+            base = g["initial_lr"]
+            return (eta_min + (base - eta_min) * (1 + math.cos(math.pi * step / T_max)) / 2) / base
+        if len({g["initial_lr"] for g in optimizer.param_groups}) > 1 and eta_min:
+            raise NotImplementedError("CosineAnnealingLR with eta_min and groups of different lr is not "
+                                      "implemented in minissl")
+        super().__init__(optimizer, factor)
+
+
+# ``torch.optim.lr_scheduler`` by its PyTorch path
+lr_scheduler = SimpleNamespace(LambdaLR=LambdaLR, StepLR=StepLR, CosineAnnealingLR=CosineAnnealingLR)
 
 
 def warmup_linear(optimizer, warmup_steps: int, total_steps: int):

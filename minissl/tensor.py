@@ -381,6 +381,10 @@ class Tensor:
         dev.check(device if device is not None else "cuda")
         return self
 
+    def pin_memory(self):
+        """``self``: pinned host memory is a CUDA transfer optimisation with nothing to do here."""
+        return self
+
     def float(self): return self.to(xp.float32)
     def double(self): return self.to(xp.float64)
     def half(self): return self.to(xp.float16)

@@ -149,3 +149,21 @@ def test_clip_grad_norm_matches_torch(max_norm):
     for p, t in zip(ps, ts):
         np.testing.assert_allclose(npy(p.grad), t.grad.numpy(), rtol=1e-12)
     assert float(nn.utils.clip_grad_norm_([nn.Parameter(ms.ones(1))], 1.0)) == 0.0
+
+
+@pytest.mark.parametrize("make", [
+    lambda lrs, opt: lrs.StepLR(opt, step_size=3, gamma=0.5),
+    lambda lrs, opt: lrs.CosineAnnealingLR(opt, T_max=7, eta_min=1e-3),
+    lambda lrs, opt: lrs.LambdaLR(opt, lambda s: 1 / (1 + s)),
+], ids=["step", "cosine", "lambda"])
+def test_lr_schedulers_match_torch(make):
+    torch = pytest.importorskip("torch")
+    p, t = nn.Parameter(ms.zeros(2)), torch.zeros(2, requires_grad=True)
+    o_ms, o_t = ms.optim.SGD([p], lr=0.1), torch.optim.SGD([t], lr=0.1)
+    s_ms, s_t = make(ms.optim.lr_scheduler, o_ms), make(torch.optim.lr_scheduler, o_t)
+    for _ in range(10):
+        assert s_ms.get_last_lr() == pytest.approx(s_t.get_last_lr(), rel=1e-12)
+        o_t.step()
+        o_ms.step()
+        s_ms.step()
+        s_t.step()

@@ -299,3 +299,23 @@ def test_multinomial_draws_follow_the_weights():
     assert sorted(no_rep.tolist()) == [0, 1]
     with pytest.raises(RuntimeError, match="without replacement"):
         ms.multinomial(ms.tensor([1.0, 0.0]), 2)
+
+
+def test_mixed_precision_switches_pass_through_or_refuse():
+    with ms.autocast("cpu", dtype=ms.float32):
+        pass
+    with ms.amp.autocast(device_type="cuda", dtype=ms.float16, enabled=False):
+        pass
+    with pytest.raises(NotImplementedError, match="mixed precision"):
+        ms.amp.autocast("cuda", dtype=ms.float16)
+    scaler = ms.cuda.amp.GradScaler(enabled=False)
+    p = nn.Parameter(ms.ones(2))
+    opt = ms.optim.SGD([p], lr=0.5)
+    scaler.scale((p * p).sum()).backward()
+    scaler.unscale_(opt)
+    scaler.step(opt)
+    scaler.update()
+    assert p.tolist() == [0.0, 0.0]
+    with pytest.raises(NotImplementedError, match="enabled=False"):
+        ms.amp.GradScaler()
+    assert ms.ones(2).pin_memory().shape == (2,)
