@@ -116,8 +116,7 @@ class autocast:
     enabled autocast to a lower precision refuses instead of silently staying float32."""
 
     def __init__(self, device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
-        import numpy
-        if enabled and dtype is not None and numpy.dtype(dtype) != numpy.float32:
+        if enabled and dtype is not None and backend.xp.dtype(dtype) != backend.xp.float32:
             raise NotImplementedError(f"autocast to {dtype}: mixed precision is not implemented in minissl; "
                                       "run in float32 (drop the autocast, or pass enabled=False)")
 
