@@ -85,6 +85,22 @@ def sum_to(g, shape):
     return g.reshape(shape)
 
 
+def broadcast_shapes(*shapes):
+    """The shape NumPy broadcasting gives ``shapes``, or None where they do not broadcast.
+
+    Pure Python on shape tuples, so an op can check its operands and name them
+    in its error before any array work starts.
+    """
+    n = max(len(s) for s in shapes)
+    out = []
+    for sizes in zip(*((1,) * (n - len(s)) + tuple(s) for s in shapes)):
+        other = {d for d in sizes if d != 1}  # every size must be 1 or this one size
+        if len(other) > 1:
+            return None
+        out.append(other.pop() if other else 1)
+    return tuple(out)
+
+
 class _Version:
     """A counter of in-place changes, shared by a tensor, its views and ``detach()``."""
 

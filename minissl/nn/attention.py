@@ -41,10 +41,11 @@ class MultiheadAttention(Module):
     """Self- or cross-attention with ``num_heads`` heads over ``embed_dim`` features.
 
     ``forward(query, key, value)`` with inputs (B, T, E) when ``batch_first``
-    (else (T, B, E), PyTorch's default). Masks follow ``nn.MultiheadAttention``:
-    ``key_padding_mask`` (B, S) is True at padding keys to ignore; a boolean
-    ``attn_mask`` (L, S) is True where attention is *not* allowed (a float mask
-    is added to the scores). Returns ``(output, weights)``; weights (B, L, S),
+    (else (T, B, E), PyTorch's default), or unbatched (T, E). Masks follow
+    ``nn.MultiheadAttention``: ``key_padding_mask`` (B, S) is True at padding
+    keys to ignore; a boolean ``attn_mask`` (L, S) or (B·H, L, S) is True where
+    attention is *not* allowed (a float mask is added to the scores). Returns
+    ``(output, weights)``; weights (B, L, S),
     averaged over heads unless ``average_attn_weights=False`` (then (B, H, L, S)),
     or ``None`` when ``need_weights=False``.
     """
@@ -52,9 +53,15 @@ class MultiheadAttention(Module):
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  kdim: int | None = None, vdim: int | None = None, batch_first: bool = False):
         super().__init__()
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be greater than 0, "
+                             f"got embed_dim={embed_dim} and num_heads={num_heads}")
         if embed_dim % num_heads:
-            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+            raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
+                             f"({num_heads}); each head gets embed_dim // num_heads features")
         self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
+        self.kdim, self.vdim = kdim or embed_dim, vdim or embed_dim
+        self._name = f"MultiheadAttention(embed_dim={embed_dim}, num_heads={num_heads})"  # for error messages
         self.q_proj = Linear(embed_dim, embed_dim, bias)
         self.k_proj = Linear(kdim or embed_dim, embed_dim, bias)
         self.v_proj = Linear(vdim or embed_dim, embed_dim, bias)
@@ -69,8 +76,17 @@ class MultiheadAttention(Module):
         ``is_causal`` lets new query i (absolute position past+i) see keys 0..past+i."""
         key = query if key is None else key
         value = key if value is None else value
-        if not self.batch_first:
+        self._check_inputs(query, key, value)
+        unbatched = query.ndim == 2  # (T, E): run as a batch of one, as PyTorch does
+        if unbatched:
+            query, key, value = (t.unsqueeze(0) for t in (query, key, value))
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0) if isinstance(key_padding_mask, Tensor) \
+                    else xp.asarray(key_padding_mask)[None]
+        elif not self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        if self.training and not 0 <= self.dropout <= 1:  # PyTorch also refuses it only here, in forward
+            raise ValueError(f"MultiheadAttention: dropout probability has to be between 0 and 1, but got {self.dropout}")
         h = self.num_heads
         q = split_heads(self.q_proj(query), h)
         if cache is not None and static_kv and "k" in cache:
@@ -81,6 +97,7 @@ class MultiheadAttention(Module):
                 if "k" in cache and not static_kv:
                     k, v = F.cat([cache["k"], k], dim=2), F.cat([cache["v"], v], dim=2)
                 cache["k"], cache["v"] = k, v
+        attn_mask = self._check_masks(key_padding_mask, attn_mask, q.shape[0], q.shape[2], k.shape[2])
         mask = allowed_mask(key_padding_mask, attn_mask, q.dtype)
         if is_causal:  # bottom-right aligned: the last query sees every key
             L, S = q.shape[2], k.shape[2]
@@ -90,11 +107,48 @@ class MultiheadAttention(Module):
                                              need_weights=need_weights)
         out, weights = out if need_weights else (out, None)
         out = self.out_proj(merge_heads(out))
-        if not self.batch_first:
-            out = out.transpose(0, 1)
         if weights is not None and average_attn_weights:
             weights = Tensor(weights.array.mean(axis=1), _internal=True)
+        if unbatched:
+            out = out.squeeze(0)
+            weights = None if weights is None else Tensor(weights.array[0], _internal=True)
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
         return out, weights
+
+    def _check_inputs(self, query, key, value):
+        """Shape checks on Python tuples, before any projection, naming what PyTorch expects."""
+        name, layout = self._name, "(B, T, E)" if self.batch_first else "(T, B, E)"
+        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+            raise ValueError(f"{name}: query {query.shape}, key {key.shape} and value {value.shape} must all be "
+                             f"batched 3-D {layout} (batch_first={self.batch_first}) or all unbatched 2-D (T, E)")
+        for t, what, e in ((query, "query", self.embed_dim), (key, "key", self.kdim), (value, "value", self.vdim)):
+            if t.shape[-1] != e:
+                raise ValueError(f"{name}: {what} shape {t.shape} has {t.shape[-1]} features in its last "
+                                 f"dimension, expected {e}")
+        b = 0 if self.batch_first or query.ndim == 2 else 1  # the batch axis (the sequence axis when unbatched)
+        if query.ndim == 3 and not query.shape[b] == key.shape[b] == value.shape[b]:
+            raise ValueError(f"{name}: query {query.shape}, key {key.shape} and value {value.shape} have different "
+                             f"batch sizes along dimension {b} ({layout}, batch_first={self.batch_first})")
+        s = 1 if query.ndim == 3 and self.batch_first else 0  # the sequence axis
+        if key.shape[s] != value.shape[s]:
+            raise ValueError(f"{name}: key {key.shape} and value {value.shape} must have the same sequence length")
+
+    def _check_masks(self, key_padding_mask, attn_mask, B, L, S):
+        """Check the masks against batch B, L queries and S keys; a 3-D attn_mask (B·H, L, S) becomes (B, H, L, S)."""
+        name = "MultiheadAttention"
+        if key_padding_mask is not None and tuple(key_padding_mask.shape) != (B, S):
+            raise ValueError(f"{name}: key_padding_mask shape {tuple(key_padding_mask.shape)} should be "
+                             f"(batch, source length) = {(B, S)}")
+        if attn_mask is None:
+            return None
+        shape, H = tuple(attn_mask.shape), self.num_heads
+        if shape == (L, S):
+            return attn_mask
+        if shape == (B * H, L, S):  # PyTorch's per-(batch, head) layout
+            return attn_mask.reshape(B, H, L, S)
+        raise ValueError(f"{name}: attn_mask shape {shape} should be (L, S) = {(L, S)} or "
+                         f"(batch·num_heads, L, S) = {(B * H, L, S)}")
 
 
 def allowed_mask(key_padding_mask=None, attn_mask=None, dtype=xp.float32):

@@ -6,12 +6,30 @@ same model built in PyTorch start from the same distribution.
 from __future__ import annotations
 
 import math
+import operator
 
 from .. import backend
 from .. import ops as F
 from ..backend import xp
 from ..tensor import Tensor, no_grad, tensor
 from .module import Module, Parameter
+
+
+def _size(layer, name, value):
+    """``value`` as a size: an integer >= 0 (0 is allowed, as in PyTorch: an empty layer)."""
+    try:
+        n = operator.index(value)  # ints and NumPy integers, not 2.5 or "8"
+    except TypeError:
+        raise TypeError(f"{layer}: {name} must be an integer, got {value!r}") from None
+    if n < 0:
+        raise ValueError(f"{layer}: {name} must be >= 0, got {n}")
+    return n
+
+
+def _probability(layer, p):
+    if not 0 <= p <= 1:  # also refuses NaN
+        raise ValueError(f"{layer}: dropout probability has to be between 0 and 1, but got {p}")
+    return p
 
 
 def uniform_(shape, bound, dtype=xp.float32):
@@ -27,8 +45,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=xp.float32):
         super().__init__()
+        in_features, out_features = _size("Linear", "in_features", in_features), _size("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
-        bound = 1 / math.sqrt(in_features)
+        bound = 1 / math.sqrt(in_features) if in_features else 0.0  # no inputs: bias 0, as PyTorch
         self.weight = uniform_((out_features, in_features), bound, dtype)
         self.bias = uniform_((out_features,), bound, dtype) if bias else None
 
@@ -44,6 +63,13 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=xp.float32):
         super().__init__()
+        num_embeddings = _size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = _size("Embedding", "embedding_dim", embedding_dim)
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for a table of {num_embeddings} "
+                                 f"embeddings; use an index in [-{num_embeddings}, {num_embeddings}) or None")
+            padding_idx %= num_embeddings  # PyTorch stores a negative index as its positive twin
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.weight = normal_((num_embeddings, embedding_dim), 1.0, dtype)
         if padding_idx is not None:
@@ -61,7 +87,16 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, dtype=xp.float32):
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        try:
+            shape = (operator.index(normalized_shape),)
+        except TypeError:
+            try:
+                shape = tuple(normalized_shape)
+            except TypeError:
+                raise TypeError(f"LayerNorm: normalized_shape must be an int or a tuple of ints, "
+                                f"got {normalized_shape!r}") from None
+        # () is accepted here, as PyTorch does; layer_norm refuses it at the first call
+        self.normalized_shape = tuple(_size("LayerNorm", "normalized_shape", n) for n in shape)
         self.eps = eps
         if elementwise_affine:
             self.weight = Parameter(xp.ones(self.normalized_shape, dtype=dtype))
@@ -88,6 +123,7 @@ class BatchNorm1d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
                  dtype=xp.float32):
         super().__init__()
+        num_features = _size("BatchNorm1d", "num_features", num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(xp.ones(num_features, dtype=dtype)) if affine else None
         self.bias = Parameter(xp.zeros(num_features, dtype=dtype)) if affine else None
@@ -98,6 +134,8 @@ class BatchNorm1d(Module):
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d({self.num_features}) expects input (N, {self.num_features}) or "
                              f"(N, {self.num_features}, L), got {x.shape}")
+        if self.num_features == 0:  # PyTorch builds it too, and fails at the first call
+            raise ValueError("BatchNorm1d(0) has no features to normalise; give num_features the size of dim 1")
         axes = (0,) if x.ndim == 2 else (0, 2)
         shape = (1, -1) if x.ndim == 2 else (1, -1, 1)
         if self.training:
@@ -124,7 +162,7 @@ class BatchNorm1d(Module):
 class Dropout(Module):
     def __init__(self, p: float = 0.5):
         super().__init__()
-        self.p = p
+        self.p = _probability("Dropout", p)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)

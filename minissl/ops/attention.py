@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..backend import xp
-from ..tensor import Function, Tensor, is_grad_enabled, sum_to
+from ..tensor import Function, Tensor, broadcast_shapes, is_grad_enabled, sum_to
 
 
 class ScaledDotProductAttention(Function):
@@ -50,7 +50,7 @@ class ScaledDotProductAttention(Function):
         self.mask, self.drop = mask, None
         if dropout_p > 0:
             self.drop = backend.rng().random(p.shape, dtype=xp.float32) >= dropout_p  # bool: 1 byte a weight
-            self.drop_scale = 1.0 / (1.0 - dropout_p)
+            self.drop_scale = 1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0  # p = 1 drops every weight
             p = p * self.drop
             p *= self.drop_scale
         self.q, self.k, self.v = q, k, v
@@ -60,7 +60,7 @@ class ScaledDotProductAttention(Function):
         s = q @ xp.swapaxes(k, -1, -2)
         s *= self.scale
         if mask is not None and not _fits_into(mask.shape, s.shape):  # a mask with extra batch dims
-            s = xp.broadcast_to(s, _bshape(mask.shape, s.shape)).copy()
+            s = xp.broadcast_to(s, broadcast_shapes(mask.shape, s.shape)).copy()
         if mask is not None:
             if mask.dtype == xp.bool_:
                 xp.copyto(s, -xp.inf, where=~mask)
@@ -98,10 +98,12 @@ def _fits_into(small, big):
     return len(small) <= len(big) and all(a in (1, b) for a, b in zip(small[::-1], big[::-1]))
 
 
-def _bshape(a, b):
-    n = max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
-    return tuple(max(x, y) for x, y in zip(a, b))
+class _Shapes:
+    def __init__(self, q, k, v):
+        self.shapes = q.shape, k.shape, v.shape
+
+    def __str__(self):
+        return "query {}, key {} and value {}".format(*self.shapes)
 
 
 def causal_mask(L: int, S: int | None = None):
@@ -118,13 +120,33 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     With ``need_weights=True`` also returns the attention weights P (..., L, S)
     as a tensor without gradient (for plotting).
     """
+    op = "scaled_dot_product_attention"
+    shapes = _Shapes(query, key, value)  # formatted only when an error needs it
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise ValueError(f"{op}: {shapes} need at least 2 dimensions each: query (..., L, d), key (..., S, d), "
+                         "value (..., S, dv)")
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"scaled_dot_product_attention: query {query.shape}, key {key.shape} and value "
-                         f"{value.shape} do not fit (need query (..., L, d), key (..., S, d), value (..., S, dv))")
+        raise ValueError(f"{op}: {shapes} do not fit (need query (..., L, d), key (..., S, d), value (..., S, dv))")
+    # Checked here, on shapes, so the error names the inputs as given (NumPy's
+    # would show the transposed key inside Q Kᵀ).
+    batch = query.shape[:-2]
+    if not batch == key.shape[:-2] == value.shape[:-2]:
+        batch = broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    if batch is None:
+        raise ValueError(f"{op}: the batch/head dimensions of {shapes} do not broadcast; they must be equal "
+                         "or 1 in each place")
+    if not dropout_p <= 1:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {dropout_p}")
     L, S = query.shape[-2], key.shape[-2]
     mask = None
     if attn_mask is not None:
         mask = attn_mask.array if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+        if mask.dtype != xp.bool_ and mask.dtype.kind != "f":  # an int 0/1 mask added to scores would not mask
+            raise TypeError(f"{op}: attn_mask must be bool (True = may attend) or float (added to the scores), "
+                            f"got dtype {mask.dtype}; convert a 0/1 mask with .bool()")
+        if mask.shape != batch + (L, S) and broadcast_shapes(mask.shape, batch + (L, S)) is None:
+            raise ValueError(f"{op}: attn_mask shape {mask.shape} does not broadcast to the attention weights' "
+                             f"shape {batch + (L, S)} (batch..., L, S)")
         if mask.dtype != xp.bool_:
             mask = mask.astype(query.dtype, copy=False)
     if is_causal:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..backend import SQRT_2_OVER_PI, erf, xp
-from ..tensor import _RANK, Function, Tensor, is_grad_enabled, sum_to
+from ..tensor import _RANK, Function, Tensor, broadcast_shapes, is_grad_enabled, sum_to
 
 # ---------------------------------------------------------------- type promotion
 DEFAULT_FLOAT = xp.float32
@@ -69,10 +69,18 @@ def _as(x, dtype):
 
 def _binary(fn, a, b, dtype=None):
     """Apply a binary op after promoting both operands to PyTorch's result dtype."""
-    if dtype is None and isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype:
-        return fn.apply(a, b)  # the common case, kept cheap
-    dtype = dtype or result_type(a, b)
-    return fn.apply(_as(a, dtype), _as(b, dtype))
+    try:
+        if dtype is None and isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype:
+            return fn.apply(a, b)  # the common case, kept cheap
+        dtype = dtype or result_type(a, b)
+        return fn.apply(_as(a, dtype), _as(b, dtype))
+    except ValueError:
+        # checked only once NumPy has refused, so the common case pays nothing
+        sa, sb = (tuple(getattr(x, "shape", ())) for x in (a, b))
+        if broadcast_shapes(sa, sb) is None:
+            raise ValueError(f"{fn.__name__.lower()}: shapes {sa} and {sb} do not broadcast; each dimension, "
+                             "counted from the last, must be equal or 1") from None
+        raise
 
 
 class Cast(Function):
@@ -303,6 +311,10 @@ class MatMul(Function):
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise _shape_error("matmul", a, b, "the last dimension of the first must equal the "
                                "second-to-last dimension of the second")
+        # 1-D operands have no batch dims: () here
+        if a.shape[:-2] != b.shape[:-2] and broadcast_shapes(a.shape[:-2], b.shape[:-2]) is None:
+            raise _shape_error("matmul", a, b, f"their batch dimensions {a.shape[:-2]} and {b.shape[:-2]} "
+                               "do not broadcast")
         self.a, self.b = a, b
         return a @ b
 
@@ -328,6 +340,14 @@ class MatMul(Function):
         return ga, gb
 
 
+def _rows(x):
+    """x as a 2-D (rows, last dim) array; not reshape(-1, n), which is ambiguous when n == 0 (Linear(0, k))."""
+    rows = 1
+    for n in x.shape[:-1]:
+        rows *= n
+    return x.reshape(rows, x.shape[-1])
+
+
 class Linear(Function):
     """y = x Wᵀ + b with W of shape (out, in), as ``nn.Linear``.
 
@@ -344,7 +364,7 @@ class Linear(Function):
         self.x, self.w = x, w
         # One 2-D GEMM: NumPy's matmul of a 3-D array by a transposed 2-D one
         # loops over the batch axis and is 2-3x slower than the flattened product.
-        y = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        y = (_rows(x) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
         if b is not None:
             y += b
         return y
@@ -353,7 +373,7 @@ class Linear(Function):
         x, w = self.x, self.w
         g2 = g.reshape(-1, g.shape[-1])
         gx = (g2 @ w).reshape(x.shape) if self.needs_grad[0] else None
-        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if self.needs_grad[1] else None
+        gw = (g2.T @ _rows(x)) if self.needs_grad[1] else None
         gb = g2.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return gx, gw, gb
 

@@ -7,9 +7,12 @@ and its backward is the formula written in the docstring.
 """
 from __future__ import annotations
 
+import math
+import warnings
+
 from .. import backend
 from ..backend import xp
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, broadcast_shapes
 
 
 def _log_softmax(z, axis):
@@ -31,6 +34,9 @@ class Softmax(Function):
 
     def forward(self, z, dim):
         self.dim = dim
+        if z.shape[dim] == 0:  # nothing to normalise over: an empty result, as PyTorch (max() would fail)
+            self.y = z.copy()
+            return self.y
         e = z - z.max(axis=dim, keepdims=True)
         xp.exp(e, out=e)  # in place: each full-size temporary is another pass over memory
         e /= e.sum(axis=dim, keepdims=True)
@@ -58,7 +64,7 @@ class LogSoftmax(Function):
 
     def forward(self, z, dim):
         self.dim = dim
-        self.y = _log_softmax(z, dim)
+        self.y = z.copy() if z.shape[dim] == 0 else _log_softmax(z, dim)  # empty dim: empty result
         return self.y
 
     def backward(self, g):
@@ -73,7 +79,10 @@ class CrossEntropy(Function):
         loss_i = -Σ_c q_c log softmax(z_i)_c,        dloss_i/dz_i = softmax(z_i) - q.
 
     Rows whose target is ``ignore_index`` contribute nothing; ``mean`` divides
-    by the number of rows that are not ignored (as PyTorch does).
+    by the number of rows that are not ignored (as PyTorch does). When every row
+    is ignored that mean is 0/0 = NaN, but the gradient is exactly zero, as in
+    PyTorch: no row took part, so no logit should move (a NaN here would reach
+    every weight through the optimizer).
     """
 
     def forward(self, z, y, ignore_index, reduction, label_smoothing):
@@ -92,7 +101,9 @@ class CrossEntropy(Function):
         if reduction == "sum":
             return nll.sum()
         self.count = keep.sum()
-        return (nll.sum() / self.count).astype(z.dtype)  # an int count must not upcast float32
+        # every row ignored: the mean is 0/0, NaN as in PyTorch, without NumPy's divide warning
+        mean = xp.where(self.count > 0, nll.sum() / xp.maximum(self.count, 1), xp.nan)
+        return mean.astype(z.dtype)  # an int count must not upcast float32
 
     def backward(self, g):
         n, c = self.logp.shape
@@ -100,12 +111,12 @@ class CrossEntropy(Function):
         if self.eps:
             grad -= self.eps / c
         grad[xp.arange(n), self.y] -= 1 - self.eps
-        if self.reduction == "none":
-            scale = g * self.keep
-        elif self.reduction == "sum":
-            scale = g * self.keep
+        if self.reduction == "mean":
+            # max(count, 1): with every row ignored, keep is all False and the
+            # gradient is exactly 0 instead of (g/0)·0 = NaN
+            scale = (g / xp.maximum(self.count, 1)) * self.keep
         else:
-            scale = (g / self.count) * self.keep
+            scale = g * self.keep
         grad *= scale.astype(grad.dtype, copy=False)[:, None]
         return grad, None
 
@@ -164,7 +175,10 @@ class LayerNorm(Function):
         d = 1
         for n in x.shape[x.ndim - k:]:
             d *= n
-        x2 = x.reshape(-1, d)
+        x2 = x.reshape(math.prod(x.shape[:x.ndim - k]), d)  # not -1: that is ambiguous when d == 0
+        if d == 0:  # nothing to normalise (LayerNorm(0)): an empty result, as PyTorch
+            self.xhat, self.w = x2, w
+            return x.copy()
         xhat = x2 - x2.mean(axis=1, keepdims=True)
         var = xp.einsum("ij,ij->i", xhat, xhat) / d
         self.rstd = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)[:, None]
@@ -177,8 +191,10 @@ class LayerNorm(Function):
 
     def backward(self, g):
         xhat, d = self.xhat, self.xhat.shape[1]
-        g2 = g.reshape(-1, d)
+        g2 = g.reshape(xhat.shape)
         gw = gb = gx = None
+        if d == 0:  # empty in, empty out: every gradient is empty too
+            return (g.copy(),) + tuple(xp.zeros(self.w.shape, g.dtype) for _ in self.needs_grad[1:])
         if self.w is not None and self.needs_grad[1]:
             gw = xp.einsum("ij,ij->j", g2, xhat).reshape(self.w.shape)
         if len(self.needs_grad) > 2 and self.needs_grad[2]:
@@ -224,7 +240,18 @@ class Embedding(Function):
 
 
 # ---------------------------------------------------------------- public functions
+def _float_input(z, op, what="input"):
+    if z.dtype.kind != "f":  # exp/log of integers would round every probability to 0 or 1
+        raise TypeError(f"{op}: {what} must be floating point, got dtype {z.dtype}; convert with .float()")
+
+
+def _check_reduction(reduction, op):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
 def _dim_ok(z, dim, op):
+    _float_input(z, op)
     if dim is None:
         raise TypeError(f"{op}() needs dim=: PyTorch's implicit choice of dimension is deprecated and picks "
                         "dim 0 or 1 by the tensor's rank; write e.g. dim=-1 for the last axis")
@@ -243,8 +270,13 @@ def log_softmax(input, dim=None):
 
 def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross-entropy of logits ``input`` (N, C) — or (N, C, d1, ...) — against class ids ``target`` (N[, d1, ...])."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:  # also refuses NaN
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must hold class scores, shape (C,), (N, C) or (N, C, d1, ...), "
+                         "got a 0-d tensor")
+    _float_input(input, "cross_entropy", "input (logits)")
     t = target.array if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class ids, got dtype {t.dtype}")
@@ -270,6 +302,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
     if tuple(getattr(target, "shape", ())) != input.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: target shape {getattr(target, 'shape', None)} "
                          f"differs from input shape {input.shape}")
@@ -277,12 +310,26 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 
 
 def mse_loss(input, target, reduction="mean"):
+    _check_reduction(reduction, "mse_loss")
+    if isinstance(target, Tensor) and target.shape != input.shape:
+        # PyTorch warns and broadcasts; a (N, 1) prediction against (N,) targets
+        # becomes an (N, N) loss that still trains, just wrongly, so say so.
+        both = broadcast_shapes(input.shape, target.shape)
+        if both is None:
+            raise ValueError(f"mse_loss: target shape {target.shape} does not broadcast with input shape "
+                             f"{input.shape}; give the target the input's shape")
+        warnings.warn(f"mse_loss: using a target size {target.shape} that is different to the input size "
+                      f"{input.shape} will likely give wrong results, as broadcasting takes the loss over "
+                      f"shape {both}; give both the same shape", UserWarning, stacklevel=2)
     return MSELoss.apply(input, target, reduction=reduction)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if input.shape[-len(shape):] != shape:
+    if not shape:  # shape[-0:] would be the whole shape
+        raise ValueError("layer_norm: normalized_shape must name at least one dimension, e.g. the last one, "
+                         "input.shape[-1:]")
+    if input.ndim < len(shape) or input.shape[input.ndim - len(shape):] != shape:
         raise ValueError(f"layer_norm: input shape {input.shape} does not end with normalized_shape {shape}")
     args = [input] + [t for t in (weight, bias) if t is not None]
     if weight is None and bias is not None:

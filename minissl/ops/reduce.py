@@ -27,6 +27,14 @@ def _axes(dim, ndim):
     return tuple(sorted(d % builtins.max(ndim, 1) for d in dims))
 
 
+def _nonempty(a, axes, name):
+    """max/min/argmax/argmin have no answer over an empty dimension (sum and mean do: 0 and NaN)."""
+    if builtins.any(a.shape[d] == 0 for d in axes):
+        raise IndexError(f"{name}(): cannot reduce over an empty dimension of a tensor of shape {a.shape}; "
+                         "give dim= a dimension of non-zero size")
+    return axes
+
+
 def _unreduce(g, shape, axes, keepdim):
     """Reshape a reduced gradient so it broadcasts against the input again."""
     if not keepdim:
@@ -103,11 +111,11 @@ def mean(a, dim=None, keepdim=False):
 
 def amax(a, dim=None, keepdim=False):
     """The maximum over ``dim`` (one or several dims); on ties the gradient is split evenly."""
-    return Max.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+    return Max.apply(a, axes=_nonempty(a, _axes(dim, a.ndim), "max"), keepdim=keepdim)
 
 
 def amin(a, dim=None, keepdim=False):
-    return Min.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+    return Min.apply(a, axes=_nonempty(a, _axes(dim, a.ndim), "min"), keepdim=keepdim)
 
 
 def _max_min(a, dim, keepdim, other, largest):
@@ -121,6 +129,7 @@ def _max_min(a, dim, keepdim, other, largest):
         return amax(a) if largest else amin(a)
     if not isinstance(dim, int):
         raise TypeError(f"{name}(dim) takes one int dim, got {dim!r}; for several dims use amax/amin")
+    _nonempty(a, _axes(dim, a.ndim), name)
     idx = (argmax if largest else argmin)(a, dim, keepdim=True)
     from .shape import gather, squeeze
     values = gather(a, dim, idx)  # the gradient goes to the one picked element, as in PyTorch
@@ -141,6 +150,7 @@ def min(a, dim=None, keepdim=False, *, other=None):  # noqa: A001
 
 def argmax(a, dim=None, keepdim=False):
     """Index of the (first) largest value over ``dim``, or in the flattened tensor when ``dim`` is None."""
+    _nonempty(a, _axes(dim, a.ndim), "argmax")
     if dim is None:
         return Tensor(xp.asarray(xp.argmax(a.array)).reshape((1,) * a.ndim if keepdim else ()), _internal=True)
     d = _axes(dim, a.ndim)[0]
@@ -148,6 +158,7 @@ def argmax(a, dim=None, keepdim=False):
 
 
 def argmin(a, dim=None, keepdim=False):
+    _nonempty(a, _axes(dim, a.ndim), "argmin")
     if dim is None:
         return Tensor(xp.asarray(xp.argmin(a.array)).reshape((1,) * a.ndim if keepdim else ()), _internal=True)
     d = _axes(dim, a.ndim)[0]

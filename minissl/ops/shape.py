@@ -11,7 +11,7 @@ from collections import namedtuple
 
 from .. import backend
 from ..backend import xp
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, broadcast_shapes
 
 
 class Reshape(Function):
@@ -91,13 +91,18 @@ class GetItem(Function):
 class Cat(Function):
     saves_inputs = False
 
-    def forward(self, *arrays, dim):
-        self.dim, self.sizes = dim, [a.shape[dim] for a in arrays]
+    def forward(self, *arrays, dim, skip=()):
+        # skip[i]: a legacy 1-D empty input that takes no part (see cat); its gradient is empty
+        self.dim, self.skip = dim, skip or (False,) * len(arrays)
+        if skip:
+            arrays = [a for a, s in zip(arrays, skip) if not s]
+        self.sizes = [a.shape[dim] for a in arrays]
         return xp.concatenate(arrays, axis=dim)
 
     def backward(self, g):
         bounds = [sum(self.sizes[:i + 1]) for i in range(len(self.sizes) - 1)]
-        return tuple(xp.split(g, bounds, axis=self.dim))
+        parts = iter(xp.split(g, bounds, axis=self.dim))
+        return tuple(xp.zeros((0,), g.dtype) if s else next(parts) for s in self.skip)
 
 
 class Stack(Function):
@@ -202,7 +207,10 @@ def transpose(a, dim0, dim1):
 
 
 def unsqueeze(a, dim):
-    d = dim if dim >= 0 else dim + a.ndim + 1
+    if not -a.ndim - 1 <= dim <= a.ndim:  # the new axis may go anywhere from 0 to ndim
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of shape {a.shape} "
+                         f"(valid: {-a.ndim - 1}..{a.ndim})")
+    d = dim % (a.ndim + 1)
     return reshape(a, a.shape[:d] + (1,) + a.shape[d:])
 
 
@@ -215,7 +223,11 @@ def squeeze(a, dim=None):
 
 def expand(a, *shape):
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    asked = shape
     shape = tuple(n if s == -1 else s for s, n in zip(shape, (1,) * (len(shape) - a.ndim) + a.shape))
+    if len(shape) < a.ndim or broadcast_shapes(a.shape, shape) != shape:
+        raise ValueError(f"expand: cannot expand shape {a.shape} to {tuple(asked)}; only dimensions of size 1 can "
+                         "grow (new ones go in front), and -1 keeps a size")
     return Expand.apply(a, shape=shape)
 
 
@@ -223,13 +235,52 @@ def getitem(a, idx):
     return GetItem.apply(a, idx=_plain_index(idx))
 
 
-def cat(tensors, dim=0):
+def _joinable(tensors, op):
+    """The checks torch.cat/stack make before joining: a non-empty list of
+    tensors, brought to one dtype by PyTorch's promotion (NumPy's would turn
+    float32 + int64 into float64)."""
     tensors = list(tensors)
-    return Cat.apply(*tensors, dim=_dim(dim, tensors[0].ndim, "cat"))
+    if not tensors:
+        raise ValueError(f"{op}(): expected a non-empty list of Tensors")
+    dtypes = set()
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): expected a list of Tensors, but element {i} is a {type(t).__name__}")
+        dtypes.add(t.array.dtype)
+    if len(dtypes) > 1:
+        from .math import _as, result_type
+        dtype = result_type(*tensors)
+        tensors = [_as(t, dtype) for t in tensors]
+    return tensors
+
+
+def cat(tensors, dim=0):
+    tensors = _joinable(tensors, "cat")
+    shapes = [t.array.shape for t in tensors]  # read once: cat runs per token in a KV cache
+    r, skip = 0, ()
+    if (0,) in shapes:
+        # PyTorch's legacy rule: a 1-D empty tensor may join a cat of any rank and adds nothing
+        r = next((i for i, sh in enumerate(shapes) if sh != (0,)), 0)
+        skip = tuple(sh == (0,) and len(shapes[r]) != 1 for sh in shapes)
+    ref = shapes[r]
+    if not ref:
+        raise ValueError(f"cat(): zero-dimensional tensor (at position {r}) cannot be concatenated; "
+                         "use stack, or unsqueeze(0) each tensor first")
+    d = _dim(dim, len(ref), "cat")
+    rest = ref[:d] + ref[d + 1:]
+    for i, sh in enumerate(shapes):
+        if (len(sh) != len(ref) or sh[:d] + sh[d + 1:] != rest) and not (skip and skip[i]):
+            raise ValueError(f"cat(): tensor {i} has shape {sh} but tensor {r} has shape {ref}; "
+                             f"all dimensions except dim {d} must match")
+    return Cat.apply(*tensors, dim=d, skip=skip if any(skip) else ())
 
 
 def stack(tensors, dim=0):
-    tensors = list(tensors)
+    tensors = _joinable(tensors, "stack")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack(): tensor {i} has shape {t.shape} but tensor 0 has shape {tensors[0].shape}; "
+                             "stack needs tensors of equal shape")
     return Stack.apply(*tensors, dim=_dim(dim, tensors[0].ndim + 1, "stack"))
 
 
@@ -238,7 +289,10 @@ def split(a, split_size_or_sections, dim=0):
     d = _dim(dim, a.ndim, "split")
     n = a.shape[d]
     if isinstance(split_size_or_sections, int):
-        sizes = [min(split_size_or_sections, n - i) for i in range(0, n, split_size_or_sections)]
+        k = split_size_or_sections
+        if k < 0 or (k == 0 and n > 0):
+            raise ValueError(f"split: split_size must be a positive integer, got {k} for dimension {dim} of size {n}")
+        sizes = [min(k, n - i) for i in range(0, n, k)] if n else [0]  # an empty dim gives one empty piece
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
@@ -267,7 +321,11 @@ def where(condition, input, other):
     """input where condition is True, else other (PyTorch's dtype promotion between the two)."""
     from .math import _as, result_type
     dtype = result_type(input, other)
-    return Where.apply(Tensor(_bool_mask(condition, "where"), _internal=True), _as(input, dtype), _as(other, dtype))
+    cond, input, other = _bool_mask(condition, "where"), _as(input, dtype), _as(other, dtype)
+    if broadcast_shapes(cond.shape, input.shape, other.shape) is None:
+        raise ValueError(f"where: condition {cond.shape}, input {input.shape} and other {other.shape} "
+                         "do not broadcast; each dimension, counted from the last, must be equal or 1")
+    return Where.apply(Tensor(cond, _internal=True), input, other)
 
 
 def index_put(a, idx, value):
@@ -285,6 +343,8 @@ def gather(input, dim, index):
 def masked_fill(a, mask, value):
     """Copy of ``a`` with ``value`` where ``mask`` is True (mask broadcasts to a)."""
     m = _bool_mask(mask, "masked_fill")
+    if broadcast_shapes(m.shape, a.shape) != a.shape:  # the result keeps a's shape, as in PyTorch
+        raise ValueError(f"masked_fill: mask shape {m.shape} does not broadcast to the tensor's shape {a.shape}")
     if isinstance(value, Tensor):
         if value.ndim:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, got shape {value.shape}")
@@ -328,6 +388,8 @@ def flatten(a, start_dim=0, end_dim=-1):
 
 def chunk(a, chunks, dim=0):
     """Split into ``chunks`` pieces of ceil(n / chunks) along ``dim`` (the last may be smaller), as torch.chunk."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be greater than 0, got {chunks}")
     n = a.shape[_dim(dim, a.ndim, "chunk")]
     return split(a, max(1, -(-n // chunks)), dim)
 
