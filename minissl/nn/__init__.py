@@ -1,5 +1,5 @@
 """Neural-network building blocks (``minissl.nn``), named as in ``torch.nn``."""
-from . import functional, utils  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .attention import MultiheadAttention, merge_heads, split_heads  # noqa: F401
 from .layers import GELU, BatchNorm1d, Dropout, Embedding, Identity, LayerNorm, Linear, ReLU, Tanh  # noqa: F401
 from .module import Module, ModuleList, Parameter, Sequential  # noqa: F401
