@@ -23,8 +23,11 @@ minissl.
 
 Everything runs in the main process: ``num_workers``, ``pin_memory``,
 ``prefetch_factor``, ``persistent_workers`` and ``timeout`` are accepted and
-change nothing (the batches and their order are the same ones PyTorch's worker
-processes would produce; only loading is not overlapped with compute).
+change nothing for a map-style dataset (the batches and their order are the
+same ones PyTorch's worker processes would produce; only loading is not
+overlapped with compute). Where workers would change the result, minissl
+raises instead: a ``worker_init_fn``, or an ``IterableDataset`` with
+``num_workers > 0`` (PyTorch copies the stream into every worker).
 """
 from __future__ import annotations
 
@@ -323,7 +326,8 @@ class DataLoader:
     Loading happens in the main process: ``num_workers``, ``pin_memory``,
     ``prefetch_factor``, ``persistent_workers`` and ``timeout`` are accepted and
     ignored (the batches are the same; loading is simply not overlapped with
-    compute). A ``worker_init_fn`` would never be called, so it is refused.
+    compute). A ``worker_init_fn`` would never be called, and an
+    IterableDataset with workers would be read differently, so both are refused.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
@@ -340,6 +344,11 @@ class DataLoader:
         self.timeout, self.prefetch_factor, self.persistent_workers = timeout, prefetch_factor, persistent_workers
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
+            if num_workers > 0:
+                raise NotImplementedError(
+                    "DataLoader(IterableDataset, num_workers>0): PyTorch runs a copy of the stream in each worker "
+                    "and interleaves their batches, which minissl's single process cannot reproduce; use "
+                    "num_workers=0 (the stream is then read once, in order)")
             if shuffle not in (None, False):
                 raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, "
                                  f"but got shuffle={shuffle}")

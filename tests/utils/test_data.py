@@ -219,6 +219,8 @@ def test_iterable_dataset_is_batched_in_order():
     assert [b.tolist() for b in DataLoader(Stream(), batch_size=3, drop_last=True)] == [[0, 1, 2], [3, 4, 5]]
     with pytest.raises(ValueError):
         DataLoader(Stream(), shuffle=True)
+    with pytest.raises(NotImplementedError, match="num_workers=0"):  # torch would read one copy per worker
+        DataLoader(Stream(), batch_size=2, num_workers=2)
 
 
 def test_reachable_from_the_package_like_torch():
