@@ -40,7 +40,7 @@ int16 = short = xp.dtype(xp.int16)
 int8, uint8 = xp.dtype(xp.int8), xp.dtype(xp.uint8)
 bool = bool_ = xp.dtype(xp.bool_)  # noqa: A001
 
-from . import nn, optim  # noqa: E402 - `import minissl as ms` reaches ms.nn and ms.optim, as torch does
+from . import nn, optim, utils  # noqa: E402 - `import minissl as ms` reaches ms.nn, ms.optim, ms.utils.data
 
 inference_mode = no_grad
 __version__ = "0.1.0"
@@ -245,7 +245,8 @@ class Generator:
 
     def manual_seed(self, seed):
         self.seed = seed
-        self.rng = xp.random.default_rng(seed)
+        self.rng = xp.random.default_rng(seed)  # for tensors (randn, randperm, ... on the backend)
+        self.host_rng = backend.numpy.random.default_rng(seed)  # for data order (DataLoader, random_split)
         return self
 
     def initial_seed(self):

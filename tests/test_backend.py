@@ -81,7 +81,9 @@ def test_backend_name_is_case_and_space_insensitive():
 # the upstream gradient on the host makes it the same on both backends.
 # models/ mixes array math with host-side collating and scoring, which the
 # project rules allow, so an import alone proves nothing there; it is left out.
-ALLOWED = {"backend.py", "io.py", "metrics.py"}
+# utils/data.py is host-side data loading: sample orders are NumPy index lists
+# and NumPy samples are turned into tensors by ms.tensor at the boundary.
+ALLOWED = {"backend.py", "io.py", "metrics.py", str(pathlib.Path("utils", "data.py"))}
 ALLOWED_DIRS = {"text", "tasks"}
 
 

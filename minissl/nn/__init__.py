@@ -1,7 +1,10 @@
 """Neural-network building blocks (``minissl.nn``), named as in ``torch.nn``."""
-from . import functional, utils  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .attention import MultiheadAttention, merge_heads, split_heads  # noqa: F401
-from .layers import GELU, BatchNorm1d, Dropout, Embedding, Identity, LayerNorm, Linear, ReLU, Tanh  # noqa: F401
-from .module import Module, ModuleList, Parameter, Sequential  # noqa: F401
+from .layers import (GELU, BatchNorm1d, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding,  # noqa: F401
+                     Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MSELoss, ReLU, Sigmoid, SiLU,
+                     Softmax, Tanh, Unflatten)
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
+from .module import Module, Parameter  # noqa: F401
 from .transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, TransformerEncoder,  # noqa: F401
                           TransformerEncoderLayer, padding_mask)

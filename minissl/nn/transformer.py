@@ -35,7 +35,8 @@ from ..backend import xp
 from ..tensor import Tensor, tensor
 from .attention import merge_heads, split_heads
 from .layers import Dropout, Embedding, LayerNorm, Linear
-from .module import Module, ModuleList
+from .containers import ModuleList
+from .module import Module
 
 ACTIVATIONS = {"gelu": F.gelu, "gelu_new": lambda x: F.gelu(x, "tanh"), "gelu_pytorch_tanh": lambda x: F.gelu(x, "tanh"),
                "relu": F.relu, "tanh": F.tanh}

@@ -358,3 +358,220 @@ def embedding(input, weight, padding_idx=None):
         badv = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
         raise IndexError(f"embedding: id {badv} is out of range for a vocabulary of size {v} (valid ids are 0..{v - 1})")
     return Embedding.apply(Tensor(ids, _internal=True), weight, padding_idx=padding_idx)
+
+
+# ---------------------------------------------------------------- more activations, losses, pad, normalize
+class SiLU(Function):
+    """y = x·σ(x) (swish);  dy/dx = σ(x) + x·σ(x)(1 - σ(x)) = σ(x)(1 + x(1 - σ(x)))."""
+
+    def forward(self, x):
+        e = xp.exp(-xp.abs(x))  # σ without overflow, as Sigmoid does
+        self.x, self.sig = x, xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return x * self.sig
+
+    def backward(self, g):
+        return g * self.sig * (1 + self.x * (1 - self.sig))
+
+
+class LeakyReLU(Function):
+    """y = x for x > 0, slope·x otherwise;  dy/dx = 1 or slope (slope at 0, as PyTorch)."""
+
+    def forward(self, x, slope):
+        self.pos, self.slope = x > 0, slope
+        return xp.where(self.pos, x, x * xp.asarray(slope, dtype=x.dtype))
+
+    def backward(self, g):
+        return xp.where(self.pos, g, g * xp.asarray(self.slope, dtype=g.dtype))
+
+
+class BinaryCrossEntropy(Function):
+    """Probabilities p, targets t:  loss = -w (t·log p + (1 - t)·log(1 - p)), each log clamped at ≥ -100.
+
+    dloss/dp = w (p - t) / max(p(1 - p), 1e-12)   (PyTorch's formula, finite at p = 0 or 1)
+    dloss/dt = w (log(1 - p) - log p)            (unclamped, as PyTorch)
+    """
+
+    def forward(self, p, t, w, reduction):
+        self.p, self.t, self.w, self.reduction = p, t, w, reduction
+        with _quiet():
+            loss = -(t * xp.maximum(xp.log(p), -100) + (1 - t) * xp.maximum(xp.log1p(-p), -100))
+        return _reduce(loss * w, reduction)
+
+    def backward(self, g):
+        p, t, w = self.p, self.t, self.w
+        d = _unreduce_scale(g, p, self.reduction) * w
+        gp = d * (p - t) / xp.maximum(p * (1 - p), 1e-12)
+        with _quiet():
+            gt = d * (xp.log1p(-p) - xp.log(p)) if self.needs_grad[1] else None
+        return gp, gt, None
+
+
+def _quiet():
+    """Silence NumPy's divide-by-zero warning where ±inf is the intended value (log 0)."""
+    import contextlib
+    return xp.errstate(divide="ignore") if hasattr(xp, "errstate") else contextlib.nullcontext()
+
+
+class SoftTargetCrossEntropy(Function):
+    """Logits z (N, C) against class probabilities q (N, C), optional class weights w (C,):
+
+        loss_i = -Σ_c w_c q_ic log softmax(z_i)_c,
+        dloss_i/dz_i = (Σ_c w_c q_ic) softmax(z_i) - w ⊙ q_i,
+        dloss_i/dq_ic = -w_c log softmax(z_i)_c.
+
+    ``mean`` divides by N (PyTorch's rule for probability targets).
+    """
+
+    def forward(self, z, q, w, reduction):
+        self.logp = _log_softmax(z, 1)
+        self.wq, self.w, self.reduction = w * q, w, reduction
+        loss = -(self.wq * self.logp).sum(axis=1)
+        return _reduce(loss, reduction)
+
+    def backward(self, g):
+        scale = _unreduce_scale(g, self.logp[:, 0], self.reduction)
+        scale = (scale[:, None] if getattr(scale, "ndim", 0) else scale)
+        gz = scale * (self.wq.sum(axis=1, keepdims=True) * xp.exp(self.logp) - self.wq)
+        gq = -scale * self.w * self.logp if self.needs_grad[1] else None
+        # a float64 target with float32 logits gives a float64 loss (PyTorch's promotion); each
+        # gradient keeps its own input's dtype
+        return gz.astype(self.logp.dtype, copy=False), (None if gq is None else gq.astype(self.wq.dtype)), None
+
+
+class Pad(Function):
+    """Constant padding: out = value everywhere, with x copied into its region.
+
+    A negative pad crops. Backward hands back the region of the gradient that x filled."""
+
+    def forward(self, x, pad, value):
+        out_shape, src, dst = list(x.shape), [slice(None)] * x.ndim, [slice(None)] * x.ndim
+        for i in range(len(pad) // 2):  # pairs from the last dim backwards, as PyTorch
+            d = x.ndim - 1 - i
+            lo, hi, n = pad[2 * i], pad[2 * i + 1], x.shape[d]
+            out_shape[d] = n + lo + hi
+            if out_shape[d] < 0:
+                raise RuntimeError(f"pad: the padding {pad} would make dim {d} of an input of shape "
+                                   f"{tuple(x.shape)} negative")
+            src[d] = slice(max(-lo, 0), max(n - max(-hi, 0), max(-lo, 0)))
+            kept = src[d].stop - src[d].start
+            dst[d] = slice(max(lo, 0), max(lo, 0) + kept)
+        self.src, self.dst, self.shape = tuple(src), tuple(dst), x.shape
+        out = xp.full(out_shape, value, dtype=x.dtype)
+        out[self.dst] = x[self.src]
+        return out
+
+    def backward(self, g):
+        gx = xp.zeros(self.shape, dtype=g.dtype)
+        gx[self.src] = g[self.dst]
+        return gx
+
+
+class Normalize(Function):
+    """y = x / max(‖x‖₂, eps) along ``dim``.
+
+    With n = ‖x‖ > eps:  dy/dx · g = (g - y (g·y)) / n  (the gradient's part along y is removed);
+    with n ≤ eps the denominator is the constant eps:  g / eps."""
+
+    def forward(self, x, dim, eps):
+        n = xp.sqrt((x * x).sum(axis=dim, keepdims=True))
+        self.dim, self.big, self.den = dim, n > eps, xp.maximum(n, eps)
+        self.y = x / self.den
+        return self.y
+
+    def backward(self, g):
+        proj = xp.where(self.big, (g * self.y).sum(axis=self.dim, keepdims=True), 0)
+        return (g - self.y * proj) / self.den
+
+
+def silu(input, inplace=False):
+    return _maybe_inplace(input, inplace, SiLU.apply)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _maybe_inplace(input, inplace, lambda x: LeakyReLU.apply(x, slope=negative_slope))
+
+
+def _maybe_inplace(x, inplace, fn):
+    """``inplace=True`` writes the result into ``x`` itself (PyTorch's semantics, version counter included)."""
+    return x._inplace(fn) if inplace else fn(x)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Binary cross-entropy of probabilities ``input`` (after a sigmoid) against targets in [0, 1].
+
+    Each log is clamped at -100 (PyTorch's rule), so p = 0 with t = 1 costs 100, not inf.
+    For logits, :func:`binary_cross_entropy_with_logits` is the stable choice."""
+    reduction = _legacy_reduction("binary_cross_entropy", size_average, reduce, reduction)
+    t = target if isinstance(target, Tensor) else Tensor(xp.asarray(target, dtype=input.dtype), _internal=True)
+    if t.shape != input.shape:
+        raise ValueError(f"Using a target size ({t.shape}) that is different to the input size ({input.shape}) "
+                         "is deprecated. Please ensure they have the same size.")
+    p = input.array
+    if p.size and not bool(((p >= 0) & (p <= 1)).all()):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    w = _constant_weight("binary_cross_entropy", weight, input.dtype)
+    if len(w.shape) > p.ndim or any(a not in (1, b) for a, b in zip(w.shape[::-1], p.shape[::-1])):
+        raise RuntimeError(f"binary_cross_entropy: weight of shape {w.shape} does not broadcast to the input's "
+                           f"shape {input.shape}")
+    return BinaryCrossEntropy.apply(input, t, w, reduction=reduction)
+
+
+def _legacy_reduction(op, size_average, reduce, reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if size_average is not None or reduce is not None:
+        raise TypeError(f"{op}: size_average= and reduce= are PyTorch's deprecated spellings; write "
+                        "reduction='mean', 'sum' or 'none'")
+    return reduction
+
+
+def _constant_weight(op, weight, dtype):
+    if weight is None:
+        return Tensor(xp.ones((), dtype=dtype), _internal=True)
+    if isinstance(weight, Tensor) and weight.requires_grad:
+        raise NotImplementedError(f"{op}: a weight that requires grad is not supported (PyTorch has no "
+                                  "derivative for it either); pass weight.detach()")
+    return weight if isinstance(weight, Tensor) else Tensor(xp.asarray(weight, dtype=dtype), _internal=True)
+
+
+def cross_entropy_probs(input, target, weight=None, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy against class probabilities ``target`` of ``input``'s shape ((N, C) or (N, C, d...))."""
+    c = input.shape[1] if input.ndim > 1 else input.shape[0]
+    q = target
+    if label_smoothing:
+        q = q * (1 - label_smoothing) + label_smoothing / c
+    z = input
+    if input.ndim > 2:  # (N, C, d...) -> (N·d..., C), the class axis last
+        perm = (0, *range(2, input.ndim), 1)
+        z, q = input.permute(*perm).reshape(-1, c), q.permute(*perm).reshape(-1, c)
+    elif input.ndim == 1:
+        z, q = input.reshape(1, -1), q.reshape(1, -1)
+    w = _constant_weight("cross_entropy", weight, input.dtype)
+    out = SoftTargetCrossEntropy.apply(z, q, w, reduction=reduction)
+    if reduction == "none":
+        return out.reshape((input.shape[0],) + input.shape[2:] if input.ndim > 1 else ())
+    return out
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad (or, with negative amounts, crop) the last ``len(pad) // 2`` dims:
+    ``pad = (left, right)`` for the last dim, then ``(top, bottom)`` for the one before, ..."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is implemented, got mode={mode!r}")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {input.ndim}")
+    return Pad.apply(input, pad=pad, value=0 if value is None else value)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """Scale vectors along ``dim`` to unit L2 length: x / max(‖x‖₂, eps)."""
+    if p != 2:
+        raise NotImplementedError(f"normalize: only p=2 is implemented, got p={p}; for other p write "
+                                  "x / x.abs().pow(p).sum(dim, keepdim=True).pow(1 / p).clamp(min=eps)")
+    if out is not None:
+        raise NotImplementedError("normalize: out= is not supported; assign the result instead")
+    return Normalize.apply(input, dim=dim % input.ndim, eps=eps)

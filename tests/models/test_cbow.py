@@ -172,7 +172,8 @@ def test_readable_cbow_forward_and_gradcheck():
     e64 = ms.tensor(E.astype(np.float64), requires_grad=True)
     w64 = ms.tensor(W.astype(np.float64), requires_grad=True)
 
-    def loss(e, w):
+    def loss(e, w):  # the weights replaced by plain tensors (a Parameter slot takes only a Parameter)
+        del model.embed.weight, model.out.weight
         model.embed.weight, model.out.weight = e, w
         return model.loss(ctx, mask.double(), target)
     assert ms.gradcheck(loss, [e64, w64])
