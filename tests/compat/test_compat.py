@@ -35,16 +35,12 @@ def agree(ours, theirs, what):
 
 @pytest.fixture
 def runs():
-    """``runs(name)`` -> (program under torch, program under minissl), with the stopgap shims in place."""
-    stack = contextlib.ExitStack()
-    stack.enter_context(H.minissl_stopgaps())
-
+    """``runs(name)`` -> (program under torch, program under minissl)."""
     def load(name):
         torch.manual_seed(0)
         return H.load(name, "torch"), H.load(name, "minissl")
 
-    with stack:
-        yield load
+    yield load
 
 
 def train_both(pt, pm, model_t, model_m, *args, seed=1):
