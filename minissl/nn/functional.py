@@ -24,8 +24,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     with class ids and ``mean`` the sum is divided by Σ weight[target] over the
     rows not ignored, with probabilities by N (PyTorch's two rules)."""
     reduction = _legacy_reduction("cross_entropy", size_average, reduce, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if weight is None and not (isinstance(target, Tensor) and target.dtype.kind == "f"):
+        # the common case: class ids, no weights; ops.cross_entropy checks every argument
+        return ops.cross_entropy(input, target, ignore_index=ignore_index, reduction=reduction,
+                                 label_smoothing=label_smoothing)
+    if not 0.0 <= label_smoothing <= 1.0:  # also refuses NaN
+        raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must hold class scores, shape (C,), (N, C) or (N, C, d1, ...), "
+                         "got a 0-d tensor")
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     if weight is not None and tuple(weight.shape) != (c,):
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "

@@ -272,7 +272,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
     """Cross-entropy of logits ``input`` (N, C) — or (N, C, d1, ...) — against class ids ``target`` (N[, d1, ...])."""
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:  # also refuses NaN
-        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+        raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     if input.ndim == 0:
         raise ValueError("cross_entropy: input must hold class scores, shape (C,), (N, C) or (N, C, d1, ...), "
                          "got a 0-d tensor")
