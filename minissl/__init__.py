@@ -40,7 +40,7 @@ int16 = short = xp.dtype(xp.int16)
 int8, uint8 = xp.dtype(xp.int8), xp.dtype(xp.uint8)
 bool = bool_ = xp.dtype(xp.bool_)  # noqa: A001
 
-from . import nn, optim, utils  # noqa: E402 - `import minissl as ms` reaches ms.nn, ms.optim, ms.utils.data
+from . import distributed, nn, optim, utils  # noqa: E402 - `import minissl as ms` reaches ms.nn, ms.optim, ms.utils.data
 
 inference_mode = no_grad
 __version__ = "0.1.0"

@@ -319,3 +319,15 @@ def test_mixed_precision_switches_pass_through_or_refuse():
     with pytest.raises(NotImplementedError, match="enabled=False"):
         ms.amp.GradScaler()
     assert ms.ones(2).pin_memory().shape == (2,)
+
+
+def test_distributed_names_import_and_refuse_when_used():
+    from minissl.distributed import destroy_process_group, init_process_group  # noqa: F401 - nanoGPT's imports
+    from minissl.nn.parallel import DistributedDataParallel as DDP
+    assert ms.distributed.is_available() is False and ms.distributed.is_initialized() is False
+    with pytest.raises(NotImplementedError, match="one process"):
+        init_process_group(backend="nccl")
+    with pytest.raises(NotImplementedError, match="one process"):
+        DDP(nn.Linear(2, 2))
+    with pytest.raises(NotImplementedError, match="compiler"):
+        ms.compile(nn.Linear(2, 2))

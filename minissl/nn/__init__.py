@@ -1,5 +1,5 @@
 """Neural-network building blocks (``minissl.nn``), named as in ``torch.nn``."""
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, parallel, utils  # noqa: F401
 from .attention import MultiheadAttention, merge_heads, split_heads  # noqa: F401
 from .layers import (GELU, BatchNorm1d, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding,  # noqa: F401
                      Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MSELoss, ReLU, Sigmoid, SiLU,
