@@ -136,9 +136,9 @@ class Function:
             _check_same_device(cls.__name__, tensors)
         fn = cls()
         fn.needs_grad = tuple(t.requires_grad for t in tensors)
-        track = _grad_enabled and any(fn.needs_grad)
+        track = _grad_enabled and True in fn.needs_grad
         fn.tracking = track
-        out = Tensor(fn.forward(*(t.array for t in tensors), **options), _internal=True)
+        out = Tensor(fn.forward(*[t.array for t in tensors], **options), _internal=True)
         if cls.is_view and xp.may_share_memory(out.array, tensors[0].array):
             src = tensors[0]
             out._version, out._base = src._version, (src if src._base is None else src._base)
@@ -148,11 +148,8 @@ class Function:
             # edges point at the op that made each input (or the leaf itself), not at
             # the Tensor object, which a later in-place op may re-point
             fn.parents = [(t._ctx or t) if t.requires_grad else None for t in tensors]
-            saved = fn.saved_inputs()
-            if saved:
-                fn.versions = [(tensors[i]._version, tensors[i]._version.n) for i in saved]
-            if cls.saves_output:
-                fn.out_version = out._version
+            fn.versions = [(i, tensors[i]._version, tensors[i]._version.n) for i in fn.saved_inputs()]
+            fn.out_version = out._version if cls.saves_output else None
         return out
 
     def forward(self, *arrays, **options):  # pragma: no cover - interface
@@ -171,8 +168,8 @@ class Function:
 
     def check_versions(self):
         """Refuse to differentiate through arrays that changed in place since forward."""
-        stale = [i for i, (v, n) in zip(self.saved_inputs(), getattr(self, "versions", ())) if v.n != n]
-        if stale or (self.saves_output and self.out_version.n != 0):
+        stale = [i for i, box, n in self.versions if box.n != n]
+        if stale or (self.out_version is not None and self.out_version.n != 0):
             what = f"input {stale[0]}" if stale else "its output"
             raise RuntimeError(f"one of the tensors needed for gradient computation has been modified by an inplace "
                                f"operation: {what} of {type(self).__name__} changed after the forward pass (an "
@@ -447,7 +444,11 @@ class Tensor:
             if node.freed:
                 raise RuntimeError("Trying to backward through the graph a second time: its saved arrays were freed "
                                    "after the first backward(); call backward(retain_graph=True) the first time.")
-            node.check_versions()
+            for _, box, n in node.versions:  # the version check, inline: it runs for every node
+                if box.n != n:
+                    node.check_versions()
+            if node.out_version is not None and node.out_version.n:
+                node.check_versions()
             in_grads = node.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
@@ -640,9 +641,16 @@ def _legacy_new(args, dtype):
     raise TypeError(f"Tensor(*sizes) or Tensor(data), got {args!r}; ms.tensor(data) keeps the data's dtype")
 
 
+_ops_module = None
+
+
 def _ops():
-    from . import ops
-    return ops
+    """minissl.ops, imported on first use (ops imports this module, so not at the top)."""
+    global _ops_module
+    if _ops_module is None:
+        from . import ops
+        _ops_module = ops
+    return _ops_module
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -70,8 +70,12 @@ def _as(x, dtype):
 def _binary(fn, a, b, dtype=None):
     """Apply a binary op after promoting both operands to PyTorch's result dtype."""
     try:
-        if dtype is None and isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype:
-            return fn.apply(a, b)  # the common case, kept cheap
+        if dtype is None:  # the common cases, kept cheap: equal dtypes, or a float tensor and a Python number
+            if isinstance(a, Tensor):
+                if isinstance(b, Tensor) and a.dtype == b.dtype or type(b) in (float, int) and a.dtype.kind == "f":
+                    return fn.apply(a, b)
+            elif isinstance(b, Tensor) and type(a) in (float, int) and b.dtype.kind == "f":
+                return fn.apply(a, b)
         dtype = dtype or result_type(a, b)
         return fn.apply(_as(a, dtype), _as(b, dtype))
     except ValueError:
