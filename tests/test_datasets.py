@@ -217,7 +217,8 @@ def test_copy_into_cache_is_atomic_and_complete(cache, tmp_path):
 
 
 def test_import_fetches_nothing_and_cli_lists(tmp_path):
-    env = dict(os.environ, MINISSL_DATA=str(tmp_path / "never"), PYTHONPATH=ROOT)
+    env = dict(os.environ, MINISSL_DATA=str(tmp_path / "never"),
+               PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
     out = subprocess.run([sys.executable, "-m", "minissl.datasets", "list"], env=env, capture_output=True,
                          text=True, cwd=ROOT)
     assert out.returncode == 0 and "shakespeare" in out.stdout and "missing" in out.stdout
