@@ -170,7 +170,10 @@ def dequantize_q6_k(b: np.ndarray) -> np.ndarray:
 
 
 def _plain(dtype):
-    return lambda b: np.ascontiguousarray(b).view(dtype).astype(np.float32)
+    def convert(b):
+        with np.errstate(over="ignore"):  # an F64 beyond float32's range becomes inf, as in torch
+            return np.ascontiguousarray(b).view(dtype).astype(np.float32)
+    return convert
 
 
 def _bf16(b: np.ndarray) -> np.ndarray:
