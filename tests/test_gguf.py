@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
-from gguf_files import ARRAY, SAMPLE_KVS, STRING, TYPES, build, nbytes, random_blocks, sample_file, with_field  # noqa: E402
+from gguf_files import (ARRAY, SAMPLE_KVS, STRING, TYPES, build, nbytes, random_blocks,  # noqa: E402
+                        sample_file, with_field)
 
 from minissl.gguf import GGUFError, read_gguf  # noqa: E402
 from minissl.io import read_gguf as read_gguf_from_io  # noqa: E402

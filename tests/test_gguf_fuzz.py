@@ -21,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
-from gguf_files import ARRAY, SAMPLE_KVS, STRING, TYPES, build, nbytes, random_blocks, sample_file, with_field  # noqa: E402
+from gguf_files import (ARRAY, SAMPLE_KVS, STRING, TYPES, build, nbytes, random_blocks,  # noqa: E402
+                        sample_file, with_field)
 
 from minissl.gguf import GGUFError, read_gguf  # noqa: E402
 
