@@ -27,6 +27,7 @@ import numpy
 import numpy.lib.format as npy_format
 
 from . import backend
+from .gguf import GGUFError, GGUFFile, read_gguf  # noqa: F401 - GGUF lives in its own file, one of the readers here
 from .tensor import Tensor, tensor
 
 _META = "__minissl__"
