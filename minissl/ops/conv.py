@@ -104,26 +104,28 @@ def _col2im(cols, shape, s, d):
 
 
 # ---------------------------------------------------------------- convolution as a GEMM
+# Layout: one GEMM per image (and group), X_col[n] of shape (C/groups·kh·kw, Ho·Wo). Stacked
+# over n, NumPy's matmul calls the BLAS once per image: each product is small enough to stay in
+# cache, and the result (N, O, Ho·Wo) is already the (N, O, Ho, Wo) output, with no transpose.
 def _im2col(xpad, k, s, d, groups, out_hw):
-    """X_col, shape (groups, C/groups·kh·kw, N·Ho·Wo): rows (c, i, j), columns (n, a, b); one copy."""
+    """X_col, shape (N, groups, C/groups·kh·kw, Ho·Wo): rows (c, i, j), columns (a, b); one copy."""
     n, c = xpad.shape[:2]
-    win = _windows(xpad, k, s, d, out_hw).transpose(1, 2, 3, 0, 4, 5)   # (C, kh, kw, N, Ho, Wo)
-    return win.reshape(groups, c // groups * k[0] * k[1], n * out_hw[0] * out_hw[1])
+    return _windows(xpad, k, s, d, out_hw).reshape(n, groups, c // groups * k[0] * k[1], out_hw[0] * out_hw[1])
 
 
-def _gemm_forward(cols, w, n, out_hw, bias=None):
-    """Y = W_mat @ X_col per group, returned as a contiguous (N, O, Ho, Wo) array."""
-    o, groups = w.shape[0], cols.shape[0]
-    y = (w.reshape(groups, o // groups, -1) @ cols).reshape(o, -1)
+def _gemm_forward(cols, w, out_hw, bias=None):
+    """Y[n] = W_mat @ X_col[n] per group, as an (N, O, Ho, Wo) array."""
+    o, groups = w.shape[0], cols.shape[1]
+    y = (w.reshape(groups, o // groups, -1) @ cols).reshape(cols.shape[0], o, *out_hw)
     if bias is not None:
-        y += bias[:, None]
-    return xp.ascontiguousarray(y.reshape(o, n, *out_hw).transpose(1, 0, 2, 3))
+        y += bias[:, None, None]
+    return y
 
 
 def _grad_rows(g, groups):
-    """dY (N, O, Ho, Wo) as (groups, O/groups, N·Ho·Wo), the layout of W_mat @ X_col."""
-    o = g.shape[1]
-    return g.transpose(1, 0, 2, 3).reshape(groups, o // groups, -1)
+    """dY (N, O, Ho, Wo) as (N, groups, O/groups, Ho·Wo), the layout of W_mat @ X_col."""
+    n, o = g.shape[:2]
+    return g.reshape(n, groups, o // groups, -1)
 
 
 def _gemm_input_grad(g, w, padded_shape, s, d, groups):
@@ -131,14 +133,17 @@ def _gemm_input_grad(g, w, padded_shape, s, d, groups):
     o, cg, kh, kw = w.shape
     n, ho, wo = g.shape[0], g.shape[2], g.shape[3]
     wm = w.reshape(groups, o // groups, cg * kh * kw)
-    dcols = wm.transpose(0, 2, 1) @ _grad_rows(g, groups)              # (groups, Cg·kh·kw, N·Ho·Wo)
-    dcols = dcols.reshape(cg * groups, kh, kw, n, ho, wo).transpose(3, 0, 1, 2, 4, 5)
-    return _col2im(dcols, padded_shape, s, d)
+    wt = xp.ascontiguousarray(wm.transpose(0, 2, 1))                   # small; contiguous for the BLAS
+    dcols = wt @ _grad_rows(g, groups)                                # (N, groups, Cg·kh·kw, Ho·Wo)
+    return _col2im(dcols.reshape(n, cg * groups, kh, kw, ho, wo), padded_shape, s, d)
 
 
 def _gemm_weight_grad(cols, g, w_shape):
-    """dW_mat = dY @ X_colᵀ per group."""
-    return (_grad_rows(g, cols.shape[0]) @ cols.transpose(0, 2, 1)).reshape(w_shape)
+    """dW_mat = Σ_n dY[n] @ X_col[n]ᵀ per group, computed as its transpose Σ_n X_col[n] @ dY[n]ᵀ:
+    NumPy's stacked matmul calls the BLAS only for operands contiguous in their last axis, and
+    dYᵀ is the small one to copy (X_colᵀ as a strided view was ~10x slower)."""
+    gt = xp.ascontiguousarray(_grad_rows(g, cols.shape[1]).transpose(0, 1, 3, 2))   # (N, groups, Ho·Wo, O/groups)
+    return (cols @ gt).sum(axis=0).transpose(0, 2, 1).reshape(w_shape)
 
 
 def _crop(a, pads, hw):
@@ -160,7 +165,7 @@ class Conv2d(Function):
         self.w, self.hw, self.pshape = w, x.shape[2:], xpad.shape
         self.opts = (stride, pads, dilation, groups)
         self.cols = cols if self.needs_grad[1] else None
-        return _gemm_forward(cols, w, x.shape[0], out_hw, b)
+        return _gemm_forward(cols, w, out_hw, b)
 
     def backward(self, g):
         stride, pads, dilation, groups = self.opts
@@ -196,7 +201,7 @@ class ConvTranspose2d(Function):
         stride, pads, dilation, groups = self.opts
         n, _, h, w_ = self.x.shape
         cols = _im2col(_pad(g, pads), self.w.shape[2:], stride, dilation, groups, (h, w_))
-        gx = _gemm_forward(cols, self.w, n, (h, w_)) if self.needs_grad[0] else None
+        gx = _gemm_forward(cols, self.w, (h, w_)) if self.needs_grad[0] else None
         gw = _gemm_weight_grad(cols, self.x, self.w.shape) if self.needs_grad[1] else None
         gb = g.sum(axis=(0, 2, 3)) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return gx, gw, gb
@@ -304,23 +309,31 @@ def _pool_geometry(op, x, k, s, p, d, ceil_mode):
 
 
 class MaxPool2d(Function):
-    """y = max over each window. dx: the gradient goes to the window's argmax (its first max), summed
-    where windows overlap (col2im of a one-hot per window)."""
+    """y = max over each window. dx: the gradient goes to the window's argmax (its first max, as
+    PyTorch), summed where windows overlap (col2im of a one-hot per window).
+
+    Both directions walk the kernel offsets (i, j): the window view's slice [:, :, i, j] is an
+    (N, C, Ho, Wo) array, so each step is one vectorised compare over the output."""
 
     saves_inputs = False
 
     def forward(self, x, k, s, d, pads, out_hw):
-        win = _windows(_pad(x, pads, -xp.inf), k, s, d, out_hw).transpose(0, 1, 4, 5, 2, 3)
-        win = win.reshape(win.shape[:4] + (k[0] * k[1],))              # (N, C, Ho, Wo, kh·kw), a copy
-        self.arg = win.argmax(axis=-1)
-        self.geom = (x.shape, k, s, d, pads)
-        return xp.take_along_axis(win, self.arg[..., None], axis=-1)[..., 0]
+        win = _windows(_pad(x, pads, -xp.inf), k, s, d, out_hw)
+        best, arg = win[:, :, 0, 0].copy(), xp.zeros(win.shape[:2] + tuple(out_hw), dtype=xp.int8 if
+                                                      k[0] * k[1] < 128 else xp.int32)
+        for idx in range(1, k[0] * k[1]):
+            v = win[:, :, idx // k[1], idx % k[1]]
+            take = (v > best) | xp.isnan(v)  # strictly greater: the first max wins; a NaN wins, as PyTorch
+            best, arg = xp.where(take, v, best), xp.where(take, idx, arg).astype(arg.dtype, copy=False)
+        self.arg, self.geom = arg, (x.shape, k, s, d, pads)
+        return best
 
     def backward(self, g):
         shape, k, s, d, pads = self.geom
-        onehot = self.arg[..., None] == xp.arange(k[0] * k[1])
-        dcols = (onehot * g[..., None]).reshape(g.shape + tuple(k)).transpose(0, 1, 4, 5, 2, 3)
         t, b, l, r = pads
+        dcols = xp.zeros(g.shape[:2] + tuple(k) + g.shape[2:], dtype=g.dtype)
+        for idx in range(k[0] * k[1]):
+            dcols[:, :, idx // k[1], idx % k[1]] = xp.where(self.arg == idx, g, 0)
         return _crop(_col2im(dcols, shape[:2] + (shape[2] + t + b, shape[3] + l + r), s, d), pads, shape[2:])
 
 
