@@ -55,7 +55,8 @@ def training_steps(quick, threads, memory=True):
     """Both demo steps: alternating medians, GFLOP/s, peak memory ratio, cProfile by op."""
     import scaling
     gpt = dict(scaling.DEMO_GPT)
-    bert = dict(batch=32, seq=32)
+    import conv_vs_torch
+    bert, conv = dict(batch=32, seq=32), dict(batch=128)
     reps = 5 if quick else 15
     mm, mm_flops = common.matmul_workload()
     rows = []
@@ -63,7 +64,9 @@ def training_steps(quick, threads, memory=True):
             ("GPT (demos/gpt_text.py)", scaling.gpt_steps(**gpt), scaling.gpt_flops(**gpt), "scaling:gpt_step",
              gpt, "4 layers, 128 wide, 4 heads, T=64, batch 32, vocab 100"),
             ("BERT (demos/bert_pretrain_finetune.py)", _bert_pair(**bert), bert_flops(**bert), "run_all:bert_step_for",
-             bert, "4 layers, 128 wide, 4 heads, FFN 512, T=32, batch 32, vocab 353, MLM+SOP")]:
+             bert, "4 layers, 128 wide, 4 heads, FFN 512, T=32, batch 32, vocab 353, MLM+SOP"),
+            ("small CNN (benchmarks/conv_vs_torch.py)", _conv_pair(**conv), conv_vs_torch.flops(**conv),
+             "conv_vs_torch:step_for", conv, "conv 1→16→32 3×3 + ReLU + max pool 2, linear 10; 28×28, batch 128, Adam")]:
         # the matmul limit is timed in the same rotation, so load from other jobs slows it alike
         t = common.time_alternating({"minissl": ours, "torch": theirs, "matmul": mm}, repeats=reps, warmup=2)
         a, b, m = (common.median_ms(t[k]) for k in ("minissl", "torch", "matmul"))
@@ -79,6 +82,12 @@ def training_steps(quick, threads, memory=True):
         print(f"  {name}: minissl {a:.1f} ms, torch {b:.1f} ms ({r:.2f}x)"
               + (f", memory {row['minissl_mib']:.0f} vs {row['torch_mib']:.0f} MiB" if memory else ""), flush=True)
     return rows
+
+
+def _conv_pair(batch):
+    import conv_vs_torch
+    ours, theirs, _ = conv_vs_torch.steppers(batch)
+    return ours, theirs
 
 
 def _bert_pair(batch, seq):
@@ -147,7 +156,7 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
          f"- float32 matmul throughput, NumPy `a @ b` on 2048×2048: best of 5 at the start {peak:.1f} GFLOP/s; "
          "the median timed in rotation with each training step (the column *matmul limit* below) is the limit "
          "that step's share is taken of", "",
-         "## Training steps (forward + backward + AdamW)", "",
+         "## Training steps (forward + backward + AdamW; Adam for the CNN)", "",
          "| workload | config | minissl ms | torch ms | time ratio | GFLOP/step | matmul limit GFLOP/s "
          "| minissl GFLOP/s (share of limit) | torch GFLOP/s | minissl MiB | torch MiB | memory ratio |",
          "|" + "---|" * 12]

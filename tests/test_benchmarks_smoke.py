@@ -129,3 +129,12 @@ def test_torch_device_path_trains_like_minissl():
     theirs = [float(step()) for _ in range(2)]
     ours = [G.ms_step(model, opt, sched, list(model.parameters()), x, x) for _ in range(2)]
     assert np.allclose(ours, theirs, atol=1e-4)
+
+
+def test_conv_step_pair_agrees_and_times():
+    """The CNN benchmark's two steps start from the same weights (first losses checked inside) and run."""
+    import conv_vs_torch
+    ours, theirs, first = conv_vs_torch.steppers(batch=4)
+    assert abs(first[0] - first[1]) < 1e-4
+    t = common.time_alternating({"ours": ours, "theirs": theirs}, repeats=1, warmup=0)
+    assert len(t["ours"]) == 1 and conv_vs_torch.flops(4) > 0

@@ -9,8 +9,10 @@ from .. import ops
 from ..backend import xp
 from ..ops import (causal_mask, dropout, embedding, gelu, layer_norm, linear, log_softmax, relu,  # noqa: F401
                    scaled_dot_product_attention, sigmoid, softmax, tanh)
-from ..ops.nn import (_constant_weight, _legacy_reduction, binary_cross_entropy, cross_entropy_probs,  # noqa: F401
-                      leaky_relu, normalize, pad, silu)
+from ..ops.conv import (adaptive_avg_pool2d, avg_pool2d, conv2d, conv_transpose2d, interpolate,  # noqa: F401
+                        max_pool2d)
+from ..ops.nn import (_constant_weight, _legacy_reduction, batch_norm, binary_cross_entropy,  # noqa: F401
+                      cross_entropy_probs, leaky_relu, normalize, pad, silu)
 from ..ops.shape import one_hot  # noqa: F401
 from ..tensor import Tensor
 

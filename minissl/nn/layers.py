@@ -1,4 +1,4 @@
-"""The basic layers: Linear, Embedding, LayerNorm, BatchNorm1d, Dropout, activations, losses.
+"""The basic layers: Linear, Embedding, LayerNorm, BatchNorm1d/2d, Dropout, activations, losses.
 
 Initialisations follow PyTorch's defaults so that a model built here and the
 same model built in PyTorch start from the same distribution.
@@ -113,52 +113,76 @@ class LayerNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}"
 
 
-class BatchNorm1d(Module):
-    """Normalise each feature over the batch (input (N, C) or (N, C, L)).
+class _BatchNorm(Module):
+    """Normalise each channel (dim 1) over the batch and every other axis (one module for 1-D and 2-D).
 
-    Training uses the batch's mean and (biased) variance and updates running
-    estimates ``running = (1 - momentum)·running + momentum·batch`` (the running
-    variance uses the unbiased batch variance, as PyTorch); eval uses the
-    running estimates.
+    Training uses the batch's mean and (biased) variance and, with
+    ``track_running_stats``, updates running estimates ``running = (1 - momentum)·running
+    + momentum·batch`` (the running variance uses the unbiased batch variance, as
+    PyTorch; ``momentum=None`` averages all batches so far). Eval uses the running
+    estimates, or the batch's when there are none. Buffers and parameters are named
+    as PyTorch's (``num_batches_tracked`` included), so state dicts move between the two.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
-                 dtype=xp.float32):
+    _shapes = ()  # allowed input ranks, set by each subclass
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=xp.float32):
         super().__init__()
-        num_features = _size("BatchNorm1d", "num_features", num_features)
+        name = type(self).__name__
+        num_features = _size(name, "num_features", num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(xp.ones(num_features, dtype=dtype)) if affine else None
         self.bias = Parameter(xp.zeros(num_features, dtype=dtype)) if affine else None
-        self.register_buffer("running_mean", tensor(xp.zeros(num_features, dtype=dtype)))
-        self.register_buffer("running_var", tensor(xp.ones(num_features, dtype=dtype)))
+        if track_running_stats:
+            self.register_buffer("running_mean", tensor(xp.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", tensor(xp.ones(num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", tensor(xp.zeros((), dtype=xp.int64)))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            with no_grad():
+                self.running_mean.zero_(), self.running_var.fill_(1), self.num_batches_tracked.zero_()
 
     def forward(self, x):
-        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d({self.num_features}) expects input (N, {self.num_features}) or "
-                             f"(N, {self.num_features}, L), got {x.shape}")
+        name = type(self).__name__
+        if x.ndim not in self._shapes or x.shape[1] != self.num_features:
+            raise ValueError(f"{name}({self.num_features}) expects input {self._expected()}, got {x.shape}")
         if self.num_features == 0:  # PyTorch builds it too, and fails at the first call
-            raise ValueError("BatchNorm1d(0) has no features to normalise; give num_features the size of dim 1")
-        axes = (0,) if x.ndim == 2 else (0, 2)
-        shape = (1, -1) if x.ndim == 2 else (1, -1, 1)
-        if self.training:
-            n = x.numel() // self.num_features
-            if n < 2:
-                raise ValueError("BatchNorm1d in training mode needs more than one value per feature; "
-                                 "use a batch of at least 2 or call .eval()")
-            mean = x.mean(dim=axes, keepdim=True)
-            var = ((x - mean) ** 2).mean(dim=axes, keepdim=True)
-            with no_grad():
-                m = self.momentum
-                rm, rv = self.running_mean, self.running_var
-                rm.array = (1 - m) * rm.array + m * mean.array.reshape(-1)
-                rv.array = (1 - m) * rv.array + m * var.array.reshape(-1) * (n / (n - 1))
-        else:
-            mean = self.running_mean.reshape(shape)
-            var = self.running_var.reshape(shape)
-        y = (x - mean) / (var + self.eps).sqrt()
-        if self.weight is not None:
-            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
-        return y
+            raise ValueError(f"{name}(0) has no features to normalise; give num_features the size of dim 1")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.array += 1
+            if self.momentum is None:  # a cumulative average of every batch so far
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        use_batch = self.training or self.running_mean is None
+        if use_batch and x.numel() // self.num_features < 2:
+            raise ValueError(f"{name} in training mode needs more than one value per feature; "
+                             "use a batch of at least 2 or call .eval()")
+        return functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch,
+                                     factor, self.eps)
+
+    def _expected(self):
+        n = self.num_features
+        return {2: f"(N, {n})", 3: f"(N, {n}, L)", 4: f"(N, {n}, H, W)"}[self._shapes[0]] + (
+            f" or (N, {n}, L)" if len(self._shapes) > 1 else "")
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm of (N, C) or (N, C, L) input, per channel C."""
+    _shapes = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm of images (N, C, H, W), per channel C (statistics over N, H and W)."""
+    _shapes = (4,)
 
 
 class Dropout(Module):

@@ -210,6 +210,92 @@ class LayerNorm(Function):
         return gx, gw, gb
 
 
+class BatchNorm(Function):
+    """y = (x - μ_c)/σ_c · w_c + b_c per channel c (axis 1), σ = sqrt(var + eps).
+
+    Training: μ, var (biased) are the batch's, over every axis but the channels; the
+    gradient is LayerNorm's with the axes swapped: with x̂ = (x - μ)/σ and ĝ = g·w,
+        dx = (ĝ - mean(ĝ) - x̂ · mean(ĝ ⊙ x̂)) / σ   (means over N and the spatial axes).
+    Eval: μ, var are fixed (the running estimates), so dx = ĝ / σ. Both: dw = Σ g ⊙ x̂, db = Σ g.
+    ``stats`` (training only) receives the batch mean and unbiased variance for the running estimates.
+    """
+
+    saves_inputs = False  # x̂ is its own array
+
+    def forward(self, x, w=None, b=None, mean=None, var=None, eps=1e-5, stats=None):
+        self.axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        self.training = mean is None
+        if self.training:
+            mean = x.mean(axis=self.axes, keepdims=True)
+            xhat = x - mean
+            var = xp.mean(xhat * xhat, axis=self.axes, keepdims=True)
+            n = x.size // x.shape[1]
+            stats.extend([mean.reshape(-1), var.reshape(-1) * (n / (n - 1))])
+        else:
+            mean, var = mean.reshape(shape), var.reshape(shape)
+            xhat = x - mean
+        self.rstd = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
+        xhat *= self.rstd
+        self.xhat, self.w = xhat, w
+        y = xhat * w.reshape(shape) if w is not None else xhat.copy()
+        if b is not None:
+            y += b.reshape(shape)
+        return y
+
+    def backward(self, g):
+        xhat, axes = self.xhat, self.axes
+        gx = gw = gb = None
+        if self.w is not None and self.needs_grad[1]:
+            gw = (g * xhat).sum(axis=axes)
+        if len(self.needs_grad) > 2 and self.needs_grad[2]:
+            gb = g.sum(axis=axes)
+        if self.needs_grad[0]:
+            gh = g * self.w.reshape(self.rstd.shape) if self.w is not None else g.copy()
+            if self.training:
+                proj = xp.mean(gh * xhat, axis=axes, keepdims=True)
+                gh -= gh.mean(axis=axes, keepdims=True)
+                gh -= xhat * proj
+            gh *= self.rstd
+            gx = gh
+        return gx, gw, gb
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """PyTorch's ``F.batch_norm``: normalise each channel (dim 1) of ``input`` (N, C, ...).
+
+    ``training=True`` uses the batch's statistics and, where running buffers are given, updates them
+    in place: running = (1 - momentum)·running + momentum·batch (unbiased variance, as PyTorch);
+    ``training=False`` uses the running buffers."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: input must be (N, C, ...), got shape {tuple(input.shape)}")
+    _float_input(input, "batch_norm")
+    c = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},) for input {tuple(input.shape)}, "
+                             f"got {tuple(t.shape)}")
+    if (weight is None) != (bias is None):  # one affine half given: the other is its identity (a constant)
+        weight = weight if weight is not None else Tensor(xp.ones(c, dtype=input.dtype), _internal=True)
+        bias = bias if bias is not None else Tensor(xp.zeros(c, dtype=input.dtype), _internal=True)
+    args = (input,) if weight is None else (input, weight, bias)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+        return BatchNorm.apply(*args, mean=running_mean.array, var=running_var.array, eps=eps)
+    if input.numel() // max(c, 1) < 2:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                         f"shape {tuple(input.shape)}; use a larger batch or call .eval()")
+    stats = []
+    y = BatchNorm.apply(*args, eps=eps, stats=stats)
+    for buf, new in ((running_mean, stats[0]), (running_var, stats[1])):
+        if buf is not None:  # in place, as PyTorch: whoever holds the buffer sees the update
+            buf.array *= 1 - momentum
+            buf.array += momentum * new.astype(buf.dtype, copy=False)
+            buf._version.n += 1
+    return y
+
+
 class Dropout(Function):
     """Zero each element with probability p and scale the rest by 1/(1-p), so the
     expected value is unchanged; backward applies the same mask."""
