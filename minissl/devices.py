@@ -49,6 +49,9 @@ class device:
             f"device(type='{self.type}', index={self.index})"
 
 
+device_cls = device  # for functions whose `device` argument shadows the class, as PyTorch names it
+
+
 def current() -> device:
     """The device every tensor of this process lives on."""
     return device("cuda", 0) if backend.on_gpu else device("cpu")
@@ -64,6 +67,22 @@ def check(d) -> None:
         switch = "MINISSL_BACKEND=cupy" if wanted.type == "cuda" else "MINISSL_BACKEND=numpy (the default)"
         raise RuntimeError(f"minissl runs every tensor on one device per process, here {here}; {wanted} is not "
                            f"available: start the program with {switch} to run on {wanted.type}")
+
+
+def parse_to(args, dtype=None, device=None):
+    """Sort ``.to(...)``'s positional arguments, as PyTorch reads them: a Tensor gives its dtype,
+    a string, ``ms.device`` or int names a device, anything else is a dtype. Checks the device."""
+    from .tensor import Tensor
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, device_cls)) or (isinstance(a, int) and not isinstance(a, bool)):
+            device = a
+        else:
+            dtype = a
+    check(device)
+    return dtype
+
 
 
 def _unsupported(what, why):

@@ -370,15 +370,8 @@ class Tensor:
 
         There is one device per process (see :mod:`minissl.device`): naming it is a
         no-op, naming the other one raises."""
-        from . import devices as dev
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, (str, dev.device)) or (isinstance(a, int) and not isinstance(a, bool)):
-                device = a
-            else:
-                dtype = a
-        dev.check(device)
+        from .devices import parse_to
+        dtype = parse_to(args, dtype, device)
         if dtype is None or xp.dtype(dtype) == self.dtype:
             return _ops().clone(self) if copy else self
         from .ops.math import Cast

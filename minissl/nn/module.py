@@ -210,18 +210,17 @@ class Module:
         return mod
 
     def get_parameter(self, target: str):
-        path, _, name = target.rpartition(".")
-        mod = self.get_submodule(path)
-        if name not in mod._parameters:
-            raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
-        return mod._parameters[name]
+        return self._get(target, "_parameters", "parameter")
 
     def get_buffer(self, target: str):
+        return self._get(target, "_buffers", "buffer")
+
+    def _get(self, target, table, what):
         path, _, name = target.rpartition(".")
         mod = self.get_submodule(path)
-        if name not in mod._buffers:
-            raise AttributeError(f"{type(mod).__name__} has no buffer `{name}`")
-        return mod._buffers[name]
+        if name not in getattr(mod, table):
+            raise AttributeError(f"{type(mod).__name__} has no {what} `{name}`")
+        return getattr(mod, table)[name]
 
     def apply(self, fn):
         """Call ``fn(m)`` on every child (recursively), then on this module; returns self (PyTorch's order)."""
@@ -266,15 +265,8 @@ class Module:
         so an optimiser built earlier keeps working) and floating buffer to a
         floating ``dtype``; integer buffers keep theirs. One device per process
         (see :mod:`minissl.devices`): naming it is a no-op, the other raises."""
-        from .. import devices as dev
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, (str, dev.device)) or (isinstance(a, int) and not isinstance(a, bool)):
-                device = a
-            else:
-                dtype = a
-        dev.check(device)
+        from ..devices import parse_to
+        dtype = parse_to(args, dtype, device)
         if dtype is None:
             return self
         if xp.dtype(dtype).kind != "f":

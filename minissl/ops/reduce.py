@@ -148,21 +148,20 @@ def min(a, dim=None, keepdim=False, *, other=None):  # noqa: A001
     return _max_min(a, dim, keepdim, other, False)
 
 
+def _arg(a, dim, keepdim, f, name):
+    _nonempty(a, _axes(dim, a.ndim), name)
+    if dim is None:  # an index into the flattened tensor
+        return Tensor(xp.asarray(f(a.array)).reshape((1,) * a.ndim if keepdim else ()), _internal=True)
+    return Tensor(f(a.array, axis=_axes(dim, a.ndim)[0], keepdims=keepdim), _internal=True)
+
+
 def argmax(a, dim=None, keepdim=False):
     """Index of the (first) largest value over ``dim``, or in the flattened tensor when ``dim`` is None."""
-    _nonempty(a, _axes(dim, a.ndim), "argmax")
-    if dim is None:
-        return Tensor(xp.asarray(xp.argmax(a.array)).reshape((1,) * a.ndim if keepdim else ()), _internal=True)
-    d = _axes(dim, a.ndim)[0]
-    return Tensor(xp.argmax(a.array, axis=d, keepdims=keepdim), _internal=True)
+    return _arg(a, dim, keepdim, xp.argmax, "argmax")
 
 
 def argmin(a, dim=None, keepdim=False):
-    _nonempty(a, _axes(dim, a.ndim), "argmin")
-    if dim is None:
-        return Tensor(xp.asarray(xp.argmin(a.array)).reshape((1,) * a.ndim if keepdim else ()), _internal=True)
-    d = _axes(dim, a.ndim)[0]
-    return Tensor(xp.argmin(a.array, axis=d, keepdims=keepdim), _internal=True)
+    return _arg(a, dim, keepdim, xp.argmin, "argmin")
 
 
 def all(a, dim=None, keepdim=False):  # noqa: A001
