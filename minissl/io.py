@@ -459,7 +459,6 @@ def write_atomic(path, parts) -> None:
             os.close(dfd)
 
 
-_atomic_write = write_atomic  # the name this helper had before it was public
 
 
 def write_directory_atomic(directory, write, last=("config.json",)) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import _atomic_write
+from ..io import write_atomic
 
 # BERT's special tokens, in the order of a standard ``vocab.txt``-independent
 # vocabulary we build ourselves (so [PAD] is id 0, as models expect).
@@ -150,7 +150,7 @@ def write_tokenizer_file(path, text: str) -> None:
     except UnicodeEncodeError as e:
         raise ValueError(f"cannot save to {path}: {text[e.start:e.end]!r} (a lone surrogate) "
                          "has no UTF-8 form; remove it from the vocabulary") from None
-    _atomic_write(os.fspath(path), [data])
+    write_atomic(os.fspath(path), [data])
 
 
 def merge_pair(symbols, a, b, new):
