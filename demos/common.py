@@ -301,3 +301,16 @@ def savefig(fig, args, name: str) -> str:
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt().close(fig)
     return path
+
+
+# ---------------------------------------------------------------- skipping
+# A demo that cannot run on this machine (a checkpoint or data set is not installed) is
+# not a failure: it says why in one line and exits with this status, which the tour
+# reports as "skipped" with that line. 77 is the "skipped" status of automake's test driver.
+EXIT_SKIPPED = 77
+
+
+def skip(name: str, why: str):
+    """Stop demo ``name`` here: ``why`` (what is missing, then ``run: <the fix>``) on stderr, exit EXIT_SKIPPED."""
+    print(f"{name}: {why}", file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_SKIPPED)

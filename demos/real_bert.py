@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import parse_args, plt, print_table, save_metrics, savefig, skip
 from minissl.backend import xp
 from minissl.models.hf_bert import MINILM_INSTALL, SentenceEncoder, find_minilm
 from minissl.tensor import no_grad
@@ -122,7 +121,7 @@ def main():
     args = parse_args("real_bert", __doc__.split("\n")[0])
     directory = find_minilm()
     if directory is None:
-        sys.exit(f"real_bert: the all-MiniLM-L6-v2 checkpoint is not installed; run: {MINILM_INSTALL}")
+        skip("real_bert", f"the all-MiniLM-L6-v2 checkpoint is not installed; run: {MINILM_INSTALL}")
     enc = SentenceEncoder.from_pretrained(directory)
     cfg = enc.model.config
     print(f"loaded {directory}: {cfg.num_hidden_layers} layers, hidden {cfg.hidden_size}, "

