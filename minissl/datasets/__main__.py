@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from . import SOURCES, _present, data_dir, fetch
+from . import SOURCES, data_dir, fetch, present
 
 
 def main(argv=None) -> int:
@@ -15,7 +15,7 @@ def main(argv=None) -> int:
     if args.cmd == "list":
         print(f"cache: {data_dir()}")
         for n in SOURCES:
-            print(f"  {n:14s} {'here' if _present(n) else 'missing'}")
+            print(f"  {n:14s} {'here' if present(n) else 'missing'}")
         return 0
     return 0 if fetch(args.name) else 1
 
