@@ -111,7 +111,8 @@ def main():
     for i, title in enumerate(titles[:4]):  # title and poet of a held-out poem; the GPT writes the verses
         out = tok.decode(model.generate(np.array([tok.encode(title)]), 64 - len(title), temperature=0.8, top_k=40,
                                         rng=xp.random.default_rng(args.seed + i))[0])
-        poems.append(out.split("\n\n")[0])  # a blank line ends a poem
+        verses = out[len(title):].lstrip("\n").split("\n\n")[0]  # a blank line ends a poem
+        poems.append(title + verses)
     print("\n\n".join(["\ngenerated poems:"] + poems))
 
     fig, ax = plt().subplots(figsize=(7, 4))
