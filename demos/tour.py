@@ -51,6 +51,16 @@ STEPS = [
      "same-sense pairs are more similar than cross-sense pairs.", ["same_sense_cosine", "cross_sense_cosine"]),
     ("gpt_text", "GPT: next-token prediction", "Predicting the next character learns the text "
      "(validation bits per character fall).", ["val_bpc"]),
+    ("gpt_shakespeare", "GPT on real text: Shakespeare", "nanoGPT's CPU recipe (4 layers, 128 wide, context 64) "
+     "on 38 works, scored on 4 held-out works (nats per character; nanoGPT reports about 1.88 on its own "
+     "tiny-Shakespeare split, other text, so a landmark, not a target; --quick trains 500 of the 2,000 steps). "
+     "Byte-level BPE learned on the same works decodes the held-out text back exactly.",
+     ["val_loss", "val_loss_before", "nanogpt_val_loss_reported", "steps", "train_seconds",
+      "bpe.val_tokens_per_char", "bpe.round_trip_exact"], ["shakespeare"]),
+    ("gpt_chinese", "GPT on Chinese, one character per token", "Does a per-character GPT beat a unigram and a "
+     "bigram model on held-out Chinese poems and quotes (nats per character)? `gpt_beats_bigram` is the verdict; "
+     "the --quick run is short and need not beat it.",
+     ["val_loss", "val_loss_bigram", "val_loss_unigram", "gpt_beats_bigram", "steps"], ["chinese"]),
     ("gpt_sort", "GPT learns an algorithm", "A tiny GPT learns to sort sequences it has never seen.",
      ["test_exact_match"]),
     ("gpt_incontext", "GPT: few-shot in-context learning", "With frozen weights, accuracy rises with the "

@@ -82,7 +82,9 @@ SPECIFIC_BAD = {
                               ("--ckpt", "{d}/a_file")],
     "contrastive": [("--hidden", "0"), ("--batch-size", "0"), ("--epochs", "0"), ("--seeds", "0"), ("--lr", "0"),
                     ("--lr", "nan"), ("--temperature", "-0.5"), ("--probe-steps", "-1")],
+    "gpt_chinese": [("--steps", "0"), ("--steps", "1.5")],
     "gpt_incontext": [("--steps", "0"), ("--steps", "-1")],
+    "gpt_shakespeare": [("--steps", "0"), ("--steps", "ten"), ("--bpe-vocab", "256"), ("--bpe-vocab", "0")],
     "gpt_sort": [("--steps", "0"), ("--steps", "-1"), ("--steps", "1e3"), ("--length", "0"), ("--digits", "1"),
                  ("--length", "3")],  # 10**3 sequences: the 2,000 test draws leave almost none to train on
     "gpt_text": [("--steps", "0"), ("--steps", "-5"), ("--text", "{d}/missing.txt"), ("--text", "{d}/empty.txt"),
