@@ -36,6 +36,7 @@ backend array is ``p.array``.
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 from . import backend
 from .backend import xp
@@ -102,12 +103,17 @@ def broadcast_shapes(*shapes):
 
 
 class _Version:
-    """A counter of in-place changes, shared by a tensor, its views and ``detach()``."""
+    """A counter of in-place changes, shared by a tensor, its views and ``detach()``.
 
-    __slots__ = ("n",)
+    ``views`` (a WeakSet, made when the first view is) holds the views of this
+    memory that are still alive, so that an in-place op recorded in a graph can
+    tell whether some view would now need a new graph (see ``Tensor._inplace``)."""
+
+    __slots__ = ("n", "views")
 
     def __init__(self):
         self.n = 0
+        self.views = None
 
 
 class Function:
@@ -142,6 +148,9 @@ class Function:
         if cls.is_view and xp.may_share_memory(out.array, tensors[0].array):
             src = tensors[0]
             out._version, out._base = src._version, (src if src._base is None else src._base)
+            if out._version.views is None:
+                out._version.views = weakref.WeakSet()
+            out._version.views.add(out)
         if track:
             out.requires_grad = True
             out._ctx = fn
@@ -214,6 +223,10 @@ class Tensor:
     def __init__(self, *data, requires_grad: bool = False, dtype=None, _internal: bool = False):
         if _internal:
             data = data[0] if dtype is None else data[0].astype(dtype, copy=False)
+            if isinstance(data, backend.numpy.generic):
+                # NumPy's 0-d math returns scalars (np.float32(3.0)), which cannot be written in place:
+                # a 0-d array instead, so `s = x.sum(); s += 1` works as in PyTorch
+                data = xp.asarray(data)
         else:  # PyTorch's legacy constructor: Tensor([1, 2]) and Tensor(2, 3) are float32
             data = _legacy_new(data, dtype)
         self.array = data
@@ -431,8 +444,9 @@ class Tensor:
                 # xp.array copies and turns the NumPy scalars that 0-d math returns back into arrays
                 if node._grad is None:
                     node._grad = Tensor(xp.array(g, dtype=node.dtype), _internal=True)
-                else:
-                    node._grad.array = xp.asarray(node._grad.array + g, dtype=node.dtype)
+                else:  # in place, as PyTorch: views of .grad and its .data see the sum
+                    node._grad.array[...] += g
+                    node._grad._version.n += 1
                 continue
             if node.freed:
                 raise RuntimeError("Trying to backward through the graph a second time: its saved arrays were freed "
@@ -482,10 +496,20 @@ class Tensor:
                  if leaf else "in-place change of a view (x[i] += ..., x.T.mul_(...)) while recording a graph: "
                  "minissl does not carry it back into the viewed tensor's graph as PyTorch does")
                 + "; write it out of place, e.g. x = x + ... or x[i] = x[i] + ...")
+        if self._version.views:  # pruned as views die; only views alive now remain
+            raise NotImplementedError(
+                f"in-place change of a tensor while {len(self._version.views)} view(s) of it (x.view(...), x[i], "
+                "x.T ...) are alive, while recording a graph: PyTorch re-derives each view's graph from the new "
+                "values, minissl does not, so the views would keep the old graph; take the views after the "
+                "in-place change, or write it out of place (x = x + ...)")
         old = Tensor(self.array.copy(), _internal=True)
         old._ctx, old.requires_grad = self._ctx, self.requires_grad
         out = op(old, *args)
         if out.dtype != self.dtype:
+            # the same rule as _write, checked before the cast below would hide it (int += float)
+            if _RANK[out.dtype.kind] > _RANK[self.dtype.kind]:
+                raise RuntimeError(f"result type {out.dtype} can't be cast to the desired output type "
+                                   f"{self.dtype} of this in-place operation; convert first (x = x.float())")
             out = out.to(self.dtype)
         self._write(out)
         self._ctx, self.requires_grad = out._ctx, out.requires_grad
@@ -509,6 +533,13 @@ class Tensor:
     def __imul__(self, o): return self._inplace(_ops().mul, o)
     def __itruediv__(self, o): return self._inplace(_ops().div, o)
     def __ipow__(self, o): return self._inplace(_ops().pow, o)
+    # without these Python would fall back to x = x // o, a new tensor: views and other names of x
+    # would keep the old values, where PyTorch changes x in place
+    def __ifloordiv__(self, o): return self._inplace(_ops().floor_divide, o)
+    def __imod__(self, o): return self._inplace(_ops().remainder, o)
+    def __iand__(self, o): return self._inplace(lambda a, b: _ops().logical_op(a, b, xp.bitwise_and), o)
+    def __ior__(self, o): return self._inplace(lambda a, b: _ops().logical_op(a, b, xp.bitwise_or), o)
+    def __ixor__(self, o): return self._inplace(lambda a, b: _ops().logical_op(a, b, xp.bitwise_xor), o)
 
     def add_(self, other, alpha=1):
         return self._inplace(_ops().add, other if alpha == 1 else other * alpha)
@@ -524,9 +555,13 @@ class Tensor:
     def copy_(self, src):
         """Copy ``src``'s values into this tensor (broadcast, cast to this dtype); gradients flow to ``src``."""
         src = src if isinstance(src, Tensor) else Tensor(xp.asarray(src, dtype=self.dtype), _internal=True)
-        return self._inplace(lambda old, s: _ops().expand(s.to(old.dtype), old.shape), src)
+        return self._inplace(lambda old, s: _ops().overwrite(old, _ops().expand(s.to(old.dtype), old.shape)), src)
 
     def fill_(self, value):
+        if isinstance(value, Tensor):  # a 0-d tensor value: its gradient flows, as in PyTorch
+            if value.ndim:
+                raise RuntimeError(f"fill_ only supports a 0-dimensional value tensor, got shape {value.shape}")
+            return self.copy_(value)
         return self._inplace(lambda old: _ops().overwrite(old, xp.full(old.shape, value, dtype=old.dtype)))
 
     def zero_(self):
@@ -558,6 +593,7 @@ class Tensor:
     def __floordiv__(self, o): return _ops().floor_divide(self, o)
     def __rfloordiv__(self, o): return _ops().floor_divide(o, self)
     def __mod__(self, o): return _ops().remainder(self, o)
+    def __rmod__(self, o): return _ops().remainder(o, self)
     def __pow__(self, o): return _ops().pow(self, o)
     def __rpow__(self, o): return _ops().pow(o, self)
     def __matmul__(self, o): return _ops().matmul(self, o)

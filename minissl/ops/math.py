@@ -67,6 +67,15 @@ def _as(x, dtype):
     return Tensor(xp.asarray(x, dtype=dtype), _internal=True)
 
 
+def _operand(x, dtype):
+    """``_as`` for an operand of an arithmetic or comparison operator: a Python int that does not
+    fit a narrow integer dtype wraps around as in PyTorch (``uint8_tensor + 300`` adds 44), where
+    NumPy would refuse it. Factories, ``where`` and ``fill_`` refuse such a value in both libraries."""
+    if type(x) is int and dtype.kind in "iu":
+        return Tensor(xp.asarray(x).astype(dtype), _internal=True)
+    return _as(x, dtype)
+
+
 def _binary(fn, a, b, dtype=None):
     """Apply a binary op after promoting both operands to PyTorch's result dtype."""
     try:
@@ -77,7 +86,7 @@ def _binary(fn, a, b, dtype=None):
             elif isinstance(b, Tensor) and type(a) in (float, int) and b.dtype.kind == "f":
                 return fn.apply(a, b)
         dtype = dtype or result_type(a, b)
-        return fn.apply(_as(a, dtype), _as(b, dtype))
+        return fn.apply(_operand(a, dtype), _operand(b, dtype))
     except ValueError:
         # checked only once NumPy has refused, so the common case pays nothing
         sa, sb = (tuple(getattr(x, "shape", ())) for x in (a, b))
@@ -155,7 +164,7 @@ class Pow(Function):
     saves_output = True
     def forward(self, a, b):
         self.a, self.b = a, b
-        self.out = a ** b
+        self.out = a ** b if a.dtype != bool else (a ** b).astype(bool)  # NumPy answers bool ** bool in int8
         return self.out
 
     def backward(self, g):  # d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a
@@ -234,6 +243,10 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
+    # what PyTorch saves is the output: changing the input in place afterwards is fine, changing
+    # the output is an error at backward (the mask below is a copy, but the rule is PyTorch's)
+    saves_inputs, saves_output = False, True
+
     def forward(self, a):
         self.mask = a > 0
         return a * self.mask
@@ -405,8 +418,8 @@ class Maximum(Function):
     sign = 1
 
     def forward(self, a, b):
-        d = self.sign * (a - b) if a.dtype.kind != "b" else a.astype(xp.int8) - b
-        self.wa = (d > 0) + 0.5 * (d == 0)
+        # compared, not subtracted: inf - inf is NaN, which would send a tie's gradient all to b
+        self.wa = ((a > b) if self.sign > 0 else (a < b)) + 0.5 * (a == b)
         self.sa, self.sb = a.shape, b.shape
         return xp.maximum(a, b) if self.sign > 0 else xp.minimum(a, b)
 
@@ -420,8 +433,9 @@ class Minimum(Maximum):
 
 
 class Overwrite(Function):
-    """out = new values, whatever ``a`` held: the node behind ``fill_``, ``zero_``, ``normal_`` in a graph.
-    d out / d a = 0."""
+    """out = new values, whatever ``a`` held: the node behind ``fill_``, ``zero_``, ``normal_``, ``copy_``
+    in a graph. d out / d a = 0 and d out / d new = 1. The edge to ``a`` carries only zeros but is kept,
+    as in PyTorch, so an op before it whose saved tensors were changed is still caught at backward."""
 
     saves_inputs = False
 
@@ -429,13 +443,24 @@ class Overwrite(Function):
         return new
 
     def backward(self, g):
-        return xp.zeros_like(g), None
+        return (xp.zeros_like(g) if self.needs_grad[0] else None), (g if self.needs_grad[1] else None)
 
 
 def add(a, b, alpha=1): return _binary(Add, a, b if alpha == 1 else b * alpha)
-def sub(a, b, alpha=1): return _binary(Sub, a, b if alpha == 1 else b * alpha)
+def sub(a, b, alpha=1):
+    for x in (a, b):  # NumPy would subtract bools as integers; PyTorch refuses, and so do we
+        if isinstance(x, Tensor) and x.array.dtype == bool or isinstance(x, (bool, xp.bool_)):
+            raise TypeError("subtraction, the `-` operator, with a bool tensor is not supported (as in PyTorch); "
+                            "to invert a mask use ~mask or logical_not()")
+    return _binary(Sub, a, b if alpha == 1 else b * alpha)
 def mul(a, b): return _binary(Mul, a, b)
-def pow(a, b): return _binary(Pow, a, b)  # noqa: A001 - mirrors torch.pow
+def pow(a, b):  # noqa: A001 - mirrors torch.pow
+    # PyTorch has no bool ** bool kernel; bool_tensor ** True (a Python bool exponent) is allowed
+    if isinstance(b, Tensor) and b.array.dtype == bool and (
+            isinstance(a, (bool, xp.bool_)) or isinstance(a, Tensor) and a.array.dtype == bool):
+        raise TypeError("** with a bool tensor exponent and a bool base is not defined (as in PyTorch); "
+                        "convert first: x.long()")
+    return _binary(Pow, a, b)
 def maximum(a, b): return _binary(Maximum, a, b)
 def minimum(a, b): return _binary(Minimum, a, b)
 
@@ -458,11 +483,23 @@ def _no_grad_op(name, a, b, f):
         raise RuntimeError(f"{name} has no gradient in minissl (its result is piecewise constant); "
                            "use .detach() on the input if you only need the values")
     dtype = result_type(a, b)
-    return Tensor(f(_as(a, dtype).array, _as(b, dtype).array), _internal=True)
+    return Tensor(f(_operand(a, dtype).array, _operand(b, dtype).array), _internal=True)
 
 
-def floor_divide(a, b): return _no_grad_op("floor_divide (//)", a, b, xp.floor_divide)
-def remainder(a, b): return _no_grad_op("remainder (%)", a, b, xp.remainder)
+def _integer_division(f):
+    """An integer // or % by zero raises, as in PyTorch (NumPy would answer 0 with a warning)."""
+    def checked(x, y):
+        if x.dtype.kind == "b":
+            raise TypeError("// and % are not defined for bool tensors (as in PyTorch); convert first: x.long()")
+        if x.dtype.kind in "iu" and not y.all():
+            raise RuntimeError("ZeroDivisionError: integer division or modulo by zero (as in PyTorch; "
+                               "NumPy would silently give 0)")
+        return f(x, y)
+    return checked
+
+
+def floor_divide(a, b): return _no_grad_op("floor_divide (//)", a, b, _integer_division(xp.floor_divide))
+def remainder(a, b): return _no_grad_op("remainder (%)", a, b, _integer_division(xp.remainder))
 
 
 def compare(a, b, f):
@@ -470,7 +507,7 @@ def compare(a, b, f):
     if not isinstance(b, (Tensor, int, float, bool)) and not backend.is_array(b) and not hasattr(b, "dtype"):
         return NotImplemented  # e.g. t == None or t == "x": Python's identity answer, as PyTorch
     dtype = result_type(a, b)
-    return Tensor(f(_as(a, dtype).array, _as(b, dtype).array), _internal=True)
+    return Tensor(f(_operand(a, dtype).array, _operand(b, dtype).array), _internal=True)
 
 
 def logical_not(a):
@@ -483,17 +520,42 @@ def logical_op(a, b, f):
     dtype = result_type(a, b)
     if dtype.kind == "f":
         raise TypeError("&, |, ^ need bool or integer tensors; compare first, e.g. (x > 0) & (y > 0)")
-    return Tensor(f(_as(a, dtype).array, _as(b, dtype).array), _internal=True)
+    return Tensor(f(_operand(a, dtype).array, _operand(b, dtype).array), _internal=True)
 
 
 def clamp(a, min=None, max=None):  # noqa: A002 - PyTorch's argument names
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(a, lo=min, hi=max)  # min first, then max: as PyTorch when min > max
+    if min is not None and max is not None and (getattr(min, "ndim", 0) or getattr(max, "ndim", 0)) \
+            and isinstance(min, Tensor) != isinstance(max, Tensor):
+        raise TypeError("clamp: min and max must both be Tensors or both numbers (as in PyTorch)")
+    if min is not None and max is not None and isinstance(min, Tensor) != isinstance(max, Tensor):
+        # a 0-d Tensor beside a number: PyTorch takes the numbers overload, so the Tensor counts as a number
+        min, max = (x.item() if isinstance(x, Tensor) else x for x in (min, max))
+    # the bounds take part in type promotion, as in PyTorch: int_tensor.clamp(min=0.5) is float32
+    dtype = result_type(*(x for x in (a, min, max) if x is not None))
+    if dtype == bool and not (isinstance(min, Tensor) if max is None else isinstance(max, Tensor) if min is None
+                              else False):
+        # PyTorch's quirk, kept: one Tensor bound on bools works (it is maximum/minimum), anything else refuses
+        raise TypeError("clamp is not defined for bool tensors (as in PyTorch); convert first: x.long()")
+    lo, hi = (_bound(x, dtype) for x in (min, max))
+    # min first, then max: as PyTorch when min > max
+    return Clamp.apply(a if a.dtype == dtype else Cast.apply(a, dtype=dtype), lo=lo, hi=hi)
+
+
+def _bound(x, dtype):
+    """A clamp bound as an array of the result dtype; a Tensor bound gets no gradient here."""
+    if x is None or not isinstance(x, Tensor):
+        return x
+    if x.requires_grad and is_grad_enabled():
+        raise NotImplementedError("clamp: a min/max Tensor that requires grad gets no gradient in minissl; "
+                                  "use ms.maximum(x, lo) / ms.minimum(x, hi), which pass gradients to both")
+    return x.array.astype(dtype, copy=False)
 
 
 def overwrite(a, new):
-    return Overwrite.apply(a, Tensor(new, _internal=True))
+    """``a``'s place in the graph, ``new``'s values (an array, or a Tensor of ``a``'s shape whose gradient flows)."""
+    return Overwrite.apply(a, new if isinstance(new, Tensor) else Tensor(new, _internal=True))
 def neg(a): return Neg.apply(a)
 def exp(a): return Exp.apply(a)
 def log(a): return Log.apply(a)

@@ -59,15 +59,68 @@ def _has_array(idx):
     return any(backend.is_array(p) or isinstance(p, (list, Tensor)) for p in parts)
 
 
+class _TwoSteps:
+    """An index that mixes integers with advanced (array) indices, applied as PyTorch does.
+
+    NumPy counts an integer as an advanced index, so in ``x[0, :, [0, 1]]`` the two are
+    "separated by a slice" and the result's advanced dimension goes first: shape (2, 3).
+    PyTorch first takes the integers away (``x[0]``, a view) and then indexes the rest:
+    ``x[0][:, [0, 1]]``, shape (3, 2). ``first`` is that basic step (arrays replaced by
+    full slices), ``second`` the advanced step on its result (integers gone, every other
+    entry a full slice)."""
+
+    def __init__(self, parts):
+        first, second = [], []
+        for p in parts:
+            if backend.is_array(p):
+                first += [slice(None)] * (p.ndim if p.dtype == bool else 1)
+                second.append(p)
+            elif p is None:
+                first.append(None)
+                second.append(slice(None))
+            elif p is Ellipsis:
+                first.append(p)
+                second.append(p)
+            elif isinstance(p, slice):
+                first.append(p)
+                second.append(slice(None))
+            else:  # an integer: gone after the first step
+                first.append(p)
+        self.first, self.second = tuple(first), tuple(second)
+
+
+def _get(a, idx):
+    return a[idx.first][idx.second] if isinstance(idx, _TwoSteps) else a[idx]
+
+
+def _set(a, idx, v):
+    """``a[idx] = v`` in place (the first of two steps is a view of ``a``, so the second writes into it)."""
+    if isinstance(idx, _TwoSteps):
+        a[idx.first][idx.second] = v
+    else:
+        a[idx] = v
+
+
 def _plain_index(idx):
-    """Turn Tensors and lists inside an index into backend arrays."""
+    """Turn Tensors and lists inside an index into backend arrays, with PyTorch's rules where NumPy's differ."""
     def conv(p):
         if isinstance(p, Tensor):
-            return p.array
-        if isinstance(p, list):
-            return xp.asarray(p)
+            p = p.array
+        elif isinstance(p, list):
+            p = xp.asarray(p)
+        if backend.is_array(p) and p.ndim == 0 and p.dtype.kind in "iu":
+            return p.item()  # a 0-d integer tensor indexes like an int, as in PyTorch (a view, not a copy)
         return p
-    return tuple(conv(p) for p in idx) if isinstance(idx, tuple) else conv(idx)
+    if not isinstance(idx, tuple):
+        return conv(idx)
+    parts = tuple(conv(p) for p in idx)
+    has_int = has_array = False
+    for p in parts:
+        if backend.is_array(p):
+            has_array = True
+        elif isinstance(p, (int, backend.numpy.integer)) and not isinstance(p, bool):
+            has_int = True
+    return _TwoSteps(parts) if has_int and has_array else parts
 
 
 class GetItem(Function):
@@ -77,14 +130,22 @@ class GetItem(Function):
 
     def forward(self, a, idx):
         self.shape, self.dtype, self.idx = a.shape, a.dtype, idx
-        return a[idx]
+        out = _get(a, idx)
+        if isinstance(out, backend.numpy.generic):
+            # one element picked by integers: NumPy copies it out as a scalar, PyTorch gives a 0-d
+            # view (x[0] += 1 changes x); a trailing ... makes NumPy return that view too
+            out = a[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
+        return out
 
     def backward(self, g):
         out = xp.zeros(self.shape, dtype=g.dtype)
-        if _has_array(self.idx):
-            backend.scatter_add(out, self.idx, g)
+        idx = self.idx
+        if isinstance(idx, _TwoSteps):
+            backend.scatter_add(out[idx.first], idx.second, g)
+        elif _has_array(idx):
+            backend.scatter_add(out, idx, g)
         else:  # basic slicing never repeats an element: plain assignment
-            out[self.idx] = g
+            out[idx] = g
         return out
 
 
@@ -124,19 +185,24 @@ class IndexPut(Function):
 
     def forward(self, a, v, idx):
         self.idx, self.sv = idx, v.shape
+        # PyTorch drops a value's leading dims of size 1 first (x[0, 0] = ones(1) works; NumPy refuses)
+        lead = 0
+        while lead < v.ndim and v.shape[lead] == 1:
+            lead += 1
+        self.stripped = v.shape[lead:]
         out = a.copy()
-        out[idx] = v
+        _set(out, idx, v.reshape(self.stripped) if lead else v)
         return out
 
     def backward(self, g):
         ga = None
         if self.needs_grad[0]:
             ga = g.copy()
-            ga[self.idx] = 0
+            _set(ga, self.idx, 0)
         gv = None
         if self.needs_grad[1]:
             from ..tensor import sum_to
-            gv = sum_to(g[self.idx], self.sv)
+            gv = sum_to(_get(g, self.idx), self.stripped).reshape(self.sv)
         return ga, gv
 
 
@@ -167,6 +233,9 @@ def _along(index, dim):
 
 class Where(Function):
     """out = cond ? a : b. The gradient goes to whichever side was picked."""
+
+    def saved_inputs(self):  # backward reads the condition only: a and b may change in place afterwards
+        return (0,)
 
     def forward(self, cond, a, b):
         self.cond, self.sa, self.sb = cond, a.shape, b.shape
@@ -325,7 +394,12 @@ def where(condition, input, other):
     if broadcast_shapes(cond.shape, input.shape, other.shape) is None:
         raise ValueError(f"where: condition {cond.shape}, input {input.shape} and other {other.shape} "
                          "do not broadcast; each dimension, counted from the last, must be equal or 1")
-    return Where.apply(Tensor(cond, _internal=True), input, other)
+    # the caller's mask Tensor itself, so that changing it in place before backward is caught
+    return Where.apply(_mask_tensor(condition, cond), input, other)
+
+
+def _mask_tensor(given, array):
+    return given if isinstance(given, Tensor) else Tensor(array, _internal=True)
 
 
 def index_put(a, idx, value):
@@ -351,7 +425,7 @@ def masked_fill(a, mask, value):
         fill = value if value.dtype == a.dtype else value.to(a.dtype)
     else:
         fill = Tensor(xp.asarray(value, dtype=a.dtype), _internal=True)
-    return Where.apply(Tensor(m, _internal=True), fill, a)
+    return Where.apply(_mask_tensor(mask, m), fill, a)
 
 
 # ---------------------------------------------------------------- more of PyTorch's shape vocabulary

@@ -134,7 +134,11 @@ class ndarray:
 
     # --- indexing
     def __getitem__(self, key):
-        return _wrap(self._a[_key(key)])
+        k = _key(key)
+        r = self._a[k]
+        if isinstance(r, _np.generic):  # CuPy gives a 0-d *view* where NumPy copies out a scalar
+            r = self._a[(k if isinstance(k, tuple) else (k,)) + (Ellipsis,)]
+        return _wrap(r)
 
     def __setitem__(self, key, value):
         k = _key(key)
