@@ -1,6 +1,6 @@
 """A small CNN's training step on 28x28 images: minissl vs PyTorch CPU.
 
-The network is the one a Fashion-MNIST demo trains (issue 22)::
+The network is the size of a small Fashion-MNIST classifier::
 
     Conv2d(1, 16, 3, padding=1) -> ReLU -> MaxPool2d(2)      28x28 -> 14x14
     Conv2d(16, 32, 3, padding=1) -> ReLU -> MaxPool2d(2)     14x14 -> 7x7

@@ -1,4 +1,4 @@
-"""Hypothesis fuzz of the GGUF reader (issue 19): random bytes, and valid small files
+"""Hypothesis fuzz of the GGUF reader: random bytes, and valid small files
 (built byte by byte from the spec by ``gguf_files``) with one header field -- a count, a
 string or array length, a value or item type, a dimension, a tensor type or offset, the
 version -- set to another value, or the file truncated, extended or a byte flipped.

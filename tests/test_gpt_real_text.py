@@ -1,4 +1,4 @@
-"""The real-text GPT demos (issue 21) run end to end: 5 training steps each, metrics.json written.
+"""The real-text GPT demos run end to end: 5 training steps each, metrics.json written.
 
 They need the installed data sets (Shakespeare in the cache, Debian's fortunes-zh); where a
 set is absent the test skips with the command that provides it.

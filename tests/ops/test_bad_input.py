@@ -88,7 +88,7 @@ def test_softmax_over_empty_dim_is_empty_as_torch(fn, shape, dim):
     assert x.grad.shape == shape
 
 
-# ---------------------------------------------------------------- joins and attention that used to be silent
+# ---------------------------------------------------------------- joins and attention: shapes and dtypes that NumPy would broadcast or promote silently
 @needs_torch
 @pytest.mark.parametrize("op", ["cat", "stack"])
 @pytest.mark.parametrize("dtypes", [("float32", "int64"), ("bool", "int32"), ("float64", "float32")])
@@ -158,8 +158,8 @@ def test_multihead_attention_unbatched_input_matches_torch(batch_first):
 
 @needs_torch
 def test_multihead_attention_3d_mask_is_per_batch_and_head_as_torch():
-    # PyTorch's 3-D mask is (B·H, L, S); it used to be broadcast against (B, H, L, S) as if it were (?, L, S),
-    # an error here and silently wrong where the sizes happened to broadcast (B=2, H=1: (2, 5, 5) -> (2, 2, 5, 5))
+    # PyTorch's 3-D mask is (B·H, L, S): one mask per batch row and head. Broadcast against (B, H, L, S) as
+    # if it were (?, L, S) it would be silently wrong wherever the sizes happen to fit (B=2, H=1)
     m, t = _mha_pair(True)
     x = rng.standard_normal((2, 5, 8))
     mask = rng.random((4, 5, 5)) > 0.6
