@@ -141,7 +141,7 @@ class Function:
         if backend.on_gpu:
             _check_same_device(cls.__name__, tensors)
         fn = cls()
-        fn.needs_grad = tuple(t.requires_grad for t in tensors)
+        fn.needs_grad = tuple(t._requires_grad for t in tensors)
         track = _grad_enabled and True in fn.needs_grad
         fn.tracking = track
         out = Tensor(fn.forward(*[t.array for t in tensors], **options), _internal=True)
@@ -152,11 +152,11 @@ class Function:
                 out._version.views = weakref.WeakSet()
             out._version.views.add(out)
         if track:
-            out.requires_grad = True
+            out._requires_grad = True
             out._ctx = fn
             # edges point at the op that made each input (or the leaf itself), not at
             # the Tensor object, which a later in-place op may re-point
-            fn.parents = [(t._ctx or t) if t.requires_grad else None for t in tensors]
+            fn.parents = [(t._ctx or t) if t._requires_grad else None for t in tensors]
             fn.versions = [(i, tensors[i]._version, tensors[i]._version.n) for i in fn.saved_inputs()]
             fn.out_version = out._version if cls.saves_output else None
         return out
@@ -234,18 +234,29 @@ class Tensor:
         self._ctx = None
         self._version = _Version()
         self._base = None  # the tensor whose memory this one views (set by view ops)
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     # ------------------------------------------------------------- basics
-    def requires_grad_(self, flag: bool = True):
+    @property
+    def requires_grad(self) -> bool:
+        """Whether ops on this tensor are recorded so that backward reaches it (a leaf) or goes through it."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        # checked as PyTorch does: assigning the attribute directly must not bypass the rules
+        flag = bool(flag)
         if flag and self.array.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.array.dtype} "
                             "(integer tensors such as token ids never get gradients)")
         if not flag and self._ctx is not None:
-            raise RuntimeError("requires_grad_(False) on a tensor computed by an op: use .detach() to cut it "
-                               "off the graph")
+            raise RuntimeError("you can only change requires_grad of leaf tensors: this one was computed by an "
+                               "op; use .detach() to cut it off the graph")
+        self._requires_grad = flag
+
+    def requires_grad_(self, flag: bool = True):
         self.requires_grad = flag
         return self
 
@@ -326,7 +337,7 @@ class Tensor:
     def detach_(self):
         if self._base is not None:
             raise RuntimeError("detach_() on a view: use x = x.detach()")
-        self._ctx, self.requires_grad = None, False
+        self._ctx, self._requires_grad = None, False
         return self
 
     def item(self):
@@ -503,7 +514,7 @@ class Tensor:
                 "values, minissl does not, so the views would keep the old graph; take the views after the "
                 "in-place change, or write it out of place (x = x + ...)")
         old = Tensor(self.array.copy(), _internal=True)
-        old._ctx, old.requires_grad = self._ctx, self.requires_grad
+        old._ctx, old._requires_grad = self._ctx, self._requires_grad
         out = op(old, *args)
         if out.dtype != self.dtype:
             # the same rule as _write, checked before the cast below would hide it (int += float)
@@ -512,7 +523,7 @@ class Tensor:
                                    f"{self.dtype} of this in-place operation; convert first (x = x.float())")
             out = out.to(self.dtype)
         self._write(out)
-        self._ctx, self.requires_grad = out._ctx, out.requires_grad
+        self._ctx, self._requires_grad = out._ctx, out._requires_grad
         return self
 
     def _write(self, out):

@@ -331,3 +331,17 @@ def test_distributed_names_import_and_refuse_when_used():
         DDP(nn.Linear(2, 2))
     with pytest.raises(NotImplementedError, match="compiler"):
         ms.compile(nn.Linear(2, 2))
+
+
+def test_assigning_requires_grad_follows_torch_rules():
+    for T in (torch, ms):
+        x = T.ones(2, requires_grad=True)
+        y = x * 2
+        with pytest.raises(RuntimeError, match="leaf"):
+            y.requires_grad = False
+        with pytest.raises((RuntimeError, TypeError), match="floating"):
+            T.arange(3).requires_grad = True
+        w = T.ones(2)
+        w.requires_grad = True  # a float leaf may be switched on, as micrograd's test does
+        (w * 3).sum().backward()
+        assert w.grad.tolist() == [3.0, 3.0]
