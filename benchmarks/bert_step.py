@@ -110,12 +110,11 @@ def torch_model(ours):
                  (m.tdense, "cls.predictions.transform.dense"), (m.tln, "cls.predictions.transform.LayerNorm")]
         for i, L in enumerate(m.layers):
             p = f"bert.encoder.layer.{i}."
-            a = p + "attention.self."
-            L.self_attn.in_proj_weight.copy_(torch.cat([P[a + n + ".weight"] for n in ("query", "key", "value")]))
-            L.self_attn.in_proj_bias.copy_(torch.cat([P[a + n + ".bias"] for n in ("query", "key", "value")]))
-            pairs += [(L.self_attn.out_proj, p + "attention.output.dense"), (L.linear1, p + "intermediate.dense"),
-                      (L.linear2, p + "output.dense"), (L.norm1, p + "attention.output.LayerNorm"),
-                      (L.norm2, p + "output.LayerNorm")]
+            a = p + "attn."
+            L.self_attn.in_proj_weight.copy_(torch.cat([P[a + n + "_proj.weight"] for n in "qkv"]))
+            L.self_attn.in_proj_bias.copy_(torch.cat([P[a + n + "_proj.bias"] for n in "qkv"]))
+            pairs += [(L.self_attn.out_proj, p + "attn.out_proj"), (L.linear1, p + "mlp.fc1"),
+                      (L.linear2, p + "mlp.fc2"), (L.norm1, p + "attn_norm"), (L.norm2, p + "mlp_norm")]
         for mod, name in pairs:
             mod.weight.copy_(P[name + ".weight"])
             mod.bias.copy_(P[name + ".bias"])

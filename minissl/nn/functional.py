@@ -84,3 +84,19 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     return ops.mse_loss(input, target, reduction=_legacy_reduction("mse_loss", size_average, reduce, reduction))
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square norm (RMSNorm; Llama's norm), as ``torch.nn.functional.rms_norm``.
+
+        y = x / sqrt(mean(x²) + eps) · weight        mean over the last len(normalized_shape) dims
+
+    LayerNorm without the mean subtraction and the bias: it only rescales. ``eps=None``
+    takes the machine epsilon of the input's dtype (PyTorch's default)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise ValueError(f"rms_norm: input shape {tuple(input.shape)} does not end with normalized_shape {shape}")
+    eps = float(xp.finfo(input.dtype).eps) if eps is None else eps
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    y = input * ((input * input).mean(dim=dims, keepdim=True) + eps) ** -0.5
+    return y if weight is None else y * weight

@@ -2,7 +2,7 @@
 
 Assigning a :class:`Parameter` or a :class:`Module` as an attribute registers
 it, in definition order, so ``named_parameters()`` lists
-``encoder.layer.0.attention.self.query.weight`` and friends in the same order
+``encoder.layer.0.attn.q_proj.weight`` and friends in the same order
 every run (seeded runs reproduce). Buffers (``register_buffer``) are tensors
 saved with the model but not trained, e.g. BatchNorm's running statistics.
 
