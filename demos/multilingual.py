@@ -90,25 +90,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from types import SimpleNamespace
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matmuls: BLAS threads only fight on a busy CPU
 
 import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 from common import (multiple_of, nonneg_float, one_of, parse_args, plt, positive_int, print_table, prob,  # noqa: E402
                     save_metrics, savefig)
 
 import minissl as ms  # noqa: E402
-from minissl.models.bert import BertConfig, BertForPreTraining, BertModel  # noqa: E402
-from minissl.models.bert_heads import BertForTokenClassification  # noqa: E402
+from minissl.models.bert import BertConfig, BertForPreTraining  # noqa: E402
+from minissl.models.bert_heads import BertForSequenceClassification, BertForTokenClassification  # noqa: E402
 from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_ranks, joint_tokenizer,  # noqa: E402
                                          mean_shift, mean_word_vectors)
 from minissl.tasks.world import world_corpus  # noqa: E402
-from minissl.optim import AdamW, param_groups_for_decay, warmup_linear  # noqa: E402
-from minissl.tasks import grammar_vocab, lexicon, load_task  # noqa: E402
+from minissl.tasks import encode_task, grammar_vocab, lexicon, load_task  # noqa: E402
 from minissl.text import mask_tokens, pad_batch  # noqa: E402
+from minissl.train import finetune, fit, make_optimizer, take  # noqa: E402
 
 
 def settings(quick):
@@ -135,109 +133,61 @@ def sequences(tok, docs, per_seq=4):
 
 
 def pretrain(cfg, tok, seqs, S, seed, desc):
+    """MLM on ``seqs`` (id lists), ``S["mlm_p"]`` of the tokens predicted per sequence."""
     ms.manual_seed(seed)
     model = BertForPreTraining(cfg)
-    opt = AdamW(param_groups_for_decay(model, 0.01), lr=S["lr"])
-    sched = warmup_linear(opt, S["steps"] // 10, S["steps"])
-    rng, losses = np.random.default_rng(seed), []
-    bar = tqdm(range(S["steps"]), desc=desc, ncols=90)
-    for _ in bar:
+    opt, sched = make_optimizer(model, S["lr"], weight_decay=0.01, betas=(0.9, 0.999), warmup=S["steps"] // 10,
+                                total_steps=S["steps"], decay="linear")
+    rng = np.random.default_rng(seed)
+
+    def batch(step):
         x, am = pad_batch([seqs[i] for i in rng.integers(len(seqs), size=S["batch"])], tok.pad_token_id)
         x, labels = mask_tokens(x, rng, mask_id=tok.mask_token_id, vocab_size=tok.vocab_size,
                                 special_ids=tok.all_special_ids, attention_mask=am, mlm_probability=S["mlm_p"])
-        out = model(x, am, labels=labels)
-        opt.zero_grad()
-        out.loss.backward()
-        ms.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(out.loss.item())
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-    return model, losses
+        return dict(input_ids=x, attention_mask=am, labels=labels)
+
+    hist = fit(model, batch, S["steps"], optimizer=opt, scheduler=sched, grad_clip=1.0, desc=desc)
+    return model, hist["loss"]
 
 
 TRANSFER_TASKS = ("nli", "pos", "sentiment")  # the first is the headline zero_shot_accuracy
 
 
-def task_rows(tok, task, examples):
-    """Examples -> (ids, label) rows: NLI as ``[CLS] premise [SEP] hypothesis [SEP]``, POS with
-    one tag id per word (-100 on [CLS]/[SEP]: ignored), sentiment as ``[CLS] text [SEP]``."""
-    cls, sep = tok.cls_token_id, tok.sep_token_id
-    ids = lambda text: tok.convert_tokens_to_ids(text.split())  # noqa: E731 - one token per word
-    if task.name == "pos":
-        tag = {t: i for i, t in enumerate(task.label_names)}
-        return [([cls] + tok.convert_tokens_to_ids(e["tokens"]) + [sep], [-100] + [tag[t] for t in e["tags"]] + [-100])
-                for e in examples]
-    if task.name == "nli":
-        return [([cls] + ids(e["premise"]) + [sep] + ids(e["hypothesis"]) + [sep], e["label"]) for e in examples]
-    return [([cls] + ids(e["text"]) + [sep], e["label"]) for e in examples]
+def task_inputs(tok, task, examples):
+    """encode_task without token_type_ids: pre-training saw single segments only, so the
+    second segment's type embedding was never trained; every token keeps type 0."""
+    return {k: v for k, v in encode_task(tok, task, examples).items() if k != "token_type_ids"}
 
 
-def batch_of(rows, pad):
-    x, am = pad_batch([r[0] for r in rows], pad)
-    if isinstance(rows[0][1], list):  # one label per token
-        return x, am, pad_batch([r[1] for r in rows], -100)[0]
-    return x, am, np.array([r[1] for r in rows])
-
-
-class MeanPoolClassifier(ms.nn.Module):
-    """Sentence classifier on the mean of the last layer's token vectors. MLM-only
-    pre-training never trains [CLS] (no NSP), and a classifier on it sat at chance for
-    many epochs; the mean of the tokens is informative from the first step."""
-
-    def __init__(self, cfg, num_labels=2):
-        super().__init__()
-        self.bert = BertModel(cfg, add_pooling_layer=False)
-        self.dropout = ms.nn.Dropout(cfg.hidden_dropout_prob)
-        self.classifier = ms.nn.Linear(cfg.hidden_size, num_labels)
-
-    def forward(self, input_ids, attention_mask, labels=None):
-        seq = self.bert(input_ids, attention_mask).last_hidden_state
-        m = ms.tensor(np.asarray(attention_mask, dtype=np.float32)[:, :, None])
-        logits = self.classifier(self.dropout((seq * m).sum(1) / m.sum(1)))
-        loss = ms.nn.functional.cross_entropy(logits, ms.tensor(labels)) if labels is not None else None
-        return SimpleNamespace(loss=loss, logits=logits)
-
-
-def finetune(bert, cfg, rows, num_labels, S, seed, pad, train="all"):
-    """A task head on a copy of the pre-trained encoder: a tagger (one label per token) or
-    a mean-pooled sentence classifier. ``train``: "all", "no-embeddings" (word embeddings
-    frozen) or "top" (only the last layer and the head learn)."""
+def finetune_copy(bert, cfg, data, num_labels, S, seed, tagging, train="all"):
+    """A task head on a copy of the pre-trained encoder: a tagger (one label per token) or a
+    sentence classifier on the mean of the token vectors (MLM alone never trains [CLS]).
+    ``train``: "all", "no-embeddings" (word embeddings frozen) or "top" (only the last layer
+    and the head learn)."""
     ms.manual_seed(seed)
-    tagging = isinstance(rows[0][1], list)
-    model = (BertForTokenClassification if tagging else MeanPoolClassifier)(cfg, num_labels)
+    if tagging:
+        model = BertForTokenClassification(cfg, num_labels)
+    else:
+        model = BertForSequenceClassification(cfg, num_labels, pooling="mean")
     model.bert.load_state_dict({k: v for k, v in bert.state_dict().items() if not k.startswith("pooler.")})
     if train != "all":
         top = f"encoder.layer.{cfg.num_hidden_layers - 1}."
         for name, p in model.bert.named_parameters():
             if name.startswith("embeddings.word_embeddings") or (train == "top" and not name.startswith(top)):
                 p.requires_grad = False
-    opt = AdamW(param_groups_for_decay(model, 0.01), lr=S["ft_lr"])
-    bs = 16
-    steps = S["epochs"] * ((len(rows) + bs - 1) // bs)
-    sched = warmup_linear(opt, steps // 10, steps)
-    rng = np.random.default_rng(seed)
-    for _ in range(S["epochs"]):
-        order = rng.permutation(len(rows))
-        for k in range(0, len(rows), bs):
-            x, am, y = batch_of([rows[i] for i in order[k:k + bs]], pad)
-            out = model(x, am, labels=y)
-            opt.zero_grad()
-            out.loss.backward()
-            ms.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
+    finetune(model, data, epochs=S["epochs"], batch_size=16, lr=S["ft_lr"], seed=seed, progress=False)
     return model
 
 
 @ms.no_grad()
-def accuracy(model, rows, pad):
+def accuracy(model, data):
     """Share of correct labels: of sentences, or of words for a tagger."""
     model.eval()
     hits = total = 0
-    for k in range(0, len(rows), 100):
-        x, am, y = batch_of(rows[k:k + 100], pad)
-        pred = model(x, am).logits.numpy().argmax(-1)
+    for k in range(0, len(data["labels"]), 100):
+        batch = take(data, range(k, min(k + 100, len(data["labels"]))))
+        y = batch.pop("labels")
+        pred = model(**batch).logits.numpy().argmax(-1)
         keep = y != -100
         hits, total = hits + int((pred[keep] == y[keep]).sum()), total + int(keep.sum())
     return hits / total
@@ -314,21 +264,22 @@ def main():
 
     # Zero-shot transfer: fine-tuned in A, tested in B; against fine-tuning in B itself, against the
     # same recipe on the A-only BERT (its B words were never trained: near chance) and chance.
-    pad, transfer = tok.pad_token_id, {}
+    transfer = {}
     for name in TRANSFER_TASKS:
         task_a = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=args.seed + 10)
         task_b = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=args.seed + 20,
                            language="b", word_order=args.word_order)
-        tr_a, te_a = task_rows(tok, task_a, task_a.train), task_rows(tok, task_a, task_a.test)
-        tr_b, te_b = task_rows(tok, task_b, task_b.train), task_rows(tok, task_b, task_b.test)
-        n_labels = len(task_a.label_names)
-        fit = lambda bert, rows: finetune(bert, ft_cfg, rows, n_labels, S, args.seed, pad, args.ft_train)  # noqa: E731
-        clf_a, clf_b, clf_sep = fit(joint.bert, tr_a), fit(joint.bert, tr_b), fit(sep_a.bert, tr_a)
-        labels = batch_of(te_b, pad)[2]
-        labels = labels[labels != -100]
-        transfer[name] = {"zero_shot": accuracy(clf_a, te_b, pad), "source": accuracy(clf_a, te_a, pad),
-                          "in_language": accuracy(clf_b, te_b, pad),
-                          "separate_zero_shot": accuracy(clf_sep, te_b, pad),
+        tr_a, te_a = task_inputs(tok, task_a, task_a.train), task_inputs(tok, task_a, task_a.test)
+        tr_b, te_b = task_inputs(tok, task_b, task_b.train), task_inputs(tok, task_b, task_b.test)
+        n_labels, tagging = len(task_a.label_names), task_a.kind == "tagging"
+
+        def tuned(bert, data):
+            return finetune_copy(bert, ft_cfg, data, n_labels, S, args.seed, tagging, args.ft_train)
+
+        clf_a, clf_b, clf_sep = tuned(joint.bert, tr_a), tuned(joint.bert, tr_b), tuned(sep_a.bert, tr_a)
+        labels = te_b["labels"][te_b["labels"] != -100]
+        transfer[name] = {"zero_shot": accuracy(clf_a, te_b), "source": accuracy(clf_a, te_a),
+                          "in_language": accuracy(clf_b, te_b), "separate_zero_shot": accuracy(clf_sep, te_b),
                           "majority": float(np.bincount(labels).max() / len(labels))}
         transfer[name]["ratio"] = transfer[name]["zero_shot"] / transfer[name]["in_language"]
     head = transfer[TRANSFER_TASKS[0]]

@@ -312,6 +312,10 @@ def to_hf_config(model) -> dict:
     if name not in HF_ARCHITECTURES:
         raise ValueError(f"save_pretrained writes {', '.join(HF_ARCHITECTURES)}; a {name} has no Hugging Face "
                          "counterpart (save its encoder, model.bert, instead)")
+    if getattr(model, "pooling", "cls") != "cls":
+        raise ValueError(f"this {name} classifies the mean of the token vectors (pooling={model.pooling!r}); Hugging "
+                         "Face's class always classifies the pooled [CLS] vector (save its encoder, model.bert, "
+                         "instead)")
     c = model.config
     if c.norm_first:
         raise ValueError("this BERT is pre-LN (norm_first=True), which Hugging Face's BertModel cannot express "
