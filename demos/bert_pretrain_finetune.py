@@ -46,10 +46,7 @@ def settings(quick):
     if quick:
         return dict(hidden=64, layers=2, heads=2, docs=600, steps=2500, batch=32, lr=2e-3,
                     epochs=25, ft_lr=1e-3, n_train=200, n_test=150, qa_len=64, p_mood=0.5, mask_judged=1)
-    # fine-tuning 25 epochs at 1e-3: at 10 epochs the quick sentiment run stayed at chance (0.44 vs 0.67).
-    # Pre-training at quick's lr 2e-3: at 1e-3 (2000 steps) sentiment stayed at chance (0.52 vs scratch
-    # 0.535); 2e-3 gave 0.66 at 2000 steps, 0.70 at 3000 (DNA 0.795 there, 0.475 = chance at 2000 steps).
-    # Fragile: seed 1 at these settings gives sentiment 0.50 vs scratch 0.51.
+    # Fewer fine-tuning epochs, or a lower pre-training rate, left sentiment at chance (EXPERIMENTS.md).
     return dict(hidden=128, layers=4, heads=4, docs=2000, steps=3000, batch=32, lr=2e-3,
                 epochs=25, ft_lr=1e-3, n_train=200, n_test=200, qa_len=64, p_mood=0.5, mask_judged=1)
 

@@ -198,7 +198,7 @@ def mood_story(rng, n_sentences: int, mood: int, p_neg: float = 0.1) -> list[Sen
     happy story it must know that "not" flips and which adjectives are the good
     ones. "but" brings in someone of the opposite mood first; "and" one of the same.
     Few judgements are negated (``p_neg``): at 0.5 an adjective's polarity would say
-    nothing about its neighbour's (a pure XOR), and MLM learnt no polarity at all.
+    nothing about its neighbour's (a pure XOR), leaving MLM no polarity to learn.
     """
     hero = pick(rng, L.AGENTS)
     place = pick(rng, L.NOUNS["place"])
@@ -264,7 +264,7 @@ def grammar_corpus(n_docs: int = 1000, seed: int = 0, language: str = "a", word_
     Mostly stories (several sentences about one protagonist, so NSP/SOP have
     real order), plus fact documents (hypernyms, antonyms) and two-sense
     sentences for "bank" and "apple". ``p_mood`` > 0 makes that fraction of the
-    stories ``mood_story``s (0 keeps the corpus exactly as before).
+    stories ``mood_story``s (at 0 no extra random number is drawn: the plain corpus).
     """
     from .senses import sense_sentence
     rng = np.random.default_rng(seed)
@@ -274,7 +274,7 @@ def grammar_corpus(n_docs: int = 1000, seed: int = 0, language: str = "a", word_
         n = int(rng.integers(sentences[0], sentences[1] + 1))
         r = rng.random()
         if r < 0.8:
-            mood = p_mood > 0 and rng.random() < p_mood  # no draw at 0: same corpus as before
+            mood = p_mood > 0 and rng.random() < p_mood  # no draw at 0: the plain corpus, draw for draw
             sents = mood_story(rng, n, int(rng.integers(2))) if mood else story(rng, n)
         elif r < 0.9:
             sents = [fact_sentence(rng) for _ in range(n)]
