@@ -62,7 +62,7 @@ def pretraining_examples(tok, S, seed, sentence_task):
     docs = grammar_corpus(S["docs"], seed=seed, p_mood=S["p_mood"])
     pairs = (make_sop_pairs if sentence_task == "sop" else make_nsp_pairs)(docs, seed=seed)
     # Judged adjectives are always masked when both sentences judge: in a mood story
-    # (see grammar.mood_story) filling one in means knowing polarity and negation.
+    # (see tasks.corpus.mood_story) filling one in means knowing polarity and negation.
     judged = set(tok.convert_tokens_to_ids(" ".join(SENTIMENT_ADJ).split()))
     out = []
     for a, b, lab in pairs:

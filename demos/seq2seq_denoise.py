@@ -45,7 +45,7 @@ def corpus_name(text):
 def load_corpus(name, seed, n_docs, n_heldout, max_len):
     """(tokenizer, encode, train docs, held-out docs); a doc is a list of sentences, each a list of ids."""
     if name == "grammar":
-        from minissl.tasks.grammar import grammar_corpus, grammar_tokenizer
+        from minissl.tasks import grammar_corpus, grammar_tokenizer
         tok = grammar_tokenizer()
         texts = grammar_corpus(n_docs + 2 * n_heldout, seed=seed, sentences=(2, 3))
         # Every grammar word is one vocabulary token: splitting on spaces is exact

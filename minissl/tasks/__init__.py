@@ -7,7 +7,8 @@
 from .baselines import baseline_scores, bow_logreg_accuracy, majority_accuracy
 from .encode import encode_task
 from .core import FIELDS, LABEL_NAMES, Task, load_task, load_task_file
-from .grammar import Language, grammar_corpus, grammar_tokenizer, grammar_vocab
+from .corpus import grammar_corpus
+from .grammar import Language, grammar_tokenizer, grammar_vocab
 from .lexicon import make_dictionary
 from .senses import SENSES, sense_sentences
 

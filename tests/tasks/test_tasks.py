@@ -146,7 +146,8 @@ def test_mood_story_judgements_agree_with_the_mood():
     "not"); after "but" the other subject has the opposite polarity, after "and" the same."""
     import numpy as np
     from minissl.tasks import lexicon as L
-    from minissl.tasks.grammar import Language, mood_story
+    from minissl.tasks.corpus import mood_story
+    from minissl.tasks.grammar import Language
     rng, lang, seen_not = np.random.default_rng(0), Language(), 0
     for _ in range(200):
         mood = int(rng.integers(2))
