@@ -24,7 +24,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import common  # noqa: E402
+import benchlib  # noqa: E402
 
 GPU_GPT = dict(n_layer=6, n_head=6, n_embd=384, T=256, B=64)
 
@@ -47,10 +47,10 @@ def numpy_step_ms(cfg, steps=2):
     """Median ms of minissl's step on the NumPy backend, in a fresh process with every CPU core."""
     env = {**os.environ, "MINISSL_BACKEND": "numpy"}
     env.pop("OPENBLAS_NUM_THREADS", None)
-    code = (f"import sys; sys.path.insert(0, {HERE!r}); import common, scaling; "
+    code = (f"import sys; sys.path.insert(0, {HERE!r}); import benchlib, scaling; "
             f"ours, _ = scaling.gpt_steps(**{cfg!r}, torch_device=False); "
-            f"t = common.time_alternating({{'m': ours}}, repeats={steps}, warmup=1); "
-            "print(common.median_ms(t['m']))")
+            f"t = benchlib.time_alternating({{'m': ours}}, repeats={steps}, warmup=1); "
+            "print(benchlib.median_ms(t['m']))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if out.returncode:
         raise RuntimeError(out.stderr[-2000:])
@@ -74,7 +74,7 @@ def run(quick=False, write=True):
     pool.free_all_blocks()
     torch.cuda.reset_peak_memory_stats()
     ours, theirs = scaling.gpt_steps(**cfg, torch_device="cuda")
-    a, b, r = common.compare(ours, theirs, repeats=5 if quick else 20, warmup=3, sync=sync)
+    a, b, r = benchlib.compare(ours, theirs, repeats=5 if quick else 20, warmup=3, sync=sync)
     mem_ms, mem_t = pool.total_bytes() / 2 ** 20, torch.cuda.max_memory_reserved() / 2 ** 20
     cpu = numpy_step_ms(cfg, steps=1 if quick else 2)
     gflop = scaling.gpt_flops(**cfg) / 1e9

@@ -650,6 +650,14 @@ def _topological_order(root):
     return order
 
 
+def as_array(x, dtype=None):
+    """The backend array behind ``x``: a Tensor's own array (shared, not copied, no graph), or
+    anything array-like through ``xp.asarray`` (ids, masks and targets may come either way).
+    ``dtype`` converts, copying only when the dtype differs."""
+    a = x.array if isinstance(x, Tensor) else xp.asarray(x)
+    return a if dtype is None else a.astype(dtype, copy=False)
+
+
 def _to_backend(data, dtype):
     if isinstance(data, Tensor):
         data = data.array

@@ -1,4 +1,4 @@
-"""The speed-motivated paths of the core (issue 12) against independent references.
+"""The speed-motivated paths of the core against independent references.
 
 float32 erf fit vs the standard library's double-precision erf; GELU on 0-d and
 float32 inputs vs torch; attention with a mask that has more batch dims than the

@@ -12,7 +12,7 @@ import warnings
 
 from .. import backend
 from ..backend import xp
-from ..tensor import Function, Tensor, broadcast_shapes
+from ..tensor import Function, Tensor, as_array, broadcast_shapes
 
 
 def _log_softmax(z, axis):
@@ -363,7 +363,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         raise ValueError("cross_entropy: input must hold class scores, shape (C,), (N, C) or (N, C, d1, ...), "
                          "got a 0-d tensor")
     _float_input(input, "cross_entropy", "input (logits)")
-    t = target.array if isinstance(target, Tensor) else xp.asarray(target)
+    t = as_array(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class ids, got dtype {t.dtype}")
     z = input
@@ -435,7 +435,7 @@ def dropout(input, p=0.5, training=True):
 
 def embedding(input, weight, padding_idx=None):
     """Rows of ``weight`` (V, D) picked by integer ids ``input`` (any shape) -> (*input.shape, D)."""
-    ids = input.array if isinstance(input, Tensor) else xp.asarray(input)
+    ids = as_array(input)
     v = weight.shape[0]
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype} "
