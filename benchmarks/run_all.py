@@ -2,7 +2,7 @@
 
     python benchmarks/run_all.py              # ~15 min on a 2-core CPU
     python benchmarks/run_all.py --quick      # a few minutes: smaller shapes, fewer repeats
-    MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py)
+    MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py, gpu_check.sh)
 
 Sections: the machine and its float32 matmul throughput; the two training
 steps of the demos (BERT, GPT: forward + backward + AdamW) against PyTorch in
@@ -246,21 +246,23 @@ def main(argv=None):
     p.add_argument("--skip-scaling", action="store_true")
     p.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md from the last run's saved numbers "
                    "and the other scripts' current JSON files")
-    p.add_argument("--gpu", action="store_true", help="GPU section (needs MINISSL_BACKEND=cupy, CuPy, torch CUDA)")
+    p.add_argument("--gpu", action="store_true", help="the GPU section only (needs MINISSL_BACKEND=cupy and CuPy "
+                   "on an NVIDIA GPU; compares with PyTorch on CUDA where it is installed): see gpu.py")
+    p.add_argument("--tiny", action="store_true", help="with --gpu: tiny shapes, to check the path (tests)")
     p.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = p.parse_args(argv)
+    if args.gpu or os.environ.get("MINISSL_BACKEND", "").strip().lower() == "cupy":
+        import gpu  # before torch: the GPU machine may not have it
+        md = gpu.run(args.quick, tiny=args.tiny, write=not args.tiny)
+        print(md)
+        if not md.startswith("GPU path skipped") and not args.tiny and os.path.exists(args.out):
+            _patch_gpu_section(args.out, md)
+        return
     import torch
     threads = common.set_threads(args.threads, torch)
     if args.cpu_clock:
         common.use_cpu_clock()
     info = common.machine(torch)
-    if args.gpu or os.environ.get("MINISSL_BACKEND", "").strip().lower() == "cupy":
-        import gpu
-        md = gpu.run(args.quick)
-        print(md)
-        if not md.startswith("GPU path skipped") and os.path.exists(args.out):
-            _patch_gpu_section(args.out, md)
-        return
     import ops
     import scaling
     saved = os.path.join(os.path.dirname(HERE), "runs", "benchmarks", "run_all.json")
