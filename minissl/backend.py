@@ -126,10 +126,11 @@ else:
         _erf_scipy = None
 
     def erf(x):
-        """The error function: SciPy's where installed, else the float32 fit for float32 arrays
-        (speedups.py) and double precision (Numerical Recipes) for anything else."""
+        """The error function, in x's dtype: SciPy's where installed, else the float32 fit for
+        float32 arrays (speedups.py) and double precision (Numerical Recipes) for anything else."""
         if _erf_scipy is not None:
-            return _erf_scipy(x)
+            y = _erf_scipy(x)  # float16 comes back as float32
+            return y.astype(x.dtype, copy=False) if getattr(x, "ndim", 0) and y.dtype != x.dtype else y
         if SPEEDUPS and getattr(x, "dtype", None) == numpy.float32 and x.ndim:
             return speedups.erf_float32(x)
         return _erf_numpy(x)

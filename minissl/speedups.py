@@ -1,29 +1,37 @@
-"""System-level speed tricks, in one place, each with what it buys.
+"""System-level speed tricks, in one place, each kept for what it measurably buys.
 
-The ops in ``minissl/ops`` are written as their formulas. This module holds the
-few tricks that compute the *same* formula faster than NumPy's obvious spelling,
-kept only where the gain was measured. :mod:`minissl.backend` applies them, so
-no op has to know they exist. A learner may skip this file.
+The ops in ``minissl/ops`` are written as their formulas. The tricks here
+compute the *same* formulas faster than NumPy's plain spelling; the backend
+(:mod:`minissl.backend`) applies them, and an op that has a fast path reads
+``if backend.fused.<op>:`` before its formula. ``MINISSL_SPEEDUPS=0`` switches
+every trick off, so that each op runs exactly the formula it shows; the tests
+compare the two ways. A learner may skip this file.
 
-CPU (NumPy), measured with ``python benchmarks/speedups.py`` on the project's
-2-core machine (shared, 1 BLAS thread; medians of alternating runs):
+What each CPU trick buys, from ``python benchmarks/speedups.py`` on the
+project's shared 2-core Intel Xeon (1 BLAS thread, load average 12-19 while
+measured; medians of process CPU time, trick on / off, the same work
+alternating; ratios within about ±1.5% are noise at that load):
 
-* :func:`keep_freed_memory` — glibc keeps freed blocks for reuse instead of
-  unmapping them. Without it every step page-faults its working set in again
-  and the kernel zeroes each page. GPT demo step: see RESULTS in the benchmark.
-* :func:`scatter_add_rows` — rows added into a matrix (embedding gradients,
-  word2vec updates) through the flat view, pairs of floats read as one complex
-  number: ``np.add.at`` pays per indexed element, and this halves the elements.
-* :func:`erf_float32` — a float32 rational fit of erf instead of SciPy's
-  double-precision one-value-at-a-time erf (exact GELU).
+=============================  =========================  ==================
+trick                          GPT / BERT demo steps       other
+=============================  =========================  ==================
+:func:`keep_freed_memory`      0.89 / 0.94                 -
+:func:`gelu_inplace`           0.94-0.96 / 0.97-0.98       -
+:func:`scatter_add_rows`       1.00 / 0.98-0.99 (noise)    CBOW epoch 0.48
+=============================  =========================  ==================
 
-The measured gains are in ``MEASURED`` below and in the benchmark's output.
+Measured and rejected (the formula stays): Adam's update through one scratch
+array (0.99-1.01 on both steps) and the float32 fit of erf in place of SciPy's
+(1.015-1.025 on the BERT step, whose activations are small, where SciPy's erf
+is fast); :func:`erf_float32` is used only where SciPy is missing, 7x faster
+than the double-precision fallback.
 
-GPU (CuPy): :func:`cupy_kernels` builds the fused kernels of the hot ops
-(softmax, layer norm, GELU, cross-entropy, Adam's update). Each op's NumPy
-formula is the reference it is tested against (``tests/test_speedups.py``,
-under ``tests/fakecupy`` on a CPU and on a real GPU by ``benchmarks/gpu_check.sh``).
-No GPU timing exists yet.
+GPU (CuPy): :func:`cupy_kernels` builds fused kernels for softmax, log-softmax,
+cross-entropy's gradient, layer norm, GELU and Adam's update: each op's formula
+in one pass over device memory instead of one CuPy kernel per operator. They are
+tested against the NumPy formulas under ``tests/fakecupy`` (which evaluates the
+kernels' source) and, on a GPU, by ``benchmarks/gpu_check.sh``. No GPU timing
+exists yet, so nothing here claims a GPU gain.
 """
 from __future__ import annotations
 
@@ -119,7 +127,7 @@ def _horner(x2, coefs):
 # same bits), written as in-place updates of one or two buffers:
 # an MLP's hidden activation is the largest array of a Transformer step, and each
 # temporary NumPy allocates is one more pass over fresh (cache-cold) memory.
-_C1 = (2 / math.pi) ** 0.5                   # √(2/π)
+_C1 = math.sqrt(2.0 / math.pi)               # √(2/π), as backend.SQRT_2_OVER_PI
 _C3 = 3 * 0.044715 * _C1
 
 
