@@ -2,7 +2,7 @@
 
     python benchmarks/run_all.py              # ~15 min on a 2-core CPU
     python benchmarks/run_all.py --quick      # a few minutes: smaller shapes, fewer repeats
-    MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py)
+    MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py, gpu_check.sh)
 
 Sections: the machine and its float32 matmul throughput; the two training
 steps of the demos (BERT, GPT: forward + backward + AdamW) against PyTorch in
@@ -192,10 +192,11 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
           "| workload | reference | minissl vs reference | time ratio | quality | measured |", "|---|---|---|---|---|---|"]
     L += ["| " + " | ".join(r) + " |" for r in external_rows(ext)]
     L += ["", "## GPU (MINISSL_BACKEND=cupy vs PyTorch CUDA)", "", gpu or
-          "**Pending**: no NVIDIA GPU was available when these figures were taken. On a GPU machine run "
-          "`MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu` (GPT and BERT steps at 6 layers, 384 wide, "
-          "sequence 256, batch 64, against torch on CUDA, and the speed-up over the NumPy backend); it writes "
-          "its table here.", "",
+          "**Pending**: minissl has not run on a GPU yet, so there is no GPU figure. On a machine with an NVIDIA "
+          "GPU, `OUT=dir bash benchmarks/gpu_check.sh` runs the tests, three demos and "
+          "`MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu` (the GPT and BERT demo steps and a GPT step "
+          "of 6 layers, 384 wide, sequence 256, batch 64, against PyTorch on CUDA where installed, the speed-up "
+          "over the NumPy backend and the GPU memory held); the benchmark writes its table here.", "",
           "## Reading the numbers", "",
           "- The training steps are matmul-bound: the `Linear` forward and backward take most of the time (profile "
           "above), and they are single 2-D GEMMs (leading dims flattened). What is left is element-wise work that "
@@ -207,10 +208,10 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
           "only a log-sum-exp per row and recomputes the weights in backward; but it still materialises the full "
           "T×T score matrix (and its gradient) for one layer at a time, where torch's fused kernel works in tiles, "
           "so the memory ratio grows with T (scaling table, T=512).",
-          "- Optimisations behind these figures (each measured side by side, see `git log -- minissl/`): glibc "
-          "keeps freed memory for reuse (no page faults per step), in-place GELU/softmax/layer norm/attention, a "
-          "float32 erf for exact GELU, attention weights recomputed in backward, Adam's in-place update, `linear` "
-          "as one flattened GEMM.", "",
+          "- System-level tricks behind these figures are in `minissl/speedups.py`, each with what it buys on these "
+          "steps (`python benchmarks/speedups.py`): glibc keeps freed memory for reuse (no page faults per step), "
+          "GELU in place, embedding gradients scattered through a flat view; the ops themselves keep only what "
+          "backward needs (attention recomputes its weights) and `linear` is one flattened GEMM.", "",
           "## Method", "",
           "- **Time**: both libraries run the same step on the same weights and batch (the first losses are checked "
           "to agree) in one process, alternately, after warm-up; the table gives medians and the ratio of medians "
@@ -246,21 +247,23 @@ def main(argv=None):
     p.add_argument("--skip-scaling", action="store_true")
     p.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md from the last run's saved numbers "
                    "and the other scripts' current JSON files")
-    p.add_argument("--gpu", action="store_true", help="GPU section (needs MINISSL_BACKEND=cupy, CuPy, torch CUDA)")
+    p.add_argument("--gpu", action="store_true", help="the GPU section only (needs MINISSL_BACKEND=cupy and CuPy "
+                   "on an NVIDIA GPU; compares with PyTorch on CUDA where it is installed): see gpu.py")
+    p.add_argument("--tiny", action="store_true", help="with --gpu: tiny shapes, to check the path (tests)")
     p.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = p.parse_args(argv)
+    if args.gpu or os.environ.get("MINISSL_BACKEND", "").strip().lower() == "cupy":
+        import gpu  # before torch: the GPU machine may not have it
+        md = gpu.run(args.quick, tiny=args.tiny, write=not args.tiny)
+        print(md)
+        if not md.startswith("GPU path skipped") and not args.tiny and os.path.exists(args.out):
+            _patch_gpu_section(args.out, md)
+        return
     import torch
     threads = benchlib.set_threads(args.threads, torch)
     if args.cpu_clock:
         benchlib.use_cpu_clock()
     info = benchlib.machine(torch)
-    if args.gpu or os.environ.get("MINISSL_BACKEND", "").strip().lower() == "cupy":
-        import gpu
-        md = gpu.run(args.quick)
-        print(md)
-        if not md.startswith("GPU path skipped") and os.path.exists(args.out):
-            _patch_gpu_section(args.out, md)
-        return
     import ops
     import scaling
     saved = os.path.join(os.path.dirname(HERE), "runs", "benchmarks", "run_all.json")
