@@ -93,6 +93,8 @@ SPECIFIC_BAD = {
     "multilingual": [("--steps", "0"), ("--hidden", "0"), ("--hidden", "33"), ("--p-mood", "1.5"),
                      ("--p-neg-mood", "-0.1"), ("--p-pronoun", "2"), ("--world-dim", "0"), ("--world-strength", "-1"),
                      ("--word-order", "OSV"), ("--ft-train", "tpo")],
+    "multilingual_real": [("--pairs", "fra,xyz"), ("--pairs", ","), ("--words", "0"), ("--words", "10"),
+                          ("--random-seeds", "0"), ("--shuffles", "-1")],
     "seq2seq_denoise": [("--steps", "0"), ("--ft-steps", "0"), ("--n-labelled", "0"), ("--d-model", "30"),
                         ("--dropout", "1.5"), ("--objectives", "mask,foo"), ("--objectives", ","),
                         ("--corpus", "gramar"), ("--corpus", "{d}/latin1.txt")],
