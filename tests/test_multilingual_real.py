@@ -33,5 +33,7 @@ def test_quick_run_aligns_above_both_controls(tmp_path):
         assert r["e5"]["mrr_ci"][0] > r["random_init"]["mrr_ci"][1], pair
         assert r["e5"]["mrr_ci"][0] > r["shuffled"]["range95"][1], pair
         assert r["chance_mrr"] < r["shuffled"]["mrr"] < 0.2, pair
-    assert m["verdicts"]["e5_beats_random_init"]
+        assert r["claims"]["e5_above_random_init"]["verdict"] == "holds", pair
+    assert set(m["verdicts"]) == {"e5_above_random_init", "e5_above_spelling", "centring_raises_p1",
+                                  "shift_raises_p1"}
     assert (tmp_path / "alignment_by_layer.png").exists() and (tmp_path / "translation.png").exists()

@@ -130,11 +130,3 @@ def char_ngrams(words, n_min: int, n_max: int, vocab=None):
             if g in vocab:
                 m[r, vocab[g]] += 1
     return m, vocab
-
-
-def bootstrap_ci(values, n: int = 1000, seed: int = 0, level: float = 0.95):
-    """Percentile interval of the mean of ``values`` over ``n`` resamples (with replacement)."""
-    v = np.asarray(values, np.float64)
-    idx = np.random.default_rng(seed).integers(0, len(v), (n, len(v)))
-    means = v[idx].mean(1)
-    return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))

@@ -68,13 +68,6 @@ def test_char_ngrams_count_the_marked_word():
     assert m2.sum() == 2  # "bz" and "z>" are not in the vocabulary
 
 
-def test_bootstrap_interval_brackets_the_mean():
-    v = np.random.default_rng(3).random(200)
-    lo, hi = xl.bootstrap_ci(v)
-    assert lo < v.mean() < hi and hi - lo < 0.2
-    assert xl.bootstrap_ci(np.full(10, 0.3)) == pytest.approx((0.3, 0.3))
-
-
 def test_word_vectors_pool_the_models_hidden_states(tmp_path):
     from minissl.models.e5 import load_e5
     raw, _ = build(L=2)
