@@ -48,8 +48,27 @@ def mlp(sizes, activation="relu", dtype=xp.float32) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def coders(arch: str, in_dim: int, enc_out: int, dec_in: int, hidden=(128,), activation="relu",
+           channels=(16, 32)):
+    """(encoder in_dim -> enc_out, decoder dec_in -> in_dim) for ``arch="mlp"`` (``hidden`` widths)
+    or ``arch="conv"`` (:class:`~minissl.models.cnn.ConvEncoder` / ``ConvDecoder`` with ``channels``,
+    for square grey images given as flat rows, e.g. 28×28 = 784)."""
+    if arch == "mlp":
+        hidden = tuple(hidden)
+        return mlp((in_dim, *hidden, enc_out), activation), mlp((dec_in, *hidden[::-1], in_dim), activation)
+    if arch == "conv":
+        from .cnn import ConvDecoder, ConvEncoder
+        side = int(round(in_dim ** 0.5))
+        if side * side != in_dim or side % 4:
+            raise ValueError(f"arch='conv' needs square images with a side divisible by 4 (e.g. 28x28 = 784), "
+                             f"got in_dim={in_dim}; use arch='mlp' for other data")
+        return ConvEncoder(enc_out, channels, side), ConvDecoder(dec_in, channels, side)
+    raise ValueError(f"unknown arch {arch!r}; use 'mlp' or 'conv'")
+
+
 class AutoEncoder(nn.Module):
-    """An MLP auto-encoder ``in_dim -> hidden... -> code_dim -> ...hidden -> in_dim``.
+    """An auto-encoder ``in_dim -> code_dim -> in_dim``: MLP (``hidden`` widths) or, with
+    ``arch="conv"``, the convolutional pair of :mod:`minissl.models.cnn` (28×28 images as rows).
 
     ``activation=None`` and ``hidden=()`` give a linear auto-encoder (the PCA
     comparison). ``output="sigmoid"`` squashes reconstructions into [0, 1]
@@ -57,14 +76,17 @@ class AutoEncoder(nn.Module):
     """
 
     def __init__(self, in_dim: int, code_dim: int, hidden=(128,), activation="relu", output="sigmoid",
-                 dtype=xp.float32):
+                 dtype=xp.float32, arch: str = "mlp", channels=(16, 32)):
         super().__init__()
         if output not in ("sigmoid", "linear"):
             raise ValueError(f"AutoEncoder: output must be 'sigmoid' (data in [0, 1]) or 'linear', got {output!r}")
-        hidden = tuple(hidden)
         self.in_dim, self.code_dim, self.output = in_dim, code_dim, output
-        self.encoder = mlp((in_dim, *hidden, code_dim), activation, dtype)
-        self.decoder = mlp((code_dim, *hidden[::-1], in_dim), activation, dtype)
+        if arch == "mlp":
+            hidden = tuple(hidden)
+            self.encoder = mlp((in_dim, *hidden, code_dim), activation, dtype)
+            self.decoder = mlp((code_dim, *hidden[::-1], in_dim), activation, dtype)
+        else:
+            self.encoder, self.decoder = coders(arch, in_dim, code_dim, code_dim, channels=channels)
 
     def encode(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.in_dim:

@@ -130,13 +130,27 @@ def collapse_std(z) -> float:
 
 
 # ---------------------------------------------------------------- the two methods
-class SimCLR(nn.Module):
-    """Encoder + projection head trained with :func:`nt_xent`. ``loss(x1, x2)`` takes two views."""
+def _backbone(net, in_dim, hidden, depth):
+    """(encoder, its output width): ``net`` (a module with a ``feature_dim``, e.g.
+    :func:`minissl.models.cnn.cnn_encoder`) or else the MLP :func:`encoder`."""
+    if net is None:
+        return encoder(in_dim, hidden, depth), hidden
+    if not hasattr(net, "feature_dim"):
+        raise ValueError("encoder= needs a module with a feature_dim attribute (its output width), "
+                         "e.g. minissl.models.cnn.cnn_encoder()")
+    return net, net.feature_dim
 
-    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, temperature=0.5):
+
+class SimCLR(nn.Module):
+    """Encoder + projection head trained with :func:`nt_xent`. ``loss(x1, x2)`` takes two views.
+
+    The encoder is an MLP (``in_dim``, ``hidden``, ``depth``) unless ``encoder=`` gives one,
+    e.g. ``cnn_encoder()`` for 28×28 images; the projector is then feature_dim → hidden → proj_dim."""
+
+    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, temperature=0.5, encoder=None):
         super().__init__()
-        self.encoder = encoder(in_dim, hidden, depth)
-        self.projector = mlp([hidden, hidden, proj_dim])
+        self.encoder, width = _backbone(encoder, in_dim, hidden, depth)
+        self.projector = mlp([width, hidden, proj_dim])
         self.temperature = temperature
 
     def forward(self, x):
@@ -158,13 +172,13 @@ class BYOL(nn.Module):
     """Online encoder + projector + predictor; target encoder + projector = their EMA.
 
     The target lives outside the module's parameters (no optimiser sees it) and
-    runs under ``no_grad``: it is moved only by :meth:`update_target`.
+    runs under ``no_grad``: it is moved only by :meth:`update_target`. ``encoder=`` as in :class:`SimCLR`.
     """
 
-    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, pred_hidden=512, tau_base=0.99):
+    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, pred_hidden=512, tau_base=0.99, encoder=None):
         super().__init__()
-        self.encoder = encoder(in_dim, hidden, depth)
-        self.projector = mlp([hidden, hidden, proj_dim])
+        self.encoder, width = _backbone(encoder, in_dim, hidden, depth)
+        self.projector = mlp([width, hidden, proj_dim])
         self.predictor = mlp([proj_dim, pred_hidden, proj_dim])
         self.tau_base = tau_base
         # A plain attribute (a list), so the target's parameters are not registered as ours.
@@ -256,36 +270,48 @@ class LogisticRegression(nn.Module):
         return self.linear(x).reshape(x.shape[0], self.k, self.c)
 
 
-def fit_probe(x, y, l2s, steps=300, lr=0.05, num_classes=None):
-    """Fit one L2-regularised logistic regression per strength in ``l2s`` on (x, y): full-batch Adam
-    on  mean_i CE(W x_i + b, y_i) + λ‖W‖²/2.  Returns the model (logits (N, K, C))."""
+def fit_probe(x, y, l2s, steps=300, lr=0.05, num_classes=None, batch_size=None):
+    """Fit one L2-regularised logistic regression per strength in ``l2s`` on (x, y): Adam on
+    mean_i CE(W x_i + b, y_i) + λ‖W‖²/2, full-batch, or on random minibatches of ``batch_size``
+    rows when there are more (the learning rate then decays to 0 along a half cosine, so the
+    last steps average out the minibatch noise). Returns the model (logits (N, K, C))."""
     c = num_classes or int(y.max()) + 1
     k = len(l2s)
     x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x, dtype=xp.float32))
+    y = xp.asarray(y)
     model = LogisticRegression(x.shape[1], c, k)
     lam = tensor(xp.repeat(xp.asarray(l2s, dtype=xp.float32), c)[:, None])  # one λ per weight row
-    yy = tensor(xp.repeat(xp.asarray(y), k))  # row-major (N, K) order, as logits.reshape(-1, C)
     opt = Adam(model.parameters(), lr=lr)
-    w = model.linear.weight
+    sched = warmup_cosine(opt, 0, steps) if batch_size and len(y) > batch_size else None
+    w, n = model.linear.weight, len(y)
     for _ in range(steps):
-        logits = model(x).reshape(-1, c)
+        xb, yb = x, y
+        if sched is not None:
+            rows = xp.asarray(host_rng().integers(0, n, batch_size))
+            xb, yb = x[rows], y[rows]
+        logits = model(xb).reshape(-1, c)
         # summed over the K models: each one's gradient is exactly that of its own loss
-        loss = F.cross_entropy(logits, yy, reduction="sum") / x.shape[0] + (lam * w * w).sum() / 2
+        # (labels repeated in row-major (N, K) order, as logits.reshape(-1, C))
+        loss = F.cross_entropy(logits, tensor(xp.repeat(yb, k)), reduction="sum") / xb.shape[0] \
+            + (lam * w * w).sum() / 2
         model.zero_grad()
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
     return model
 
 
 L2_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 
 
-def linear_probe(train, val, test, l2s=L2_GRID, steps=300, lr=0.05, stats_from=None):
+def linear_probe(train, val, test, l2s=L2_GRID, steps=300, lr=0.05, stats_from=None, batch_size=None):
     """Standardise features, pick the L2 strength on ``val``, report accuracy on ``test``.
 
     Each of ``train``, ``val``, ``test`` is (features (N, F), labels (N,)) as backend or NumPy
     arrays. Means and stds come from ``stats_from`` (unlabelled features, e.g. the whole
     training split when only a few of its labels are used) or else from the train features.
+    ``batch_size``: minibatches for large training sets (see :func:`fit_probe`).
     Returns ``(test_accuracy, chosen_l2, val_accuracy)``.
     """
     (xtr, ytr), (xva, yva), (xte, yte) = [(xp.asarray(a, dtype=xp.float32), xp.asarray(b))
@@ -294,7 +320,7 @@ def linear_probe(train, val, test, l2s=L2_GRID, steps=300, lr=0.05, stats_from=N
     mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-6
     std = [tensor((a - mu) / sd) for a in (xtr, xva, xte)]
     c = max(int(ytr.max()), int(yva.max()), int(yte.max())) + 1
-    model = fit_probe(std[0], ytr, l2s, steps, lr, c)
+    model = fit_probe(std[0], ytr, l2s, steps, lr, c, batch_size)
     with no_grad():
         va = (model(std[1]).array.argmax(axis=2) == yva[:, None]).mean(axis=0)
         best = int(va.argmax())
