@@ -1,6 +1,6 @@
 """SimCLR and BYOL on Fashion-MNIST: CNN features learned without labels, judged by a linear probe.
 
-    python demos/contrastive.py [--quick] [--seeds 3] [--epochs 12] [--ssl-images 6000]
+    python demos/contrastive.py [--quick] [--seeds 3] [--epochs 10] [--ssl-images 4000]
 
 Protocol, for every seed (``--seeds``, default 3; ``--quick``: 1 seed, smaller sets):
 
@@ -185,17 +185,17 @@ def plot_views(args, x):
 def main(argv=None):
     args = parse_args("contrastive", __doc__.splitlines()[0], argv,
                       seeds=(positive_int, None, "number of seeds (default 3, --quick 1)"),
-                      epochs=(positive_int, None, "pre-training epochs (default 12, --quick 3)"),
-                      ssl_images=(positive_int, None, "unlabelled images for pre-training (default 6000, --quick 2000)"),
+                      epochs=(positive_int, None, "pre-training epochs (default 10, --quick 3)"),
+                      ssl_images=(positive_int, None, "unlabelled images for pre-training (default 4000, --quick 2000)"),
                       temperature=(positive_float, 0.2, "SimCLR temperature"),
                       batch_size=(positive_int, 128, "pre-training batch size (images; two views each)"),
                       lr=(positive_float, 2e-3, "AdamW learning rate for pre-training"),
-                      sup_steps=(positive_int, None, "Adam steps of the supervised CNN (default 400, --quick 100)"),
+                      sup_steps=(positive_int, None, "Adam steps of the supervised CNN (default 300, --quick 100)"),
                       probe_steps=(positive_int, 300, "Adam steps of the linear probe"))
     args.seeds = args.seeds or (1 if args.quick else 3)
-    args.epochs = args.epochs or (3 if args.quick else 12)
-    args.ssl_images = args.ssl_images or (2000 if args.quick else 6000)
-    args.sup_steps = args.sup_steps or (100 if args.quick else 400)
+    args.epochs = args.epochs or (3 if args.quick else 10)
+    args.ssl_images = args.ssl_images or (2000 if args.quick else 4000)
+    args.sup_steps = args.sup_steps or (100 if args.quick else 300)
     args.pool, args.test = (5000, 2000) if args.quick else (None, None)
     data = FC.fashion("contrastive")
     plot_views(args, data[2])
