@@ -204,8 +204,8 @@ def main(argv=None):
         acc, hist, feats_te, y_te, t = run_seed(args, s, data)
         per_seed.append(acc)
         times.append(t)
-        print(f"seed {s}: " + ", ".join(f"{NAMES[n]} {acc[n, 1.0]:.3f}/{acc[n, 0.01]:.3f}" for n in FEATURES)
-              + " (100%/1% labels)", flush=True)
+        print(f"seed {s} (1%/10%/100% labels): " + ", ".join(
+            f"{NAMES[n]} " + "/".join(f"{acc[n, f]:.3f}" for f in FRACTIONS) for n in FEATURES), flush=True)
         if s == seeds[0]:
             plot_training(args, hist)
             plot_feature_map(args, feats_te, y_te, 800 if args.quick else 2000)
