@@ -51,7 +51,7 @@ PUBLISHED = {"source": "Golan & El-Yaniv, NeurIPS 2018, Table 1, Fashion-MNIST",
 
 def settings(args):
     q = args.quick
-    return dict(seeds=1 if q else 3, n_normal=500 if q else 2000, n_test=1000 if q else 4000,
+    return dict(seeds=1 if q else 3, n_normal=400 if q else 1000, n_test=1000 if q else 4000,
                 ae_epochs=8 if q else 10, ssl_images=1000 if q else 3000, ssl_epochs=3 if q else 8, k=5)
 
 
@@ -81,7 +81,7 @@ def run_seed(args, cfg, seed):
     for c in range(10):
         normal = xtr[rng.permutation(np.flatnonzero(ytr == c))[:cfg["n_normal"]]]
         ae = AutoEncoder(C.PIXELS, 16, arch="conv")
-        C.train(ae, normal, cfg["ae_epochs"], seed + c, batch_size=64)
+        C.train(ae, normal, cfg["ae_epochs"], seed + c)
         scores = {"conv_ae": ((C.predict(ae, xt) - xt) ** 2).sum(1),
                   "pca": PCA(16).fit(normal).reconstruction_error(xt),
                   "ocsvm": -OneClassSVM(gamma="scale", nu=0.1).fit(normal[:1000]).score_samples(xt),

@@ -23,7 +23,7 @@ def split(demo: str, seed: int, n_train: int, n_test: int):
     return xtr[a], ytr[a], xte[b], yte[b]
 
 
-def train(model, x, epochs, seed, lr=2e-3, batch_size=128, loss_fn=None, progress=None):
+def train(model, x, epochs, seed, lr=3e-3, batch_size=64, loss_fn=None, progress=None):
     """Adam on minibatches of the rows of x (NumPy); returns the per-epoch losses."""
     ms.manual_seed(seed)
     return fit(model, ms.tensor(x), loss_fn=loss_fn, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -38,7 +38,7 @@ def predict(model, x, batch=1000, fn=None):
     for i in range(0, len(x), batch):
         y = (fn or (lambda m, b: m(b)))(model, ms.tensor(x[i:i + batch]))
         y = y[0] if isinstance(y, tuple) else y
-        out.append(ms.backend.to_numpy(y.array))
+        out.append(ms.backend.to_numpy(y.array if isinstance(y, ms.Tensor) else y))
     return np.concatenate(out)
 
 

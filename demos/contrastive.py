@@ -1,6 +1,9 @@
 """SimCLR and BYOL on Fashion-MNIST: CNN features learned without labels, judged by a linear probe.
 
     python demos/contrastive.py [--quick] [--seeds 3] [--epochs 10] [--ssl-images 4000]
+    # or the seeds as parallel processes, then one summary:
+    python demos/contrastive.py --seed 0 --seeds 1 --out runs/c0   (and --seed 1, --seed 2 likewise)
+    python demos/contrastive.py --merge runs/c0,runs/c1,runs/c2
 
 Protocol, for every seed (``--seeds``, default 3; ``--quick``: 1 seed, smaller sets):
 
@@ -182,6 +185,40 @@ def plot_views(args, x):
     savefig(FC.image_rows(plt(), "two views of one garment must map close together", rows), args, "views.png")
 
 
+def run_folders(text):
+    """Comma-separated output folders of earlier runs (each holding a metrics.json), for --merge."""
+    import argparse
+    import os
+    folders = [t.strip() for t in text.split(",") if t.strip()]
+    missing = [f for f in folders if not os.path.isfile(os.path.join(f, "metrics.json"))]
+    if not folders or missing:
+        raise argparse.ArgumentTypeError(f"{', '.join(missing) or text!r}: no metrics.json there; pass folders "
+                                         "written by demos/contrastive.py --out")
+    return folders
+
+
+def load_runs(folders):
+    """Per-seed accuracies, seeds, timings and settings of earlier runs (--merge); settings must agree."""
+    import json
+    import os
+    per_seed, seeds, times, seconds, settings = [], [], [], [], None
+    for d in folders:
+        with open(os.path.join(d, "metrics.json")) as f:
+            m = json.load(f)
+        if settings is not None and m["settings"] != settings:
+            raise SystemExit(f"demos/contrastive.py: {d} was run with other settings ({m['settings']} vs "
+                             f"{settings}); merge only runs of one configuration")
+        settings = m["settings"]
+        for i, seed in enumerate(m["seeds"]):
+            per_seed.append({(n, f): m["probe"][n][pct(f)]["per_seed"][i] for n in FEATURES for f in FRACTIONS})
+            seeds.append(seed)
+        times.append(m["pretrain_seconds"])
+        seconds.append(m["seconds"])
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"demos/contrastive.py: the merged runs repeat a seed ({seeds}); give each run its own --seed")
+    return per_seed, seeds, times, seconds, settings
+
+
 def main(argv=None):
     args = parse_args("contrastive", __doc__.splitlines()[0], argv,
                       seeds=(positive_int, None, "number of seeds (default 3, --quick 1)"),
@@ -191,12 +228,17 @@ def main(argv=None):
                       batch_size=(positive_int, 128, "pre-training batch size (images; two views each)"),
                       lr=(positive_float, 2e-3, "AdamW learning rate for pre-training"),
                       sup_steps=(positive_int, None, "Adam steps of the supervised CNN (default 300, --quick 100)"),
-                      probe_steps=(positive_int, 300, "Adam steps of the linear probe"))
+                      probe_steps=(positive_int, 300, "Adam steps of the linear probe"),
+                      merge=(run_folders, None, "summarise earlier single-seed runs instead of training: their "
+                                                "--out folders, comma-separated (seeds run as parallel processes)"))
     args.seeds = args.seeds or (1 if args.quick else 3)
     args.epochs = args.epochs or (3 if args.quick else 10)
     args.ssl_images = args.ssl_images or (2000 if args.quick else 4000)
     args.sup_steps = args.sup_steps or (100 if args.quick else 300)
     args.pool, args.test = (5000, 2000) if args.quick else (None, None)
+    if args.merge:
+        per_seed, seeds, times, seconds, settings = load_runs(args.merge)
+        return report(args, per_seed, seeds, times, settings, {"run_seconds": seconds, "merged_from": args.merge})
     data = FC.fashion("contrastive")
     plot_views(args, data[2])
     per_seed, seeds, times = [], [args.seed + i for i in range(args.seeds)], []
@@ -209,6 +251,14 @@ def main(argv=None):
         if s == seeds[0]:
             plot_training(args, hist)
             plot_feature_map(args, feats_te, y_te, 800 if args.quick else 2000)
+    settings = dict(epochs=args.epochs, ssl_images=args.ssl_images, temperature=args.temperature,
+                    batch_size=args.batch_size, lr=args.lr, sup_steps=args.sup_steps,
+                    pool=args.pool or 59000, test=args.test or 10000)
+    return report(args, per_seed, seeds, times, settings, {})
+
+
+def report(args, per_seed, seeds, times, settings, extra):
+    """Means, 95% intervals and verdicts over the seeds; the table, the label curve, metrics.json."""
     probe = {n: {pct(f): FC.summary([a[n, f] for a in per_seed]) for f in FRACTIONS} for n in FEATURES}
     plot_label_curve(args, probe)
 
@@ -225,15 +275,14 @@ def main(argv=None):
                "simclr_beats_raw_1pct": verdicts["simclr_beats_raw_1%"],
                "simclr_beats_random_init_1pct": verdicts["simclr_beats_random_init_1%"],
                "pretrain_seconds": {k: float(np.mean([t[k] for t in times])) for k in times[0]},
-               "settings": dict(epochs=args.epochs, ssl_images=args.ssl_images, temperature=args.temperature,
-                                batch_size=args.batch_size, lr=args.lr, sup_steps=args.sup_steps,
-                                pool=args.pool or 59000, test=args.test or 10000)}
+               "settings": settings, **extra}
     rows = [[NAMES[n]] + [FC.fmt(probe[n][pct(f)]) for f in FRACTIONS] for n in FEATURES]
     print_table(rows, ["features"] + [f"{pct(f)} labels" for f in FRACTIONS],
                 title=f"Fashion-MNIST test accuracy, linear probe (supervised CNN: end to end); mean ± 95% "
-                      f"half-interval over {len(seeds)} seed(s)" + (" (--quick: 1 seed, no interval)" if args.quick else ""))
+                      f"half-interval over {len(seeds)} seed(s)" + (" (one seed: no interval)" if len(seeds) < 2 else ""))
     print("verdicts: " + ", ".join(f"{k}={v}" for k, v in verdicts.items() if "supervised" not in k))
     print(f"wrote {save_metrics(args, metrics)} ({time.time() - args.started:.0f} s)")
+    return metrics
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import pytest
 
 import minissl as ms
 from minissl import optim
-from minissl.models.augment import Augment, affine_warp
+from minissl.models.augment import Augment, affine_warp, fashion_augment
+from minissl.models.cnn import cnn_encoder
 from minissl.models.contrastive import (BYOL, SimCLR, byol_tau, collapse_std, fit_probe, linear_probe, normalize,
                                         nt_xent, pretrain)
 
@@ -250,3 +251,63 @@ def test_simclr_on_digits_beats_raw_pixels():
     raw = linear_probe((x[tr], y[tr]), (x[va], y[va]), (x[te], y[te]))[0]
     ssl = linear_probe((f[tr], y[tr]), (f[va], y[va]), (f[te], y[te]))[0]
     assert ssl > max(raw, 0.975)
+
+
+# ---------------------------------------------------------------- 28×28 images: crop, flip, CNN encoder
+OFF = dict(rotate=0, cutout=0, noise=0, brightness=0, contrast=0)
+
+
+def test_flip_mirrors_columns_exactly():
+    # a flip that acted on rows, or on only some images, would leave a mismatch here
+    x = np.random.default_rng(4).random((6, 28, 28)).astype(np.float32)
+    y = npy(Augment(crop_area=(1, 1), ratio=(1, 1), flip=1.0, **OFF)(x))
+    np.testing.assert_allclose(y, x[:, :, ::-1], atol=1e-5)
+
+
+def test_random_resized_crop_scale_and_stays_inside():
+    # image = column index: a crop keeping a quarter of the area (ratio 1) shows half the columns,
+    # so the slope along a row is 0.5; an area/side mix-up would give 0.25, and a box shifted
+    # past the border would read zeros from outside the picture
+    x = np.tile(np.arange(28, dtype=np.float32), (40, 28, 1))
+    y = npy(Augment(crop_area=(0.25, 0.25), ratio=(1, 1), **OFF)(x))
+    np.testing.assert_allclose(np.diff(y, axis=2), 0.5, atol=1e-4)
+    ones = np.ones((200, 28, 28), np.float32)
+    z = npy(Augment(crop_area=(0.2, 1.0), **OFF)(ones))
+    np.testing.assert_allclose(z, 1.0, atol=1e-5)
+
+
+def test_fashion_augment_views_differ_and_bad_settings_are_named():
+    x = np.random.default_rng(5).random((8, 784)).astype(np.float32)
+    a, b = npy(fashion_augment()(x)), npy(fashion_augment()(x))
+    assert a.shape == (8, 784) and a.dtype == np.float32 and not np.allclose(a, b)
+    with pytest.raises(ValueError, match="crop_area"):
+        Augment(crop_area=(0.0, 1.0))
+    with pytest.raises(ValueError, match="flip"):
+        Augment(flip=1.5)
+
+
+def test_cnn_encoder_shapes_and_simclr_on_it():
+    enc = cnn_encoder()
+    x = np.random.default_rng(6).random((4, 784)).astype(np.float32)
+    assert enc(ms.tensor(x)).shape == (4, enc.feature_dim) == (4, 256)
+    assert enc(ms.tensor(x.reshape(4, 1, 28, 28))).shape == (4, 256)
+    with pytest.raises(ValueError, match="28x28"):
+        enc(ms.tensor(np.zeros((4, 100), np.float32)))
+    model = SimCLR(encoder=enc, hidden=32, proj_dim=8)
+    loss = model.loss(ms.tensor(x), ms.tensor(x))
+    loss.backward()
+    assert np.isfinite(loss.item()) and np.abs(npy(enc[1].weight.grad)).sum() > 0  # the first conv learns
+    with pytest.raises(ValueError, match="feature_dim"):
+        SimCLR(encoder=ms.nn.Linear(3, 3))
+
+
+def test_minibatch_probe_reaches_the_full_batch_accuracy():
+    # rows and labels drawn apart (a misaligned minibatch) would leave the probe near chance
+    rng = np.random.default_rng(7)
+    centers = rng.standard_normal((4, 10)) * 3
+    y = rng.integers(0, 4, 3000)
+    x = (centers[y] + rng.standard_normal((3000, 10))).astype(np.float32)
+    tr, va, te = (x[:2000], y[:2000]), (x[2000:2500], y[2000:2500]), (x[2500:], y[2500:])
+    full = linear_probe(tr, va, te, l2s=(1e-3,), steps=200)[0]
+    mini = linear_probe(tr, va, te, l2s=(1e-3,), steps=200, batch_size=64)[0]
+    assert full > 0.9 and mini > full - 0.02
