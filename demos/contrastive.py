@@ -1,6 +1,6 @@
 """SimCLR and BYOL on Fashion-MNIST: CNN features learned without labels, judged by a linear probe.
 
-    python demos/contrastive.py [--quick] [--seeds 3] [--epochs 10] [--ssl-images 4000]
+    python demos/contrastive.py [--quick] [--seeds 3] [--epochs 6] [--ssl-images 3000]
     # or the seeds as parallel processes, then one summary:
     python demos/contrastive.py --seed 0 --seeds 1 --out runs/c0   (and --seed 1, --seed 2 likewise)
     python demos/contrastive.py --merge runs/c0,runs/c1,runs/c2
@@ -222,19 +222,19 @@ def load_runs(folders):
 def main(argv=None):
     args = parse_args("contrastive", __doc__.splitlines()[0], argv,
                       seeds=(positive_int, None, "number of seeds (default 3, --quick 1)"),
-                      epochs=(positive_int, None, "pre-training epochs (default 10, --quick 3)"),
-                      ssl_images=(positive_int, None, "unlabelled images for pre-training (default 4000, --quick 2000)"),
+                      epochs=(positive_int, None, "pre-training epochs (default 6, --quick 3)"),
+                      ssl_images=(positive_int, None, "unlabelled images for pre-training (default 3000, --quick 2000)"),
                       temperature=(positive_float, 0.2, "SimCLR temperature"),
                       batch_size=(positive_int, 128, "pre-training batch size (images; two views each)"),
                       lr=(positive_float, 2e-3, "AdamW learning rate for pre-training"),
-                      sup_steps=(positive_int, None, "Adam steps of the supervised CNN (default 300, --quick 100)"),
+                      sup_steps=(positive_int, None, "Adam steps of the supervised CNN (default 200, --quick 100)"),
                       probe_steps=(positive_int, 300, "Adam steps of the linear probe"),
                       merge=(run_folders, None, "summarise earlier single-seed runs instead of training: their "
                                                 "--out folders, comma-separated (seeds run as parallel processes)"))
     args.seeds = args.seeds or (1 if args.quick else 3)
-    args.epochs = args.epochs or (3 if args.quick else 10)
-    args.ssl_images = args.ssl_images or (2000 if args.quick else 4000)
-    args.sup_steps = args.sup_steps or (100 if args.quick else 300)
+    args.epochs = args.epochs or (3 if args.quick else 6)
+    args.ssl_images = args.ssl_images or (2000 if args.quick else 3000)
+    args.sup_steps = args.sup_steps or (100 if args.quick else 200)
     args.pool, args.test = (5000, 2000) if args.quick else (None, None)
     if args.merge:
         per_seed, seeds, times, seconds, settings = load_runs(args.merge)
@@ -250,7 +250,7 @@ def main(argv=None):
             f"{NAMES[n]} " + "/".join(f"{acc[n, f]:.3f}" for f in FRACTIONS) for n in FEATURES), flush=True)
         if s == seeds[0]:
             plot_training(args, hist)
-            plot_feature_map(args, feats_te, y_te, 800 if args.quick else 2000)
+            plot_feature_map(args, feats_te, y_te, 800 if args.quick else 1500)
     settings = dict(epochs=args.epochs, ssl_images=args.ssl_images, temperature=args.temperature,
                     batch_size=args.batch_size, lr=args.lr, sup_steps=args.sup_steps,
                     pool=args.pool or 59000, test=args.test or 10000)
