@@ -49,7 +49,8 @@ from minissl import nn
 from minissl.models.augment import fashion_augment
 from minissl.models.autoencoder import PCA
 from minissl.models.cnn import cnn_encoder
-from minissl.models.contrastive import BYOL, SimCLR, linear_probe, pretrain
+from minissl.models.contrastive import BYOL, SimCLR, pretrain
+from minissl.probe import linear_probe
 
 FEATURES = ("raw", "pca", "random_init", "simclr", "byol", "supervised")
 NAMES = {"raw": "raw pixels", "pca": "PCA (64)", "random_init": "random CNN", "simclr": "SimCLR CNN",

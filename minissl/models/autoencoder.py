@@ -29,6 +29,8 @@ from ..backend import xp
 from ..nn import functional as F
 from ..optim import Adam
 from ..tensor import Tensor, no_grad
+from ..train import fit as train_fit
+from ..train import minibatches, steps_per_epoch
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, None: None, "linear": None}
 
@@ -177,12 +179,13 @@ def _array(x):
 
 def fit(model, data, loss_fn=None, epochs: int = 100, batch_size: int = 64, lr: float = 1e-3,
         weight_decay: float = 0.0, progress: str | None = None, optimizer=None) -> list:
-    """Train ``model`` with Adam on minibatches of ``data``; returns the mean loss per epoch.
+    """Train ``model`` with Adam on shuffled minibatches of ``data`` for ``epochs`` passes, through
+    :func:`minissl.train.fit`; returns the mean loss per epoch.
 
     ``data``: a Tensor (rows are examples) or a tuple of Tensors of equal
     length (e.g. images and labels); ``loss_fn(model, batch) -> scalar Tensor``
     gets a batch of the same form (default ``model.loss(batch)``). ``progress``
-    names a tqdm bar (``None`` = silent). Batches are drawn from the host
+    names a progress bar (``None`` = silent). Batches are drawn from the host
     generator, so ``ms.manual_seed`` reproduces a run.
     """
     parts = data if isinstance(data, tuple) else (data,)
@@ -190,26 +193,19 @@ def fit(model, data, loss_fn=None, epochs: int = 100, batch_size: int = 64, lr: 
         raise TypeError("fit: data must be a minissl Tensor or a tuple of Tensors of equal length; "
                         "wrap arrays with ms.tensor(...)")
     loss_fn = loss_fn or (lambda m, b: m.loss(b))
-    opt = optimizer or Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    epochs_iter = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-        epochs_iter = tqdm(epochs_iter, desc=progress, leave=False)
-    history, n = [], len(parts[0])
-    model.train()
-    for _ in epochs_iter:
-        order = backend.host_rng().permutation(n)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            rows = xp.asarray(order[i:i + batch_size])
-            batch = tuple(t[rows].detach() for t in parts)
-            loss = loss_fn(model, batch if isinstance(data, tuple) else batch[0])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(rows)
-        history.append(total / n)
-        if progress:
-            epochs_iter.set_postfix(loss=f"{history[-1]:.4g}")
-    model.eval()
-    return history
+    n = len(parts[0])
+    sizes = []
+
+    def step_loss(m, rows):
+        sizes.append(len(rows))
+        batch = tuple(t[xp.asarray(rows)].detach() for t in parts)
+        return loss_fn(m, batch if isinstance(data, tuple) else batch[0])
+
+    hist = train_fit(model, minibatches(n, batch_size, epochs, backend.host_rng()), epochs * steps_per_epoch(n, batch_size),
+                     loss_fn=step_loss, optimizer=optimizer or Adam(model.parameters(), lr=lr, weight_decay=weight_decay),
+                     progress=bool(progress), desc=progress or "train")
+    spe, out = steps_per_epoch(n, batch_size), []
+    for e in range(epochs):  # each batch weighted by its size: the mean over the epoch's examples
+        ls, ss = hist["loss"][e * spe:(e + 1) * spe], sizes[e * spe:(e + 1) * spe]
+        out.append(sum(a * b for a, b in zip(ls, ss)) / n)
+    return out

@@ -20,20 +20,19 @@ no gradient:  ℓ = 2 - 2·cos(q(z₁), z'₂) + (the same with the views swappe
 
 Both can *collapse* (every image to one point); :func:`collapse_std` watches
 for it. Features are judged by a linear probe: a logistic regression on the
-frozen encoder outputs (:func:`linear_probe`). Demo: ``demos/contrastive.py``.
+frozen encoder outputs (:func:`minissl.probe.linear_probe`). Demo: ``demos/contrastive.py``.
 """
 from __future__ import annotations
 
 import copy
 import math
 
-from tqdm.auto import tqdm
-
 from .. import nn
 from .. import ops as F
 from ..backend import host_rng, xp
-from ..optim import Adam, AdamW, warmup_cosine
+from ..optim import AdamW, warmup_cosine
 from ..tensor import Function, Tensor, no_grad, tensor
+from ..train import fit, minibatches, steps_per_epoch
 
 
 # ---------------------------------------------------------------- NT-Xent, fused
@@ -218,111 +217,33 @@ class BYOL(nn.Module):
 
 
 def pretrain(model, images, augment, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-5, progress=True):
-    """Self-supervised training of a :class:`SimCLR` or :class:`BYOL` on unlabelled ``images`` (N, 64).
+    """Self-supervised training of a :class:`SimCLR` or :class:`BYOL` on unlabelled ``images`` (N, D),
+    through :func:`minissl.train.fit`.
 
-    AdamW with a warm-up + cosine learning rate; each step draws two fresh views of a batch.
+    AdamW with a warm-up + cosine learning rate; each step draws two fresh views of a batch
+    (full batches only: BatchNorm wants them); BYOL's target moves after every step.
     Returns the history: per-epoch mean loss and collapse monitor (:func:`collapse_std`).
     """
     data = xp.asarray(images, dtype=xp.float32)
     n = data.shape[0]
-    steps_per_epoch = max(1, n // batch_size)  # drop the ragged last batch: BatchNorm wants full ones
-    total = steps_per_epoch * epochs
+    spe = steps_per_epoch(n, batch_size, drop_last=True)
+    if spe < 1:
+        raise ValueError(f"pretrain: {n} images make no full batch of {batch_size}; lower batch_size")
+    total = spe * epochs
     opt = AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = warmup_cosine(opt, min(2 * steps_per_epoch, total // 10 + 1), total)
-    history, step = {"loss": [], "collapse_std": []}, 0
-    model.train()
-    bar = tqdm(range(epochs), desc=type(model).__name__, disable=not progress, leave=False)
-    for _ in bar:
-        perm = host_rng().permutation(n)
-        losses, stds = [], []
-        for i in range(steps_per_epoch):
-            batch = data[xp.asarray(perm[i * batch_size:(i + 1) * batch_size])]
-            loss = model.loss(tensor(augment(batch)), tensor(augment(batch)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            if hasattr(model, "update_target"):
-                model.update_target(step, total)
-            step += 1
-            losses.append(loss.item())
-            stds.append(collapse_std(model.last_z))
-        history["loss"].append(sum(losses) / len(losses))
-        history["collapse_std"].append(sum(stds) / len(stds))
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", std=f"{history['collapse_std'][-1]:.3f}")
-    model.eval()
-    return history
+    sched = warmup_cosine(opt, min(2 * spe, total // 10 + 1), total)
+    stds = []
 
+    def loss_fn(m, rows):
+        batch = data[xp.asarray(rows)]
+        return m.loss(tensor(augment(batch)), tensor(augment(batch)))
 
-# ---------------------------------------------------------------- linear probe
-class LogisticRegression(nn.Module):
-    """K softmax classifiers side by side (one per L2 strength), stacked into one Linear so that
-    fitting all K costs one GEMM: logits (N, K, C)."""
+    def after_step(step, m):
+        if hasattr(m, "update_target"):
+            m.update_target(step - 1, total)
+        stds.append(collapse_std(m.last_z))
 
-    def __init__(self, in_features, num_classes, n_models=1):
-        super().__init__()
-        self.k, self.c = n_models, num_classes
-        self.linear = nn.Linear(in_features, n_models * num_classes)
-        for p in self.linear.parameters():  # zero init: the convex problem needs no symmetry breaking
-            p.array[...] = 0
-
-    def forward(self, x):
-        return self.linear(x).reshape(x.shape[0], self.k, self.c)
-
-
-def fit_probe(x, y, l2s, steps=300, lr=0.05, num_classes=None, batch_size=None):
-    """Fit one L2-regularised logistic regression per strength in ``l2s`` on (x, y): Adam on
-    mean_i CE(W x_i + b, y_i) + λ‖W‖²/2, full-batch, or on random minibatches of ``batch_size``
-    rows when there are more (the learning rate then decays to 0 along a half cosine, so the
-    last steps average out the minibatch noise). Returns the model (logits (N, K, C))."""
-    c = num_classes or int(y.max()) + 1
-    k = len(l2s)
-    x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x, dtype=xp.float32))
-    y = xp.asarray(y)
-    model = LogisticRegression(x.shape[1], c, k)
-    lam = tensor(xp.repeat(xp.asarray(l2s, dtype=xp.float32), c)[:, None])  # one λ per weight row
-    opt = Adam(model.parameters(), lr=lr)
-    sched = warmup_cosine(opt, 0, steps) if batch_size and len(y) > batch_size else None
-    w, n = model.linear.weight, len(y)
-    for _ in range(steps):
-        xb, yb = x, y
-        if sched is not None:
-            rows = xp.asarray(host_rng().integers(0, n, batch_size))
-            xb, yb = x[rows], y[rows]
-        logits = model(xb).reshape(-1, c)
-        # summed over the K models: each one's gradient is exactly that of its own loss
-        # (labels repeated in row-major (N, K) order, as logits.reshape(-1, C))
-        loss = F.cross_entropy(logits, tensor(xp.repeat(yb, k)), reduction="sum") / xb.shape[0] \
-            + (lam * w * w).sum() / 2
-        model.zero_grad()
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
-    return model
-
-
-L2_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-
-
-def linear_probe(train, val, test, l2s=L2_GRID, steps=300, lr=0.05, stats_from=None, batch_size=None):
-    """Standardise features, pick the L2 strength on ``val``, report accuracy on ``test``.
-
-    Each of ``train``, ``val``, ``test`` is (features (N, F), labels (N,)) as backend or NumPy
-    arrays. Means and stds come from ``stats_from`` (unlabelled features, e.g. the whole
-    training split when only a few of its labels are used) or else from the train features.
-    ``batch_size``: minibatches for large training sets (see :func:`fit_probe`).
-    Returns ``(test_accuracy, chosen_l2, val_accuracy)``.
-    """
-    (xtr, ytr), (xva, yva), (xte, yte) = [(xp.asarray(a, dtype=xp.float32), xp.asarray(b))
-                                          for a, b in (train, val, test)]
-    ref = xtr if stats_from is None else xp.asarray(stats_from, dtype=xp.float32)
-    mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-6
-    std = [tensor((a - mu) / sd) for a in (xtr, xva, xte)]
-    c = max(int(ytr.max()), int(yva.max()), int(yte.max())) + 1
-    model = fit_probe(std[0], ytr, l2s, steps, lr, c, batch_size)
-    with no_grad():
-        va = (model(std[1]).array.argmax(axis=2) == yva[:, None]).mean(axis=0)
-        best = int(va.argmax())
-        te = (model(std[2]).array[:, best].argmax(axis=1) == yte).mean()
-    return float(te), float(l2s[best]), float(va[best])
+    hist = fit(model, minibatches(n, batch_size, epochs, host_rng(), drop_last=True), total, loss_fn=loss_fn,
+               optimizer=opt, scheduler=sched, after_step=after_step, progress=progress, desc=type(model).__name__)
+    per_epoch = lambda v: [sum(v[e * spe:(e + 1) * spe]) / spe for e in range(epochs)]  # noqa: E731
+    return {"loss": per_epoch(hist["loss"]), "collapse_std": per_epoch(stds)}
