@@ -51,8 +51,8 @@ PUBLISHED = {"source": "Golan & El-Yaniv, NeurIPS 2018, Table 1, Fashion-MNIST",
 
 def settings(args):
     q = args.quick
-    return dict(seeds=1 if q else 3, n_normal=400 if q else 1000, n_test=1000 if q else 4000,
-                ae_epochs=8 if q else 10, ssl_images=1000 if q else 3000, ssl_epochs=3 if q else 8, k=5)
+    return dict(seeds=1 if q else 3, n_normal=400 if q else 1000, n_test=1000 if q else 3000,
+                ae_epochs=6, ssl_images=1000 if q else 2000, ssl_epochs=3 if q else 5, k=5)
 
 
 def knn_score(train, test, k, cosine=False):

@@ -30,8 +30,8 @@ from minissl.models.disentangle import DisentangledAutoEncoder
 
 def settings(args):
     q = args.quick
-    return dict(seeds=1 if q else 3, n_train=2000 if q else 5000, n_test=1000 if q else 2000,
-                epochs=4 if q else 8, dis_epochs=6 if q else 15)
+    return dict(seeds=1 if q else 3, n_train=2000 if q else 4000, n_test=1000 if q else 2000,
+                epochs=4 if q else 5, dis_epochs=6 if q else 10)
 
 
 def _probe(ztr, ytr, zte, yte):
@@ -54,7 +54,7 @@ def run(args):
         binary = DiscreteAutoEncoder(C.PIXELS, 16, "binary", arch="conv")
         C.train(binary, xtr, cfg["epochs"], seed, progress="binary code AE")
         add("binary16_mse", ((C.predict(binary, xte) - xte) ** 2).mean())
-        onehot = DiscreteAutoEncoder(C.PIXELS, 10, "onehot", arch="conv", tau=0.5, balance=0.05)
+        onehot = DiscreteAutoEncoder(C.PIXELS, 10, "onehot", arch="conv", tau=0.5, balance=1.0)
         C.train(onehot, xtr, cfg["epochs"], seed, progress="one-hot code AE")
         assign = C.predict(onehot, xte, fn=lambda m, b: ms.tensor(m.assign(b)))
         add("onehot_purity", cluster_purity(assign, yte))

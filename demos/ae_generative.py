@@ -37,8 +37,8 @@ K = 64
 
 def settings(args):
     q = args.quick
-    return dict(seeds=1 if q else 3, n_train=2000 if q else 5000, n_test=500 if q else 2000,
-                epochs=4 if q else 8, rd_latents=(2, 8) if q else (2, 4, 8, 16), vae_epochs=6 if q else 12)
+    return dict(seeds=1 if q else 3, n_train=2000 if q else 4000, n_test=500 if q else 2000,
+                epochs=4 if q else 5, rd_latents=(2, 8) if q else (2, 4, 8, 16), vae_epochs=6 if q else 8)
 
 
 def quantised_pca(pca, ztr, zte, k, bits):

@@ -27,8 +27,8 @@ NOISE = {"gaussian": 0.3, "mask": 0.5}
 
 
 def settings(args):
-    return dict(seeds=1 if args.quick else 3, n_train=2000 if args.quick else 5000,
-                n_test=1000 if args.quick else 2000, epochs=4 if args.quick else 6)
+    return dict(seeds=1 if args.quick else 3, n_train=2000 if args.quick else 4000,
+                n_test=1000 if args.quick else 2000, epochs=5)
 
 
 def _corrupt(x, kind, seed):
