@@ -2,7 +2,9 @@
 
 No labels: two random augmentations (:mod:`minissl.models.augment`) of one
 image are two *views*; the network learns to map views of the same image
-close together. Shapes: images x (N, 64) → encoder h (N, H) → projection z (N, D).
+close together. Shapes: images x (N, D) → encoder h (N, H) → projection z (N, D'):
+an MLP on 8×8 digits (D = 64), or ``encoder=cnn_encoder()`` (:mod:`minissl.models.cnn`)
+on 28×28 Fashion-MNIST (D = 784, H = 256).
 
 SimCLR (Chen et al., 2020) contrasts: among the 2N projections of a batch, the
 other view of the same image must be the most similar one. With unit vectors
