@@ -13,7 +13,8 @@ Claims (held-out test images; NMSE = MSE / variance of the test pixels, 1.0 = "p
   is the same for every image of a collection and is left out, else JPEG would spend
   more than 4,000 bits on any 28×28 image. Even so JPEG cannot go below a few hundred
   bits (each 8×8 block costs at least its DC code and an end-of-block), above the
-  VQ-VAEs' range, so it is compared with quantised PCA at its own rates;
+  VQ-VAEs' range, so it is compared with quantised PCA at its own rates (PCA's curve stops
+  at 1,024 bits: above that PCA is shown at 1,024, which can only flatter JPEG);
 * a convolutional VAE (16-D latent) decodes draws from its prior N(0, I) into new
   garments, and the decodings of a straight line between two codes morph one into the other.
 Figures: ae_vqvae.png (reconstructions, code use), ae_codebook.png (what one latent slot's
