@@ -7,18 +7,18 @@ compute the *same* formulas faster than NumPy's plain spelling; the backend
 every trick off, so that each op runs exactly the formula it shows; the tests
 compare the two ways. A learner may skip this file.
 
-What each CPU trick buys, from ``python benchmarks/speedups.py`` on the
-project's shared 2-core Intel Xeon (1 BLAS thread, load average 12-19 while
+What each CPU trick buys, from ``python benchmarks/speedups.py`` (two runs) on
+the project's shared 2-core Intel Xeon (1 BLAS thread, load average 12-19 while
 measured; medians of process CPU time, trick on / off, the same work
 alternating; ratios within about ±1.5% are noise at that load):
 
-=============================  =========================  ==================
-trick                          GPT / BERT demo steps       other
-=============================  =========================  ==================
-:func:`keep_freed_memory`      0.89 / 0.94                 -
-:func:`gelu_inplace`           0.94-0.96 / 0.97-0.98       -
-:func:`scatter_add_rows`       1.00 / 0.98-0.99 (noise)    CBOW epoch 0.48
-=============================  =========================  ==================
+=============================  ==========================  ==================
+trick                          GPT / BERT demo steps        other
+=============================  ==========================  ==================
+:func:`keep_freed_memory`      0.89-0.91 / 0.94             -
+:func:`gelu_inplace`           0.94-0.96 / 0.97-0.98        -
+:func:`scatter_add_rows`       1.00 / 0.98-0.99 (noise)     CBOW epoch 0.48
+=============================  ==========================  ==================
 
 Measured and rejected (the formula stays): Adam's update through one scratch
 array (0.99-1.01 on both steps) and the float32 fit of erf in place of SciPy's
