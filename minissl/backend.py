@@ -120,19 +120,20 @@ _ERFC_COF = (-1.3026537197817094, 6.4196979235649026e-1, 1.9476473204185836e-2, 
 if on_gpu:
     from cupyx.scipy.special import erf  # noqa: F401
 else:
-    try:  # SciPy's erf is optional; on the demos' activations it is faster than the float32 fit
+    try:  # SciPy's erf is the same function in double precision, only faster; it is optional
         from scipy.special import erf as _erf_scipy
     except ImportError:  # pragma: no cover - depends on the machine
         _erf_scipy = None
 
     def erf(x):
-        """The error function, in x's dtype: SciPy's where installed, else the float32 fit for
-        float32 arrays (speedups.py) and double precision (Numerical Recipes) for anything else."""
+        """The error function, in x's dtype: the float32 fit for float32 arrays (speedups.py; the
+        same bits with or without SciPy, so results do not depend on what else is installed),
+        double precision (SciPy's where installed, else Numerical Recipes) for anything else."""
+        if SPEEDUPS and getattr(x, "dtype", None) == numpy.float32 and x.ndim:
+            return speedups.erf_float32(x)
         if _erf_scipy is not None:
             y = _erf_scipy(x)  # float16 comes back as float32
             return y.astype(x.dtype, copy=False) if getattr(x, "ndim", 0) and y.dtype != x.dtype else y
-        if SPEEDUPS and getattr(x, "dtype", None) == numpy.float32 and x.ndim:
-            return speedups.erf_float32(x)
         return _erf_numpy(x)
 
 

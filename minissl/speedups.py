@@ -21,10 +21,11 @@ trick                          GPT / BERT demo steps        other
 =============================  ==========================  ==================
 
 Measured and rejected (the formula stays): Adam's update through one scratch
-array (0.99-1.01 on both steps) and the float32 fit of erf in place of SciPy's
-(1.015-1.025 on the BERT step, whose activations are small, where SciPy's erf
-is fast); :func:`erf_float32` is used only where SciPy is missing, 7x faster
-than the double-precision fallback.
+array (0.99-1.01 on both steps). Kept for reproducibility rather than speed:
+:func:`erf_float32` for float32 arrays whether or not SciPy is installed, so a
+run's numbers do not depend on an optional package (SciPy's erf would be
+1.5-2.5% faster on the BERT step, whose activations are small; without SciPy
+the fit is 7x faster than the double-precision fallback).
 
 GPU (CuPy): :func:`cupy_kernels` builds fused kernels for softmax, log-softmax,
 cross-entropy's gradient, layer norm, GELU and Adam's update: each op's formula
