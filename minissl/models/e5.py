@@ -35,7 +35,6 @@ import contextlib
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 
 from .. import nn
 from ..backend import xp
@@ -94,7 +93,7 @@ def hf_state_dict(file) -> dict:
     return state
 
 
-def quantize_q8_0(x: np.ndarray) -> np.ndarray:
+def quantize_q8_0(x):
     """Round each run of 32 values to int8 with its own scale and back (the reference's
     activation quantisation): ``d = max|x| / 127``, ``x ≈ d * clip(rint(x / d), -128, 127)``."""
     shape = x.shape
