@@ -33,13 +33,14 @@ character), ``demos/gpt_sort.py`` (learning an algorithm),
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 
-from .. import backend, io, nn, optim
+from .. import backend, io, nn
 from .. import ops as F
 from ..backend import xp
 from ..tensor import Tensor, no_grad
+from ..train import fit, make_optimizer, save_checkpoint  # noqa: F401 - save_checkpoint: GPT checkpoints
 from .config_check import check_fields
 
 
@@ -236,67 +237,30 @@ def evaluate_lm(model, batches):
     return total / max(count, 1)
 
 
-def make_optimizer(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95), warmup=100, total_steps=1000,
-                   min_lr_ratio=0.1):
-    """AdamW (decay on matrices only) with linear warm-up then cosine decay to min_lr_ratio·lr."""
-    opt = optim.AdamW(optim.param_groups_for_decay(model, weight_decay), lr=lr, betas=betas)
-    return opt, optim.warmup_cosine(opt, warmup, total_steps, min_ratio=min_lr_ratio)
+def lm_loss(model, batch):
+    """Mean next-token loss of a batch ``(x, y)`` of int arrays (B, T); targets -100 are ignored."""
+    x, y = batch
+    return model(xp.asarray(x), xp.asarray(y))[1]
 
 
 def train_lm(model, get_batch, steps: int, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95), warmup=None,
              grad_clip=1.0, eval_fn=None, eval_every=None, checkpoint=None, progress=True, desc="train"):
-    """The shared loop: ``get_batch(step) -> (x, y)`` int arrays (B, T), targets -100 = ignore.
+    """GPT-2's recipe on :func:`minissl.train.fit`: ``get_batch(step) -> (x, y)`` int arrays (B, T).
 
-    Every ``eval_every`` steps (and at the end) ``eval_fn(model)`` gives a validation loss
-    and, with ``checkpoint`` (a path), the model, optimizer and step are saved atomically.
-    Returns a history dict: ``step``, ``loss`` (every step), ``eval_step``, ``eval_loss``.
+    AdamW (decay on matrices only), linear warm-up over ``warmup`` steps (default 5% of
+    them), cosine decay to 0.1·lr, gradient norm clipped at ``grad_clip``. ``eval_fn(model)``
+    (e.g. :func:`evaluate_lm` on validation batches) runs every ``eval_every`` steps and at
+    the end; ``checkpoint`` (a path) is saved after each evaluation. Returns fit's history:
+    ``step``, ``loss``, ``lr`` per step, ``eval_step``, ``eval`` per evaluation.
     """
     warmup = max(1, steps // 20) if warmup is None else warmup
     opt, sched = make_optimizer(model, lr, weight_decay, betas, warmup, steps)
-    hist = {"step": [], "loss": [], "lr": [], "eval_step": [], "eval_loss": []}
-    params = list(model.parameters())
-    bar = range(steps)
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(bar, desc=desc, dynamic_ncols=True, mininterval=1.0)
-    model.train()
-    for step in bar:
-        x, y = get_batch(step)
-        _, loss = model(xp.asarray(x), xp.asarray(y))
-        opt.zero_grad()
-        loss.backward()
-        if grad_clip:
-            nn.utils.clip_grad_norm_(params, grad_clip)
-        hist["lr"].append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-        hist["step"].append(step + 1)
-        hist["loss"].append(float(loss.item()))
-        last = step + 1 == steps
-        if eval_fn is not None and ((eval_every and (step + 1) % eval_every == 0) or last):
-            hist["eval_step"].append(step + 1)
-            hist["eval_loss"].append(float(eval_fn(model)))
-            if progress:
-                bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}", val=f"{hist['eval_loss'][-1]:.3f}")
-            if checkpoint:
-                save_checkpoint(checkpoint, model, opt, step + 1)
-        elif progress and step % 10 == 0:
-            bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}")
-    if checkpoint and eval_fn is None:
-        save_checkpoint(checkpoint, model, opt, steps)
-    return hist
-
-
-def save_checkpoint(path, model, optimizer=None, step: int = 0, **extra):
-    """Config, weights (and optimizer state) in one atomic ``.npz`` via ``ms.save``."""
-    ckpt = {"config": asdict(model.config), "model": model.state_dict(), "step": step, **extra}
-    if optimizer is not None:
-        ckpt["optimizer"] = optimizer.state_dict()
-    io.save(ckpt, path)
+    return fit(model, get_batch, steps, loss_fn=lm_loss, optimizer=opt, scheduler=sched, grad_clip=grad_clip,
+               eval_fn=eval_fn, eval_every=eval_every, checkpoint=checkpoint, progress=progress, desc=desc)
 
 
 def load_checkpoint(path):
-    """Rebuild the GPT saved by :func:`save_checkpoint`; returns ``(model, checkpoint dict)``.
+    """Rebuild the GPT saved by :func:`minissl.train.save_checkpoint`; returns ``(model, checkpoint dict)``.
 
     The config is checked field by field, and against the saved weights' shapes,
     before the model is built: a config claiming 2,000 layers over a 2-layer file
