@@ -56,6 +56,7 @@ import numpy as np
 from common import parse_args, plt, positive_int, print_table, save_metrics, savefig, skip
 import minissl.datasets as D
 from minissl.backend import to_numpy
+from minissl.metrics import bootstrap_ci
 from minissl.models import load_gguf
 from minissl.models.llama import SMOLLM2_INSTALL, expand_cache, find_smollm2
 
@@ -162,12 +163,10 @@ def rule_baseline(task, items):
 
 
 def mean_ci(per_item):
-    """Mean over items of per-item scores (each averaged over the seeds, or a paired difference)
-    and its 95% interval (normal approximation, clipped to the scores' range)."""
-    s = np.asarray(per_item, dtype=float)
-    half = 1.96 * s.std(ddof=1) / np.sqrt(len(s)) if len(s) > 1 else float("nan")
-    lo, hi = (-1.0, 1.0) if s.min() < 0 else (0.0, 1.0)
-    return float(s.mean()), float(max(s.mean() - half, lo)), float(min(s.mean() + half, hi))
+    """Mean over test items of per-item scores (each averaged over the demonstration draws, or a
+    paired difference) and its 95% percentile-bootstrap interval over items."""
+    b = bootstrap_ci(np.mean, np.asarray(per_item, dtype=float))
+    return b["value"], b["lo"], b["hi"]
 
 
 def weights_digest(model):
