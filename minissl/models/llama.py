@@ -31,10 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import numbers
 import os
 from pathlib import Path
-
-import numpy as np
 
 from .. import backend, nn
 from .. import ops as F
@@ -64,7 +63,7 @@ class LlamaConfig:
         for f in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                   "num_key_value_heads", "max_position_embeddings"):
             v = getattr(self, f)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"LlamaConfig: {f} must be a positive integer, got {v!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"LlamaConfig: hidden_size ({self.hidden_size}) must be divisible by "
@@ -200,7 +199,7 @@ def find_smollm2() -> Path | None:
     return p if p.is_file() else None
 
 
-def unpermute_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
+def unpermute_rows(w, n_heads: int):
     """llama.cpp's interleaved query/key rows -> Hugging Face's half-split order.
 
     Per head of d rows, the file holds row pairs (2i, 2i+1) for RoPE pair i; Hugging
