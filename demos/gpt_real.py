@@ -281,7 +281,7 @@ def main():
         print(f"{task}: " + "; ".join(f"{c}: {'holds' if v else 'does not hold'}" for c, v in res["claims"].items()))
     print(f"weights unchanged by the evaluation (sha256): {unchanged}")
 
-    fig, ax = plt().subplots(figsize=(7, 4.2))
+    fig, ax = plt().subplots(figsize=(8.5, 4.2))
     for i, (task, pts) in enumerate(curves.items()):
         m = np.array(pts)
         line = ax.errorbar(np.array(shots) + 0.06 * i, m[:, 0], yerr=[m[:, 0] - m[:, 1], m[:, 2] - m[:, 0]],
@@ -293,7 +293,7 @@ def main():
     ax.set(xlabel="demonstrations in the prompt (x: shuffled answers, *: chat instruction)",
            ylabel="greedy exact-match accuracy", xticks=shots, ylim=(0, 1),
            title="SmolLM2-135M, frozen: learning from the prompt")
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     savefig(fig, args, "accuracy_vs_shots.png")
     save_metrics(args, {"model": str(path), "parameters": model.num_parameters(), "shots": list(shots),
                         "seeds": n_seeds, "tasks": results, "weights_unchanged": unchanged,
