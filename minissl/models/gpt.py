@@ -39,7 +39,7 @@ from dataclasses import dataclass, fields
 from .. import backend, io, nn
 from .. import ops as F
 from ..backend import xp
-from ..tensor import Tensor, no_grad
+from ..tensor import as_array, no_grad
 from ..train import fit, make_optimizer, save_checkpoint  # noqa: F401 - save_checkpoint: GPT checkpoints
 from .config_check import check_fields
 
@@ -134,7 +134,7 @@ class GPT(nn.Module):
 
         With ``cache`` the ids are the *new* tokens, placed after those already cached.
         """
-        ids = idx.array if isinstance(idx, Tensor) else xp.asarray(idx)
+        ids = as_array(idx)
         if ids.ndim != 2:
             raise ValueError(f"GPT expects token ids of shape (batch, time), got {tuple(ids.shape)}")
         past = nn.cache_length(cache[0].get("self")) if cache else 0
@@ -154,7 +154,7 @@ class GPT(nn.Module):
         logits = self.lm_head(self.features(idx, cache))
         if targets is None:
             return logits, None
-        t = targets.array if isinstance(targets, Tensor) else xp.asarray(targets)
+        t = as_array(targets)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), t.reshape(-1))
         return logits, loss
 
@@ -174,7 +174,7 @@ class GPT(nn.Module):
         """
         was_training = self.training
         self.eval()
-        out = xp.asarray(idx.array if isinstance(idx, Tensor) else idx, dtype=xp.int64)
+        out = as_array(idx, xp.int64)
         if out.ndim == 1:
             out = out[None, :]
         block, cache, step_ids = self.config.block_size, None, None

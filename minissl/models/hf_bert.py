@@ -52,7 +52,7 @@ from .. import io as msio
 from .. import ops as F
 from ..backend import xp
 from ..nn.transformer import ACTIVATIONS
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, as_array, no_grad
 from .bert import BertConfig, BertModel
 from .config_check import read_json_object
 
@@ -229,7 +229,7 @@ def load_tokenizer(directory):
 
 def mean_pooling(last_hidden_state, attention_mask):
     """Σ_t m_t h_t / Σ_t m_t: (B, T, H), (B, T) -> (B, H). Differentiable (Tensor ops)."""
-    m = attention_mask.array if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
+    m = as_array(attention_mask)
     m = m.astype(last_hidden_state.dtype)
     summed = (last_hidden_state * Tensor(m[:, :, None], _internal=True)).sum(dim=1)
     return summed / Tensor(xp.maximum(m.sum(axis=1, keepdims=True), 1e-9), _internal=True)
@@ -342,6 +342,10 @@ def to_hf_config(model) -> dict:
     if name not in HF_ARCHITECTURES:
         raise ValueError(f"save_pretrained writes {', '.join(HF_ARCHITECTURES)}; a {name} has no Hugging Face "
                          "counterpart (save its encoder, model.bert, instead)")
+    if getattr(model, "pooling", "cls") != "cls":
+        raise ValueError(f"this {name} classifies the mean of the token vectors (pooling={model.pooling!r}); Hugging "
+                         "Face's class always classifies the pooled [CLS] vector (save its encoder, model.bert, "
+                         "instead)")
     c = model.config
     if c.norm_first:
         raise ValueError("this BERT is pre-LN (norm_first=True), which Hugging Face's BertModel cannot express "

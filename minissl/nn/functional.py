@@ -14,7 +14,7 @@ from ..ops.conv import (adaptive_avg_pool2d, avg_pool2d, conv2d, conv_transpose2
 from ..ops.nn import (_constant_weight, _legacy_reduction, batch_norm, binary_cross_entropy,  # noqa: F401
                       cross_entropy_probs, leaky_relu, normalize, pad, silu)
 from ..ops.shape import one_hot  # noqa: F401
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -54,7 +54,7 @@ def _weighted_cross_entropy(input, target, weight, ignore_index, reduction, eps)
     """Class ids with class weights: loss_i = w_{y_i}·(1-ε)·nll_i + ε/C·Σ_c w_c·(-log p_ic),
     ``mean`` divides by Σ w_{y_i} over the rows not ignored (PyTorch's rule)."""
     nll = ops.cross_entropy(input, target, ignore_index=ignore_index, reduction="none")  # 0 where ignored
-    t = target.array if isinstance(target, Tensor) else xp.asarray(target)
+    t = as_array(target)
     keep = t != ignore_index
     w_y = Tensor(weight.array[xp.where(keep, t, 0)] * keep, _internal=True)
     loss = nll * w_y * (1 - eps)

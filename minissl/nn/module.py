@@ -19,14 +19,14 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from ..backend import xp
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 
 
 class Parameter(Tensor):
     """A tensor that a Module trains: ``requires_grad`` is on by default."""
 
     def __init__(self, data, requires_grad: bool = True):
-        data = data.array if isinstance(data, Tensor) else xp.asarray(data)
+        data = as_array(data)
         super().__init__(data, requires_grad=requires_grad, _internal=True)
 
     def __repr__(self):
