@@ -19,6 +19,12 @@ can do is guess (1/8); an entry only helps if it is for the query word, so a
 perfect reader of the prompt scores 1 - (7/8)^(k+1) with k shots; we print
 that bound beside the model.
 
+What this shows and what it does not: the model here was trained with a loss
+on the query answer, in exactly this prompt format, so it has learnt to read
+a dictionary from its prompt (the mechanism), not acquired it as a side effect
+of next-token pre-training. ``demos/gpt_real.py`` measures the real effect:
+a pre-trained SmolLM2-135M, frozen, on real tasks at 0-8 shots.
+
 (Why one token per entry: written as two tokens "c 5", the model first has to
 discover a two-layer "induction head" (a meaning token looks at the word before
 it, then the query looks for that word); in our runs a 2-layer GPT sat at the

@@ -65,8 +65,13 @@ STEPS = [
      ["val_loss", "val_loss_bigram", "val_loss_unigram", "gpt_beats_bigram", "steps"], ["chinese"]),
     ("gpt_sort", "GPT learns an algorithm", "A tiny GPT learns to sort sequences it has never seen.",
      ["test_exact_match"]),
-    ("gpt_incontext", "GPT: few-shot in-context learning", "With frozen weights, accuracy rises with the "
-     "number of demonstrations in the prompt.", ["accuracy_by_shots"]),
+    ("gpt_incontext", "GPT: few-shot in-context learning (toy)", "With frozen weights, accuracy rises with the "
+     "number of demonstrations in the prompt. The model was trained on this prompt format itself: it shows "
+     "the mechanism; gpt_real measures the effect in a real pre-trained model.", ["accuracy_by_shots"]),
+    ("gpt_real", "A real GPT: zero-, one- and few-shot", "SmolLM2-135M (its GGUF file), frozen, on real tasks "
+     "(word translation, capitals, plurals): does accuracy rise from 0 to k demonstrations, and do the "
+     "demonstrations' answers matter (shuffled-answer control)? Verdicts per task in `tasks.*.claims`.",
+     ["tasks.eng->fra.claims", "tasks.capital.claims", "tasks.plural.claims", "weights_unchanged"]),
     ("seq2seq_denoise", "Seq2seq pre-training (BART, MASS)", "A model pre-trained to restore corrupted text "
      "fine-tunes better than one from scratch.", ["restore_exact_match", "finetune.pretrained", "finetune.scratch"]),
     ("multilingual", "Multilingual BERT", "Joint masked-LM training on two languages aligns translations "

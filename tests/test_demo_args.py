@@ -85,6 +85,8 @@ SPECIFIC_BAD = {
                     ("--merge", "{d}/empty_folder"), ("--merge", ",")],
     "gpt_chinese": [("--steps", "0"), ("--steps", "1.5")],
     "gpt_incontext": [("--steps", "0"), ("--steps", "-1")],
+    "gpt_real": [("--items", "0"), ("--seeds", "-1"), ("--batch", "x"), ("--model", "{d}/missing.gguf"),
+                 ("--model", "{d}/empty.txt")],
     "gpt_shakespeare": [("--steps", "0"), ("--steps", "ten"), ("--bpe-vocab", "256"), ("--bpe-vocab", "0")],
     "gpt_sort": [("--steps", "0"), ("--steps", "-1"), ("--steps", "1e3"), ("--length", "0"), ("--digits", "1"),
                  ("--length", "3")],  # 10**3 sequences: the 2,000 test draws leave almost none to train on

@@ -34,11 +34,18 @@ def _probability(layer, p):
     return p
 
 
+_SKIP_INIT = [False]  # set by nn.utils.skip_init: parameters are allocated, not drawn
+
+
 def uniform_(shape, bound, dtype=xp.float32):
+    if _SKIP_INIT[0]:
+        return Parameter(xp.empty(shape, dtype=dtype))
     return Parameter((backend.rng().random(shape, dtype=xp.float64) * 2 - 1).astype(dtype) * bound)
 
 
 def normal_(shape, std, dtype=xp.float32):
+    if _SKIP_INIT[0]:
+        return Parameter(xp.empty(shape, dtype=dtype))
     return Parameter(backend.rng().standard_normal(shape, dtype=xp.float32).astype(dtype) * std)
 
 

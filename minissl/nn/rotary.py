@@ -17,9 +17,8 @@ Shapes: x (B, H, T, d) at positions offset .. offset+T-1 -> (B, H, T, d).
 """
 from __future__ import annotations
 
-from .. import ops as F
 from ..backend import xp
-from ..tensor import Tensor
+from ..tensor import Function, Tensor
 from .module import Module
 
 
@@ -34,14 +33,28 @@ def rotary_cos_sin(positions, dim: int, base: float = 10000.0, dtype=xp.float32)
 
 
 def rotate_half(x):
-    """(x_1, x_2) -> (-x_2, x_1) along the last axis, halves of size d/2."""
+    """(x_1, x_2) -> (-x_2, x_1) along the last axis, halves of size d/2 (a backend array)."""
     h = x.shape[-1] // 2
-    return F.cat([-x[..., h:], x[..., :h]], dim=-1)
+    return xp.concatenate([-x[..., h:], x[..., :h]], axis=-1)
+
+
+class Rotary(Function):
+    """y = x ⊙ cos + rotate_half(x) ⊙ sin, one op.
+
+    rotate_half is a linear map R with Rᵀ = -R (a quarter turn of each pair), so
+    the backward pass is dx = g ⊙ cos + Rᵀ(g ⊙ sin) = g ⊙ cos - rotate_half(g ⊙ sin)."""
+
+    def forward(self, x, cos, sin):
+        self.cos, self.sin = cos, sin
+        return x * cos + rotate_half(x) * sin
+
+    def backward(self, g):
+        return (g * self.cos - rotate_half(g * self.sin),)
 
 
 def apply_rotary(x, cos, sin):
-    """x ⊙ cos + rotate_half(x) ⊙ sin; cos/sin broadcast against x (e.g. (T, d))."""
-    return x * cos + rotate_half(x) * sin
+    """x ⊙ cos + rotate_half(x) ⊙ sin; ``cos``/``sin`` backend arrays broadcasting against x (e.g. (T, d))."""
+    return Rotary.apply(x, cos=cos, sin=sin)
 
 
 class RotaryEmbedding(Module):
@@ -67,7 +80,7 @@ class RotaryEmbedding(Module):
             pos = position_ids.array if isinstance(position_ids, Tensor) else xp.asarray(position_ids)
             cos, sin = rotary_cos_sin(pos.reshape(-1), self.head_dim, self.base, x.dtype)
             cos, sin = (a.reshape(pos.shape[0], 1, pos.shape[1], self.head_dim) for a in (cos, sin))
-        return apply_rotary(x, Tensor(cos, _internal=True), Tensor(sin, _internal=True))
+        return apply_rotary(x, cos, sin)
 
     def extra_repr(self):
         return f"head_dim={self.head_dim}, base={self.base:g}"

@@ -25,3 +25,15 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, eps: fl
         for g in grads:
             g *= scale
     return Tensor(xp.asarray(total, dtype=grads[0].dtype), _internal=True)
+
+
+def skip_init(module_cls, *args, **kwargs):
+    """``module_cls(*args, **kwargs)`` with its Linear and Embedding weights allocated but not
+    initialised (``torch.nn.utils.skip_init``): for a model whose weights are loaded next, the
+    random draws it would throw away are skipped. Draws no random numbers."""
+    from . import layers
+    layers._SKIP_INIT[0] = True
+    try:
+        return module_cls(*args, **kwargs)
+    finally:
+        layers._SKIP_INIT[0] = False

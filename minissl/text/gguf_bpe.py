@@ -8,6 +8,9 @@ A GGUF language model carries its tokenizer in the metadata:
 - ``tokenizer.ggml.merges``: "left right" strings in the order they were learned.
 - ``tokenizer.ggml.token_type``: 1 normal, 3 control (``<|im_start|>`` ...), 4 user-defined.
 
+``tokenizer.chat_template`` is the Jinja template that lays out a conversation for an
+instruction-tuned model (:meth:`GGUFTokenizer.apply_chat_template`).
+
 That is exactly byte-level BPE with its own numbering. minissl's tokenizer numbers
 tokens as bytes 0..255, then merge k -> 256 + k, then special tokens; so this class
 rebuilds the merges as pairs of minissl ids, lets ByteBPETokenizer do the splitting
@@ -92,3 +95,28 @@ class GGUFTokenizer:
             raise ValueError(f"GGUFTokenizer.decode: id {bad} is outside the vocabulary (0..{len(self._bytes) - 1})")
         out = b"".join(self._bytes[i] for i in ids if not (skip_special_tokens and i in self._special_ids))
         return out.decode("utf-8", "replace")
+
+    def apply_chat_template(self, messages, add_generation_prompt: bool = False, tokenize: bool = True):
+        """A conversation ``[{"role": "user", "content": "..."}, ...]`` laid out by the file's
+        ``tokenizer.chat_template``, as ``transformers``' method of that name: token ids
+        (``tokenize=True``) or the text; ``add_generation_prompt`` opens the assistant's turn.
+
+        SmolLM2's template (ChatML) gives ``<|im_start|>role\ncontent<|im_end|>\n`` per message,
+        after a default system message. Rendered with Jinja in a sandbox, as transformers does."""
+        if not self.chat_template:
+            raise ValueError("this GGUF file has no tokenizer.chat_template; write the prompt yourself")
+        try:
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+        except ImportError:
+            raise ImportError("apply_chat_template renders the file's Jinja template: pip install jinja2") from None
+
+        def raise_exception(message):
+            raise ValueError(f"chat template: {message}")
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env.globals["raise_exception"] = raise_exception
+        tokens = {i: t for t, i in self.vocab.items() if i in (self.bos_token_id, self.eos_token_id)}
+        text = env.from_string(self.chat_template).render(
+            messages=list(messages), add_generation_prompt=add_generation_prompt,
+            bos_token=tokens.get(self.bos_token_id, ""), eos_token=tokens.get(self.eos_token_id, ""))
+        return self.encode(text) if tokenize else text

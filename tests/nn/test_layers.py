@@ -131,3 +131,17 @@ def test_rms_norm_matches_torch_and_gradchecks(shape, eps, affine):
 def test_rms_norm_refuses_a_shape_the_input_does_not_end_with():
     with pytest.raises(ValueError, match="normalized_shape"):
         nn.RMSNorm(4)(ms.randn(2, 3))
+
+
+def test_skip_init_allocates_without_drawing_random_numbers():
+    ms.manual_seed(0)
+    want = nn.Linear(3, 4).weight.numpy()
+    ms.manual_seed(0)
+    m = nn.utils.skip_init(nn.Embedding, 5, 2)
+    assert m.weight.shape == (5, 2) and m.weight.dtype == ms.float32
+    np.testing.assert_array_equal(nn.Linear(3, 4).weight.numpy(), want)  # the generator did not move
+    assert nn.utils.skip_init(nn.Linear, 3, 4).weight.shape == (4, 3)
+    ms.manual_seed(1)
+    a = nn.Linear(3, 4).weight.numpy()  # and initialisation is back to normal afterwards
+    ms.manual_seed(1)
+    np.testing.assert_array_equal(nn.Linear(3, 4).weight.numpy(), a)
