@@ -79,6 +79,23 @@ def take(data: dict, rows) -> dict:
     return {k: v[rows, :width] if v.ndim == 2 and v.shape[1] == full else v[rows] for k, v in data.items()}
 
 
+def label_accuracy(model, data: dict, batch_size: int = 64) -> float:
+    """Share of labels the model gets right on a labelled set (``data["labels"]``: one class per
+    example, or one per token with -100 where there is none), in eval mode, ``batch_size`` at a time."""
+    from .tensor import no_grad
+    model.eval()
+    hits = total = 0
+    n = len(data["labels"])
+    with no_grad():
+        for k in range(0, n, batch_size):
+            batch = take(data, range(k, min(k + batch_size, n)))
+            y = batch.pop("labels")
+            pred = model(**batch).logits.numpy().argmax(-1)
+            keep = y != -100
+            hits, total = hits + int((pred[keep] == y[keep]).sum()), total + int(keep.sum())
+    return hits / total
+
+
 def output_loss(out):
     """The loss in a model's output: the output itself if it is a Tensor, else its ``.loss``."""
     if isinstance(out, Tensor):
