@@ -33,7 +33,7 @@ import numpy as np
 
 from . import io, optim
 from .nn.utils import clip_grad_norm_
-from .tensor import Tensor
+from .tensor import Tensor, no_grad
 
 
 def make_optimizer(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95), warmup=100, total_steps=1000,
@@ -82,7 +82,6 @@ def take(data: dict, rows) -> dict:
 def label_accuracy(model, data: dict, batch_size: int = 64) -> float:
     """Share of labels the model gets right on a labelled set (``data["labels"]``: one class per
     example, or one per token with -100 where there is none), in eval mode, ``batch_size`` at a time."""
-    from .tensor import no_grad
     model.eval()
     hits = total = 0
     n = len(data["labels"])
