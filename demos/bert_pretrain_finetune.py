@@ -32,7 +32,7 @@ from minissl.models.bert_heads import (BertForQuestionAnswering, BertForSequence
 from minissl.tasks import baseline_scores, encode_task, grammar_corpus, grammar_tokenizer, load_task
 from minissl.tasks.lexicon import SENTIMENT_ADJ
 from minissl.text import make_nsp_pairs, make_sop_pairs, mask_tokens, pad_batch
-from minissl.train import finetune, fit, make_optimizer, take
+from minissl.train import finetune, fit, label_accuracy, make_optimizer
 
 TASKS = ("sentiment", "pos", "nli", "qa", "dna")
 METRIC = {"sentiment": "accuracy", "pos": "token accuracy", "nli": "accuracy", "qa": "exact match",
@@ -162,14 +162,7 @@ def evaluate(name, model, test, pad):
                 if i not in best or score > best[i][2]:
                     best[i] = (s - w["offset"] + w["first"], e - w["offset"] + w["first"], score)
         return float(np.mean([best[i][:2] == (r["y"], r["y"]) for i, r in enumerate(test)]))
-    hits, total = 0, 0
-    for k in range(0, len(test["labels"]), 64):
-        batch = take(test, range(k, min(k + 64, len(test["labels"]))))
-        y = batch.pop("labels")
-        pred = model(**batch).logits.numpy().argmax(-1)
-        keep = y != -100  # POS: the words' first tokens only
-        hits, total = hits + int((pred[keep] == y[keep]).sum()), total + int(keep.sum())
-    return hits / total
+    return label_accuracy(model, test, batch_size=64)  # POS: of the words' first tokens
 
 
 def main():

@@ -19,10 +19,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a clone without installing
-
-try:
-    import minissl as ms  # noqa: E402
+try:  # minissl is installed (pip install -e . from the clone), so no path is edited here
+    import minissl as ms
 except ImportError as _e:
     if type(_e).__name__ != "BackendError":
         raise

@@ -52,7 +52,7 @@ from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_
 from minissl.tasks.world import world_corpus  # noqa: E402
 from minissl.tasks import encode_task, grammar_vocab, lexicon, load_task  # noqa: E402
 from minissl.text import mask_tokens, pad_batch  # noqa: E402
-from minissl.train import finetune, fit, make_optimizer, take  # noqa: E402
+from minissl.train import finetune, fit, label_accuracy, make_optimizer  # noqa: E402
 
 
 def settings(quick):
@@ -115,20 +115,6 @@ def finetune_copy(bert, cfg, data, num_labels, S, seed, tagging):
     model.bert.load_state_dict({k: v for k, v in bert.state_dict().items() if not k.startswith("pooler.")})
     finetune(model, data, epochs=S["epochs"], batch_size=16, lr=S["ft_lr"], seed=seed, progress=False)
     return model
-
-
-@ms.no_grad()
-def accuracy(model, data):
-    """Share of correct labels: of sentences, or of words for a tagger."""
-    model.eval()
-    hits = total = 0
-    for k in range(0, len(data["labels"]), 100):
-        batch = take(data, range(k, min(k + 100, len(data["labels"]))))
-        y = batch.pop("labels")
-        pred = model(**batch).logits.numpy().argmax(-1)
-        keep = y != -100
-        hits, total = hits + int((pred[keep] == y[keep]).sum()), total + int(keep.sum())
-    return hits / total
 
 
 def word_group(w):
@@ -207,8 +193,9 @@ def main():
 
         clf_a, clf_b, clf_sep = tuned(joint.bert, tr_a), tuned(joint.bert, tr_b), tuned(sep_a.bert, tr_a)
         labels = te_b["labels"][te_b["labels"] != -100]
-        transfer[name] = {"zero_shot": accuracy(clf_a, te_b), "source": accuracy(clf_a, te_a),
-                          "in_language": accuracy(clf_b, te_b), "separate_zero_shot": accuracy(clf_sep, te_b),
+        acc = lambda model, data: label_accuracy(model, data, batch_size=100)  # noqa: E731
+        transfer[name] = {"zero_shot": acc(clf_a, te_b), "source": acc(clf_a, te_a),
+                          "in_language": acc(clf_b, te_b), "separate_zero_shot": acc(clf_sep, te_b),
                           "majority": float(np.bincount(labels).max() / len(labels))}
         transfer[name]["ratio"] = transfer[name]["zero_shot"] / transfer[name]["in_language"]
     head = transfer[TRANSFER_TASKS[0]]

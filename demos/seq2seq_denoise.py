@@ -26,7 +26,7 @@ import numpy as np
 
 from common import (comma_list, multiple_of, parse_args, plt, positive_int, print_table, prob, save_metrics, savefig,
                     text_file_or_folder)
-import minissl as ms  # noqa: I001 (after common, which puts the repository on the path)
+import minissl as ms  # noqa: I001 (after common, which turns a bad MINISSL_BACKEND into one line)
 from minissl.models.seq2seq import Seq2SeqTransformer
 from minissl.models.seq2seq_decode import greedy_search
 from minissl.text.denoising import NOISES, DenoisingObjective, seq2seq_batch

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import io, optim
 from .nn.utils import clip_grad_norm_
-from .tensor import Tensor
+from .tensor import Tensor, no_grad
 
 
 def make_optimizer(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95), warmup=100, total_steps=1000,
@@ -77,6 +77,22 @@ def take(data: dict, rows) -> dict:
         return {k: v[rows] for k, v in data.items()}
     width, full = int(np.asarray(mask[rows]).sum(axis=1).max()), mask.shape[1]
     return {k: v[rows, :width] if v.ndim == 2 and v.shape[1] == full else v[rows] for k, v in data.items()}
+
+
+def label_accuracy(model, data: dict, batch_size: int = 64) -> float:
+    """Share of labels the model gets right on a labelled set (``data["labels"]``: one class per
+    example, or one per token with -100 where there is none), in eval mode, ``batch_size`` at a time."""
+    model.eval()
+    hits = total = 0
+    n = len(data["labels"])
+    with no_grad():
+        for k in range(0, n, batch_size):
+            batch = take(data, range(k, min(k + batch_size, n)))
+            y = batch.pop("labels")
+            pred = model(**batch).logits.numpy().argmax(-1)
+            keep = y != -100
+            hits, total = hits + int((pred[keep] == y[keep]).sum()), total + int(keep.sum())
+    return hits / total
 
 
 def output_loss(out):

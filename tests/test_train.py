@@ -4,7 +4,8 @@ import pytest
 
 import minissl as ms
 from minissl import nn, optim
-from minissl.train import finetune, fit, make_optimizer, minibatches, save_checkpoint, steps_per_epoch, take
+from minissl.train import (finetune, fit, label_accuracy, make_optimizer, minibatches, save_checkpoint, steps_per_epoch,
+                           take)
 
 npy = ms.backend.to_numpy
 
@@ -245,3 +246,26 @@ def test_finetune_refuses_unclear_requests():
     got = take(data, [2, 0])
     assert got["input_ids"].shape[1] == data["attention_mask"][[2, 0]].sum(1).max()
     assert take({"x": np.arange(5)}, [4, 1])["x"].tolist() == [4, 1]  # no mask: rows only
+
+
+def test_label_accuracy_counts_labelled_positions_across_batches():
+    from types import SimpleNamespace
+
+    class Echo(nn.Module):  # predicts class = input id (mod 3) at every position, or at the first one
+        def __init__(self, per_token):
+            super().__init__()
+            self.per_token = per_token
+
+        def forward(self, input_ids, attention_mask):
+            one_hot = np.eye(3, dtype=np.float32)[input_ids % 3]
+            return SimpleNamespace(logits=ms.tensor(one_hot if self.per_token else one_hot[:, 0]))
+
+    ids = np.array([[1, 2, 0], [2, 2, 0], [0, 1, 1], [1, 0, 0], [2, 1, 0]])
+    mask = np.array([[1, 1, 0], [1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 0]])
+    sentences = {"input_ids": ids, "attention_mask": mask, "labels": np.array([1, 0, 0, 1, 1])}
+    model = Echo(per_token=False)
+    assert label_accuracy(model, sentences, batch_size=2) == 3 / 5 and not model.training
+    tags = np.where(mask == 1, ids % 3, -100)
+    tags[0, 1], tags[2, 0] = 0, -100  # one wrong tag, one position without a label
+    tokens = dict(sentences, labels=tags)
+    assert label_accuracy(Echo(per_token=True), tokens, batch_size=3) == (mask.sum() - 2) / (mask.sum() - 1)
