@@ -35,6 +35,7 @@ import ae_common as C
 import fashion_common as FC
 import numpy as np
 from common import parse_args, plt, print_table, save_metrics, savefig
+from ae_common import SEEDS_FLAG
 
 import minissl as ms
 from minissl.metrics import roc_auc
@@ -51,7 +52,7 @@ PUBLISHED = {"source": "Golan & El-Yaniv, NeurIPS 2018, Table 1, Fashion-MNIST",
 
 def settings(args):
     q = args.quick
-    return dict(seeds=1 if q else 3, n_normal=400 if q else 1000, n_test=1000 if q else 3000,
+    return dict(seeds=getattr(args, "seeds", None) or (1 if q else 3), n_normal=400 if q else 1000, n_test=1000 if q else 3000,
                 ae_epochs=6, ssl_images=1000 if q else 2000, ssl_epochs=3 if q else 5, k=5)
 
 
@@ -162,7 +163,7 @@ def _figure(args, res, keep):
 
 
 def main():
-    a = parse_args("ae_anomaly", __doc__.splitlines()[0])
+    a = parse_args("ae_anomaly", __doc__.splitlines()[0], seeds=SEEDS_FLAG)
     metrics, table = run(a)
     print_table(table, ["detector", "mean AUC", "AUC per normal class 0..9"], "One-class anomaly detection (held-out)")
     print("metrics:", save_metrics(a, metrics))

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import fashion_common as FC  # noqa: F401  (sets single-threaded BLAS before NumPy starts)
 import numpy as np
+from common import positive_int
 
 import minissl as ms
 from minissl.models.autoencoder import fit
 
 SIDE, PIXELS = 28, 784
+SEEDS_FLAG = (positive_int, None, "number of seeds (default 3, --quick 1); --quick --seeds 3 gives intervals cheaply")
 
 
 def split(demo: str, seed: int, n_train: int, n_test: int):

@@ -20,6 +20,7 @@ import ae_common as C
 import fashion_common as FC
 import numpy as np
 from common import parse_args, plt, print_table, save_metrics, savefig
+from ae_common import SEEDS_FLAG
 
 import minissl as ms
 from minissl.metrics import cluster_purity
@@ -30,7 +31,7 @@ from minissl.models.disentangle import DisentangledAutoEncoder
 
 def settings(args):
     q = args.quick
-    return dict(seeds=1 if q else 3, n_train=2000 if q else 4000, n_test=1000 if q else 2000,
+    return dict(seeds=getattr(args, "seeds", None) or (1 if q else 3), n_train=2000 if q else 4000, n_test=1000 if q else 2000,
                 epochs=4 if q else 5, dis_epochs=6 if q else 10)
 
 
@@ -113,7 +114,7 @@ def _figures(args, keep):
 
 
 def main():
-    a = parse_args("ae_discrete", __doc__.splitlines()[0])
+    a = parse_args("ae_discrete", __doc__.splitlines()[0], seeds=SEEDS_FLAG)
     metrics, table = run(a)
     print_table(table, ["experiment", "value", "note"], "Discrete codes and disentanglement (held-out Fashion-MNIST)")
     print("metrics:", save_metrics(a, metrics))

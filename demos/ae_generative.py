@@ -29,6 +29,7 @@ import ae_common as C
 import fashion_common as FC
 import numpy as np
 from common import parse_args, plt, print_table, save_metrics, savefig
+from ae_common import SEEDS_FLAG
 
 import minissl as ms
 from minissl.models.autoencoder import PCA
@@ -40,7 +41,7 @@ K = 64
 
 def settings(args):
     q = args.quick
-    return dict(seeds=1 if q else 3, n_train=2000 if q else 4000, n_test=500 if q else 2000,
+    return dict(seeds=getattr(args, "seeds", None) or (1 if q else 3), n_train=2000 if q else 4000, n_test=500 if q else 2000,
                 epochs=4 if q else 5, rd_latents=(2, 8) if q else (2, 4, 8, 16), vae_epochs=6 if q else 8)
 
 
@@ -225,7 +226,7 @@ def _figures(args, keep, rd, m):
 
 
 def main():
-    a = parse_args("ae_generative", __doc__.splitlines()[0])
+    a = parse_args("ae_generative", __doc__.splitlines()[0], seeds=SEEDS_FLAG)
     metrics, table = run(a)
     print_table(table, ["experiment", "value", "note"], "VQ-VAE, compression and VAE (held-out Fashion-MNIST)")
     print("metrics:", save_metrics(a, metrics))

@@ -18,6 +18,7 @@ import ae_common as C
 import fashion_common as FC
 import numpy as np
 from common import parse_args, plt, print_table, save_metrics, savefig
+from ae_common import SEEDS_FLAG
 
 import minissl as ms
 from minissl.models.autoencoder import PCA, AutoEncoder, corrupt
@@ -27,7 +28,7 @@ NOISE = {"gaussian": 0.3, "mask": 0.5}
 
 
 def settings(args):
-    return dict(seeds=1 if args.quick else 3, n_train=2000 if args.quick else 4000,
+    return dict(seeds=getattr(args, "seeds", None) or (1 if args.quick else 3), n_train=2000 if args.quick else 4000,
                 n_test=1000 if args.quick else 2000, epochs=5)
 
 
@@ -121,7 +122,7 @@ def _figures(args, keep):
 
 
 def main():
-    a = parse_args("ae_reconstruction", __doc__.splitlines()[0])
+    a = parse_args("ae_reconstruction", __doc__.splitlines()[0], seeds=SEEDS_FLAG)
     metrics, table = run(a)
     print_table(table, ["experiment", "baseline", "model", "verdict"], "Reconstruction MSE per pixel (held-out)")
     print("metrics:", save_metrics(a, metrics))

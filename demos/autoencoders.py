@@ -20,7 +20,7 @@ times on a 2-core CPU shared with other jobs are stored as ``seconds``.
 from __future__ import annotations
 
 import ae_anomaly
-import ae_common  # noqa: F401  (sets single-threaded BLAS before NumPy starts)
+import ae_common  # sets single-threaded BLAS before NumPy starts; the --seeds flag
 import ae_discrete
 import ae_generative
 import ae_reconstruction
@@ -35,7 +35,8 @@ VERDICT_KEYS = ("reconstruction_verdicts", "anomaly_verdicts", "discrete_verdict
 def main(argv=None):
     args = parse_args("autoencoders", __doc__.splitlines()[0], argv,
                       only=(comma_list(*(p for p, _ in PARTS), empty_means_all=True), "",
-                            "comma-separated parts to run (default: all): " + ",".join(p for p, _ in PARTS)))
+                            "comma-separated parts to run (default: all): " + ",".join(p for p, _ in PARTS)),
+                      seeds=ae_common.SEEDS_FLAG)
     wanted = [p.strip() for p in args.only.split(",") if p.strip()] or [p for p, _ in PARTS]
     metrics, table = {}, []
     for name, mod in PARTS:

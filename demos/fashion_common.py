@@ -17,6 +17,8 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 from common import skip  # noqa: E402
 
+from minissl.metrics import mean_ci  # noqa: E402
+
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
@@ -44,14 +46,9 @@ def subset(y, n, rng, stratified=True):
 
 
 def summary(values):
-    """{"mean", "ci95": [lo, hi] (Student t; None with one seed), "per_seed": [...]} of per-seed values."""
-    v = np.asarray(values, dtype=float)
-    out = {"mean": float(v.mean()), "ci95": None, "per_seed": [float(a) for a in v]}
-    if len(v) > 1:
-        from scipy.stats import t
-        half = float(t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-        out["ci95"] = [float(v.mean() - half), float(v.mean() + half)]
-    return out
+    """{"mean", "ci95": [lo, hi] (Student t, minissl.metrics.mean_ci; None with one seed), "per_seed": [...]}."""
+    r = mean_ci(values)
+    return {"mean": r["mean"], "ci95": None if r["lo"] is None else [r["lo"], r["hi"]], "per_seed": r["values"]}
 
 
 def fmt(s):
