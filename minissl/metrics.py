@@ -10,6 +10,7 @@ mrr                 mean over queries of 1 / rank of the first correct answer
 spearman            Pearson correlation of the (average, for ties) ranks
 cluster_purity      share of points whose cluster's majority label is their own label
 perplexity          exp(mean nats per token); bits_per_char = mean nats per char / ln 2
+mean_interval       mean ± t_{0.975,n-1} s/√n over seeds; verdict: "holds" if the interval is above 0
 """
 from __future__ import annotations
 
@@ -146,3 +147,31 @@ def perplexity(mean_nats: float) -> float:
 
 def bits_per_char(mean_nats_per_char: float) -> float:
     return float(mean_nats_per_char / math.log(2))
+
+
+def mean_interval(values, level: float = 0.95) -> dict:
+    """Mean of per-seed values and its Student-t interval: mean ± t_{(1+level)/2, n-1} · s / √n
+    (s the sample standard deviation). One value has no interval (``lo = hi = mean``)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size == 0:
+        raise ValueError("mean_interval needs at least one value")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    mean = float(v.mean())
+    if v.size == 1:
+        return {"mean": mean, "lo": mean, "hi": mean, "n": 1}
+    from scipy.stats import t
+    half = float(t.ppf((1 + level) / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": int(v.size)}
+
+
+def verdict(interval: dict) -> str:
+    """The claim "this difference is positive", read from its interval: "holds" when the whole
+    interval is above 0, "does not hold" when it is at or below 0 entirely, else "not significant"."""
+    if interval["n"] < 2:
+        return "not significant"
+    if interval["lo"] > 0:
+        return "holds"
+    if interval["hi"] <= 0:
+        return "does not hold"
+    return "not significant"
