@@ -50,13 +50,16 @@ from common import comma_list, parse_args, plt, positive_int, print_table, save_
 
 import minissl as ms
 from minissl import datasets
-from minissl.metrics import mean_interval, verdict
+from minissl.metrics import mean_ci, verdict
 from minissl.models.bert import BertConfig, BertForPreTraining
 from minissl.models.bert_heads import BertForSequenceClassification
 from minissl.models.hf_bert import MINILM_INSTALL, find_minilm, keep_tokens, load_tokenizer, mean_pooling
 from minissl.optim import AdamW, param_groups_for_decay, warmup_linear
 from minissl.tasks import real as R
+from minissl.tasks import encode_task
 from minissl.tasks.baselines import logreg_select_c, majority_accuracy, tfidf_logreg
+from minissl.train import finetune as train_model
+from minissl.train import fit
 from minissl.text import make_nsp_pairs, make_sop_pairs, mask_tokens, pad_batch, split_sentences
 
 TASKS = ("fortune_topic", "play_genre", "same_play", "next_speech")
@@ -165,21 +168,20 @@ def pretrain(objective, docs, enc, vocab, S, seed, out):
     model = BertForPreTraining(BertConfig(vocab_size=len(vocab), **SMALL))
     opt = AdamW(param_groups_for_decay(model, 0.01), lr=1e-3)
     sched = warmup_linear(opt, S["pre_steps"] // 10, S["pre_steps"])
-    rng, losses = np.random.default_rng(seed), []
+    rng = np.random.default_rng(seed)
     special = [int(enc.remap[i]) for i in enc.tok.all_special_ids]
-    for _ in tqdm(range(S["pre_steps"]), desc=f"pre-train {objective}", ncols=90, mininterval=5):
+
+    def draw(step):  # a batch of pairs, masked afresh: BERT's 80/10/10 on 15% of the tokens
         rows = [pairs[i] for i in rng.integers(len(pairs), size=S["pre_batch"])]
         x, am, tt = batch(enc, [{"text": a, "text_pair": b} for a, b, _ in rows])
         x, labels = mask_tokens(x, rng, mask_id=int(enc.remap[enc.tok.mask_token_id]), vocab_size=len(vocab),
                                 special_ids=special, attention_mask=am)
         sent = None if objective == "mlm" else np.array([r[2] for r in rows])
-        loss = model(x, am, tt, labels=labels, sentence_label=sent).loss
-        opt.zero_grad()
-        loss.backward()
-        ms.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        return dict(input_ids=x, attention_mask=am, token_type_ids=tt, labels=labels, sentence_label=sent)
+
+    hist = fit(model, draw, S["pre_steps"], optimizer=opt, scheduler=sched, grad_clip=1.0,
+               desc=f"pre-train {objective}")
+    losses = [float(v) for v in hist["loss"]]
     model.save_pretrained(path)
     json.dump(losses, open(os.path.join(path, "losses.json"), "w"))
     json.dump(spec, open(os.path.join(path, "spec.json"), "w"))
@@ -213,23 +215,12 @@ def features(model, examples, enc):
     return out
 
 
-def finetune(model, train, enc, steps, lr, bs, seed):
-    """AdamW with linear warm-up and decay; batches drawn by epochs from ``seed`` (the same for every arm)."""
-    model.train()
-    opt = AdamW(param_groups_for_decay(model, 0.01), lr=lr)
-    sched = warmup_linear(opt, max(1, steps // 10), steps)
-    rng, order = np.random.default_rng(seed), []
-    for _ in range(steps):
-        if len(order) < bs:
-            order += list(rng.permutation(len(train)))
-        rows, order = [train[i] for i in order[:bs]], order[bs:]
-        x, am, tt = batch(enc, rows)
-        loss = model(x, am, tt, labels=np.array([e["label"] for e in rows])).loss
-        opt.zero_grad()
-        loss.backward()
-        ms.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+def finetune(model, task, train, enc, steps, lr, bs, seed):
+    """minissl.train.finetune (AdamW, linear warm-up and decay, clipping) on ``train`` encoded by
+    ``encode_task``, ids remapped to the kept rows; batches drawn from ``seed``, the same in every arm."""
+    data = encode_task(enc.tok, task, train, max_length=MAX_LEN["text_pair" in train[0]])
+    data["input_ids"] = enc.remap[data["input_ids"]]
+    train_model(model, data, steps=steps, batch_size=bs, lr=lr, seed=seed, progress=False)
     return model
 
 
@@ -321,7 +312,7 @@ def run_finetune(tname, task, arms, S, args, log, make):
             if not log.get(*key) and S["select_lr"]:
                 train = R.per_class(task.train, budgets[0], seed=10_000)
                 ms.manual_seed(10_000)
-                m = finetune(make(arm, n_labels), train, make.enc, S["ft_steps"], lr, S["batch"], 10_000)
+                m = finetune(make(arm, n_labels), task, train, make.enc, S["ft_steps"], lr, S["batch"], 10_000)
                 log.add(dict(zip(("protocol", "arm", "task", "budget", "seed"), key),
                              val=accuracy(m, task.dev, make.enc)))
             val[lr] = log.get(*key)["val"] if S["select_lr"] else 0.0
@@ -333,7 +324,8 @@ def run_finetune(tname, task, arms, S, args, log, make):
                 t1 = time.time()
                 train = R.per_class(task.train, budget, seed=args.seed + seed)
                 ms.manual_seed(args.seed + seed)  # same head init, dropout and batches in every arm
-                m = finetune(make(arm, n_labels), train, make.enc, S["ft_steps"], lr, S["batch"], args.seed + seed)
+                m = finetune(make(arm, n_labels), task, train, make.enc, S["ft_steps"], lr, S["batch"],
+                             args.seed + seed)
                 log.add(dict(protocol="finetune", arm=arm, task=tname, budget=budget, seed=seed, lr=lr,
                              test=accuracy(m, task.test, make.enc), seconds=round(time.time() - t1, 1)))
                 print(f"fine-tune {tname:13s} {budget:4d}/class seed {seed} {arm:14s} "
@@ -352,6 +344,8 @@ def main():
                                  "tasks and budgets of settings()), or both"),
                       pre_steps=(positive_int, None, "pre-training steps of the small BERTs (default 500; 30 "
                                  "with --quick)"),
+                      report_only=(bool, False, "train nothing: rebuild the tables and metrics.json from "
+                                   "OUT/runs.jsonl"),
                       resume=(bool, False, "keep the runs already in OUT/runs.jsonl and do only the missing ones"))
     S = settings(args.quick)
     S["seeds"] = args.seeds or S["seeds"]
@@ -376,7 +370,11 @@ def main():
 
     checkpoints, pre_losses = {}, {}
     for arm in arms:
-        if arm in OBJECTIVES:
+        if arm in OBJECTIVES and args.report_only:
+            path = os.path.join(args.out, f"pretrained_{OBJECTIVES[arm]}", "losses.json")
+            if os.path.exists(path):
+                pre_losses[OBJECTIVES[arm]] = json.load(open(path))
+        elif arm in OBJECTIVES:
             checkpoints[OBJECTIVES[arm]], pre_losses[OBJECTIVES[arm]] = pretrain(
                 OBJECTIVES[arm], docs, enc, vocab, S, args.seed, args.out)
 
@@ -384,8 +382,8 @@ def main():
         return make_model(arm, n_labels, minilm_dir, checkpoints, vocab)
     make.enc = enc
 
-    log = Log(os.path.join(args.out, "runs.jsonl"), args.resume)
-    for tname in wanted:
+    log = Log(os.path.join(args.out, "runs.jsonl"), args.resume or args.report_only)
+    for tname in [] if args.report_only else wanted:
         if "features" in args.protocols:
             run_features(tname, tasks[tname], arms, S, args, log, make)
         if "finetune" in args.protocols and tname in S["ft_tasks"]:
@@ -405,17 +403,24 @@ CLAIMS = [  # (claim, arm, compared with); "best_tfidf" = the TF-IDF model with 
 ]
 
 
-def per_seed(log, protocol, arm, tname, budget, seeds):
-    """Test accuracies of ``arm`` per seed (None where a run is missing); "best_tfidf" picks, per
-    seed, whichever TF-IDF model scored better on the validation split."""
-    if arm == "best_tfidf":
-        out = []
-        for s in seeds:
+def per_seed(log, protocol, arm, tname, budget, seeds) -> dict:
+    """{seed: test accuracy} of ``arm`` for the seeds that ran; "best_tfidf" picks, per seed,
+    whichever TF-IDF model scored better on the validation split."""
+    out = {}
+    for s in seeds:
+        if arm == "best_tfidf":
             w, c = (log.get("features", k, tname, budget, s) for k in ("tfidf_word", "tfidf_char"))
-            out.append(max(w, c, key=lambda r: r["val"])["test"] if w and c else None)
-        return out
-    proto = "features" if arm in BASELINES else protocol
-    return [(log.get(proto, arm, tname, budget, s) or {}).get("test") for s in seeds]
+            if w and c:
+                out[s] = max(w, c, key=lambda r: r["val"])["test"]
+        else:
+            r = log.get("features" if arm in BASELINES else protocol, arm, tname, budget, s)
+            if r:
+                out[s] = r["test"]
+    return out
+
+
+def interval_text(ci, fmt=".3f"):
+    return "(one seed: no interval)" if ci["lo"] is None else f"[{ci['lo']:{fmt}}, {ci['hi']:{fmt}}]"
 
 
 def report(args, S, tasks, arms, log, pre_losses, seconds):
@@ -434,27 +439,29 @@ def report(args, S, tasks, arms, log, pre_losses, seconds):
             for b in budgets:
                 for arm in list(BASELINES) + arms:
                     vals = per_seed(log, protocol, arm, tname, b, seeds)
-                    if None in vals:
+                    if not vals:
                         continue
                     cell = cells.setdefault(tname, {}).setdefault(str(b), {})
-                    cell[arm] = {"per_seed": vals, **mean_interval(vals)}
-                    rows.append((tname, b, arm, cell[arm]["mean"], f"[{cell[arm]['lo']:.3f}, {cell[arm]['hi']:.3f}]"))
+                    cell[arm] = dict(mean_ci(list(vals.values())), seeds=list(vals))  # "values": per seed
+                    rows.append((tname, b, arm, len(vals), cell[arm]["mean"], interval_text(cell[arm])))
                 for claim, a, c in CLAIMS:
                     va, vc = per_seed(log, protocol, a, tname, b, seeds), per_seed(log, protocol, c, tname, b, seeds)
-                    if None not in va and None not in vc:
-                        iv = mean_interval(np.subtract(va, vc))
+                    both = sorted(set(va) & set(vc))  # paired: the same seeds, so the same examples
+                    if both:
+                        iv = dict(mean_ci([va[s] - vc[s] for s in both]), seeds=both)
                         metrics["claims"].append({"claim": claim, "protocol": protocol, "task": tname, "budget": b,
-                                                  "difference": iv, "verdict": verdict(iv),
+                                                  "difference": iv, "verdict": verdict(iv["lo"], iv["hi"]),
                                                   "downstream": tname != "next_speech"})
         if not rows:
             continue
         metrics["protocols"][protocol] = cells
-        print_table(rows, ["task", "labels/class", "arm", "test acc", "95% interval"],
+        print_table(rows, ["task", "labels/class", "arm", "seeds", "test acc", "95% interval"],
                     title=f"{protocol}: test accuracy, mean of {len(seeds)} seeds (baselines: scikit-learn)")
     crow = [(c["claim"], c["protocol"], c["task"], c["budget"], c["difference"]["mean"],
-             f"[{c['difference']['lo']:+.3f}, {c['difference']['hi']:+.3f}]", c["verdict"]) for c in metrics["claims"]]
-    print_table(crow, ["claim", "protocol", "task", "labels/class", "difference", "95% interval", "verdict"],
-                title="Claims (paired over seeds: the same labelled examples in every arm)")
+             interval_text(c["difference"], "+.3f"), c["verdict"]) for c in metrics["claims"]]
+    if crow:
+        print_table(crow, ["claim", "protocol", "task", "labels/class", "difference", "95% interval", "verdict"],
+                    title="Claims (paired over seeds: the same labelled examples in every arm)")
     counts = {v: sum(c["verdict"] == v for c in metrics["claims"] if c["downstream"])
               for v in ("holds", "does not hold", "not significant")}
     metrics["verdict_counts_downstream"] = counts
@@ -463,7 +470,8 @@ def report(args, S, tasks, arms, log, pre_losses, seconds):
         tname, cells = first
         b = min(cells, key=int)
         best = per_seed(log, "features", "best_tfidf", tname, int(b), seeds)
-        metrics["headline"] = {"task": tname, "labels_per_class": int(b), "best_tfidf": float(np.mean(best)),
+        metrics["headline"] = {"task": tname, "labels_per_class": int(b),
+                               "best_tfidf": float(np.mean(list(best.values()))),
                                **{a: cells[b][a]["mean"] for a in ("majority", *arms) if a in cells[b]}}
     print(f"\ndownstream claims: {counts} (next_speech is NSP itself and is not counted)")
     if "features" in metrics["protocols"]:
@@ -478,9 +486,10 @@ def figure(args, cells, tasks, arms):
         bs = sorted(int(b) for b in cells.get(tname, {}))
         for arm in list(BASELINES) + arms:
             if bs and all(arm in cells[tname][str(b)] for b in bs):
-                m, lo, hi = ([cells[tname][str(b)][arm][k] for b in bs] for k in ("mean", "lo", "hi"))
-                ax.plot(bs, m, "--" if arm in BASELINES else "-", marker="o", label=arm)
-                ax.fill_between(bs, lo, hi, alpha=0.15)
+                c = [cells[tname][str(b)][arm] for b in bs]
+                ax.plot(bs, [x["mean"] for x in c], "--" if arm in BASELINES else "-", marker="o", label=arm)
+                if c[0]["lo"] is not None:
+                    ax.fill_between(bs, [x["lo"] for x in c], [x["hi"] for x in c], alpha=0.15)
         ax.set(xscale="log", title=tname + (" (NSP itself)" if tname == "next_speech" else ""),
                xlabel="labels per class", ylabel="test accuracy (frozen features)")
     axes[0][0].legend(fontsize=7)

@@ -109,7 +109,7 @@ def main():
     hist = train_lm(model, get_batch, steps, lr=2e-3, betas=(0.9, 0.99), weight_decay=0.1, grad_clip=1.0,
                     warmup=min(100, steps // 10), eval_fn=lambda m: evaluate_lm(m, val),
                     eval_every=max(50, steps // 10), desc="gpt_chinese")
-    val_loss = hist["eval_loss"][-1]
+    val_loss = hist["eval"][-1]
     poems = []
     for i, title in enumerate(titles[:4]):  # title and poet of a held-out poem; the GPT writes the verses
         out = tok.decode(model.generate(np.array([tok.encode(title)]), 64 - len(title), temperature=0.8, top_k=40,
@@ -120,7 +120,7 @@ def main():
 
     fig, ax = plt().subplots(figsize=(7, 4))
     ax.plot(hist["step"], hist["loss"], lw=0.5, alpha=0.5, label="GPT train (one batch)")
-    ax.plot(hist["eval_step"], hist["eval_loss"], "o-", label="GPT validation")
+    ax.plot(hist["eval_step"], hist["eval"], "o-", label="GPT validation")
     ax.axhline(unigram, ls="--", c="gray", label="unigram (validation)")
     ax.axhline(bigram, ls=":", c="k", label="bigram, Witten-Bell (validation)")
     ax.set(xlabel="step", ylabel="nats per character", title="per-character GPT on Chinese poems and quotes")
@@ -142,7 +142,7 @@ def main():
     print_table(rows, ["", "value"], "next-character loss on held-out Chinese (nats per character)")
     save_metrics(args, {"val_loss": val_loss, "val_loss_unigram": unigram, "val_loss_bigram": bigram,
                         "gpt_beats_bigram": val_loss < bigram, "gpt_minus_bigram": val_loss - bigram,
-                        "curve": {"step": hist["eval_step"], "val_loss": hist["eval_loss"]},
+                        "curve": {"step": hist["eval_step"], "val_loss": hist["eval"]},
                         "train_chars": len(tr), "val_chars": len(y_all), "vocab_size": tok.vocab_size,
                         "steps": steps, "batch": BATCH, "parameters": model.num_parameters(), "poems": poems,
                         "cjk_font": font})

@@ -96,7 +96,7 @@ def main():
     hist = train_lm(model, get_batch, steps, warmup=min(100, steps // 10), **RECIPE,
                     eval_fn=lambda m: evaluate_lm(m, val), eval_every=max(50, steps // 10), desc="gpt_shakespeare")
     train_seconds = time.time() - t0
-    val_loss = hist["eval_loss"][-1]
+    val_loss = hist["eval"][-1]
     samples = [tok.decode(model.generate(np.array([tok.encode(p)]), 400, temperature=0.8, top_k=40,
                                          rng=xp.random.default_rng(args.seed + i))[0])
                for i, p in enumerate(["\n", "ROMEO.\n"])]
@@ -107,7 +107,7 @@ def main():
 
     fig, ax = plt().subplots(figsize=(7, 4))
     ax.plot(hist["step"], hist["loss"], lw=0.5, alpha=0.5, label="train (one batch)")
-    ax.plot(hist["eval_step"], hist["eval_loss"], "o-", label="validation (held-out works)")
+    ax.plot(hist["eval_step"], hist["eval"], "o-", label="validation (held-out works)")
     ax.axhline(NANOGPT_VAL_LOSS, ls=":", c="gray", label="nanoGPT, tiny-Shakespeare (other data)")
     ax.set(xlabel="step", ylabel="cross-entropy (nats per character)", ylim=(1, 4.5),
            title="character-level GPT on Shakespeare, nanoGPT's CPU recipe")
@@ -125,7 +125,7 @@ def main():
                         "ms_per_step": 1e3 * train_seconds / steps, "steps": steps, "batch": BATCH,
                         "block_size": T, "parameters": model.num_parameters(), "vocab_size": tok.vocab_size,
                         "validation_works": list(SHAKESPEARE_VALIDATION), "val_chars": len(va),
-                        "eval_batches": EVAL_BATCHES, "curve": {"step": hist["eval_step"], "val_loss": hist["eval_loss"]},
+                        "eval_batches": EVAL_BATCHES, "curve": {"step": hist["eval_step"], "val_loss": hist["eval"]},
                         "bpe": bpe, "samples": samples})
 
 

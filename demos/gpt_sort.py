@@ -77,14 +77,8 @@ def main():
     print(f"sorting {L} digits from 0..{D - 1}; GPT {cfg.n_layer} layers x {cfg.n_embd} wide, "
           f"{model.num_parameters():,} parameters; {len(test)} held-out test sequences")
     acc0 = exact_match(model, test[:200], D)
-    curve = []
-
-    def evaluate(m):
-        curve.append(exact_match(m, test[:500], D))
-        return 1 - curve[-1]  # train_lm logs it as the "eval loss": the error rate
-
     hist = train_lm(model, get_batch, steps, lr=3e-3, weight_decay=0.1, warmup=100,
-                    eval_fn=evaluate, eval_every=max(100, steps // 10), desc="gpt_sort")
+                    eval_fn=lambda m: exact_match(m, test[:500], D), eval_every=max(100, steps // 10), desc="gpt_sort")
     acc = exact_match(model, test, D)
     demo = encode(test[:5], D)
     out = model.generate(demo[:, :L + 1], L, do_sample=False)
@@ -95,7 +89,7 @@ def main():
     fig, ax = plt().subplots(1, 2, figsize=(10, 3.6))
     ax[0].plot(hist["step"], hist["loss"], lw=0.7)
     ax[0].set(xlabel="step", ylabel="loss on the sorted half (nats)", yscale="log", title="training loss")
-    ax[1].plot(hist["eval_step"], curve, "o-")
+    ax[1].plot(hist["eval_step"], hist["eval"], "o-")
     ax[1].set(xlabel="step", ylabel="exact match (500 held-out)", ylim=(0, 1.02), title="held-out exact match")
     savefig(fig, args, "sort_curves.png")
     print_table([["exact match before training", acc0], ["exact match after training", acc],

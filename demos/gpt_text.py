@@ -86,14 +86,14 @@ def main():
     hist = train_lm(model, get_batch, steps, lr=2e-3, weight_decay=0.1, grad_clip=1.0,
                     eval_fn=lambda m: evaluate_lm(m, val), eval_every=max(50, steps // 10),
                     checkpoint=Path(args.out) / "gpt_text.npz", desc="gpt_text")
-    bpc = hist["eval_loss"][-1] / math.log(2)
+    bpc = hist["eval"][-1] / math.log(2)
     after = sample(model, tok, prompt, 300, xp.random.default_rng(args.seed))
     print(f"\nafter {steps} steps (validation {bpc:.3f} bits/char):\n{after}\n")
 
     fig, ax = plt().subplots(figsize=(7, 4))
     ln2 = math.log(2)
     ax.plot(hist["step"], np.array(hist["loss"]) / ln2, lw=0.6, alpha=0.6, label="train (batch)")
-    ax.plot(hist["eval_step"], np.array(hist["eval_loss"]) / ln2, "o-", label="validation")
+    ax.plot(hist["eval_step"], np.array(hist["eval"]) / ln2, "o-", label="validation")
     ax.axhline(math.log2(tok.vocab_size), ls="--", c="gray", label="uniform guess")
     ax.set(xlabel="step", ylabel="bits per character", title="character-level GPT")
     ax.legend()

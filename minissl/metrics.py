@@ -10,7 +10,13 @@ mrr                 mean over queries of 1 / rank of the first correct answer
 spearman            Pearson correlation of the (average, for ties) ranks
 cluster_purity      share of points whose cluster's majority label is their own label
 perplexity          exp(mean nats per token); bits_per_char = mean nats per char / ln 2
-mean_interval       mean ± t_{0.975,n-1} s/√n over seeds; verdict: "holds" if the interval is above 0
+
+Uncertainty (how sure a number is, DESIGN §9):
+mean_ci             mean of n per-seed values ± t_{0.975, n-1} · s / √n  (Student's t interval)
+bootstrap_ci        percentile interval of a statistic recomputed on rows resampled with replacement
+                    (paired: the same rows for every array, so a difference keeps its pairing)
+verdict             "holds" when an interval for (claimed - alternative) lies above 0, "does not hold"
+                    when it lies below, "not significant" when it covers 0
 """
 from __future__ import annotations
 
@@ -149,29 +155,71 @@ def bits_per_char(mean_nats_per_char: float) -> float:
     return float(mean_nats_per_char / math.log(2))
 
 
-def mean_interval(values, level: float = 0.95) -> dict:
-    """Mean of per-seed values and its Student-t interval: mean ± t_{(1+level)/2, n-1} · s / √n
-    (s the sample standard deviation). One value has no interval (``lo = hi = mean``)."""
+# Student's t quantile t_{0.975, df} for df = 1..30; beyond 30 the Cornish-Fisher
+# expansion around the normal quantile is exact to 3 decimals.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+_Z975 = 1.959964
+
+
+def t_quantile_975(df: int) -> float:
+    """The 97.5% quantile of Student's t with ``df`` degrees of freedom (95% two-sided)."""
+    if df < 1:
+        raise ValueError(f"a t interval needs at least 2 values (df >= 1), got df={df}")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = _Z975
+    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+
+
+def mean_ci(values) -> dict:
+    """95% interval for the mean of independent runs (e.g. one value per seed).
+
+    mean ± t_{0.975, n-1} · s / √n, with s the sample standard deviation. Returns
+    {"mean", "lo", "hi", "n", "values"}; one value gives lo = hi = None (no interval
+    from a single run), which the caller must report as such."""
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     if v.size == 0:
-        raise ValueError("mean_interval needs at least one value")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
-    mean = float(v.mean())
-    if v.size == 1:
-        return {"mean": mean, "lo": mean, "hi": mean, "n": 1}
-    from scipy.stats import t
-    half = float(t.ppf((1 + level) / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-    return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": int(v.size)}
+        raise ValueError("mean_ci needs at least one value")
+    out = {"mean": float(v.mean()), "lo": None, "hi": None, "n": int(v.size), "values": [float(x) for x in v]}
+    if v.size > 1:
+        half = t_quantile_975(v.size - 1) * float(v.std(ddof=1)) / math.sqrt(v.size)
+        out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+    return out
 
 
-def verdict(interval: dict) -> str:
-    """The claim "this difference is positive", read from its interval: "holds" when the whole
-    interval is above 0, "does not hold" when it is at or below 0 entirely, else "not significant"."""
-    if interval["n"] < 2:
+def bootstrap_ci(statistic, *arrays, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """Percentile bootstrap: resample the rows (the same rows of every array), recompute
+    ``statistic(*arrays)``, and take the central ``level`` share of the values.
+
+    Use it when the uncertainty is over test items (word pairs, test sentences), e.g.
+    ``bootstrap_ci(lambda a, b, h: spearman(a, h) - spearman(b, h), sim_a, sim_b, human)``.
+    Returns {"value" (on the full data), "lo", "hi", "n_boot"}."""
+    arrays = [np.asarray(a) for a in arrays]
+    n = len(arrays[0])
+    if n < 2 or any(len(a) != n for a in arrays):
+        raise ValueError(f"bootstrap_ci needs arrays of one common length >= 2, got {[len(a) for a in arrays]}")
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        try:
+            stats.append(statistic(*(a[idx] for a in arrays)))
+        except ValueError:  # a degenerate resample (e.g. constant ranks): skip it
+            continue
+    if len(stats) < n_boot // 2:
+        raise ValueError("more than half of the bootstrap resamples were degenerate; the data are too few")
+    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return {"value": float(statistic(*arrays)), "lo": float(lo), "hi": float(hi), "n_boot": len(stats)}
+
+
+def verdict(lo, hi) -> str:
+    """The claim "difference > 0" given the difference's interval [lo, hi]."""
+    if lo is None or hi is None:
         return "not significant"
-    if interval["lo"] > 0:
+    if lo > 0:
         return "holds"
-    if interval["hi"] <= 0:
+    if hi < 0:
         return "does not hold"
     return "not significant"

@@ -35,7 +35,7 @@ def test_quick_run_writes_every_arm_seed_and_claim(tmp_path):
     cell = m["protocols"]["features"]["fortune_topic"]["50"]
     assert set(cell) == {"majority", "tfidf_word", "tfidf_char", "minilm", "small_mlm", "small_random"}
     for arm in cell.values():
-        assert len(arm["per_seed"]) == 2 and arm["lo"] <= arm["mean"] <= arm["hi"]
+        assert len(arm["values"]) == 2 and arm["lo"] <= arm["mean"] <= arm["hi"]
     assert cell["majority"]["mean"] == pytest.approx(1 / 7)  # balanced test split, 7 topics
     assert set(m["protocols"]["finetune"]["fortune_topic"]["20"]) >= {"minilm", "small_mlm", "small_random"}
     verdicts = {(c["claim"], c["protocol"]): c["verdict"] for c in m["claims"]}

@@ -61,3 +61,49 @@ def test_cluster_purity_by_hand():
 def test_perplexity_bits():
     assert perplexity(math.log(50)) == pytest.approx(50)
     assert bits_per_char(math.log(2)) == pytest.approx(1.0)
+
+
+def test_t_quantile_matches_scipy():
+    stats = pytest.importorskip("scipy.stats", reason="scipy is the reference for Student's t")
+    from minissl.metrics import t_quantile_975
+    for df in list(range(1, 40)) + [50, 100, 1000]:
+        assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=1.5e-3)
+
+
+def test_mean_ci_is_students_t_interval():
+    from minissl.metrics import mean_ci
+    r = mean_ci([0.70, 0.72, 0.68, 0.75, 0.71])
+    s = np.std([0.70, 0.72, 0.68, 0.75, 0.71], ddof=1)
+    assert r["mean"] == pytest.approx(0.712)
+    assert r["hi"] - r["mean"] == pytest.approx(2.776 * s / np.sqrt(5))
+    one = mean_ci([0.5])
+    assert one["lo"] is None and one["hi"] is None  # no interval from one run
+    with pytest.raises(ValueError, match="at least one"):
+        mean_ci([])
+
+
+def test_mean_ci_covers_the_true_mean_95_percent_of_the_time():
+    from minissl.metrics import mean_ci
+    rng = np.random.default_rng(0)
+    hits = sum(r["lo"] < 1.0 < r["hi"] for r in (mean_ci(rng.normal(1.0, 2.0, 5)) for _ in range(4000)))
+    assert 0.94 < hits / 4000 < 0.96  # binomial SE 0.0034
+
+
+def test_bootstrap_ci_keeps_the_pairing_and_brackets_the_value():
+    from minissl.metrics import bootstrap_ci, spearman
+    rng = np.random.default_rng(0)
+    human = rng.normal(size=300)
+    a = human + rng.normal(scale=0.5, size=300)  # closer to the human scores than b
+    b = human + rng.normal(scale=2.0, size=300)
+    r = bootstrap_ci(lambda x, y, h: spearman(x, h) - spearman(y, h), a, b, human, n_boot=200)
+    assert r["lo"] < r["value"] < r["hi"] and r["lo"] > 0
+    with pytest.raises(ValueError, match="common length"):
+        bootstrap_ci(np.mean, np.ones(3), np.ones(4))
+
+
+def test_verdict_reads_the_interval():
+    from minissl.metrics import verdict
+    assert verdict(0.01, 0.2) == "holds"
+    assert verdict(-0.2, -0.01) == "does not hold"
+    assert verdict(-0.1, 0.1) == "not significant"
+    assert verdict(None, None) == "not significant"

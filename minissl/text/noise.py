@@ -14,13 +14,16 @@ BART's five noises:
 
 MASS: one contiguous span (about half the sentence) is masked in the encoder
 input; the decoder predicts exactly that span, token by token.
+
+T5's span corruption: about 15% of the tokens, in spans of mean length 3, are
+cut out; each span leaves one sentinel in the input, and the target lists the
+sentinels, each followed by the span it stands for.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .base import pad_batch
-from .collate import IGNORE_INDEX
+from .collate import seq2seq_batch
 
 
 def token_masking(ids, mask_id: int, rng, p: float = 0.15) -> list[int]:
@@ -102,18 +105,19 @@ class BartCollator:
 
     noises: any of "mask", "delete", "infill", "permute", "rotate", applied in
     that order ("permute" needs each example as a list of sentences).
-    Returns int64 arrays: input_ids (B, S), attention_mask (B, S),
-    decoder_input_ids (B, T) = [bos] + target[:-1], labels (B, T) = target, -100 on padding.
+    Calling it on a list of examples gives :func:`~minissl.text.collate.seq2seq_batch`'s
+    int64 arrays: input_ids (B, S), attention_mask (B, S), decoder_input_ids (B, T) =
+    [bos] + target, labels (B, T) = target + [eos], -100 on padding.
     """
 
     ORDER = ("permute", "mask", "delete", "infill", "rotate")
 
     def __init__(self, mask_id: int, pad_id: int, bos_id: int, noises=("infill", "permute"),
-                 mask_ratio: float = 0.3, poisson_lambda: float = 3.0, seed: int = 0):
+                 mask_ratio: float = 0.3, poisson_lambda: float = 3.0, seed: int = 0, *, eos_id: int):
         unknown = set(noises) - set(self.ORDER)
         if unknown:
             raise ValueError(f"unknown noise {sorted(unknown)}; choose from {self.ORDER}")
-        self.mask_id, self.pad_id, self.bos_id = mask_id, pad_id, bos_id
+        self.mask_id, self.pad_id, self.bos_id, self.eos_id = mask_id, pad_id, bos_id, eos_id
         self.noises, self.ratio, self.lam = tuple(noises), mask_ratio, poisson_lambda
         self.rng = np.random.default_rng(seed)
 
@@ -134,9 +138,55 @@ class BartCollator:
         return x, target
 
     def __call__(self, examples):
-        pairs = [self.noise(e) for e in examples]
-        ids, mask = pad_batch([p[0] for p in pairs], self.pad_id)
-        tgt, tmask = pad_batch([p[1] for p in pairs], self.pad_id)
-        dec = np.concatenate([np.full((len(pairs), 1), self.bos_id, np.int64), tgt[:, :-1]], axis=1)
-        return {"input_ids": ids, "attention_mask": mask, "decoder_input_ids": dec,
-                "labels": np.where(tmask == 1, tgt, IGNORE_INDEX)}
+        return seq2seq_batch([self.noise(e) for e in examples], self.pad_id, self.bos_id, self.eos_id)
+
+
+def random_segmentation(n: int, k: int, rng) -> np.ndarray:
+    """Split ``n`` items into ``k`` non-empty consecutive pieces, uniformly over all such splits.
+
+    Choosing k-1 distinct cut points among the n-1 gaps gives every split the same
+    probability. Returns the k piece lengths (they sum to n).
+    """
+    if not 1 <= k <= n:
+        raise ValueError(f"cannot split {n} items into {k} non-empty pieces; need 1 <= k <= n")
+    cuts = np.sort(rng.choice(np.arange(1, n), size=k - 1, replace=False)) if k > 1 else np.array([], np.int64)
+    return np.diff(np.concatenate([[0], cuts, [n]])).astype(np.int64)
+
+
+def span_corruption(ids, sentinel_ids, rng, noise_density: float = 0.15, mean_span_length: float = 3.0):
+    """T5's pre-training noise: drop spans, keep one sentinel per span, ask for the spans back.
+
+    With n tokens, ``m = round(noise_density * n)`` of them (at least 1, at most
+    n-1) are noise, in ``k = round(m / mean_span_length)`` spans (at least 1).
+    Noise and kept tokens are each split into k random non-empty runs, which
+    alternate starting with a kept run and ending with a noise run, as in T5's
+    ``random_spans_noise_mask``:
+
+        "Thank you for inviting me to your party last week"
+        input : "Thank you <X> me to your party <Y>"
+        target: "<X> for inviting <Y> last week <Z>"
+
+    ``sentinel_ids[i]`` marks the i-th span (T5 counts down from the end of the
+    vocabulary: <extra_id_0> is the last id); the target ends with one more
+    sentinel so the model learns where the list stops. Returns (input, target).
+    """
+    ids = list(ids)
+    n = len(ids)
+    if n < 2:
+        raise ValueError(f"span corruption needs at least 2 tokens (one kept, one noised), got {n}")
+    m = min(max(int(round(noise_density * n)), 1), n - 1)
+    k = min(max(int(round(m / mean_span_length)), 1), m, n - m)
+    if len(sentinel_ids) < k + 1:
+        raise ValueError(f"{k} spans need {k + 1} sentinel ids, got {len(sentinel_ids)}; "
+                         "add more sentinels (T5 has 100) or shorten the sequence")
+    noise_lengths, keep_lengths = random_segmentation(m, k, rng), random_segmentation(n - m, k, rng)
+    inp, tgt, pos = [], [], 0
+    for i in range(k):
+        inp.extend(ids[pos:pos + keep_lengths[i]])
+        pos += keep_lengths[i]
+        inp.append(sentinel_ids[i])
+        tgt.append(sentinel_ids[i])
+        tgt.extend(ids[pos:pos + noise_lengths[i]])
+        pos += noise_lengths[i]
+    tgt.append(sentinel_ids[k])
+    return inp, tgt

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from minissl.datasets import Fortune, Work
-from minissl.metrics import mean_interval, verdict
 from minissl.tasks import real as R
 from minissl.tasks.baselines import logreg_select_c, tfidf_logreg
 from minissl.text import split_sentences
@@ -145,17 +144,3 @@ def test_logreg_select_c_scores_the_test_split_with_the_validation_choice():
     y = (X[:, 0] > 0).astype(int)
     r = logreg_select_c(X[:100], y[:100], X[100:200], y[100:200], X[200:], y[200:], grid=(1e-4, 1.0))
     assert r["C"] == 1.0 and r["accuracy"] > 0.9
-
-
-def test_mean_interval_and_verdict():
-    from scipy.stats import t
-    v = [0.1, 0.2, 0.3, 0.4, 0.5]
-    iv = mean_interval(v)
-    half = t.ppf(0.975, 4) * np.std(v, ddof=1) / np.sqrt(5)
-    assert iv["mean"] == pytest.approx(0.3) and iv["hi"] - iv["mean"] == pytest.approx(half)
-    assert verdict(iv) == "holds"
-    assert verdict(mean_interval([-0.1, -0.2, -0.15])) == "does not hold"
-    assert verdict(mean_interval([-0.1, 0.2, 0.05])) == "not significant"
-    assert verdict(mean_interval([0.3])) == "not significant"
-    with pytest.raises(ValueError):
-        mean_interval([])

@@ -1,9 +1,11 @@
 from collections import Counter
 
 import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
 
-from minissl.text import (BartCollator, document_rotation, mass_mask, sentence_permutation,
-                          text_infilling, token_deletion, token_masking)
+from minissl.text import (BartCollator, document_rotation, mass_mask, random_segmentation, sentence_permutation,
+                          span_corruption, text_infilling, token_deletion, token_masking)
 
 MASK = 4
 
@@ -67,9 +69,72 @@ def test_mass_span():
     assert m["decoder_input"] == [MASK] + ids[s:e - 1]
 
 
-def test_bart_collator_shapes():
-    col = BartCollator(mask_id=MASK, pad_id=0, bos_id=2, noises=("permute", "infill"))
+def test_bart_collator_writes_the_clean_text_then_eos():
+    col = BartCollator(mask_id=MASK, pad_id=0, bos_id=2, noises=("permute", "infill"), eos_id=3)
     b = col([[[5, 6, 7], [8, 9]], [[10, 11, 12, 13]]])
-    assert b["labels"].tolist() == [[5, 6, 7, 8, 9], [10, 11, 12, 13, -100]]
-    assert b["decoder_input_ids"].tolist() == [[2, 5, 6, 7, 8], [2, 10, 11, 12, 13]]
+    assert b["labels"].tolist() == [[5, 6, 7, 8, 9, 3], [10, 11, 12, 13, 3, -100]]
+    assert b["decoder_input_ids"].tolist() == [[2, 5, 6, 7, 8, 9], [2, 10, 11, 12, 13, 0]]
     assert b["input_ids"].dtype == np.int64
+    assert set(b["input_ids"][0]) - {0} <= {5, 6, 7, 8, 9, MASK}  # the noised source: the same tokens or [MASK]
+
+
+# ---- T5 span corruption ----
+
+SENTINELS = list(range(1000, 900, -1))  # <extra_id_0> = 1000, counting down as in T5
+
+
+def _restore(inp, tgt):
+    """Put each span of the target back in place of its sentinel in the input."""
+    spans, cur = {}, None
+    for t in tgt:
+        if t in SENTINELS:
+            cur = t
+            spans[cur] = []
+        else:
+            spans[cur].append(t)
+    return [x for t in inp for x in (spans[t] if t in SENTINELS else [t])]
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 200), seed=st.integers(0, 2**31 - 1))
+def test_span_corruption_is_lossless_and_has_t5s_layout(n, seed):
+    ids = list(range(n))
+    inp, tgt = span_corruption(ids, SENTINELS, np.random.default_rng(seed))
+    assert _restore(inp, tgt) == ids  # input + target together hold exactly the text
+    k = sum(t in SENTINELS for t in inp)
+    assert tgt[0] == SENTINELS[0] and tgt[-1] == SENTINELS[k]  # one closing sentinel
+    assert inp[0] not in SENTINELS and inp[-1] == SENTINELS[k - 1]  # kept run first, noise run last
+    m = len(tgt) - (k + 1)  # noise tokens
+    assert m == min(max(round(0.15 * n), 1), n - 1)
+
+
+def test_span_corruption_rate_and_mean_span_length_match_t5():
+    rng = np.random.default_rng(0)
+    noised = spans = total = 0
+    for _ in range(300):
+        inp, tgt = span_corruption(list(range(512)), SENTINELS, rng)
+        k = len(tgt) - len([t for t in tgt if t not in SENTINELS]) - 1
+        noised += len(tgt) - k - 1
+        spans += k
+        total += 512
+    assert noised / total == pytest.approx(0.15, abs=0.002)  # round(0.15*512) = 77 of 512
+    assert noised / spans == pytest.approx(3.0, abs=0.05)  # 77 tokens in round(77/3) = 26 spans
+
+
+def test_random_segmentation_is_uniform_over_splits():
+    rng = np.random.default_rng(0)
+    counts = {}
+    for _ in range(6000):
+        key = tuple(random_segmentation(5, 3, rng))
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 6  # C(4, 2) ways to split 5 into 3 non-empty runs
+    assert all(900 < c < 1100 for c in counts.values())  # 1000 each; 5 standard deviations is 5*29
+    with pytest.raises(ValueError, match="non-empty"):
+        random_segmentation(2, 3, rng)
+
+
+def test_span_corruption_names_what_is_missing():
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        span_corruption([5], SENTINELS, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="sentinel ids"):
+        span_corruption(list(range(100)), SENTINELS[:2], np.random.default_rng(0))
