@@ -13,8 +13,9 @@ play_genre     a speech (one character's turn, stage directions removed) -> come
                not "which play has this character".
 same_play      a pair of speeches -> 1 if both come from one play (at least ``gap`` speeches
                apart), 0 if from two plays (of the same split: six test plays, two per genre).
-next_speech    a pair -> 1 if B is the speech that follows A in the scene, 0 if B is another
-               speech of the same play. This is next-sentence prediction itself: a model
+next_speech    a pair -> 1 if B is the speech that follows A in the scene (the next one of at
+               least ``min_words`` words), 0 if B is another speech of the same play at least
+               ``gap`` speeches away. This is next-sentence prediction itself: a model
                pre-trained with NSP has practised it, so it is a probe, not a downstream result.
 
 Speeches shorter than ``min_words`` words ("Ay, my lord.") say nothing about a genre and are
