@@ -74,7 +74,7 @@ SMALL = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, interm
 
 
 def settings(quick):
-    """Sizes of the default run and of the quick one (times: see the README)."""
+    """Sizes of the default run and of the quick one (their cost on this machine: EXPERIMENTS.md)."""
     if quick:
         return dict(seeds=2, budgets=(50,), tasks=("fortune_topic",), n_test=40, n_val=20, pool=60, pre_docs=600,
                     pre_steps=30, pre_batch=16, ft_tasks=("fortune_topic",), ft_budgets=(20,), ft_steps=8,
@@ -268,7 +268,7 @@ def budgets_of(task, S, budgets):
 def run_features(tname, task, arms, S, args, log, make):
     """Baselines and frozen-feature probes for every budget and seed of one task."""
     y = {k: np.array([e["label"] for e in getattr(task, k)]) for k in ("train", "dev", "test")}
-    for budget in budgets_of(task, S, S["budgets"]):
+    for budget in [] if args.no_baselines else budgets_of(task, S, S["budgets"]):
         for seed in range(S["seeds"]):
             if log.get("features", "tfidf_char", tname, budget, seed):
                 continue
@@ -338,7 +338,7 @@ def main():
                       seeds=(positive_int, None, "seeds per arm (default 5; 2 with --quick)"),
                       arms=(comma_list(*ARMS), ",".join(ARMS), "comma-separated network arms"),
                       tasks=(comma_list(*TASKS, empty_means_all=True), "", "comma-separated tasks (default: "
-                             "all four; fortune_topic and play_genre with --quick)"),
+                             "all four; fortune_topic with --quick)"),
                       protocols=(comma_list("features", "finetune"), "features",
                                  "features (frozen encoder + logistic regression), finetune (every weight, the "
                                  "tasks and budgets of settings()), or both"),
@@ -346,6 +346,7 @@ def main():
                                  "with --quick)"),
                       report_only=(bool, False, "train nothing: rebuild the tables and metrics.json from "
                                    "OUT/runs.jsonl"),
+                      no_baselines=(bool, False, "skip majority and TF-IDF (another process of this run does them)"),
                       resume=(bool, False, "keep the runs already in OUT/runs.jsonl and do only the missing ones"))
     S = settings(args.quick)
     S["seeds"] = args.seeds or S["seeds"]
