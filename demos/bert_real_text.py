@@ -485,14 +485,17 @@ def figure(args, cells, tasks, arms):
     fig, axes = p.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
     for ax, tname in zip(axes[0], tasks):
         bs = sorted(int(b) for b in cells.get(tname, {}))
-        for arm in list(BASELINES) + arms:
-            if bs and all(arm in cells[tname][str(b)] for b in bs):
+        for k, arm in enumerate(list(BASELINES) + list(ARMS)):  # one colour per arm in every panel
+            if arm in BASELINES + tuple(arms) and bs and all(arm in cells[tname][str(b)] for b in bs):
                 c = [cells[tname][str(b)][arm] for b in bs]
-                ax.plot(bs, [x["mean"] for x in c], "--" if arm in BASELINES else "-", marker="o", label=arm)
+                ax.plot(bs, [x["mean"] for x in c], "--" if arm in BASELINES else "-", marker="o", label=arm,
+                        color=f"C{k}")
                 if c[0]["lo"] is not None:
-                    ax.fill_between(bs, [x["lo"] for x in c], [x["hi"] for x in c], alpha=0.15)
-        ax.set(xscale="log", title=tname + (" (NSP itself)" if tname == "next_speech" else ""),
+                    ax.fill_between(bs, [x["lo"] for x in c], [x["hi"] for x in c], alpha=0.15, color=f"C{k}")
+        ax.set(xscale="log", xticks=bs, xticklabels=[str(b) for b in bs],
+               title=tname + (" (NSP itself)" if tname == "next_speech" else ""),
                xlabel="labels per class", ylabel="test accuracy (frozen features)")
+        ax.minorticks_off()
     axes[0][0].legend(fontsize=7)
     savefig(fig, args, "learning_curves.png")
 
