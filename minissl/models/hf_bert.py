@@ -47,8 +47,6 @@ import warnings
 from pathlib import Path
 
 
-import numpy as np
-
 from .. import backend
 from .. import io as msio
 from .. import ops as F
@@ -315,21 +313,21 @@ def keep_tokens(model, token_ids):
                          "decoder is tied to the table it would cut")
     bert = getattr(model, "bert", model)
     old = bert.embeddings.word_embeddings
-    keep = np.unique(np.asarray(token_ids, dtype=np.int64))
+    keep = sorted({int(i) for i in token_ids})
     pad = bert.config.pad_token_id
-    if keep.size == 0 or keep[0] < 0 or keep[-1] >= old.num_embeddings:
+    if not keep or keep[0] < 0 or keep[-1] >= old.num_embeddings:
         raise ValueError(f"token_ids must be ids from 0 to {old.num_embeddings - 1}; got {keep[:1]}..{keep[-1:]}")
     if pad is not None and keep[0] != pad:
         raise ValueError(f"the padding id {pad} must be kept and be the smallest kept id (it becomes 0); add it")
     new = Embedding(len(keep), old.embedding_dim, padding_idx=None if pad is None else 0)
     new.weight.array = old.weight.array[xp.asarray(keep)].copy()
     bert.embeddings.word_embeddings = new
-    bert.config.vocab_size = int(len(keep))  # one config object is shared by the head and its .bert
+    bert.config.vocab_size = len(keep)  # one config object is shared by the head and its .bert
     if pad is not None:
         bert.config.pad_token_id = 0
-    remap = np.full(old.num_embeddings, -1, dtype=np.int64)
-    remap[keep] = np.arange(len(keep))
-    return remap
+    remap = xp.full(old.num_embeddings, -1, dtype=xp.int64)
+    remap[xp.asarray(keep)] = xp.arange(len(keep))
+    return backend.to_numpy(remap)  # token ids are host-side
 
 
 def find_minilm() -> Path | None:
