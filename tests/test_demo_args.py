@@ -76,6 +76,8 @@ SPECIFIC_BAD = {
     "bert_pretrain_finetune": [("--steps", "0"), ("--steps", "-1"), ("--epochs", "0"), ("--lr", "0"),
                                ("--ft-lr", "-1e-3"), ("--lr", "inf"), ("--p-mood", "1.5"), ("--mask-judged", "2"),
                                ("--tasks", "sentimnt"), ("--tasks", ",")],
+    "bert_real_text": [("--seeds", "0"), ("--arms", "minilm,bert"), ("--tasks", "genre"), ("--protocols", "probe"),
+                       ("--protocols", ",")],
     "cbow_embeddings": [("--epochs", "0"), ("--dim", "0"), ("--dim", "ten"), ("--text", "{d}/missing.txt"),
                         ("--text", "{d}/empty.txt"), ("--text", "{d}/blank.txt"), ("--text", "{d}/zeros.bin"),
                         ("--text", "{d}/latin1.txt"), ("--text", "{d}/empty_folder"),

