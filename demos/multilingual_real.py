@@ -183,9 +183,22 @@ def evaluate_pair(tgt, dic, split, vecs, random_vecs, col, args):
     return res
 
 
+def char_ngrams(words, n_min, n_max, vocab=None):
+    """Count vectors of the character n-grams of ``<word>`` (the spelling baseline), (W, G)."""
+    grams = [[f"<{w.lower()}>"[i:i + n] for n in range(n_min, n_max + 1) for i in range(len(w) + 3 - n)]
+             for w in words]
+    vocab = vocab if vocab is not None else {g: k for k, g in enumerate(sorted({g for gs in grams for g in gs}))}
+    m = np.zeros((len(words), len(vocab)), np.float32)
+    for r, gs in enumerate(grams):
+        for g in gs:
+            if g in vocab:
+                m[r, vocab[g]] += 1
+    return m, vocab
+
+
 def ngram_pair(queries, cands, n):
-    b, vocab = xl.char_ngrams(cands, *n)
-    a, _ = xl.char_ngrams(queries, *n, vocab=vocab)
+    b, vocab = char_ngrams(cands, *n)
+    a, _ = char_ngrams(queries, *n, vocab=vocab)
     return a, b
 
 
@@ -244,7 +257,7 @@ def plot(results, pairs, args):
         ax.bar(np.arange(len(pairs)) + k * width, vals, width, yerr=err, label=label)
     ax.set_xticks(np.arange(len(pairs)) + 0.4 - width / 2, [LANGS[t] for t in pairs])
     ax.set_ylabel("test P@1")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     savefig(fig, args, "translation.png")
 
 
