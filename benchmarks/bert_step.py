@@ -110,12 +110,11 @@ def torch_model(ours):
                  (m.tdense, "cls.predictions.transform.dense"), (m.tln, "cls.predictions.transform.LayerNorm")]
         for i, L in enumerate(m.layers):
             p = f"bert.encoder.layer.{i}."
-            a = p + "attention.self."
-            L.self_attn.in_proj_weight.copy_(torch.cat([P[a + n + ".weight"] for n in ("query", "key", "value")]))
-            L.self_attn.in_proj_bias.copy_(torch.cat([P[a + n + ".bias"] for n in ("query", "key", "value")]))
-            pairs += [(L.self_attn.out_proj, p + "attention.output.dense"), (L.linear1, p + "intermediate.dense"),
-                      (L.linear2, p + "output.dense"), (L.norm1, p + "attention.output.LayerNorm"),
-                      (L.norm2, p + "output.LayerNorm")]
+            a = p + "attn."
+            L.self_attn.in_proj_weight.copy_(torch.cat([P[a + n + "_proj.weight"] for n in "qkv"]))
+            L.self_attn.in_proj_bias.copy_(torch.cat([P[a + n + "_proj.bias"] for n in "qkv"]))
+            pairs += [(L.self_attn.out_proj, p + "attn.out_proj"), (L.linear1, p + "mlp.fc1"),
+                      (L.linear2, p + "mlp.fc2"), (L.norm1, p + "attn_norm"), (L.norm2, p + "mlp_norm")]
         for mod, name in pairs:
             mod.weight.copy_(P[name + ".weight"])
             mod.bias.copy_(P[name + ".bias"])
@@ -123,23 +122,17 @@ def torch_model(ours):
     return m
 
 
-def steppers(B, T, seed=0):
-    import torch
+def steppers(B, T, seed=0, device="cpu", torch_ref=True):
+    """(minissl step, torch step, first losses) on the same weights and batches.
+
+    ``device`` places the torch model and batches ("cuda" beside minissl on CuPy);
+    ``torch_ref=False`` builds minissl's step alone (no torch needed): (step, None, None)."""
     ms.manual_seed(seed)
     ours = BertForPreTraining(config())
-    ref = torch_model(ours)
+    ref = torch_model(ours).to(device) if torch_ref else None
     opt_ms = AdamW(ours.parameters(), lr=1e-4)
-    opt_t = torch.optim.AdamW(ref.parameters(), lr=1e-4)
     rng = np.random.default_rng(seed)
     batches = [make_batch(rng, B, T) for _ in range(4)]
-    tb = [tuple(torch.tensor(a) for a in b) for b in batches]
-
-    # same work: in eval mode (no dropout) the two losses agree
-    ours.eval(), ref.eval()
-    l_ms = ours(*batches[0][:3], labels=batches[0][3], sentence_label=batches[0][4]).loss.item()
-    l_t = ref(*tb[0]).item()
-    assert abs(l_ms - l_t) < 1e-3 * max(1, abs(l_t)), (l_ms, l_t)
-    ours.train(), ref.train()
     state = {"i": 0}
 
     def step_ms():
@@ -148,6 +141,20 @@ def steppers(B, T, seed=0):
         opt_ms.zero_grad()
         loss.backward()
         opt_ms.step()
+        if not torch_ref:
+            state["i"] += 1
+    if not torch_ref:
+        return step_ms, None, None
+    import torch
+    opt_t = torch.optim.AdamW(ref.parameters(), lr=1e-4)
+    tb = [tuple(torch.tensor(a, device=device) for a in b) for b in batches]
+
+    # same work: in eval mode (no dropout) the two losses agree
+    ours.eval(), ref.eval()
+    l_ms = ours(*batches[0][:3], labels=batches[0][3], sentence_label=batches[0][4]).loss.item()
+    l_t = ref(*tb[0]).item()
+    assert abs(l_ms - l_t) < 1e-3 * max(1, abs(l_t)), (l_ms, l_t)
+    ours.train(), ref.train()
 
     def step_t():
         b = tb[state["i"] % 4]

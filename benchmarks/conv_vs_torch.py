@@ -9,9 +9,9 @@ The network is the size of a small Fashion-MNIST classifier::
 Both libraries start from the same weights (minissl's state dict loaded into
 torch) and see the same batches; the first losses are checked to agree. The
 step is forward + backward + Adam. Time: the two steps alternate in one process
-after warm-up (``common.time_alternating``), medians and their ratio. Memory:
+after warm-up (``benchlib.time_alternating``), medians and their ratio. Memory:
 each library runs in a fresh subprocess, peak RSS rise over 3 steps
-(``common.peak_memory``). Threads: NumPy's BLAS and torch get the same count.
+(``benchlib.peak_memory``). Threads: NumPy's BLAS and torch get the same count.
 
     python benchmarks/conv_vs_torch.py                 # batch 128, 2 threads, 30 alternating steps
     python benchmarks/conv_vs_torch.py --threads 1 --quick
@@ -27,7 +27,7 @@ sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
 
-import common  # noqa: E402
+import benchlib  # noqa: E402
 
 
 def build(lib):
@@ -86,12 +86,12 @@ def step_for(lib, batch=128):
 
 def run(batch=128, repeats=30, threads=None, memory=True):
     ours, theirs, first = steppers(batch)
-    t = common.time_alternating({"minissl": ours, "torch": theirs}, repeats=repeats, warmup=3)
-    a, b = common.median_ms(t["minissl"]), common.median_ms(t["torch"])
+    t = benchlib.time_alternating({"minissl": ours, "torch": theirs}, repeats=repeats, warmup=3)
+    a, b = benchlib.median_ms(t["minissl"]), benchlib.median_ms(t["torch"])
     row = dict(workload="small CNN (benchmarks/conv_vs_torch.py)", batch=batch, minissl_ms=a, torch_ms=b,
                time_ratio=a / b, first_losses=first)
     if memory:
-        m = {lib: common.peak_memory("conv_vs_torch:step_for", dict(lib=lib, batch=batch), steps=3, threads=threads)
+        m = {lib: benchlib.peak_memory("conv_vs_torch:step_for", dict(lib=lib, batch=batch), steps=3, threads=threads)
              for lib in ("minissl", "torch")}
         row.update(minissl_mib=m["minissl"], torch_mib=m["torch"], memory_ratio=m["minissl"] / m["torch"])
     return row
@@ -107,8 +107,8 @@ def main(argv=None):
     p.add_argument("--profile", action="store_true", help="also print where minissl's step time goes")
     args = p.parse_args(argv)
     import torch
-    threads = common.set_threads(args.threads, torch)
-    info = common.machine(torch)
+    threads = benchlib.set_threads(args.threads, torch)
+    info = benchlib.machine(torch)
     r = run(args.batch, 10 if args.quick else args.repeats, threads, memory=not args.no_memory)
     print(f"{info['cpu']}, {threads} threads (BLAS {info['blas_threads']}, torch {info['torch_threads']}), "
           f"load {info.get('load_average', 0):.1f}")
@@ -120,7 +120,7 @@ def main(argv=None):
               f"memory ratio {r['memory_ratio']:.2f}")
     if args.profile:
         ours, _, _ = steppers(args.batch)
-        total, top = common.profile_by_op(ours, steps=5)
+        total, top = benchlib.profile_by_op(ours, steps=5)
         print(f"minissl step, profiled: {1e3 * total:.0f} ms")
         for k, v in top:
             print(f"  {k}: {100 * v / total:.0f}%")

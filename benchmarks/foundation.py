@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-import common  # noqa: E402  (benchmarks/common.py: the shared timer and thread setting)
+import benchlib  # noqa: E402  (benchmarks/benchlib.py: the shared timer and thread setting)
 import minissl as ms  # noqa: E402
 import minissl.nn.functional as F  # noqa: E402
 from minissl import nn, optim  # noqa: E402
@@ -95,7 +95,7 @@ def main(argv=None):
     p.add_argument("--only", choices=["mlp", "vocab"], default=None)
     args = p.parse_args(argv)
     import torch
-    blas = common.set_threads(args.threads, torch)
+    blas = benchlib.set_threads(args.threads, torch)
     print(f"torch {torch.__version__} with {torch.get_num_threads()} threads; numpy {np.__version__} with "
           f"{blas or '?'} BLAS threads; {os.cpu_count()} CPUs; minissl backend {ms.backend.NAME}")
     rows = []
@@ -103,7 +103,7 @@ def main(argv=None):
         ours, theirs = make_steps(name, torch, args.batch)
         l0, t0 = ours(), theirs()
         assert abs(l0 - t0) < 1e-4 * max(1.0, abs(t0)), (l0, t0)  # same weights, same data: same first loss
-        ma, mb, _ = common.compare(ours, theirs, repeats=args.repeats, warmup=args.warmup)  # alternating medians, ms
+        ma, mb, _ = benchlib.compare(ours, theirs, repeats=args.repeats, warmup=args.warmup)  # alternating medians, ms
         rows.append((name, ma, mb, ma / mb))
     print(f"\n{'workload':10s} {'minissl ms':>11s} {'torch ms':>9s} {'ratio':>6s}")
     for name, ma, mb, r in rows:

@@ -56,20 +56,20 @@ def torch_modules():
     class MLP(nn.Module):
         def __init__(s, c):
             super().__init__()
-            s.c_fc, s.gelu = nn.Linear(c.n_embd, 4 * c.n_embd, c.bias), nn.GELU(approximate="tanh")
-            s.c_proj = nn.Linear(4 * c.n_embd, c.n_embd, c.bias)
+            s.fc1, s.gelu = nn.Linear(c.n_embd, 4 * c.n_embd, c.bias), nn.GELU(approximate="tanh")
+            s.fc2 = nn.Linear(4 * c.n_embd, c.n_embd, c.bias)
 
         def forward(s, x):
-            return s.c_proj(s.gelu(s.c_fc(x)))
+            return s.fc2(s.gelu(s.fc1(x)))
 
     class Block(nn.Module):
         def __init__(s, c):
             super().__init__()
-            s.ln_1, s.attn, s.ln_2, s.mlp = nn.LayerNorm(c.n_embd), Attn(c), nn.LayerNorm(c.n_embd), MLP(c)
+            s.attn_norm, s.attn, s.mlp_norm, s.mlp = nn.LayerNorm(c.n_embd), Attn(c), nn.LayerNorm(c.n_embd), MLP(c)
 
         def forward(s, x):
-            x = x + s.attn(s.ln_1(x))
-            return x + s.mlp(s.ln_2(x))
+            x = x + s.attn(s.attn_norm(x))
+            return x + s.mlp(s.mlp_norm(x))
 
     class TorchGPT(nn.Module):
         """The same network, parameter names equal to minissl's."""

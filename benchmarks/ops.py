@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-import common  # noqa: E402
+import benchlib  # noqa: E402
 
 
 def _pair(shapes, seed=0):
@@ -130,7 +130,7 @@ def run(quick=False, repeats=None, progress=True, tiny=False):
     rows = []
     for name, (desc, build) in workloads(quick, tiny).items():
         ours, theirs = build(torch)
-        a, b, r = common.compare(ours, theirs, repeats=repeats or (5 if quick else 15), warmup=2)
+        a, b, r = benchlib.compare(ours, theirs, repeats=repeats or (5 if quick else 15), warmup=2)
         rows.append(dict(op=name, shape=desc, minissl_ms=a, torch_ms=b, ratio=r))
         if progress:
             print(f"  {name:14s} {desc:38s} minissl {a:8.2f} ms  torch {b:8.2f} ms  {r:5.2f}x", flush=True)
@@ -150,7 +150,7 @@ def main():
     p.add_argument("--threads", type=int, default=None)
     a = p.parse_args()
     import torch
-    print(f"{common.set_threads(a.threads, torch)} threads for NumPy's BLAS and torch")
+    print(f"{benchlib.set_threads(a.threads, torch)} threads for NumPy's BLAS and torch")
     print(table(run(a.quick)))
 
 

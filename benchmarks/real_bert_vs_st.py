@@ -2,7 +2,7 @@
 
 Same checkpoint, same sentences (sentences from Python's documentation), same
 batch size, both sorting by length; NumPy's BLAS and torch get the same number
-of threads (2 by default). The two encoders take turns (benchmarks/common.py)
+of threads (2 by default). The two encoders take turns (benchmarks/benchlib.py)
 and the table reports medians; the outputs are compared too (minimum cosine).
 Then one minissl run is profiled and the time split by operation, to show
 where the time goes (tokeniser, matmuls, softmax, GELU, LayerNorm ...).
@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from common import machine, set_threads, time_alternating, median_ms  # noqa: E402  (puts the repo on sys.path)
+from benchlib import machine, set_threads, time_alternating, median_ms  # noqa: E402  (puts the repo on sys.path)
 from minissl.models.hf_bert import MINILM_INSTALL, SentenceEncoder, find_minilm
 
 

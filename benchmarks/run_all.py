@@ -2,7 +2,7 @@
 
     python benchmarks/run_all.py              # ~15 min on a 2-core CPU
     python benchmarks/run_all.py --quick      # a few minutes: smaller shapes, fewer repeats
-    MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py)
+    MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py, gpu_check.sh)
 
 Sections: the machine and its float32 matmul throughput; the two training
 steps of the demos (BERT, GPT: forward + backward + AdamW) against PyTorch in
@@ -10,7 +10,7 @@ time, peak memory and share of the matmul limit; where minissl's step time
 goes (cProfile by op); op-level timings; scaling with sequence length and
 width; CBOW vs gensim and real BERT vs sentence-transformers (from their own
 scripts' JSON files). Every time is a median of alternating runs in one
-process; every memory figure comes from fresh subprocesses (see common.py).
+process; every memory figure comes from fresh subprocesses (see benchlib.py).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
 
-import common  # noqa: E402
+import benchlib  # noqa: E402
 
 TARGETS = {"time": 1.3, "memory": 1.5, "gpt_peak_share": 0.5}
 
@@ -58,7 +58,7 @@ def training_steps(quick, threads, memory=True):
     import conv_vs_torch
     bert, conv = dict(batch=32, seq=32), dict(batch=128)
     reps = 5 if quick else 15
-    mm, mm_flops = common.matmul_workload()
+    mm, mm_flops = benchlib.matmul_workload()
     rows = []
     for name, (ours, theirs), flops, mem_target, kw, cfg in [
             ("GPT (demos/gpt_text.py)", scaling.gpt_steps(**gpt), scaling.gpt_flops(**gpt), "scaling:gpt_step",
@@ -68,16 +68,16 @@ def training_steps(quick, threads, memory=True):
             ("small CNN (benchmarks/conv_vs_torch.py)", _conv_pair(**conv), conv_vs_torch.flops(**conv),
              "conv_vs_torch:step_for", conv, "conv 1→16→32 3×3 + ReLU + max pool 2, linear 10; 28×28, batch 128, Adam")]:
         # the matmul limit is timed in the same rotation, so load from other jobs slows it alike
-        t = common.time_alternating({"minissl": ours, "torch": theirs, "matmul": mm}, repeats=reps, warmup=2)
-        a, b, m = (common.median_ms(t[k]) for k in ("minissl", "torch", "matmul"))
+        t = benchlib.time_alternating({"minissl": ours, "torch": theirs, "matmul": mm}, repeats=reps, warmup=2)
+        a, b, m = (benchlib.median_ms(t[k]) for k in ("minissl", "torch", "matmul"))
         row = dict(workload=name, config=cfg, minissl_ms=a, torch_ms=b, time_ratio=a / b, gflop=flops / 1e9,
                    minissl_gflops=flops / a / 1e6, torch_gflops=flops / b / 1e6, matmul_gflops=mm_flops / m / 1e6)
         r = a / b
         if memory:
-            m = {lib: common.peak_memory(mem_target, dict(kw, lib=lib), steps=3, threads=threads)
+            m = {lib: benchlib.peak_memory(mem_target, dict(kw, lib=lib), steps=3, threads=threads)
                  for lib in ("minissl", "torch")}
             row.update(minissl_mib=m["minissl"], torch_mib=m["torch"], memory_ratio=m["minissl"] / m["torch"])
-        row["profile"] = common.profile_by_op(ours, steps=3 if quick else 5)
+        row["profile"] = benchlib.profile_by_op(ours, steps=3 if quick else 5)
         rows.append(row)
         print(f"  {name}: minissl {a:.1f} ms, torch {b:.1f} ms ({r:.2f}x)"
               + (f", memory {row['minissl_mib']:.0f} vs {row['torch_mib']:.0f} MiB" if memory else ""), flush=True)
@@ -106,7 +106,7 @@ def external(quick, run_missing=True):
         subprocess.run([sys.executable, os.path.join(HERE, "cbow_vs_gensim.py")] + (["--quick"] if quick else []),
                        cwd=root, capture_output=True)
     if run_missing and not os.path.exists(st_json):
-        subprocess.run([sys.executable, os.path.join(HERE, "real_bert_vs_st.py"), "--threads", str(common.blas_threads())]
+        subprocess.run([sys.executable, os.path.join(HERE, "real_bert_vs_st.py"), "--threads", str(benchlib.blas_threads())]
                        + (["--quick"] if quick else []), cwd=root, capture_output=True)
     out = {}
     for key, path in (("cbow", cbow_json), ("real_bert", st_json)):
@@ -192,10 +192,11 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
           "| workload | reference | minissl vs reference | time ratio | quality | measured |", "|---|---|---|---|---|---|"]
     L += ["| " + " | ".join(r) + " |" for r in external_rows(ext)]
     L += ["", "## GPU (MINISSL_BACKEND=cupy vs PyTorch CUDA)", "", gpu or
-          "**Pending**: no NVIDIA GPU was available when these figures were taken. On a GPU machine run "
-          "`MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu` (GPT and BERT steps at 6 layers, 384 wide, "
-          "sequence 256, batch 64, against torch on CUDA, and the speed-up over the NumPy backend); it writes "
-          "its table here.", "",
+          "**Pending**: minissl has not run on a GPU yet, so there is no GPU figure. On a machine with an NVIDIA "
+          "GPU, `OUT=dir bash benchmarks/gpu_check.sh` runs the tests, three demos and "
+          "`MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu` (the GPT and BERT demo steps and a GPT step "
+          "of 6 layers, 384 wide, sequence 256, batch 64, against PyTorch on CUDA where installed, the speed-up "
+          "over the NumPy backend and the GPU memory held); the benchmark writes its table here.", "",
           "## Reading the numbers", "",
           "- The training steps are matmul-bound: the `Linear` forward and backward take most of the time (profile "
           "above), and they are single 2-D GEMMs (leading dims flattened). What is left is element-wise work that "
@@ -207,14 +208,14 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
           "only a log-sum-exp per row and recomputes the weights in backward; but it still materialises the full "
           "T×T score matrix (and its gradient) for one layer at a time, where torch's fused kernel works in tiles, "
           "so the memory ratio grows with T (scaling table, T=512).",
-          "- Optimisations behind these figures (each measured side by side, see `git log -- minissl/`): glibc "
-          "keeps freed memory for reuse (no page faults per step), in-place GELU/softmax/layer norm/attention, a "
-          "float32 erf for exact GELU, attention weights recomputed in backward, Adam's in-place update, `linear` "
-          "as one flattened GEMM.", "",
+          "- System-level tricks behind these figures are in `minissl/speedups.py`, each with what it buys on these "
+          "steps (`python benchmarks/speedups.py`): glibc keeps freed memory for reuse (no page faults per step), "
+          "GELU in place, embedding gradients scattered through a flat view; the ops themselves keep only what "
+          "backward needs (attention recomputes its weights) and `linear` is one flattened GEMM.", "",
           "## Method", "",
           "- **Time**: both libraries run the same step on the same weights and batch (the first losses are checked "
           "to agree) in one process, alternately, after warm-up; the table gives medians and the ratio of medians "
-          "(`common.time_alternating`).",
+          "(`benchlib.time_alternating`).",
           "- **Threads**: NumPy's OpenBLAS (through threadpoolctl) and torch get the same thread count. On this "
           "loaded machine OpenBLAS with 2 threads was up to 5× slower than with 1 on small matmuls (its threads "
           "spin-wait for a core), so `--threads 1` is the fair setting here.",
@@ -222,7 +223,7 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
           "and data are built, free heap memory is returned to the OS (`malloc_trim`) and the peak-RSS mark is "
           "reset (`/proc/self/clear_refs`); the figure is the rise of the peak over 3 training steps (activations, "
           "gradients and the optimizer state allocated by the first step), the same measure for NumPy's and "
-          "torch's allocators (`common.peak_memory`).",
+          "torch's allocators (`benchlib.peak_memory`).",
           "- **Matmul limit**: NumPy `a @ b` on 2048×2048 float32 matrices, same threads, timed in the same rotation "
           "as the two libraries' steps (median); the share is minissl's GFLOP/s over that.",
           "- **Ops** shapes are bert-base-like where it matters (width 768, vocabulary 30,522)."]
@@ -246,21 +247,23 @@ def main(argv=None):
     p.add_argument("--skip-scaling", action="store_true")
     p.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md from the last run's saved numbers "
                    "and the other scripts' current JSON files")
-    p.add_argument("--gpu", action="store_true", help="GPU section (needs MINISSL_BACKEND=cupy, CuPy, torch CUDA)")
+    p.add_argument("--gpu", action="store_true", help="the GPU section only (needs MINISSL_BACKEND=cupy and CuPy "
+                   "on an NVIDIA GPU; compares with PyTorch on CUDA where it is installed): see gpu.py")
+    p.add_argument("--tiny", action="store_true", help="with --gpu: tiny shapes, to check the path (tests)")
     p.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = p.parse_args(argv)
-    import torch
-    threads = common.set_threads(args.threads, torch)
-    if args.cpu_clock:
-        common.use_cpu_clock()
-    info = common.machine(torch)
     if args.gpu or os.environ.get("MINISSL_BACKEND", "").strip().lower() == "cupy":
-        import gpu
-        md = gpu.run(args.quick)
+        import gpu  # before torch: the GPU machine may not have it
+        md = gpu.run(args.quick, tiny=args.tiny, write=not args.tiny)
         print(md)
-        if not md.startswith("GPU path skipped") and os.path.exists(args.out):
+        if not md.startswith("GPU path skipped") and not args.tiny and os.path.exists(args.out):
             _patch_gpu_section(args.out, md)
         return
+    import torch
+    threads = benchlib.set_threads(args.threads, torch)
+    if args.cpu_clock:
+        benchlib.use_cpu_clock()
+    info = benchlib.machine(torch)
     import ops
     import scaling
     saved = os.path.join(os.path.dirname(HERE), "runs", "benchmarks", "run_all.json")
@@ -273,7 +276,7 @@ def main(argv=None):
         print("wrote", args.out)
         return
     print(f"{threads} threads; matmul limit ...", flush=True)
-    peak = common.matmul_gflops()
+    peak = benchlib.matmul_gflops()
     print(f"  {peak:.1f} GFLOP/s\ntraining steps ...", flush=True)
     steps = training_steps(args.quick, threads)
     print("ops ...", flush=True)

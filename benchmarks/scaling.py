@@ -11,7 +11,7 @@ functions come from ``gpt_vs_torch.py``. Two sweeps:
 
 Time: the two libraries alternate in one process, medians, ratio. Memory: peak
 RSS increase of the training steps, each library in its own fresh subprocess
-(see ``common.peak_memory``). The log-log plot puts both libraries on the same
+(see ``benchlib.peak_memory``). The log-log plot puts both libraries on the same
 axes: parallel lines mean the same growth exponent.
 
     python benchmarks/scaling.py [--quick] [--threads N] [--plot benchmarks/scaling.png]
@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-import common  # noqa: E402
+import benchlib  # noqa: E402
 
 VOCAB = 100          # a character vocabulary, as in the GPT demo
 DEMO_GPT = dict(n_layer=4, n_head=4, n_embd=128, T=64, B=32)   # demos/gpt_text.py default model and batch
@@ -100,10 +100,10 @@ def measure(cfg, repeats=3, memory=True, threads=None):
     ours, theirs = gpt_steps(**cfg)
     l0, t0 = ours(), theirs()
     assert abs(l0 - t0) < 1e-3 * max(1.0, abs(t0)), f"minissl and torch disagree on the first loss: {l0} vs {t0}"
-    ms_ms, t_ms, ratio = common.compare(ours, theirs, repeats=repeats, warmup=1)
+    ms_ms, t_ms, ratio = benchlib.compare(ours, theirs, repeats=repeats, warmup=1)
     row = dict(cfg, minissl_ms=ms_ms, torch_ms=t_ms, time_ratio=ratio, gflop=gpt_flops(**cfg) / 1e9)
     if memory:
-        m = {lib: common.peak_memory("scaling:gpt_step", dict(cfg, lib=lib), steps=2, threads=threads)
+        m = {lib: benchlib.peak_memory("scaling:gpt_step", dict(cfg, lib=lib), steps=2, threads=threads)
              for lib in ("minissl", "torch")}
         row.update(minissl_mib=m["minissl"], torch_mib=m["torch"], memory_ratio=m["minissl"] / max(m["torch"], 1e-9))
     return row
@@ -176,7 +176,7 @@ def main():
     p.add_argument("--plot", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "scaling.png"))
     a = p.parse_args()
     import torch
-    n = common.set_threads(a.threads, torch)
+    n = benchlib.set_threads(a.threads, torch)
     print(f"{n} threads for NumPy's BLAS and torch")
     rows = run(a.quick, n, memory=not a.no_memory)
     print(table(rows))

@@ -35,8 +35,8 @@ import time
 
 import numpy as np
 
-import common  # noqa: F401  (puts the repository on sys.path)
-from common import machine, set_threads
+import benchlib  # noqa: F401  (puts the repository on sys.path)
+from benchlib import machine, set_threads
 from gpt_vs_torch import ms_step, torch_eval, torch_setup, torch_step
 
 BATCH, EVAL_BATCHES, NANOGPT_VAL_LOSS = 12, 50, 1.88

@@ -77,6 +77,8 @@ def main():
     opt = optim.AdamW(optim.param_groups_for_decay(model, 1e-4), lr=1e-2)
     sched = optim.warmup_cosine(opt, warmup_steps=steps // 20, total_steps=steps)
     losses = []
+    # The training loop, written out once: every other demo runs this same step through
+    # minissl.train.fit, which adds evaluation, checkpoints and a history around it.
     for _ in tqdm(range(steps), desc="training", mininterval=1.0):
         loss = F.cross_entropy(model(x), y)  # full batch: the data set is tiny
         opt.zero_grad()

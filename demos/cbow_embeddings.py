@@ -27,6 +27,7 @@ import minissl as ms
 from minissl import optim
 from minissl.models.cbow import CBOW, build_vocab, train_cbow
 from minissl.text import Corpus, load_text_corpus, split_sentences
+from minissl.train import fit
 
 QUERIES = ["function", "list", "string", "exception", "file", "class", "integer", "true"]
 RELATED = [("int", "float"), ("list", "tuple"), ("true", "false"), ("key", "value"), ("read", "write"),
@@ -52,17 +53,14 @@ def readable_run(sentences, steps, args):
     same = np.all(sent[centre[:, None] + offsets] == sent[centre][:, None], axis=1)
     centre = centre[same]                                    # full windows inside one sentence
     model = CBOW(len(words), 64)
-    opt = optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(steps):
+
+    def batch(step):  # B centre words and their 2W neighbours
         c = rng.choice(centre, B)
-        ctx = ms.tensor(ids[c[:, None] + offsets])
-        loss = model.loss(ctx, ms.ones(B, 2 * W), ms.tensor(ids[c]))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses, len(words)
+        return ms.tensor(ids[c[:, None] + offsets]), ms.ones(B, 2 * W), ms.tensor(ids[c])
+
+    hist = fit(model, batch, steps, loss_fn=lambda m, b: m.loss(*b),
+               optimizer=optim.Adam(model.parameters(), lr=3e-3), desc="readable CBOW")
+    return hist["loss"], len(words)
 
 
 def main():

@@ -23,7 +23,6 @@ import argparse
 import os
 
 import numpy as np
-from tqdm import tqdm
 
 from common import (comma_list, multiple_of, parse_args, plt, positive_int, print_table, prob, save_metrics, savefig,
                     text_file_or_folder)
@@ -31,8 +30,7 @@ import minissl as ms  # noqa: I001 (after common, which puts the repository on t
 from minissl.models.seq2seq import Seq2SeqTransformer
 from minissl.models.seq2seq_decode import greedy_search
 from minissl.text.denoising import NOISES, DenoisingObjective, seq2seq_batch
-from minissl.nn.utils import clip_grad_norm_
-from minissl.optim import AdamW, param_groups_for_decay, warmup_linear
+from minissl.train import fit, make_optimizer
 
 
 def corpus_name(text):
@@ -47,7 +45,7 @@ def corpus_name(text):
 def load_corpus(name, seed, n_docs, n_heldout, max_len):
     """(tokenizer, encode, train docs, held-out docs); a doc is a list of sentences, each a list of ids."""
     if name == "grammar":
-        from minissl.tasks.grammar import grammar_corpus, grammar_tokenizer
+        from minissl.tasks import grammar_corpus, grammar_tokenizer
         tok = grammar_tokenizer()
         texts = grammar_corpus(n_docs + 2 * n_heldout, seed=seed, sentences=(2, 3))
         # Every grammar word is one vocabulary token: splitting on spaces is exact
@@ -99,30 +97,19 @@ def restore(model, obj, docs, ids, batch=100):
 
 
 def train(model, batches, steps, lr, desc, log_every=10, evaluate=None, eval_every=100):
-    """AdamW, linear warm-up and decay, gradient clipping.
+    """AdamW, linear warm-up and decay, gradient clipping (minissl.train.fit).
 
     Returns (step, smoothed loss) points and, with ``evaluate(model)``, (step, score) points."""
-    opt = AdamW(param_groups_for_decay(model, 0.01), lr=lr)
-    sched = warmup_linear(opt, max(1, steps // 20), steps)
-    model.train()
-    curve, scores, avg = [], [], None
-    bar = tqdm(range(steps), desc=desc, leave=False)
-    for step in bar:
-        loss = model.loss(batches(step))
-        opt.zero_grad()
-        loss.backward()
-        clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        avg = loss.item() if avg is None else 0.9 * avg + 0.1 * loss.item()
+    opt, sched = make_optimizer(model, lr, weight_decay=0.01, betas=(0.9, 0.999), warmup=max(1, steps // 20),
+                                total_steps=steps, decay="linear")
+    hist = fit(model, batches, steps, loss_fn=lambda m, batch: m.loss(batch), optimizer=opt, scheduler=sched,
+               grad_clip=1.0, eval_fn=evaluate, eval_every=eval_every, desc=desc)
+    curve, avg = [], None
+    for step, loss in enumerate(hist["loss"]):  # exponential moving average: the trend under the batch noise
+        avg = loss if avg is None else 0.9 * avg + 0.1 * loss
         if step % log_every == 0 or step == steps - 1:
             curve.append((step, avg))
-            bar.set_postfix(loss=f"{avg:.3f}")
-        if evaluate is not None and ((step + 1) % eval_every == 0 or step == steps - 1):
-            scores.append((step + 1, evaluate(model)))
-            model.train()
-    model.eval()
-    return curve, scores
+    return curve, list(zip(hist["eval_step"], hist["eval"]))
 
 
 def main():

@@ -14,6 +14,8 @@ import os
 
 import numpy  # host-side NumPy: always available, used for I/O and conversions
 
+from . import speedups
+
 _CHOICES = ("numpy", "cupy")
 
 
@@ -59,31 +61,10 @@ on_gpu = xp is not numpy
 ndarray = xp.ndarray
 
 
-def _keep_freed_memory():
-    """Ask glibc to keep freed memory for reuse instead of handing it back to the OS.
-
-    Every NumPy op returns a fresh array. By default glibc serves blocks of
-    0.1-32 MB with their own mmap and gives the top of the heap back when it is
-    freed, so each training step page-faults its whole working set in again
-    and the kernel zeroes every page: 11,700 faults and ~12% of the time of the
-    GPT demo's step (545 -> 482 ms measured side by side). Memory freed by one
-    step is now reused by the next. ``MINISSL_KEEP_FREED_MEMORY=0`` turns this off.
-    """
-    if on_gpu or os.environ.get("MINISSL_KEEP_FREED_MEMORY", "1") == "0":
-        return False
-    try:
-        if os.uname().sysname != "Linux":
-            return False
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        # 32 MB is glibc's largest mmap threshold; larger arrays still get their own mapping
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
-    except (OSError, AttributeError):  # not glibc (musl, Windows): nothing to tune
-        return False
-
-
-malloc_tuned = _keep_freed_memory()
+# Speed tricks live in minissl/speedups.py; MINISSL_SPEEDUPS=0 turns them all off, so that every
+# op runs exactly the formula it shows (the tests compare the two ways).
+SPEEDUPS = os.environ.get("MINISSL_SPEEDUPS", "1").strip() != "0"
+malloc_tuned = speedups.keep_freed_memory(enabled=SPEEDUPS and not on_gpu)
 
 
 def asarray(a, dtype=None):
@@ -108,21 +89,8 @@ def scatter_add(target, index, values):
     if on_gpu:
         import cupyx
         cupyx.scatter_add(target, index, values)
-    elif (target.ndim == 2 and target.flags.c_contiguous and isinstance(index, numpy.ndarray) and index.ndim == 1
-          and index.dtype.kind in "iu" and getattr(values, "shape", None) == (len(index), target.shape[1])):
-        # Rows into a matrix (embedding gradients, word2vec updates): np.add.at has a
-        # fast loop only for 1-D targets, so add element-wise into the flat view;
-        # 3-4x faster. Row r, column j is flat element r·cols + j (negative rows wrap
-        # as before; out-of-range rows still raise IndexError).
-        flat_t, flat_v = target.reshape(-1), numpy.ascontiguousarray(values, dtype=target.dtype).reshape(-1)
-        if target.dtype in (numpy.float32, numpy.float64) and target.shape[1] % 2 == 0:
-            # the cost is per indexed element, not per addition: read pairs of floats as one
-            # complex number (complex + is the two float +'s) and there are half as many.
-            pair = numpy.complex64 if target.dtype == numpy.float32 else numpy.complex128
-            flat_t, flat_v = flat_t.view(pair), flat_v.view(pair)
-        cols = len(flat_t) // len(target)
-        flat = (index.astype(numpy.intp)[:, None] * cols + numpy.arange(cols)).reshape(-1)
-        numpy.add.at(flat_t, flat, flat_v)
+    elif SPEEDUPS and speedups.rows_of_matrix(target, index, values):  # embedding gradients, word2vec updates
+        speedups.scatter_add_rows(target, index, values)
     else:
         numpy.add.at(target, index, values)
     return target
@@ -149,50 +117,27 @@ _ERFC_COF = (-1.3026537197817094, 6.4196979235649026e-1, 1.9476473204185836e-2, 
              8.94487e-13, 3.13092e-13, -1.12708e-13, 3.81e-16, 7.106e-15, -1.523e-15, -9.4e-17, 1.21e-16,
              -2.8e-17)
 
-# erf(x) = p(x)/q(x) on [-4, 4] (±1 beyond, to float32 precision): the rational fit that
-# Eigen and XLA use for float32, |error| < 5e-7 against double precision.
-_ERF32_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-            -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
-_ERF32_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-            -1.42647390514189e-02)
-
-
-def _erf_float32(x):
-    # SciPy's erf works in double precision one value at a time: 12 ms per
-    # million float32 values, 20% of the BERT demo's step (exact GELU). These
-    # ~25 vectorised passes in float32 take ~2.5 ms.
-    c = numpy.clip(x, -4, 4)
-    x2 = c * c
-    p, q = _horner(x2, _ERF32_P), _horner(x2, _ERF32_Q)
-    p *= c
-    p /= q
-    return p
-
-
-def _horner(x2, coefs):
-    """Σ coefs[i]·x2^(n-1-i), in place in one float32 buffer."""
-    acc = x2 * numpy.float32(coefs[0])
-    acc += numpy.float32(coefs[1])
-    for a in coefs[2:]:
-        acc *= x2
-        acc += numpy.float32(a)
-    return acc
-
-
 if on_gpu:
     from cupyx.scipy.special import erf  # noqa: F401
 else:
-    try:  # SciPy's erf is the same function, only faster; it is optional.
-        from scipy.special import erf as _erf_exact
+    try:  # SciPy's erf is optional; on the demos' activations it is faster than the float32 fit
+        from scipy.special import erf as _erf_scipy
     except ImportError:  # pragma: no cover - depends on the machine
-        _erf_exact = _erf_numpy
+        _erf_scipy = None
 
     def erf(x):
-        """The error function; float32 arrays take the fast float32 fit, anything else double precision."""
-        if getattr(x, "dtype", None) == numpy.float32 and x.ndim:
-            return _erf_float32(x)
-        return _erf_exact(x)
+        """The error function, in x's dtype: SciPy's where installed, else the float32 fit for
+        float32 arrays (speedups.py) and double precision (Numerical Recipes) for anything else."""
+        if _erf_scipy is not None:
+            y = _erf_scipy(x)  # float16 comes back as float32
+            return y.astype(x.dtype, copy=False) if getattr(x, "ndim", 0) and y.dtype != x.dtype else y
+        if SPEEDUPS and getattr(x, "dtype", None) == numpy.float32 and x.ndim:
+            return speedups.erf_float32(x)
+        return _erf_numpy(x)
 
+
+fused = speedups.fused_ops(xp, on_gpu, erf, enabled=SPEEDUPS)
+"""Each hot op's fast path on this backend (GPU kernels, CPU in-place forms), or None: see speedups.py."""
 
 # ---------------------------------------------------------------- random numbers
 # One generator on the backend (parameters, dropout masks, augmentations) and
@@ -219,3 +164,5 @@ def host_rng() -> numpy.random.Generator:
 
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+SQRT_HALF = 2 ** -0.5
+INV_SQRT_2PI = 1 / (2 * math.pi) ** 0.5

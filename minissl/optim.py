@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+from . import backend
 from .backend import xp
 
 
@@ -180,9 +181,10 @@ class Adam(Optimizer):
     def step(self):
         for group, p, state in self._params():
             b1, b2 = group["betas"]
-            lr, wd, g = group["lr"], group["weight_decay"], p.grad.array
+            lr, wd, eps, g = group["lr"], group["weight_decay"], group["eps"], p.grad.array
+            decay = 1.0
             if wd and self.decoupled:
-                p.array *= 1 - lr * wd  # AdamW: shrink the weights directly, outside the adaptive step
+                decay = 1 - lr * wd  # AdamW: shrink the weights directly, outside the adaptive step
             elif wd:
                 g = g + wd * p.array
             if not state:
@@ -191,21 +193,18 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = xp.zeros_like(p.array)
             state["step"] += 1
             t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-            # In place, through one scratch array: the step is memory-bound, and
-            # every temporary array is another full pass over the parameter's memory.
-            tmp = g * (1 - b1)
+            # bias corrections: m̂ = m / (1 - β1^t), √v̂ = √v / √(1 - β2^t)
+            step, sqrt_bc2 = lr / (1 - b1 ** t), math.sqrt(1 - b2 ** t)
+            if backend.fused.adam:  # on a GPU: one fused kernel (minissl/speedups.py)
+                backend.fused.adam(g, b1, b2, step, sqrt_bc2, eps, decay, p.array, m, v)
+                continue
             m *= b1
-            m += tmp                                   # m ← β1 m + (1-β1) g
-            xp.multiply(g, g, out=tmp)
-            tmp *= 1 - b2
+            m += (1 - b1) * g                              # m ← β1 m + (1-β1) g
             v *= b2
-            v += tmp                                   # v ← β2 v + (1-β2) g²
-            xp.sqrt(v, out=tmp)
-            tmp /= math.sqrt(1 - b2 ** t)
-            tmp += group["eps"]                        # √v̂ + eps
-            xp.divide(m, tmp, out=tmp)
-            tmp *= lr / (1 - b1 ** t)                  # lr · m̂ / (√v̂ + eps)
-            p.array -= tmp
+            v += (1 - b2) * (g * g)                        # v ← β2 v + (1-β2) g²
+            if decay != 1.0:
+                p.array *= decay
+            p.array -= m / (xp.sqrt(v) / sqrt_bc2 + eps) * step  # p ← p - lr · m̂ / (√v̂ + eps)
 
 
 class AdamW(Adam):

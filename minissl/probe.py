@@ -71,26 +71,41 @@ class ProbeResult(NamedTuple):
     val_accuracy: float    # that strength's validation accuracy
 
 
-def linear_probe(train, val, test, l2s=L2_GRID, steps=300, lr=0.05, stats_from=None) -> ProbeResult:
+def linear_probe(train, val, test, l2s=L2_GRID, steps=300, lr=0.05, stats_from=None,
+                 refit: bool = False) -> ProbeResult:
     """Standardise the features, pick the L2 strength on ``val``, report accuracy on ``test``.
 
     Each of ``train``, ``val``, ``test`` is (features (N, F), labels (N,)), backend or NumPy
     arrays. Means and standard deviations come from ``stats_from`` (unlabelled features, e.g.
     the whole training split when only a few of its labels are used) or else from the train
-    features, never from val or test. Returns ``(test_accuracy, l2, val_accuracy)``.
+    features, never from test. ``refit``: once the strength is chosen, fit it again on train
+    and val together (as scikit-learn's ``LogisticRegressionCV`` does) before scoring test.
+    Returns ``(test_accuracy, l2, val_accuracy)``.
     """
     (xtr, ytr), (xva, yva), (xte, yte) = [(xp.asarray(a, dtype=xp.float32), xp.asarray(b))
                                           for a, b in (train, val, test)]
     if xtr.ndim != 2 or len(xtr) != len(ytr):
         raise ValueError(f"linear_probe: train features must be (N, F) with one label each, got features "
                          f"{tuple(xtr.shape)} and {len(ytr)} labels")
-    ref = xtr if stats_from is None else xp.asarray(stats_from, dtype=xp.float32)
-    mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-6
-    std = [tensor((a - mu) / sd) for a in (xtr, xva, xte)]
     c = max(int(ytr.max()), int(yva.max()), int(yte.max())) + 1
-    model = fit_probe(std[0], ytr, l2s, steps, lr, c)
+    model, std = _standardised_fit((xtr, ytr), (xva, xte), stats_from, l2s, steps, lr, c)
     with no_grad():
-        va = (model(std[1]).array.argmax(axis=2) == yva[:, None]).mean(axis=0)
+        va = (model(std[0]).array.argmax(axis=2) == yva[:, None]).mean(axis=0)
         best = int(va.argmax())
-        te = (model(std[2]).array[:, best].argmax(axis=1) == yte).mean()
+    column = best
+    if refit:  # one probe, the chosen strength, on train and val together
+        both = (xp.concatenate([xtr, xva]), xp.concatenate([ytr, yva]))
+        model, std = _standardised_fit(both, (xva, xte), stats_from, [l2s[best]], steps, lr, c)
+        column = 0
+    with no_grad():
+        te = (model(std[1]).array[:, column].argmax(axis=1) == yte).mean()
     return ProbeResult(float(te), float(l2s[best]), float(va[best]))
+
+
+def _standardised_fit(train, others, stats_from, l2s, steps, lr, c):
+    """fit_probe on standardised train features -> (model, the other feature sets standardised alike)."""
+    x, y = train
+    ref = x if stats_from is None else xp.asarray(stats_from, dtype=xp.float32)
+    mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-6
+    model = fit_probe(tensor((x - mu) / sd), y, l2s, steps, lr, c)
+    return model, [tensor((a - mu) / sd) for a in others]

@@ -396,9 +396,10 @@ class Tensor:
         no-op, naming the other one raises."""
         from .devices import parse_to
         dtype = parse_to(args, dtype, device)
-        if dtype is None or xp.dtype(dtype) == self.dtype:
-            return _ops().clone(self) if copy else self
         from .ops.math import Cast
+        from .ops.shape import clone
+        if dtype is None or xp.dtype(dtype) == self.dtype:
+            return clone(self) if copy else self
         return Cast.apply(self, dtype=xp.dtype(dtype))
 
     def cpu(self):
@@ -539,92 +540,9 @@ class Tensor:
         self.array[...] = out.array
         self._version.n += 1
 
-    def __iadd__(self, o): return self._inplace(_ops().add, o)
-    def __isub__(self, o): return self._inplace(_ops().sub, o)
-    def __imul__(self, o): return self._inplace(_ops().mul, o)
-    def __itruediv__(self, o): return self._inplace(_ops().div, o)
-    def __ipow__(self, o): return self._inplace(_ops().pow, o)
-    # without these Python would fall back to x = x // o, a new tensor: views and other names of x
-    # would keep the old values, where PyTorch changes x in place
-    def __ifloordiv__(self, o): return self._inplace(_ops().floor_divide, o)
-    def __imod__(self, o): return self._inplace(_ops().remainder, o)
-    def __iand__(self, o): return self._inplace(lambda a, b: _ops().logical_op(a, b, xp.bitwise_and), o)
-    def __ior__(self, o): return self._inplace(lambda a, b: _ops().logical_op(a, b, xp.bitwise_or), o)
-    def __ixor__(self, o): return self._inplace(lambda a, b: _ops().logical_op(a, b, xp.bitwise_xor), o)
-
-    def add_(self, other, alpha=1):
-        return self._inplace(_ops().add, other if alpha == 1 else other * alpha)
-
-    def sub_(self, other, alpha=1):
-        return self._inplace(_ops().sub, other if alpha == 1 else other * alpha)
-
-    def mul_(self, other): return self._inplace(_ops().mul, other)
-    def div_(self, other): return self._inplace(_ops().div, other)
-    def pow_(self, other): return self._inplace(_ops().pow, other)
-    def clamp_(self, min=None, max=None): return self._inplace(_ops().clamp, min, max)  # noqa: A002
-
-    def copy_(self, src):
-        """Copy ``src``'s values into this tensor (broadcast, cast to this dtype); gradients flow to ``src``."""
-        src = src if isinstance(src, Tensor) else Tensor(xp.asarray(src, dtype=self.dtype), _internal=True)
-        return self._inplace(lambda old, s: _ops().overwrite(old, _ops().expand(s.to(old.dtype), old.shape)), src)
-
-    def fill_(self, value):
-        if isinstance(value, Tensor):  # a 0-d tensor value: its gradient flows, as in PyTorch
-            if value.ndim:
-                raise RuntimeError(f"fill_ only supports a 0-dimensional value tensor, got shape {value.shape}")
-            return self.copy_(value)
-        return self._inplace(lambda old: _ops().overwrite(old, xp.full(old.shape, value, dtype=old.dtype)))
-
-    def zero_(self):
-        return self.fill_(0)
-
-    def normal_(self, mean=0.0, std=1.0):
-        sample = backend.rng().standard_normal(self.shape, dtype=xp.float64) * std + mean
-        return self._inplace(lambda old: _ops().overwrite(old, sample.astype(old.dtype)))
-
-    def uniform_(self, a=0.0, b=1.0):
-        sample = backend.rng().random(self.shape, dtype=xp.float64) * (b - a) + a
-        return self._inplace(lambda old: _ops().overwrite(old, sample.astype(old.dtype)))
-
-    def __setitem__(self, idx, value):
-        """``x[idx] = value`` in place; with autograd, as PyTorch's index assignment."""
-        return self._inplace(lambda old, v: _ops().index_put(old, idx, v),
-                             value if isinstance(value, Tensor) else Tensor(xp.asarray(value, dtype=self.dtype),
-                                                                            _internal=True))
-
-    # ------------------------------------------------------------- operators
-    def __add__(self, o): return _ops().add(self, o)
-    def __radd__(self, o): return _ops().add(o, self)
-    def __sub__(self, o): return _ops().sub(self, o)
-    def __rsub__(self, o): return _ops().sub(o, self)
-    def __mul__(self, o): return _ops().mul(self, o)
-    def __rmul__(self, o): return _ops().mul(o, self)
-    def __truediv__(self, o): return _ops().div(self, o)
-    def __rtruediv__(self, o): return _ops().div(o, self)
-    def __floordiv__(self, o): return _ops().floor_divide(self, o)
-    def __rfloordiv__(self, o): return _ops().floor_divide(o, self)
-    def __mod__(self, o): return _ops().remainder(self, o)
-    def __rmod__(self, o): return _ops().remainder(o, self)
-    def __pow__(self, o): return _ops().pow(self, o)
-    def __rpow__(self, o): return _ops().pow(o, self)
-    def __matmul__(self, o): return _ops().matmul(self, o)
-    def __rmatmul__(self, o): return _ops().matmul(o, self)
-    def __neg__(self): return _ops().neg(self)
-    def __abs__(self): return _ops().abs(self)
-    def __getitem__(self, idx): return _ops().getitem(self, idx)
-
-    # comparisons are element-wise and give bool tensors without gradients, as in PyTorch
-    def __eq__(self, o): return _ops().compare(self, o, xp.equal)
-    def __ne__(self, o): return _ops().compare(self, o, xp.not_equal)
-    def __lt__(self, o): return _ops().compare(self, o, xp.less)
-    def __le__(self, o): return _ops().compare(self, o, xp.less_equal)
-    def __gt__(self, o): return _ops().compare(self, o, xp.greater)
-    def __ge__(self, o): return _ops().compare(self, o, xp.greater_equal)
-    def __invert__(self): return _ops().logical_not(self)
-    def __and__(self, o): return _ops().logical_op(self, o, xp.bitwise_and)
-    def __or__(self, o): return _ops().logical_op(self, o, xp.bitwise_or)
-    def __xor__(self, o): return _ops().logical_op(self, o, xp.bitwise_xor)
-    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+    # Operators (x + y, x @ w, x == 0, x += 1), in-place methods (add_, copy_, fill_, x[i] = v) and
+    # named methods (x.exp(), x.sum(dim), x.view(...)) are ops: they are bound to Tensor in one
+    # table at the end of minissl/ops/__init__.py, once the ops exist.
 
     def __contains__(self, o):
         return bool((self == o).any())
@@ -648,6 +566,14 @@ def _topological_order(root):
             stack.extend((p, False) for p in node.parents if p is not None and id(p) not in seen)
     order.reverse()
     return order
+
+
+def as_array(x, dtype=None):
+    """The backend array behind ``x``: a Tensor's own array (shared, not copied, no graph), or
+    anything array-like through ``xp.asarray`` (ids, masks and targets may come either way).
+    ``dtype`` converts, copying only when the dtype differs."""
+    a = x.array if isinstance(x, Tensor) else xp.asarray(x)
+    return a if dtype is None else a.astype(dtype, copy=False)
 
 
 def _to_backend(data, dtype):
@@ -679,18 +605,6 @@ def _legacy_new(args, dtype):
     if all(isinstance(n, int) and not isinstance(n, bool) for n in args):
         return xp.zeros(args, dtype=dtype or xp.float32)
     raise TypeError(f"Tensor(*sizes) or Tensor(data), got {args!r}; ms.tensor(data) keeps the data's dtype")
-
-
-_ops_module = None
-
-
-def _ops():
-    """minissl.ops, imported on first use (ops imports this module, so not at the top)."""
-    global _ops_module
-    if _ops_module is None:
-        from . import ops
-        _ops_module = ops
-    return _ops_module
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

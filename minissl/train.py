@@ -67,6 +67,18 @@ def steps_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
+def take(data: dict, rows) -> dict:
+    """Rows of a dict of equal-length arrays (a labelled set: the model's keyword arguments).
+    With an ``attention_mask``, arrays as wide as it are cut to the longest chosen row, so
+    the batch equals what padding those rows alone would give (padding on the right)."""
+    rows = np.asarray(rows)
+    mask = data.get("attention_mask")
+    if mask is None:
+        return {k: v[rows] for k, v in data.items()}
+    width, full = int(np.asarray(mask[rows]).sum(axis=1).max()), mask.shape[1]
+    return {k: v[rows, :width] if v.ndim == 2 and v.shape[1] == full else v[rows] for k, v in data.items()}
+
+
 def output_loss(out):
     """The loss in a model's output: the output itself if it is a Tensor, else its ``.loss``."""
     if isinstance(out, Tensor):
@@ -197,3 +209,40 @@ def _shown(hist):
     if hist["eval"] and isinstance(hist["eval"][-1], float):
         shown["eval"] = f"{hist['eval'][-1]:.3f}"
     return shown
+
+
+def finetune(model, train: dict, *, epochs: int | None = None, steps: int | None = None, batch_size: int = 16,
+             lr: float = 5e-5, weight_decay: float = 0.01, warmup: float = 0.1, grad_clip: float = 1.0, seed: int = 0,
+             val=None, metric=None, eval_every: int | None = None, progress: bool = True,
+             desc: str = "fine-tune") -> dict:
+    """BERT's fine-tuning recipe on :func:`fit`: train a (pre-trained) model on a labelled set.
+
+    train:      dict of equal-length arrays, the model's keyword arguments with the labels
+                (``minissl.tasks.encode_task`` builds one); batches are :func:`take` of it.
+    epochs:     passes over ``train`` in batches of ``batch_size``, reshuffled each pass by
+                ``np.random.default_rng(seed)``; or ``steps``: that many batches.
+    optimizer:  AdamW (``weight_decay`` on matrices only), linear warm-up over the first
+                ``warmup`` fraction of the steps (int(warmup · steps) of them), then linear
+                decay to 0; gradient norm clipped at ``grad_clip``.
+    val/metric: ``metric(model, val) -> float`` every ``eval_every`` steps (default once an
+                epoch) and at the end, in history ``eval``.
+
+    ``seed`` orders the batches only: seed the weights of a new head (and dropout) with
+    ``ms.manual_seed`` before building the model. Returns fit's history.
+    """
+    n = len(next(iter(train.values())))
+    if any(len(v) != n for v in train.values()):
+        raise ValueError("finetune: every array of train must have one row per example; got lengths "
+                         f"{ {k: len(v) for k, v in train.items()} }")
+    per_epoch = steps_per_epoch(n, batch_size)
+    if (epochs is None) == (steps is None):
+        raise ValueError("finetune: give exactly one of epochs= and steps=")
+    steps = epochs * per_epoch if steps is None else steps
+    if (val is None) != (metric is None):
+        raise ValueError("finetune: give val= and metric= together (metric(model, val) scores the model)")
+    opt, sched = make_optimizer(model, lr, weight_decay, betas=(0.9, 0.999), warmup=int(steps * warmup),
+                                total_steps=steps, decay="linear")
+    rows = minibatches(n, batch_size, -(-steps // per_epoch), np.random.default_rng(seed))
+    return fit(model, (take(train, r) for r in rows), steps, optimizer=opt, scheduler=sched, grad_clip=grad_clip,
+               eval_fn=None if metric is None else (lambda m: metric(m, val)),
+               eval_every=eval_every or (per_epoch if metric else None), progress=progress, desc=desc)

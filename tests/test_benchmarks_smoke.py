@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 sys.path.insert(0, BENCH)
 
-import common  # noqa: E402
+import benchlib  # noqa: E402
 import ops  # noqa: E402
 import run_all  # noqa: E402
 import scaling  # noqa: E402
@@ -19,18 +19,18 @@ TINY = dict(n_layer=1, n_head=2, n_embd=16, T=8, B=2)
 
 def test_time_alternating_takes_turns_and_rotates():
     calls = []
-    t = common.time_alternating({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=4, warmup=1)
+    t = benchlib.time_alternating({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=4, warmup=1)
     assert [len(v) for v in t.values()] == [4, 4]
     assert calls == ["a", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]  # warm-up, then the order rotates
 
 
 def test_cpu_clock_switch():
     try:
-        assert common.use_cpu_clock() is common.time.process_time
-        assert common.CLOCK is common.time.process_time
+        assert benchlib.use_cpu_clock() is benchlib.time.process_time
+        assert benchlib.CLOCK is benchlib.time.process_time
     finally:
-        common.use_cpu_clock(False)
-    assert common.CLOCK is common.time.perf_counter
+        benchlib.use_cpu_clock(False)
+    assert benchlib.CLOCK is benchlib.time.perf_counter
 
 
 def test_step_memory_sees_an_allocation():
@@ -38,13 +38,12 @@ def test_step_memory_sees_an_allocation():
 
     def step():  # 64 MiB that stay alive: the peak must rise by at least that much
         keep.append(np.ones(16 * 2 ** 20, dtype=np.float32))
-    rise = common.measure_step_memory(step, steps=1)
+    rise = benchlib.measure_step_memory(step, steps=1)
     assert 60 <= rise < 200
 
 
 def test_gpt_flops_matches_a_count_over_the_model():
     """3 × (2·N·in·out over every Linear + 4·B·T²·E of attention per layer), counted from the modules."""
-    import minissl as ms
     from minissl import nn
     from minissl.models.gpt import GPT, GPTConfig
     cfg = dict(n_layer=2, n_head=2, n_embd=16, T=8, B=3, vocab=11)
@@ -53,7 +52,6 @@ def test_gpt_flops_matches_a_count_over_the_model():
     lin = sum(2 * N * m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
     attn = cfg["n_layer"] * 4 * cfg["B"] * cfg["T"] ** 2 * cfg["n_embd"]
     assert scaling.gpt_flops(**cfg) == 3 * (lin + attn)
-    assert ms is not None
 
 
 def test_training_step_pair_agrees_and_times():
@@ -75,7 +73,7 @@ def test_profile_labels_ops():
 
     def step():
         F.linear(x, w).sum().backward()
-    total, top = common.profile_by_op(step, steps=2, top=20)
+    total, top = benchlib.profile_by_op(step, steps=2, top=20)
     names = [k for k, _ in top]
     assert "Linear.forward" in names and "Linear.backward" in names
     assert total > 0 and sum(v for _, v in top) <= total * 1.0001
@@ -136,5 +134,5 @@ def test_conv_step_pair_agrees_and_times():
     import conv_vs_torch
     ours, theirs, first = conv_vs_torch.steppers(batch=4)
     assert abs(first[0] - first[1]) < 1e-4
-    t = common.time_alternating({"ours": ours, "theirs": theirs}, repeats=1, warmup=0)
+    t = benchlib.time_alternating({"ours": ours, "theirs": theirs}, repeats=1, warmup=0)
     assert len(t["ours"]) == 1 and conv_vs_torch.flops(4) > 0

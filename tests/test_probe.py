@@ -76,3 +76,17 @@ def test_shuffled_labels_stay_at_chance_and_bad_input_is_refused():
         linear_probe((x[:10], y[:9]), (x, y), (x, y))
     with pytest.raises(ValueError, match="l2s"):
         fit_probe(x, y, [])
+
+
+def test_refit_scores_the_chosen_strength_fitted_on_train_and_val():
+    rng = np.random.default_rng(5)
+    centers = rng.standard_normal((3, 12)) * 0.7
+    tr, va, te = blobs(60, rng, centers), blobs(60, rng, centers), blobs(300, rng, centers)
+    plain, refit = linear_probe(tr, va, te), linear_probe(tr, va, te, refit=True)
+    assert (refit.l2, refit.val_accuracy) == (plain.l2, plain.val_accuracy)  # the same choice
+    x, y = np.concatenate([tr[0], va[0]]), np.concatenate([tr[1], va[1]])
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    m = fit_probe((x - mu) / sd, y, [refit.l2], num_classes=3)
+    with ms.no_grad():
+        want = float((m(ms.tensor((te[0] - mu) / sd)).numpy()[:, 0].argmax(1) == te[1]).mean())
+    assert refit.test_accuracy == pytest.approx(want)

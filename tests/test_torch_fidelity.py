@@ -1,10 +1,10 @@
 """The PyTorch rule (DESIGN.md §2): the same call gives the same result as PyTorch, or a loud error.
 
 Each snippet below runs twice, once with ``T = torch`` and once with ``T = minissl``,
-and the two results must agree in values, dtype and shape. The snippets are the
-idioms that used to differ *silently* (a causal mask built with ``== 0`` masked
-nothing; ``p -= lr * p.grad`` changed nothing; ``x.max(1)[1]`` was a row of
-values ...). Where minissl refuses on purpose, the test checks the refusal names
+and the two results must agree in values, dtype and shape. The snippets are
+idioms where a difference would be silent (a causal mask built with ``== 0``
+that masks nothing; ``p -= lr * p.grad`` that changes nothing; ``x.max(1)[1]``
+giving a row of values ...). Where minissl refuses on purpose, the test checks the refusal names
 the difference.
 """
 import numpy as np
@@ -175,7 +175,7 @@ def test_modified_saved_tensor_raises_at_backward_as_torch():
 
 @pytest.mark.parametrize("layers", [1, 2])
 def test_optimizer_step_before_second_backward_as_torch(layers):
-    # the #19 case: a second backward must never silently use the updated weights. With one
+    # a second backward must never silently use the updated weights. With one
     # layer no saved value is a weight (dW reads only the input), so torch and minissl both
     # run; with two, the second layer's weight is needed for dX and both refuse.
     results = []

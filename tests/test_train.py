@@ -4,7 +4,7 @@ import pytest
 
 import minissl as ms
 from minissl import nn, optim
-from minissl.train import fit, make_optimizer, minibatches, save_checkpoint, steps_per_epoch
+from minissl.train import finetune, fit, make_optimizer, minibatches, save_checkpoint, steps_per_epoch, take
 
 npy = ms.backend.to_numpy
 
@@ -178,3 +178,70 @@ def test_save_checkpoint_keeps_a_dataclass_config(tmp_path):
     save_checkpoint(tmp_path / "g.npz", m, step=3)
     m2, ckpt = load_checkpoint(tmp_path / "g.npz")
     assert ckpt["step"] == 3 and ckpt["config"]["n_embd"] == 8 and "optimizer" not in ckpt
+
+
+class Tagger(nn.Module):
+    """Keyword arguments as a BERT head takes them: input_ids, attention_mask, labels -> output.loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.out = nn.Embedding(12, 8), nn.Linear(8, 3)
+
+    def forward(self, input_ids, attention_mask, labels=None):
+        from types import SimpleNamespace
+        logits = self.out(self.emb(ms.tensor(input_ids)).mean(dim=1))
+        return SimpleNamespace(logits=logits, loss=None if labels is None else
+                               nn.functional.cross_entropy(logits, ms.tensor(labels)))
+
+
+def labelled(n=37, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(2, 7, n)
+    ids = np.zeros((n, 6), np.int64)
+    for i, k in enumerate(lengths):
+        ids[i, :k] = rng.integers(1, 12, k)
+    return {"input_ids": ids, "attention_mask": (ids > 0).astype(np.int64), "labels": ids[:, 0] % 3}
+
+
+def test_finetune_is_adamw_warmup_linear_over_shuffled_epochs():
+    data = labelled()
+    ms.manual_seed(1)
+    ref = Tagger()
+    steps = 3 * 5  # 37 rows in batches of 8: 5 a pass
+    opt = optim.AdamW(optim.param_groups_for_decay(ref, 0.01), lr=1e-2)
+    sched = optim.warmup_linear(opt, 1, steps)  # int(0.1 * 15)
+    rng, losses = np.random.default_rng(4), []
+    for _ in range(3):
+        order = rng.permutation(37)
+        for k in range(0, 37, 8):
+            rows = order[k:k + 8]
+            width = data["attention_mask"][rows].sum(1).max()
+            out = ref(data["input_ids"][rows, :width], data["attention_mask"][rows, :width], data["labels"][rows])
+            opt.zero_grad()
+            out.loss.backward()
+            nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(out.loss.item())
+    ms.manual_seed(1)
+    model = Tagger()
+    seen = []
+    hist = finetune(model, data, epochs=3, batch_size=8, lr=1e-2, seed=4, progress=False,
+                    val=data, metric=lambda m, v: seen.append(m.training) or 0.5)
+    assert hist["loss"] == losses and hist["eval_step"] == [5, 10, 15] and seen == [True] * 3
+    for a, b in zip(weights(ref), weights(model)):
+        np.testing.assert_array_equal(a, b)
+    assert len(finetune(Tagger(), data, steps=12, batch_size=8, progress=False)["loss"]) == 12  # 2.4 passes
+
+
+def test_finetune_refuses_unclear_requests():
+    data = labelled()
+    with pytest.raises(ValueError, match="one of epochs= and steps="):
+        finetune(Tagger(), data, progress=False)
+    with pytest.raises(ValueError, match="together"):
+        finetune(Tagger(), data, epochs=1, val=data, progress=False)
+    with pytest.raises(ValueError, match="one row per example"):
+        finetune(Tagger(), dict(data, labels=data["labels"][:5]), epochs=1, progress=False)
+    got = take(data, [2, 0])
+    assert got["input_ids"].shape[1] == data["attention_mask"][[2, 0]].sum(1).max()
+    assert take({"x": np.arange(5)}, [4, 1])["x"].tolist() == [4, 1]  # no mask: rows only

@@ -12,10 +12,12 @@ syntax and meaning, so the same encoder, with a small new head, then learns
 downstream tasks from few labels (``bert_heads.py``).
 
 Shapes: input_ids (B, T) -> last_hidden_state (B, T, H), pooler_output (B, H).
-Parameter names are Hugging Face's (``embeddings.word_embeddings.weight``,
-``encoder.layer.0.attention.self.query.weight``, ...) and the computation is
-theirs (exact-erf GELU, LayerNorm eps 1e-12, padded keys masked out), so real
-BERT checkpoints load by name. Demo: ``demos/bert_pretrain_finetune.py``.
+The encoder is a stack of minissl's one :class:`~minissl.nn.TransformerBlock` (post-norm).
+The computation is Hugging Face's (exact-erf GELU, LayerNorm eps 1e-12, padded keys
+masked out) and so are the embeddings' and heads' parameter names; an encoder layer's
+names are the block's (``encoder.layer.0.attn.q_proj.weight``), which ``hf_bert.py``
+translates by a name table, so real BERT checkpoints load and save.
+Demo: ``demos/bert_pretrain_finetune.py``.
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ from .. import ops as F
 from .config_check import check_field, check_fields, read_json_object
 from ..backend import xp
 from ..tensor import Tensor, no_grad
-from ..nn.transformer import ACTIVATIONS, SinusoidalPositionalEmbedding, TransformerEncoder, padding_mask
+from ..nn.attention import padding_mask
+from ..nn.transformer import ACTIVATIONS, SinusoidalPositionalEmbedding, TransformerEncoder
 
 
 @dataclasses.dataclass

@@ -4,7 +4,8 @@ Pre-training gave an encoder whose outputs already carry syntax and meaning;
 fine-tuning adds a randomly initialised head and trains everything a little,
 on a few labelled examples:
 
-1. sequence -> class (sentiment): a linear layer on the pooled ``[CLS]`` vector;
+1. sequence -> class (sentiment): a linear layer on one vector for the sequence: the
+   pooled ``[CLS]`` vector, or the mean of the token vectors (``pooling="mean"``);
 2. sequence -> one class per token (POS tagging): a linear layer on every output;
 3. two sequences -> class (NLI): ``[CLS] A [SEP] B [SEP]`` with segment ids, then case 1;
 4. extractive QA: two learned vectors s and e (the rows of ``qa_outputs``); token i's
@@ -27,15 +28,16 @@ from .. import ops as F
 from ..backend import xp
 from ..tensor import no_grad
 from .bert import BertConfig, BertModel, PreTrainedMixin, _ids, init_bert_weights
+from .hf_bert import mean_pooling
 
 
 class _Head(PreTrainedMixin, nn.Module):
     _extra_keys = ("num_labels",)
 
-    def __init__(self, config: BertConfig, num_labels: int = 2, pooling: bool = True):
+    def __init__(self, config: BertConfig, num_labels: int = 2, add_pooling_layer: bool = True):
         super().__init__()
         self.config, self.num_labels = config, num_labels
-        self.bert = BertModel(config, add_pooling_layer=pooling)
+        self.bert = BertModel(config, add_pooling_layer=add_pooling_layer)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, num_labels)
         init_bert_weights(self.classifier, config.initializer_range)
@@ -45,11 +47,30 @@ class _Head(PreTrainedMixin, nn.Module):
 
 
 class BertForSequenceClassification(_Head):
-    """Cases 1 and 3: logits (B, num_labels) from the pooled ``[CLS]`` vector.
+    """Cases 1 and 3: logits (B, num_labels) from one vector per sequence.
+
+    ``pooling="cls"``: BERT's pooler, tanh(W h_[CLS] + b), which next-sentence (or
+    sentence-order) prediction trains during pre-training. ``pooling="mean"``: the mean
+    of the last layer's token vectors over the attention mask, Σ_t m_t h_t / Σ_t m_t
+    (:func:`hf_bert.mean_pooling`); an encoder pre-trained by MLM alone never trained
+    its [CLS] vector, while every token vector carries what MLM learned.
     ``forward(input_ids, attention_mask, token_type_ids, labels=None)`` -> namespace(loss, logits)."""
+    _extra_keys = ("num_labels", "pooling")
+
+    def __init__(self, config: BertConfig, num_labels: int = 2, pooling: str = "cls"):
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"BertForSequenceClassification: pooling must be 'cls' or 'mean', got {pooling!r}")
+        super().__init__(config, num_labels, add_pooling_layer=pooling == "cls")
+        self.pooling = pooling
+
+    def extra_config(self):
+        return {"num_labels": self.num_labels, "pooling": self.pooling}
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
-        _, pooled = self.bert(input_ids, attention_mask, token_type_ids)
+        seq, pooled = self.bert(input_ids, attention_mask, token_type_ids)
+        if self.pooling == "mean":
+            mask = xp.ones(seq.shape[:2], dtype=xp.int64) if attention_mask is None else attention_mask
+            pooled = mean_pooling(seq, mask)
         logits = self.classifier(self.dropout(pooled))
         loss = F.cross_entropy(logits, _ids(labels)) if labels is not None else None
         return SimpleNamespace(loss=loss, logits=logits)
@@ -60,7 +81,7 @@ class BertForTokenClassification(_Head):
     (padding, special tokens, word pieces after the first)."""
 
     def __init__(self, config: BertConfig, num_labels: int = 2):
-        super().__init__(config, num_labels, pooling=False)
+        super().__init__(config, num_labels, add_pooling_layer=False)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
         seq, _ = self.bert(input_ids, attention_mask, token_type_ids)

@@ -14,10 +14,11 @@ few demonstrations in the prompt, with no gradient step (few-shot learning).
 
 Shapes: ids (B, T) int -> token + position embeddings (B, T, E) -> n_layer
 pre-LN blocks -> final LayerNorm -> logits (B, T, V), the output matrix tied
-to the token embedding (V, E). A block (GPT-2)::
+to the token embedding (V, E). A block (GPT-2; minissl's one
+:class:`~minissl.nn.TransformerBlock` with ``norm_first=True``)::
 
-    x = x + attn(ln_1(x))        causal multi-head self-attention
-    x = x + mlp(ln_2(x))         Linear(E, 4E) -> GELU -> Linear(4E, E)
+    x = x + attn(attn_norm(x))       causal multi-head self-attention
+    x = x + mlp(mlp_norm(x))         Linear(E, 4E) -> GELU -> Linear(4E, E)
 
 Generation keeps, per layer, the keys and values of the tokens already seen
 (a KV cache), so each new token costs one position, not the whole prefix.
@@ -38,7 +39,7 @@ from dataclasses import dataclass, fields
 from .. import backend, io, nn
 from .. import ops as F
 from ..backend import xp
-from ..tensor import Tensor, no_grad
+from ..tensor import as_array, no_grad
 from ..train import fit, make_optimizer, save_checkpoint  # noqa: F401 - save_checkpoint: GPT checkpoints
 from .config_check import check_fields
 
@@ -80,37 +81,6 @@ class GPTConfig:
         return cls(vocab_size=vocab_size, **kw)
 
 
-class MLP(nn.Module):
-    def __init__(self, cfg: GPTConfig):
-        super().__init__()
-        self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, cfg.bias)
-        self.gelu = nn.GELU(approximate="tanh")  # GPT-2's activation
-        self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, cfg.bias)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(self, x):
-        return self.drop(self.c_proj(self.gelu(self.c_fc(x))))
-
-
-class Block(nn.Module):
-    """Pre-LN: normalise the input of each sub-layer, add its output to the residual stream."""
-
-    def __init__(self, cfg: GPTConfig):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(cfg.n_embd)
-        self.attn = nn.MultiheadAttention(cfg.n_embd, cfg.n_head, dropout=cfg.dropout, bias=cfg.bias,
-                                          batch_first=True)
-        self.ln_2 = nn.LayerNorm(cfg.n_embd)
-        self.mlp = MLP(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(self, x, cache=None):
-        h = self.ln_1(x)
-        a, _ = self.attn(h, h, h, need_weights=False, is_causal=True, cache=cache)
-        x = x + self.drop(a)
-        return x + self.mlp(self.ln_2(x))
-
-
 class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
@@ -120,7 +90,10 @@ class GPT(nn.Module):
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.drop = nn.Dropout(cfg.dropout)
-        self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        # GPT-2's block is the shared one: pre-norm, LayerNorm, tanh-GELU MLP 4x wide
+        self.h = nn.ModuleList(nn.TransformerBlock(cfg.n_embd, cfg.n_head, 4 * cfg.n_embd, cfg.dropout,
+                                                   "gelu_pytorch_tanh", norm_first=True, eps=1e-5, bias=cfg.bias)
+                               for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self._init_weights()
@@ -136,7 +109,7 @@ class GPT(nn.Module):
             if name.endswith("bias"):
                 p.array[...] = 0
             elif p.ndim == 2:
-                std = resid_std if name.endswith(("out_proj.weight", "c_proj.weight")) else 0.02
+                std = resid_std if name.endswith(("attn.out_proj.weight", "mlp.fc2.weight")) else 0.02
                 p.array[...] = backend.rng().standard_normal(p.shape, dtype=xp.float32) * std
 
     # ------------------------------------------------------------------ Hugging Face
@@ -153,7 +126,7 @@ class GPT(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def new_cache(self):
-        """An empty KV cache: one dict per layer, filled by ``forward(..., cache=...)``."""
+        """An empty KV cache: one dict per block, filled by ``forward(..., cache=...)``."""
         return [dict() for _ in self.h]
 
     def features(self, idx, cache=None):
@@ -161,10 +134,10 @@ class GPT(nn.Module):
 
         With ``cache`` the ids are the *new* tokens, placed after those already cached.
         """
-        ids = idx.array if isinstance(idx, Tensor) else xp.asarray(idx)
+        ids = as_array(idx)
         if ids.ndim != 2:
             raise ValueError(f"GPT expects token ids of shape (batch, time), got {tuple(ids.shape)}")
-        past = cache[0]["k"].shape[2] if cache and "k" in cache[0] else 0
+        past = nn.cache_length(cache[0].get("self")) if cache else 0
         T = ids.shape[1]
         if past + T > self.config.block_size:
             raise ValueError(f"sequence of {past + T} tokens is longer than block_size={self.config.block_size}; "
@@ -172,7 +145,7 @@ class GPT(nn.Module):
         pos = xp.arange(past, past + T)[None, :]
         x = self.drop(self.wte(ids) + self.wpe(pos))
         for i, block in enumerate(self.h):
-            x = block(x, None if cache is None else cache[i])
+            x = block(x, is_causal=True, cache=None if cache is None else cache[i])[0]
         return self.ln_f(x)
 
     def forward(self, idx, targets=None, cache=None):
@@ -181,7 +154,7 @@ class GPT(nn.Module):
         logits = self.lm_head(self.features(idx, cache))
         if targets is None:
             return logits, None
-        t = targets.array if isinstance(targets, Tensor) else xp.asarray(targets)
+        t = as_array(targets)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), t.reshape(-1))
         return logits, loss
 
@@ -201,7 +174,7 @@ class GPT(nn.Module):
         """
         was_training = self.training
         self.eval()
-        out = xp.asarray(idx.array if isinstance(idx, Tensor) else idx, dtype=xp.int64)
+        out = as_array(idx, xp.int64)
         if out.ndim == 1:
             out = out[None, :]
         block, cache, step_ids = self.config.block_size, None, None

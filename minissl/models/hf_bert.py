@@ -2,12 +2,17 @@
 
 A Hugging Face BERT directory holds three files: ``config.json`` (the sizes),
 ``model.safetensors`` (the weights, read by :func:`minissl.io.read_safetensors`)
-and ``vocab.txt`` (the WordPiece vocabulary). minissl's :class:`BertModel` names
-its parameters as Hugging Face does, so loading is a matter of matching names:
+and ``vocab.txt`` (the WordPiece vocabulary). minissl's :class:`BertModel` computes
+what Hugging Face's does, with the embeddings under the same names and each encoder
+layer the shared :class:`~minissl.nn.TransformerBlock`, so loading is renaming:
 
-    checkpoint name                                  minissl name (BertModel)
-    bert.encoder.layer.0.attention.self.query.weight encoder.layer.0.attention.self.query.weight
-    encoder.layer.0.output.LayerNorm.gamma           encoder.layer.0.output.LayerNorm.weight
+    checkpoint name (encoder.layer.N. ...)    minissl name (encoder.layer.N. ...)
+    attention.self.{query,key,value}          attn.{q,k,v}_proj
+    attention.output.dense                    attn.out_proj
+    attention.output.LayerNorm                attn_norm
+    intermediate.dense                        mlp.fc1
+    output.dense                              mlp.fc2
+    output.LayerNorm                          mlp_norm
 
 (checkpoints saved from a model with a head carry a ``bert.`` prefix; old ones
 converted from TensorFlow call the LayerNorm parameters gamma/beta.) Every
@@ -47,7 +52,7 @@ from .. import io as msio
 from .. import ops as F
 from ..backend import xp
 from ..nn.transformer import ACTIVATIONS
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, as_array, no_grad
 from .bert import BertConfig, BertModel
 from .config_check import read_json_object
 
@@ -86,17 +91,18 @@ def check_weights_match_config(config: BertConfig, shapes: dict, weights_path, c
     layers or a 9M-word vocabulary over a small file is refused without allocating it."""
     core = {}
     for name, (_dtype, shape) in shapes.items():
-        core[_rename(name[5:] if name.startswith("bert.") else name)] = (name, shape)
+        core[from_hf_name(name[5:] if name.startswith("bert.") else name)] = (name, shape)
     H = config.hidden_size
     expect = {"embeddings.word_embeddings.weight": ("vocab_size", (config.vocab_size, H)),
               "embeddings.position_embeddings.weight": ("max_position_embeddings", (config.max_position_embeddings, H)),
               "embeddings.token_type_embeddings.weight": ("type_vocab_size", (config.type_vocab_size, H)),
-              "encoder.layer.0.intermediate.dense.weight": ("intermediate_size", (config.intermediate_size, H))}
+              "encoder.layer.0.mlp.fc1.weight": ("intermediate_size", (config.intermediate_size, H))}
     for key, (field, want) in expect.items():
         if key in core and tuple(core[key][1]) != want:
             name, got = core[key]
             raise ValueError(f"{str(config_path)!r} says {field}={getattr(config, field)} (hidden_size={H}), so "
-                             f"{key} should be {want}, but {str(weights_path)!r} has {name} of shape {tuple(got)}")
+                             f"{to_hf_name(key)} should be {want}, but {str(weights_path)!r} has {name} of shape "
+                             f"{tuple(got)}")
     layers = {int(k.split(".")[2]) for k in core if k.startswith("encoder.layer.") and k.split(".")[2].isdigit()}
     if layers and max(layers) + 1 < config.num_hidden_layers:  # (extra layers in the file are listed at load)
         raise ValueError(f"{str(config_path)!r} says num_hidden_layers={config.num_hidden_layers}, but "
@@ -104,17 +110,41 @@ def check_weights_match_config(config: BertConfig, shapes: dict, weights_path, c
                          f"({len(layers)} layers)")
 
 
-def _rename(name: str) -> str:
+# Hugging Face BERT's module names inside encoder.layer.N -> the shared block's
+_HF_LAYER = {"attention.self.query": "attn.q_proj", "attention.self.key": "attn.k_proj",
+             "attention.self.value": "attn.v_proj", "attention.output.dense": "attn.out_proj",
+             "attention.output.LayerNorm": "attn_norm", "intermediate.dense": "mlp.fc1",
+             "output.dense": "mlp.fc2", "output.LayerNorm": "mlp_norm"}
+_TO_HF_LAYER = {v: k for k, v in _HF_LAYER.items()}
+
+
+def _translate(name: str, table: dict) -> str:
+    """Rename the module between ``encoder.layer.N.`` and the parameter name by ``table``."""
+    head, sep, rest = name.partition("encoder.layer.")
+    if not sep:
+        return name
+    n, _, tail = rest.partition(".")
+    module, _, param = tail.rpartition(".")
+    return f"{head}{sep}{n}.{table.get(module, module)}.{param}"
+
+
+def from_hf_name(name: str) -> str:
+    """A checkpoint's parameter name -> minissl's (gamma/beta -> weight/bias, layer modules renamed)."""
     if name.endswith(".gamma"):
-        return name[:-6] + ".weight"
-    if name.endswith(".beta"):
-        return name[:-5] + ".bias"
-    return name
+        name = name[:-6] + ".weight"
+    elif name.endswith(".beta"):
+        name = name[:-5] + ".bias"
+    return _translate(name, _HF_LAYER)
+
+
+def to_hf_name(name: str) -> str:
+    """minissl's parameter name -> Hugging Face BERT's."""
+    return _translate(name, _TO_HF_LAYER)
 
 
 def map_hf_state(state: dict, model_keys) -> tuple[dict, list]:
     """Checkpoint names -> the model's names (add or drop the ``bert.`` prefix,
-    gamma/beta -> weight/bias). Returns ``(mapped, ignored)``: ``ignored`` lists the
+    gamma/beta -> weight/bias, layer modules renamed by :func:`from_hf_name`). Returns ``(mapped, ignored)``: ``ignored`` lists the
     checkpoint entries with no place in the model that are not weights of the body
     (buffers, tied copies, another task's head)."""
     model_keys = set(model_keys)
@@ -122,7 +152,7 @@ def map_hf_state(state: dict, model_keys) -> tuple[dict, list]:
     has_prefix = any(k.startswith("bert.") for k in state)
     mapped, ignored = {}, []
     for name, value in state.items():
-        core = _rename(name)
+        core = from_hf_name(name)
         core = core[5:] if core.startswith("bert.") else core
         if core in _NOT_WEIGHTS or core.endswith(".position_ids"):
             ignored.append(name)
@@ -145,10 +175,11 @@ def load_hf_state_dict(model, state: dict) -> dict:
     own = model.state_dict()
     mapped, ignored = map_hf_state(state, own)
     body = lambda k: (k[5:] if k.startswith("bert.") else k).startswith(_BODY)  # noqa: E731
-    problems = [f"{k}: missing from the checkpoint" for k in own if k not in mapped and body(k)]
-    problems += [f"{k}: in the checkpoint but not in the model (does config.json match the weights?)"
+    hf = to_hf_name  # problems are named as the checkpoint names them
+    problems = [f"{hf(k)}: missing from the checkpoint" for k in own if k not in mapped and body(k)]
+    problems += [f"{hf(k)}: in the checkpoint but not in the model (does config.json match the weights?)"
                  for k in mapped if k not in own]
-    problems += [f"{k}: shape {tuple(v.shape)} in the checkpoint, {tuple(own[k].shape)} in the model"
+    problems += [f"{hf(k)}: shape {tuple(v.shape)} in the checkpoint, {tuple(own[k].shape)} in the model"
                  for k, v in mapped.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
     if problems:
         raise RuntimeError(f"cannot load this Hugging Face checkpoint into {type(model).__name__} "
@@ -198,7 +229,7 @@ def load_tokenizer(directory):
 
 def mean_pooling(last_hidden_state, attention_mask):
     """Σ_t m_t h_t / Σ_t m_t: (B, T, H), (B, T) -> (B, H). Differentiable (Tensor ops)."""
-    m = attention_mask.array if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
+    m = as_array(attention_mask)
     m = m.astype(last_hidden_state.dtype)
     summed = (last_hidden_state * Tensor(m[:, :, None], _internal=True)).sum(dim=1)
     return summed / Tensor(xp.maximum(m.sum(axis=1, keepdims=True), 1e-9), _internal=True)
@@ -287,9 +318,8 @@ def require_minilm() -> Path:
 
 
 # ---------------------------------------------------------------------- export
-# minissl's BERT classes carry Hugging Face's parameter names, so the weights go out
-# under the names they have here; the table is class -> the transformers class that
-# holds exactly those names. (The MLM decoder is not written: transformers ties it to
+# The weights go out under Hugging Face's names (:func:`to_hf_name`); the table is
+# class -> the transformers class that holds exactly those names. (The MLM decoder is not written: transformers ties it to
 # the word embeddings and to cls.predictions.bias, as minissl does.)
 HF_ARCHITECTURES = {
     "BertModel": "BertModel",
@@ -312,6 +342,10 @@ def to_hf_config(model) -> dict:
     if name not in HF_ARCHITECTURES:
         raise ValueError(f"save_pretrained writes {', '.join(HF_ARCHITECTURES)}; a {name} has no Hugging Face "
                          "counterpart (save its encoder, model.bert, instead)")
+    if getattr(model, "pooling", "cls") != "cls":
+        raise ValueError(f"this {name} classifies the mean of the token vectors (pooling={model.pooling!r}); Hugging "
+                         "Face's class always classifies the pooled [CLS] vector (save its encoder, model.bert, "
+                         "instead)")
     c = model.config
     if c.norm_first:
         raise ValueError("this BERT is pre-LN (norm_first=True), which Hugging Face's BertModel cannot express "
@@ -334,7 +368,7 @@ def save_pretrained(model, directory) -> None:
     and minissl's ``BertModel.from_pretrained`` both read it. Copy ``vocab.txt`` beside
     it for a tokenizer."""
     config = to_hf_config(model)
-    state = dict(model.state_dict())
+    state = {to_hf_name(k): v for k, v in model.state_dict().items()}
 
     def write(folder):
         msio.save_safetensors(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})

@@ -8,13 +8,13 @@ once its weights carry GPT-2's names and layout:
     minissl GPT                          GPT2LMHeadModel                       how
     wte.weight                           transformer.wte.weight                as is
     wpe.weight                           transformer.wpe.weight                as is
-    h.N.ln_1.{weight,bias}               transformer.h.N.ln_1.{weight,bias}    as is
+    h.N.attn_norm.{weight,bias}          transformer.h.N.ln_1.{weight,bias}    as is
     h.N.attn.{q,k,v}_proj.weight         transformer.h.N.attn.c_attn.weight    [q; k; v]ᵀ  (E, 3E)
     h.N.attn.{q,k,v}_proj.bias           transformer.h.N.attn.c_attn.bias      [q, k, v]   (3E,)
     h.N.attn.out_proj.{weight,bias}      transformer.h.N.attn.c_proj.*         weight ᵀ
-    h.N.ln_2.{weight,bias}               transformer.h.N.ln_2.*                as is
-    h.N.mlp.c_fc.{weight,bias}           transformer.h.N.mlp.c_fc.*            weight ᵀ
-    h.N.mlp.c_proj.{weight,bias}         transformer.h.N.mlp.c_proj.*          weight ᵀ
+    h.N.mlp_norm.{weight,bias}           transformer.h.N.ln_2.*                as is
+    h.N.mlp.fc1.{weight,bias}            transformer.h.N.mlp.c_fc.*            weight ᵀ
+    h.N.mlp.fc2.{weight,bias}            transformer.h.N.mlp.c_proj.*          weight ᵀ
     ln_f.{weight,bias}                   transformer.ln_f.*                    as is
     lm_head.weight                       lm_head.weight                        only when untied
 
@@ -47,8 +47,8 @@ from ..backend import xp
 from .config_check import read_json_object
 from .gpt import GPT, GPTConfig
 
-# nn.GELU(approximate=...) -> the name transformers' ACT2FN gives the same function
-_ACTIVATIONS = {"tanh": "gelu_new", "none": "gelu"}
+# the MLP's activation -> the name transformers' ACT2FN gives the same function
+_ACTIVATIONS = {"gelu_pytorch_tanh": "gelu_new", "gelu_new": "gelu_new", "gelu": "gelu"}
 _TRANSPOSED = ("attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")  # Conv1D: (in, out)
 _BUFFERS = (".attn.bias", ".attn.masked_bias")  # causal-mask buffers old GPT-2 files carry
 
@@ -65,7 +65,9 @@ def to_hf_config(model: GPT) -> dict:
     """GPT2Config fields for ``model``, read from its modules (what it computes), not only its config."""
     c = model.config
     eps = _same((m.eps for m in model.modules() if isinstance(m, nn.LayerNorm)), "LayerNorm eps values")
-    gelu = _same((b.mlp.gelu.approximate for b in model.h), "GELU variants")
+    gelu = _same((b.mlp.activation for b in model.h), "MLP activations")
+    if gelu not in _ACTIVATIONS:
+        raise ValueError(f"activation {gelu!r} has no GPT-2 equivalent; GPT-2 uses {sorted(_ACTIVATIONS)}")
     return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
             "vocab_size": c.vocab_size, "n_positions": c.block_size, "n_embd": c.n_embd, "n_layer": c.n_layer,
             "n_head": c.n_head, "n_inner": None, "activation_function": _ACTIVATIONS[gelu],
@@ -89,13 +91,13 @@ def to_hf_state(model: GPT) -> dict:
         p, at = f"transformer.h.{i}.", b.attn
         qkv = (at.q_proj, at.k_proj, at.v_proj)
         out.update({
-            p + "ln_1.weight": a(b.ln_1.weight), p + "ln_1.bias": a(b.ln_1.bias),
+            p + "ln_1.weight": a(b.attn_norm.weight), p + "ln_1.bias": a(b.attn_norm.bias),
             p + "attn.c_attn.weight": xp.concatenate([a(m.weight) for m in qkv], axis=0).T,
             p + "attn.c_attn.bias": xp.concatenate([bias(m) for m in qkv]),
             p + "attn.c_proj.weight": a(at.out_proj.weight).T, p + "attn.c_proj.bias": bias(at.out_proj),
-            p + "ln_2.weight": a(b.ln_2.weight), p + "ln_2.bias": a(b.ln_2.bias),
-            p + "mlp.c_fc.weight": a(b.mlp.c_fc.weight).T, p + "mlp.c_fc.bias": bias(b.mlp.c_fc),
-            p + "mlp.c_proj.weight": a(b.mlp.c_proj.weight).T, p + "mlp.c_proj.bias": bias(b.mlp.c_proj),
+            p + "ln_2.weight": a(b.mlp_norm.weight), p + "ln_2.bias": a(b.mlp_norm.bias),
+            p + "mlp.c_fc.weight": a(b.mlp.fc1.weight).T, p + "mlp.c_fc.bias": bias(b.mlp.fc1),
+            p + "mlp.c_proj.weight": a(b.mlp.fc2.weight).T, p + "mlp.c_proj.bias": bias(b.mlp.fc2),
         })
     out["transformer.ln_f.weight"], out["transformer.ln_f.bias"] = a(model.ln_f.weight), a(model.ln_f.bias)
     if model.lm_head.weight is not model.wte.weight:
@@ -134,8 +136,7 @@ def config_from_hf(cfg: dict, source=None) -> tuple[GPTConfig, str, float]:
         if bad:
             raise ValueError(f"{where}{key}={cfg[key]!r} asks for {what}, which minissl's GPT does not compute")
     act = cfg.get("activation_function", "gelu_new")
-    approx = {"gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu": "none"}.get(act)
-    if approx is None:
+    if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu"):
         raise ValueError(f"{where}activation_function={act!r} is not available; minissl's GPT has "
                          "gelu_new/gelu_pytorch_tanh (tanh GELU) and gelu (exact)")
     drops = {cfg.get(k, 0.1) for k in ("resid_pdrop", "embd_pdrop", "attn_pdrop")}
@@ -149,7 +150,7 @@ def config_from_hf(cfg: dict, source=None) -> tuple[GPTConfig, str, float]:
                            tie_weights=bool(cfg.get("tie_word_embeddings", True)))
     except ValueError as e:
         raise ValueError(f"{where}{e}") from None
-    return config, approx, float(cfg.get("layer_norm_epsilon", 1e-5))
+    return config, act, float(cfg.get("layer_norm_epsilon", 1e-5))
 
 
 def from_hf_state(model: GPT, state: dict, source="") -> None:
@@ -161,10 +162,8 @@ def from_hf_state(model: GPT, state: dict, source="") -> None:
     mine = {"wte.weight": "wte.weight", "wpe.weight": "wpe.weight",
             "ln_f.weight": "ln_f.weight", "ln_f.bias": "ln_f.bias"}
     for i in range(model.config.n_layer):
-        for ln in ("ln_1", "ln_2"):
-            for p in ("weight", "bias"):
-                mine[f"h.{i}.{ln}.{p}"] = f"h.{i}.{ln}.{p}"
-        for hf, ms in (("attn.c_proj", "attn.out_proj"), ("mlp.c_fc", "mlp.c_fc"), ("mlp.c_proj", "mlp.c_proj")):
+        for hf, ms in (("ln_1", "attn_norm"), ("ln_2", "mlp_norm"), ("attn.c_proj", "attn.out_proj"),
+                       ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")):
             mine[f"h.{i}.{hf}.weight"], mine[f"h.{i}.{hf}.bias"] = f"h.{i}.{ms}.weight", f"h.{i}.{ms}.bias"
     if not model.config.tie_weights:
         mine["lm_head.weight"] = "lm_head.weight"
@@ -196,7 +195,7 @@ def from_pretrained(directory) -> GPT:
     config_path, weights = directory / "config.json", directory / "model.safetensors"
     if not weights.exists():
         raise FileNotFoundError(f"no model.safetensors in {str(directory)!r}")
-    config, approx, eps = config_from_hf(read_json_object(config_path), source=config_path)
+    config, act, eps = config_from_hf(read_json_object(config_path), source=config_path)
     header = msio.read_safetensors_header(weights)  # sizes checked before a model is allocated
     for name, want in (("wte.weight", (config.vocab_size, config.n_embd)),
                        ("wpe.weight", (config.block_size, config.n_embd))):
@@ -208,7 +207,7 @@ def from_pretrained(directory) -> GPT:
         if isinstance(m, nn.LayerNorm):
             m.eps = eps
     for b in model.h:
-        b.mlp.gelu.approximate = approx
+        b.mlp.activation = act
     from_hf_state(model, msio.read_safetensors(weights), source=weights)
     model.eval()
     return model

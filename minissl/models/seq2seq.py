@@ -18,9 +18,9 @@ Shapes: input_ids (B, S) -> memory (B, S, D); decoder_input_ids (B, T) ->
 logits (B, T, V). One embedding table (V, D) is shared by the encoder input,
 the decoder input and the output projection (as in BART).
 
-Parts: the encoder is BERT's (``minissl.nn.transformer.TransformerEncoder``); the decoder layer
-below adds causal self-attention (with a KV cache for generation) and
-cross-attention over the encoder output, both ``nn.MultiheadAttention``.
+Parts: the encoder is BERT's (``minissl.nn.transformer.TransformerEncoder``); a decoder
+layer is the same :class:`~minissl.nn.TransformerBlock` with causal self-attention (a KV
+cache for generation) and a cross-attention sub-layer over the encoder output.
 Generation (greedy, beam search) lives in ``seq2seq_decode.py``; the noising
 objectives in ``minissl/text/denoising.py``. Demo: ``demos/seq2seq_denoise.py``.
 """
@@ -29,8 +29,8 @@ from __future__ import annotations
 from .. import nn
 from .. import ops as F
 from ..backend import xp
+from ..nn.attention import padding_mask
 from ..nn.transformer import TransformerEncoder
-from ..nn.transformer import padding_mask as encoder_mask
 from ..tensor import Tensor
 
 
@@ -39,58 +39,6 @@ def as_ids(a) -> Tensor:
     if isinstance(a, Tensor):
         return a if a.dtype == xp.int64 else a.long()
     return Tensor(xp.asarray(a, dtype=xp.int64), _internal=True)
-
-
-def padding_mask(attention_mask):
-    """HF-style attention_mask (1 = real token) -> torch-style key_padding_mask (True = pad)."""
-    if attention_mask is None:
-        return None
-    m = attention_mask.array if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
-    return m == 0
-
-
-class DecoderLayer(nn.Module):
-    """Causal self-attention -> cross-attention over the encoder output -> feed-forward.
-
-    Each sub-block is wrapped as ``LN(x + f(x))`` (post-LN, BERT/BART) or
-    ``x + f(LN(x))`` (``norm_first``, pre-LN). Parameter names follow Hugging
-    Face's ``BartDecoderLayer``.
-    """
-
-    def __init__(self, d_model, nhead, dim_feedforward, dropout=0.1, norm_first=False, eps=1e-5):
-        super().__init__()
-        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout, batch_first=True)
-        self.self_attn_layer_norm = nn.LayerNorm(d_model, eps)
-        self.encoder_attn = nn.MultiheadAttention(d_model, nhead, dropout, batch_first=True)
-        self.encoder_attn_layer_norm = nn.LayerNorm(d_model, eps)
-        self.fc1 = nn.Linear(d_model, dim_feedforward)
-        self.fc2 = nn.Linear(dim_feedforward, d_model)
-        self.final_layer_norm = nn.LayerNorm(d_model, eps)
-        self.dropout, self.norm_first = dropout, norm_first
-
-    def _residual(self, x, norm, f):
-        if self.norm_first:
-            return x + F.dropout(f(norm(x)), self.dropout, self.training)
-        return norm(x + F.dropout(f(x), self.dropout, self.training))
-
-    def forward(self, x, memory, memory_key_padding_mask=None, cache=None):
-        """x (B, T, D), memory (B, S, D). ``cache`` (a dict) keeps this layer's
-        self-attention keys/values (grown one step at a time) and the
-        cross-attention keys/values (computed once from ``memory``)."""
-        c_self = c_cross = None
-        if cache is not None:
-            c_self, c_cross = cache.setdefault("self", {}), cache.setdefault("cross", {})
-
-        def self_attn(h):  # causal: position t sees the decoder's own tokens 0..t only
-            return self.self_attn(h, h, h, need_weights=False, is_causal=True, cache=c_self)[0]
-
-        def cross_attn(h):  # every decoder position sees every (non-pad) encoder position
-            return self.encoder_attn(h, memory, memory, key_padding_mask=memory_key_padding_mask,
-                                     need_weights=False, cache=c_cross, static_kv=True)[0]
-
-        x = self._residual(x, self.self_attn_layer_norm, self_attn)
-        x = self._residual(x, self.encoder_attn_layer_norm, cross_attn)
-        return self._residual(x, self.final_layer_norm, lambda h: self.fc2(F.gelu(self.fc1(h))))
 
 
 class Seq2SeqTransformer(nn.Module):
@@ -117,7 +65,8 @@ class Seq2SeqTransformer(nn.Module):
         self.decoder_positions = nn.Embedding(max_position, d_model)
         self.decoder_layernorm_embedding = nn.LayerNorm(d_model, eps)
         self.decoder_layers = nn.ModuleList(
-            DecoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first, eps)
+            nn.TransformerBlock(d_model, nhead, dim_feedforward, dropout, "gelu", norm_first, eps=eps,
+                                cross_attention=True)
             for _ in range(num_decoder_layers))
         # Pre-LN leaves the residual stream un-normalised: one final LayerNorm (as the encoder has).
         self.decoder_final_norm = nn.LayerNorm(d_model, eps) if norm_first else None
@@ -143,7 +92,7 @@ class Seq2SeqTransformer(nn.Module):
         """input_ids (B, S) -> memory (B, S, D)."""
         ids = as_ids(input_ids)
         x = self._embed(ids, None, self.encoder_positions, self.encoder_layernorm_embedding)
-        return self.encoder(x, encoder_mask(attention_mask))[0]
+        return self.encoder(x, padding_mask(attention_mask))[0]
 
     def decode(self, decoder_input_ids, memory, attention_mask=None, decoder_position_ids=None, cache=None):
         """decoder_input_ids (B, T), memory (B, S, D) -> logits (B, T, V).
@@ -154,9 +103,10 @@ class Seq2SeqTransformer(nn.Module):
         """
         ids = as_ids(decoder_input_ids)
         x = self._embed(ids, decoder_position_ids, self.decoder_positions, self.decoder_layernorm_embedding)
-        pad = padding_mask(attention_mask)
+        memory_mask = padding_mask(attention_mask)  # padded encoder positions take no part
         for i, layer in enumerate(self.decoder_layers):
-            x = layer(x, memory, pad, None if cache is None else cache[i])
+            x = layer(x, is_causal=True, cache=None if cache is None else cache[i], memory=memory,
+                      memory_mask=memory_mask)[0]
         if self.decoder_final_norm is not None:
             x = self.decoder_final_norm(x)
         return F.linear(x, self.shared.weight)  # tied: logit_v = h · e_v

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from .. import ops as F
 from ..backend import to_numpy, xp
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, as_array, no_grad
 
 
 def _prepare(model, input_ids, attention_mask, position_start, repeat=1):
-    ids = xp.asarray(input_ids.array if isinstance(input_ids, Tensor) else input_ids, dtype=xp.int64)
+    ids = as_array(input_ids, xp.int64)
     b = ids.shape[0]
-    mask = None if attention_mask is None else xp.asarray(
-        attention_mask.array if isinstance(attention_mask, Tensor) else attention_mask)
+    mask = None if attention_mask is None else as_array(attention_mask)
     start = xp.zeros(b, dtype=xp.int64) if position_start is None else xp.asarray(position_start, dtype=xp.int64)
     memory = model.encode(ids, mask)
     if repeat > 1:  # K beams per example: rows b*K .. b*K+K-1 belong to example b

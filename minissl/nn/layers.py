@@ -113,6 +113,24 @@ class LayerNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}"
 
 
+class RMSNorm(Module):
+    """Rescale each vector over its last dims to root-mean-square 1, then by a learned weight
+    (``torch.nn.RMSNorm``'s signature; see :func:`minissl.nn.functional.rms_norm`)."""
+
+    def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True, dtype=xp.float32):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape = tuple(_size("RMSNorm", "normalized_shape", n) for n in shape)
+        self.eps = eps
+        self.weight = Parameter(xp.ones(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
+
+    def forward(self, x):
+        return functional.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+
 class _BatchNorm(Module):
     """Normalise each channel (dim 1) over the batch and every other axis (one module for 1-D and 2-D).
 

@@ -2,7 +2,7 @@
 
 Assigning a :class:`Parameter` or a :class:`Module` as an attribute registers
 it, in definition order, so ``named_parameters()`` lists
-``encoder.layer.0.attention.self.query.weight`` and friends in the same order
+``encoder.layer.0.attn.q_proj.weight`` and friends in the same order
 every run (seeded runs reproduce). Buffers (``register_buffer``) are tensors
 saved with the model but not trained, e.g. BatchNorm's running statistics.
 
@@ -19,14 +19,14 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from ..backend import xp
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 
 
 class Parameter(Tensor):
     """A tensor that a Module trains: ``requires_grad`` is on by default."""
 
     def __init__(self, data, requires_grad: bool = True):
-        data = data.array if isinstance(data, Tensor) else xp.asarray(data)
+        data = as_array(data)
         super().__init__(data, requires_grad=requires_grad, _internal=True)
 
     def __repr__(self):

@@ -1,30 +1,46 @@
-"""The Transformer encoder: self-attention and a feed-forward net, each wrapped in
-a residual connection and layer norm, stacked N times (BERT's body).
+"""The one Transformer block, and the encoder stack built from it (BERT's body).
 
-One layer, post-LN as in the original Transformer and BERT::
+A block is attention and a feed-forward net (MLP), each wrapped in a residual
+connection and a norm. Post-norm (``norm_first=False``: the original
+Transformer, BERT, BART)::
 
-    a = LayerNorm(x + Dropout(SelfAttention(x) W_O))          "add & norm"
-    y = LayerNorm(a + Dropout(GELU(a W_1) W_2))               feed-forward, 4× wider inside
+    a = Norm(x + Dropout(Attention(x)))
+    y = Norm(a + Dropout(MLP(a)))
 
-pre-LN (``norm_first=True``, GPT-2 and most modern models; trains more stably
-when deep, and the stack then ends with one more LayerNorm)::
+pre-norm (``norm_first=True``: GPT-2, Llama; trains more stably when deep, and
+the stack then ends with one more norm)::
 
-    a = x + Dropout(SelfAttention(LayerNorm(x)) W_O)
-    y = a + Dropout(GELU(LayerNorm(a) W_1) W_2)
+    a = x + Dropout(Attention(Norm(x)))
+    y = a + Dropout(MLP(Norm(a)))
 
-Shapes: x (B, T, E) -> y (B, T, E), always batch first. The attention itself is
-the fused :func:`minissl.nn.functional.scaled_dot_product_attention`.
+Options, so that every model in minissl is this block with other settings:
+``norm="layernorm"`` or ``"rmsnorm"``; the MLP ``fc2(act(fc1(x)))`` with GELU/ReLU, or
+gated, ``fc2(act(gate(x)) ⊙ fc1(x))`` (SwiGLU with ``activation="silu"``); a
+cross-attention sub-layer over an encoder's output (the seq2seq decoder);
+``num_kv_heads`` (grouped key/value heads), ``rope_theta`` (rotary positions),
+``bias`` on or off. The attention is :class:`minissl.nn.attention.Attention`, the
+one attention module, with one mask convention (boolean True = takes part).
 
-The sub-modules are named as in Hugging Face's BERT so that a checkpoint's
-names fall out of the structure: ``attention.self.{query,key,value}``,
-``attention.output.{dense,LayerNorm}``, ``intermediate.dense`` and
-``output.{dense,LayerNorm}``. ``demos/bert_pretrain_finetune.py`` trains a
-stack of these layers.
+Shapes: x (B, T, E) -> y (B, T, E), always batch first.
+
+Which model uses which settings::
+
+    BERT      post-norm  LayerNorm  GELU (erf)         learned positions   bidirectional
+    GPT-2     pre-norm   LayerNorm  GELU (tanh)        learned positions   causal
+    seq2seq   post-norm  LayerNorm  GELU + cross-attention                 causal decoder
+    Llama     pre-norm   RMSNorm    SwiGLU, no bias    RoPE, grouped KV    causal
+
+Parameter names: ``attn.{q,k,v,out}_proj``, ``attn_norm``, ``cross_attn.*``,
+``cross_attn_norm``, ``mlp.{gate,fc1,fc2}``, ``mlp_norm``; checkpoints with other names
+(Hugging Face's BERT and GPT-2) are translated by name at load and save
+(``models/hf_bert.py``, ``models/hf_gpt.py``). Sub-modules are registered in the order
+the forward pass uses them.
 
 Position: attention alone ignores word order (permute the tokens and the
 outputs permute with them), so a position vector is added to each token:
-learned (:class:`LearnedPositionalEmbedding`, BERT) or fixed sinusoids
-(:class:`SinusoidalPositionalEmbedding`, the original Transformer).
+learned (:class:`LearnedPositionalEmbedding`, BERT, GPT-2) or fixed sinusoids
+(:class:`SinusoidalPositionalEmbedding`, the original Transformer); or queries
+and keys are rotated by position inside attention (RoPE, :mod:`minissl.nn.rotary`).
 """
 from __future__ import annotations
 
@@ -32,142 +48,136 @@ import math
 
 from .. import ops as F
 from ..backend import xp
+from ..ops.nn import silu
 from ..tensor import Tensor, tensor
-from .attention import merge_heads, split_heads
-from .layers import Dropout, Embedding, LayerNorm, Linear
+from .attention import Attention
 from .containers import ModuleList
+from .layers import Embedding, LayerNorm, Linear, RMSNorm
 from .module import Module
 
 ACTIVATIONS = {"gelu": F.gelu, "gelu_new": lambda x: F.gelu(x, "tanh"), "gelu_pytorch_tanh": lambda x: F.gelu(x, "tanh"),
-               "relu": F.relu, "tanh": F.tanh}
+               "relu": F.relu, "tanh": F.tanh, "silu": silu}
+NORMS = {"layernorm": LayerNorm, "rmsnorm": RMSNorm}
 
 
-def padding_mask(attention_mask):
-    """HF-style ``attention_mask`` (B, S), 1 = real token, 0 = padding -> boolean
-    (B, 1, 1, S) mask for ``scaled_dot_product_attention`` (True = may attend).
+class MLP(Module):
+    """The feed-forward sub-layer, applied to each position alone: (B, T, E) -> (B, T, E).
 
-    Hugging Face adds a large negative number to padded keys' scores instead;
-    after the softmax both give exactly zero weight to padding, so outputs agree.
-    """
-    if attention_mask is None:
-        return None
-    m = attention_mask.array if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
-    if m.ndim != 2:
-        raise ValueError(f"attention_mask must be (batch, seq_len) with 1 for tokens and 0 for padding, "
-                         f"got shape {tuple(m.shape)}")
-    return (m != 0)[:, None, None, :]
+    ``fc2(act(fc1(x)))``, E -> dim_feedforward -> E; with ``gated``,
+    ``fc2(act(gate(x)) ⊙ fc1(x))`` (GLU family; SwiGLU when act is SiLU). ``activation``
+    names a function in :data:`ACTIVATIONS` and may be changed after construction."""
 
-
-class SelfAttention(Module):
-    """Multi-head scaled dot-product attention without its output projection
-    (HF's ``attention.self``): (B, T, E) -> (B, T, E) concatenated heads.
-
-    ``kv`` (B, S, E), if given, supplies keys and values (cross-attention)."""
-
-    def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
-        super().__init__()
-        if hidden_size % num_heads:
-            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_attention_heads ({num_heads})")
-        self.num_heads, self.dropout = num_heads, dropout
-        self.query = Linear(hidden_size, hidden_size, bias)
-        self.key = Linear(hidden_size, hidden_size, bias)
-        self.value = Linear(hidden_size, hidden_size, bias)
-
-    def forward(self, x, mask=None, kv=None, is_causal=False, need_weights=False):
-        kv = x if kv is None else kv
-        h = self.num_heads
-        q, k, v = split_heads(self.query(x), h), split_heads(self.key(kv), h), split_heads(self.value(kv), h)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
-                                             is_causal=is_causal, need_weights=need_weights)
-        out, weights = out if need_weights else (out, None)
-        return merge_heads(out), weights
-
-
-class AddNorm(Module):
-    """``dense`` then dropout, added to the residual and layer-normed (post-LN);
-    with ``norm_first`` the LayerNorm is applied by the caller on the way in instead."""
-
-    def __init__(self, d_in: int, d_out: int, dropout: float, eps: float, norm_first: bool):
-        super().__init__()
-        self.norm_first = norm_first
-        self.dense = Linear(d_in, d_out)
-        self.LayerNorm = LayerNorm(d_out, eps=eps)
-        self.dropout = Dropout(dropout)
-
-    def forward(self, h, residual):
-        y = residual + self.dropout(self.dense(h))
-        return y if self.norm_first else self.LayerNorm(y)
-
-
-class AttentionBlock(Module):
-    """HF's ``attention``: ``self`` (the heads) and ``output`` (W_O, add & norm)."""
-
-    def __init__(self, d, nhead, dropout, attention_dropout, eps, norm_first):
-        super().__init__()
-        self.self = SelfAttention(d, nhead, attention_dropout)
-        self.output = AddNorm(d, d, dropout, eps, norm_first)
-
-
-class Intermediate(Module):
-    """The feed-forward net's wide half: ``dense`` (E -> 4E) then the activation."""
-
-    def __init__(self, d, d_ff, activation):
+    def __init__(self, d_model: int, dim_feedforward: int, activation: str = "gelu", bias: bool = True,
+                 gated: bool = False):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
-        self.dense = Linear(d, d_ff)
-        self.act = ACTIVATIONS[activation]
+        self.activation = activation
+        if gated:
+            self.gate = Linear(d_model, dim_feedforward, bias)
+        self.fc1 = Linear(d_model, dim_feedforward, bias)
+        self.fc2 = Linear(dim_feedforward, d_model, bias)
+        self.gated = gated
 
     def forward(self, x):
-        return self.act(self.dense(x))
+        act = ACTIVATIONS[self.activation]
+        h = act(self.gate(x)) * self.fc1(x) if self.gated else act(self.fc1(x))
+        return self.fc2(h)
 
 
-class TransformerEncoderLayer(Module):
-    """One encoder layer (argument names as ``torch.nn.TransformerEncoderLayer``,
-    but always batch first, GELU and BERT's LayerNorm eps by default).
+class TransformerBlock(Module):
+    """The one residual block (see the module docstring for the formulas and options).
 
-    ``forward(x, mask=None, is_causal=False, need_weights=False)`` -> ``(y, weights)``,
-    ``mask`` as for ``scaled_dot_product_attention`` (boolean True = may attend,
-    or additive float), broadcastable to (B, H, T, T), e.g. :func:`padding_mask`;
-    ``weights`` (B, H, T, T) when ``need_weights`` else ``None``.
+    ``forward(x, mask=None, is_causal=False, cache=None, memory=None, memory_mask=None,
+    need_weights=False, position_ids=None)`` -> ``(y, weights)``. ``mask`` (boolean True = takes part, or
+    additive float) broadcastable to (B, H, T, S), e.g. :func:`minissl.nn.padding_mask`;
+    ``memory`` (B, S, E) is what the cross-attention reads, ``memory_mask`` its keys' mask.
+    ``cache`` (a dict, one per block) keeps keys and values for generation; ``position_ids``
+    (B, T) place rotary positions per row (see :class:`~minissl.nn.attention.Attention`).
+    ``weights``: the self-attention's (B, H, T, S) when ``need_weights`` else None.
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
-                 activation: str = "gelu", layer_norm_eps: float = 1e-12, norm_first: bool = False,
-                 attention_dropout: float | None = None):
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int | None = None, dropout: float = 0.1,
+                 activation: str = "gelu", norm_first: bool = False, norm: str = "layernorm", eps: float = 1e-5,
+                 bias: bool = True, num_kv_heads: int | None = None, rope_theta: float | None = None,
+                 gated: bool = False, cross_attention: bool = False, attention_dropout: float | None = None,
+                 head_dim: int | None = None):
         super().__init__()
-        self.norm_first = norm_first
+        if norm not in NORMS:
+            raise ValueError(f"unknown norm {norm!r}; choose 'layernorm' or 'rmsnorm'")
+        if d_model % nhead and head_dim is None:
+            raise ValueError(f"d_model ({d_model}) must be divisible by nhead ({nhead})")
+        self.norm_first, self.dropout = norm_first, dropout
         att_p = dropout if attention_dropout is None else attention_dropout
-        self.attention = AttentionBlock(d_model, nhead, dropout, att_p, layer_norm_eps, norm_first)
-        self.intermediate = Intermediate(d_model, dim_feedforward, activation)
-        self.output = AddNorm(dim_feedforward, d_model, dropout, layer_norm_eps, norm_first)
+        ff = 4 * d_model if dim_feedforward is None else dim_feedforward
 
-    def forward(self, x, mask=None, is_causal=False, need_weights=False):
-        att, ffn_out = self.attention, self.output
-        h = att.output.LayerNorm(x) if self.norm_first else x
-        ctx, weights = att.self(h, mask, is_causal=is_causal, need_weights=need_weights)
-        a = att.output(ctx, x)
-        h = ffn_out.LayerNorm(a) if self.norm_first else a
-        return ffn_out(self.intermediate(h), a), weights
+        def attention():
+            return Attention(d_model, nhead, num_kv_heads, att_p, bias, head_dim=head_dim, rope_theta=rope_theta)
+
+        def make_norm():
+            return NORMS[norm](d_model, eps=eps)
+
+        # registered in the order of use: norm before its sub-layer when norm_first, after it otherwise
+        for name, make in (("attn", attention), ("cross_attn", attention if cross_attention else None),
+                           ("mlp", lambda: MLP(d_model, ff, activation, bias, gated))):
+            if make is None:
+                continue
+            if norm_first:
+                setattr(self, name + "_norm", make_norm())
+            setattr(self, name, make())
+            if not norm_first:
+                setattr(self, name + "_norm", make_norm())
+        self.has_cross = cross_attention
+
+    def _sublayer(self, x, norm, f):
+        if self.norm_first:
+            return x + F.dropout(f(norm(x)), self.dropout, self.training)
+        return norm(x + F.dropout(f(x), self.dropout, self.training))
+
+    def forward(self, x, mask=None, is_causal=False, cache=None, memory=None, memory_mask=None,
+                need_weights=False, position_ids=None):
+        if self.has_cross and memory is None:
+            raise ValueError("this block has a cross-attention sub-layer: pass memory=(B, S, E) encoder output")
+        weights = None
+
+        def self_attn(h):
+            nonlocal weights
+            c = None if cache is None else cache.setdefault("self", {})
+            out, weights = self.attn(h, attn_mask=mask, is_causal=is_causal, cache=c, need_weights=need_weights,
+                                     position_ids=position_ids)
+            return out
+
+        def cross_attn(h):  # every query sees every (non-pad) memory position
+            c = None if cache is None else cache.setdefault("cross", {})
+            return self.cross_attn(h, memory, attn_mask=memory_mask, cache=c)[0]
+
+        x = self._sublayer(x, self.attn_norm, self_attn)
+        if self.has_cross:
+            x = self._sublayer(x, self.cross_attn_norm, cross_attn)
+        return self._sublayer(x, self.mlp_norm, self.mlp), weights
 
 
 class TransformerEncoder(Module):
-    """A stack of ``num_layers`` :class:`TransformerEncoderLayer` under ``layer.0``, ``layer.1``, ...
+    """A stack of ``num_layers`` :class:`TransformerBlock` under ``layer.0``, ``layer.1``, ...
 
+    Defaults are BERT's (post-norm, GELU, LayerNorm eps 1e-12); ``block_options`` go to each
+    block (``norm``, ``num_kv_heads``, ``rope_theta``, ...).
     ``forward(x, mask=None, is_causal=False, need_weights=False)`` -> ``(y, hidden_states, attentions)``:
     ``hidden_states`` holds the input and every layer's output (num_layers + 1 tensors, as
     HF's ``output_hidden_states``), ``attentions`` each layer's weights (or ``()``).
-    With ``norm_first`` a final LayerNorm (``final_layer_norm``) closes the stack.
+    With ``norm_first`` a final norm (``final_layer_norm``) closes the stack.
     """
 
     def __init__(self, d_model: int, nhead: int, num_layers: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation: str = "gelu", layer_norm_eps: float = 1e-12,
-                 norm_first: bool = False, attention_dropout: float | None = None):
+                 norm_first: bool = False, attention_dropout: float | None = None, **block_options):
         super().__init__()
-        self.layer = ModuleList([TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
-                                                         layer_norm_eps, norm_first, attention_dropout)
+        self.layer = ModuleList([TransformerBlock(d_model, nhead, dim_feedforward, dropout, activation, norm_first,
+                                                  eps=layer_norm_eps, attention_dropout=attention_dropout,
+                                                  **block_options)
                                  for _ in range(num_layers)])
-        self.final_layer_norm = LayerNorm(d_model, eps=layer_norm_eps) if norm_first else None
+        norm = NORMS[block_options.get("norm", "layernorm")]
+        self.final_layer_norm = norm(d_model, eps=layer_norm_eps) if norm_first else None
 
     def forward(self, x, mask=None, is_causal=False, need_weights=False):
         hidden, attentions = [x], []

@@ -7,7 +7,7 @@ broadcast. The derivative used is written next to each ``backward``.
 from __future__ import annotations
 
 from .. import backend
-from ..backend import SQRT_2_OVER_PI, erf, xp
+from ..backend import INV_SQRT_2PI, SQRT_2_OVER_PI, SQRT_HALF, erf, xp
 from ..tensor import _RANK, Function, Tensor, broadcast_shapes, is_grad_enabled, sum_to
 
 # ---------------------------------------------------------------- type promotion
@@ -257,60 +257,34 @@ class Relu(Function):
 
 class Gelu(Function):
     """GELU(x) = x Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` uses
-    Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715 x³))) as GPT-2 did."""
+    Φ(x) ≈ ½(1 + t), t = tanh(√(2/π)(x + 0.044715 x³)), as GPT-2 did.
+
+    dGELU/dx = Φ(x) + x φ(x) with φ(x) = exp(-x²/2)/√(2π); for the tanh form
+    d/dx ½x(1 + t) = ½(1 + t + x(1 - t²)·√(2/π)(1 + 3·0.044715 x²)).
+    """
 
     def forward(self, a, approximate="none"):
-        # Written with in-place updates of one or two buffers: an MLP's hidden
-        # layer is the largest activation of a Transformer, and every
-        # temporary is another pass over it.
-        self.shape = a.shape
-        a = a.reshape(1) if a.ndim == 0 else a  # 0-d math gives NumPy scalars, which cannot take out=
         self.a, self.approx = a, approximate
+        if backend.fused.gelu and a.ndim:  # in place (CPU) or fused kernels (GPU): minissl/speedups.py
+            y, self.saved = backend.fused.gelu(a, approximate)
+            return y
         if approximate == "tanh":
-            t = a * a  # a*a*a: float32 `a ** 3` goes through powf, ~100x slower
-            t *= a
-            t *= 0.044715
-            t += a
-            t *= SQRT_2_OVER_PI
-            self.t = xp.tanh(t, out=t)
-            y = t + 1
-        else:
-            cdf = erf(a * (2 ** -0.5)).astype(a.dtype, copy=False)
-            cdf += 1
-            cdf *= 0.5
-            self.cdf = cdf
-            return (a * cdf).reshape(self.shape)
-        y *= a
-        y *= 0.5
-        return y.reshape(self.shape)
+            self.saved = t = xp.tanh(SQRT_2_OVER_PI * (a + 0.044715 * (a * a * a)))  # float32 a**3 is slow
+            return (1 + t) * a * 0.5
+        self.saved = cdf = (1 + erf(a * SQRT_HALF)) * 0.5
+        return a * cdf
 
     def backward(self, g):
-        a = self.a
-        g = g.reshape(a.shape)
+        a, saved = self.a, self.saved
+        if backend.fused.gelu and a.ndim:
+            return backend.fused.gelu_backward(a, saved, g, self.approx)
         if self.approx == "tanh":
-            # d/da ½a(1+t) = ½(1+t) + ½a(1-t²)·√(2/π)(1 + 3·0.044715·a²)
-            t = self.t
-            d = t * t
-            xp.subtract(1, d, out=d)
-            u = a * a
-            u *= 3 * 0.044715 * SQRT_2_OVER_PI
-            u += SQRT_2_OVER_PI
-            d *= u
-            d *= a
-            xp.add(d, t, out=d)
-            d += 1
-            d *= 0.5
-            d *= g
-            return d.reshape(self.shape)
-        # dΦ/dx = φ(x): d/da aΦ(a) = Φ(a) + a φ(a)
-        pdf = a * a
-        pdf *= -0.5
-        xp.exp(pdf, out=pdf)
-        pdf *= (1 / (2 * xp.pi) ** 0.5)
-        pdf *= a
-        pdf += self.cdf
-        pdf *= g
-        return pdf.astype(a.dtype, copy=False).reshape(self.shape)
+            t = saved
+            return ((1 - t * t) * (SQRT_2_OVER_PI + _GELU_C3 * (a * a)) * a + t + 1) * 0.5 * g
+        return (xp.exp(-0.5 * (a * a)) * INV_SQRT_2PI * a + saved) * g
+
+
+_GELU_C3 = 3 * 0.044715 * SQRT_2_OVER_PI
 
 
 def _shape_error(op, a, b, why):

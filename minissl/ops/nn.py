@@ -12,7 +12,7 @@ import warnings
 
 from .. import backend
 from ..backend import xp
-from ..tensor import Function, Tensor, broadcast_shapes
+from ..tensor import Function, Tensor, as_array, broadcast_shapes
 
 
 def _log_softmax(z, axis):
@@ -22,6 +22,8 @@ def _log_softmax(z, axis):
     first would round it at the max's magnitude (at logits ~1e4 in float32
     that loses the third decimal of the loss).
     """
+    if backend.fused.log_softmax and axis == z.ndim - 1:  # GPU: fused kernels (minissl/speedups.py)
+        return backend.fused.log_softmax(z)
     s = z - z.max(axis=axis, keepdims=True)
     s -= xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
     return s
@@ -37,6 +39,9 @@ class Softmax(Function):
         if z.shape[dim] == 0:  # nothing to normalise over: an empty result, as PyTorch (max() would fail)
             self.y = z.copy()
             return self.y
+        if backend.fused.softmax and dim == z.ndim - 1:  # GPU: fused kernels (minissl/speedups.py)
+            self.y = backend.fused.softmax(z)
+            return self.y
         e = z - z.max(axis=dim, keepdims=True)
         xp.exp(e, out=e)  # in place: each full-size temporary is another pass over memory
         e /= e.sum(axis=dim, keepdims=True)
@@ -45,6 +50,8 @@ class Softmax(Function):
 
     def backward(self, g):
         y = self.y
+        if backend.fused.softmax and self.dim == y.ndim - 1:
+            return backend.fused.softmax_backward(g, y)
         gz = g - _rowdot(g, y, self.dim)
         gz *= y
         return gz
@@ -107,17 +114,20 @@ class CrossEntropy(Function):
 
     def backward(self, g):
         n, c = self.logp.shape
-        grad = xp.exp(self.logp)
-        if self.eps:
-            grad -= self.eps / c
-        grad[xp.arange(n), self.y] -= 1 - self.eps
         if self.reduction == "mean":
             # max(count, 1): with every row ignored, keep is all False and the
             # gradient is exactly 0 instead of (g/0)·0 = NaN
             scale = (g / xp.maximum(self.count, 1)) * self.keep
         else:
             scale = g * self.keep
-        grad *= scale.astype(grad.dtype, copy=False)[:, None]
+        scale = scale.astype(self.logp.dtype, copy=False)
+        if backend.fused.cross_entropy_backward:  # GPU: one fused kernel (minissl/speedups.py)
+            return backend.fused.cross_entropy_backward(self.logp, self.y, scale, self.eps), None
+        grad = xp.exp(self.logp)
+        if self.eps:
+            grad -= self.eps / c
+        grad[xp.arange(n), self.y] -= 1 - self.eps
+        grad *= scale[:, None]
         return grad, None
 
 
@@ -179,6 +189,10 @@ class LayerNorm(Function):
         if d == 0:  # nothing to normalise (LayerNorm(0)): an empty result, as PyTorch
             self.xhat, self.w = x2, w
             return x.copy()
+        if backend.fused.layer_norm and w is not None and b is not None:  # GPU: fused (minissl/speedups.py)
+            y, self.xhat, self.rstd = backend.fused.layer_norm(x2, w.reshape(-1), b.reshape(-1), eps)
+            self.w = w
+            return y.reshape(x.shape)
         xhat = x2 - x2.mean(axis=1, keepdims=True)
         var = xp.einsum("ij,ij->i", xhat, xhat) / d
         self.rstd = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)[:, None]
@@ -199,7 +213,9 @@ class LayerNorm(Function):
             gw = xp.einsum("ij,ij->j", g2, xhat).reshape(self.w.shape)
         if len(self.needs_grad) > 2 and self.needs_grad[2]:
             gb = g2.sum(axis=0).reshape(self.w.shape)
-        if self.needs_grad[0]:
+        if self.needs_grad[0] and backend.fused.layer_norm and self.w is not None:
+            gx = backend.fused.layer_norm_backward(g2, self.w.reshape(-1), xhat, self.rstd).reshape(self.shape)
+        elif self.needs_grad[0]:
             gh = g2 * self.w.reshape(-1) if self.w is not None else g2
             proj = xp.einsum("ij,ij->i", gh, xhat)[:, None] / d   # mean(ĝ ⊙ x̂)
             gx = gh - gh.mean(axis=1, keepdims=True)
@@ -363,7 +379,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         raise ValueError("cross_entropy: input must hold class scores, shape (C,), (N, C) or (N, C, d1, ...), "
                          "got a 0-d tensor")
     _float_input(input, "cross_entropy", "input (logits)")
-    t = target.array if isinstance(target, Tensor) else xp.asarray(target)
+    t = as_array(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class ids, got dtype {t.dtype}")
     z = input
@@ -435,7 +451,7 @@ def dropout(input, p=0.5, training=True):
 
 def embedding(input, weight, padding_idx=None):
     """Rows of ``weight`` (V, D) picked by integer ids ``input`` (any shape) -> (*input.shape, D)."""
-    ids = input.array if isinstance(input, Tensor) else xp.asarray(input)
+    ids = as_array(input)
     v = weight.shape[0]
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype} "

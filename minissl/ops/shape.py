@@ -11,7 +11,7 @@ from collections import namedtuple
 
 from .. import backend
 from ..backend import xp
-from ..tensor import Function, Tensor, broadcast_shapes
+from ..tensor import Function, Tensor, as_array, broadcast_shapes
 
 
 class Reshape(Function):
@@ -375,7 +375,7 @@ def split(a, split_size_or_sections, dim=0):
 
 
 def _mask(cond):
-    return cond.array if isinstance(cond, Tensor) else xp.asarray(cond)
+    return as_array(cond)
 
 
 def _bool_mask(cond, op):
@@ -407,7 +407,7 @@ def index_put(a, idx, value):
 
 
 def gather(input, dim, index):
-    ix = index.array if isinstance(index, Tensor) else xp.asarray(index)
+    ix = as_array(index)
     if ix.dtype.kind not in "iu" or ix.ndim != input.ndim:
         raise TypeError(f"gather: index must be an integer tensor with as many dims as the input ({input.ndim}), "
                         f"got dtype {ix.dtype} and {ix.ndim} dims")
@@ -559,7 +559,7 @@ def unique(a, sorted=True, return_inverse=False, return_counts=False, dim=None):
 
 def one_hot(ids, num_classes=-1):
     """int64 one-hot rows: ``one_hot(t)[..., c] = (t == c)``, as ``F.one_hot``."""
-    x = ids.array if isinstance(ids, Tensor) else xp.asarray(ids)
+    x = as_array(ids)
     if x.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot is only applicable to index tensors (integers), got {x.dtype}")
     n = int(x.max()) + 1 if num_classes == -1 else num_classes

@@ -1,13 +1,10 @@
 """Trivial baselines that pre-training has to beat.
 
 majority class: always predict the most frequent training label.
-bag of words:   logistic regression on word counts, which ignores order, so
-                it cannot tell "not good" from "good , not ..." or find a motif.
-
-Softmax regression (host-side NumPy, full-batch gradient descent):
-
-    p = softmax(X W + b),  loss = mean CE(p, y) + l2/2 * |W|^2
-    dW = X^T (p - onehot(y)) / N + l2 W
+bag of words:   a linear probe (:func:`minissl.probe.linear_probe`: logistic
+                regression, L2 strength chosen on a validation split) on word
+                counts. Counts ignore order, so it cannot tell "not good" from
+                "good , not ..." or find a motif.
 """
 from __future__ import annotations
 
@@ -15,12 +12,14 @@ from collections import Counter
 
 import numpy as np
 
+from ..probe import linear_probe
+
 
 def _bags(texts, vocab=None):
     toks = [t.split() for t in texts]
     if vocab is None:
         vocab = {w: i for i, w in enumerate(sorted({w for ts in toks for w in ts}))}
-    X = np.zeros((len(toks), len(vocab)), dtype=np.float64)
+    X = np.zeros((len(toks), len(vocab)), dtype=np.float32)
     for i, ts in enumerate(toks):
         for w in ts:
             j = vocab.get(w)
@@ -29,32 +28,24 @@ def _bags(texts, vocab=None):
     return X, vocab
 
 
-def fit_logreg(X, y, n_classes: int, l2: float = 1e-3, lr: float = 0.5, steps: int = 300):
-    """Softmax regression weights (W (F, C), b (C,)) by gradient descent."""
-    mu, sd = X.mean(0), X.std(0) + 1e-8  # standardise so one step size fits all features
-    Xs = (X - mu) / sd
-    W = np.zeros((X.shape[1], n_classes))
-    b = np.zeros(n_classes)
-    Y = np.eye(n_classes)[y]
-    for _ in range(steps):
-        z = Xs @ W + b
-        z -= z.max(1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(1, keepdims=True)
-        g = (p - Y) / len(y)
-        W -= lr * (Xs.T @ g + l2 * W)
-        b -= lr * g.sum(0)
-    return W, b, mu, sd
-
-
-def bow_logreg_accuracy(train_texts, train_y, test_texts, test_y, **kw) -> float:
-    """Fit on train, accuracy on test. Texts are whitespace-tokenised."""
-    Xtr, vocab = _bags(train_texts)
-    Xte, _ = _bags(test_texts, vocab)
+def bow_logreg_accuracy(train_texts, train_y, test_texts, test_y, val_texts=None, val_y=None,
+                        val_fraction: float = 0.2) -> float:
+    """Bag-of-words linear probe: L2 chosen on the validation texts (default: the last
+    ``val_fraction`` of the training texts, held out from that choice), then refitted on train
+    and validation together; accuracy on test.
+    Texts are whitespace-tokenised; the vocabulary is the training texts' words."""
     train_y, test_y = np.asarray(train_y), np.asarray(test_y)
-    W, b, mu, sd = fit_logreg(Xtr, train_y, int(max(train_y.max(), test_y.max())) + 1, **kw)
-    pred = (((Xte - mu) / sd) @ W + b).argmax(1)
-    return float((pred == test_y).mean())
+    Xtr, vocab = _bags(train_texts)
+    if val_texts is None:
+        cut = len(train_texts) - max(1, int(len(train_texts) * val_fraction))
+        if cut < 1:
+            raise ValueError(f"bow_logreg_accuracy: {len(train_texts)} training texts leave none to fit on after "
+                             "holding out a validation split; give more, or val_texts and val_y")
+        (Xtr, Xva), (train_y, val_y) = (Xtr[:cut], Xtr[cut:]), (train_y[:cut], train_y[cut:])
+    else:
+        Xva, val_y = _bags(val_texts, vocab)[0], np.asarray(val_y)
+    test = (_bags(test_texts, vocab)[0], test_y)
+    return linear_probe((Xtr, train_y), (Xva, val_y), test, refit=True).test_accuracy
 
 
 def majority_accuracy(train_y, test_y) -> float:
@@ -78,9 +69,10 @@ def baseline_scores(task) -> dict:
     if name in ("sentiment", "nli", "dna"):
         ytr = [ex["label"] for ex in task.train]
         yte = [ex["label"] for ex in task.test]
+        val = {"val_texts": _texts(name, task.dev), "val_y": [ex["label"] for ex in task.dev]} if task.dev else {}
         return {"majority": majority_accuracy(ytr, yte),
-                "bow_logreg": bow_logreg_accuracy(_texts(name, task.train), ytr,
-                                                  _texts(name, task.test), yte)}
+                "bow_logreg": bow_logreg_accuracy(_texts(name, task.train), ytr, _texts(name, task.test), yte,
+                                                  **val)}
     if name == "pos":
         tags = Counter(t for ex in task.train for t in ex["tags"])
         top = tags.most_common(1)[0][0]

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import lexicon
-from .grammar import Language, Sentence, copula_clause, event_clause, grammar_corpus
+from .corpus import grammar_corpus
+from .grammar import Language, Sentence, copula_clause, event_clause
 
 
 def world_preferences(dim: int = 4, seed: int = 0) -> dict:
@@ -46,16 +47,16 @@ def world_corpus(n_sentences: int, seed: int = 0, language: str = "a", word_orde
     ``p_mood`` > 0 gives that fraction of the stories one mood (as ``grammar_corpus``'s
     ``p_mood``): every "the hero was (not) adj" agrees with it, so the good adjectives
     share contexts with each other and not with the bad ones, in both languages alike:
-    an unlabelled polarity signal that can align across languages (0: corpus unchanged).
+    an unlabelled polarity signal that can align across languages (0: no mood stories).
     ``p_neg_mood``: the fraction of a mood story's judgements that are negated. With many
     negations ("hero was not bad" in a good story) neighbouring adjectives' polarities look
     uncorrelated to MLM (polarity XOR "not" is what agrees); ~0.1 lets polarity show
-    (as ``grammar.mood_story``). The default 0.3 leaves the corpus unchanged.
+    (as ``corpus.mood_story``).
     ``sentences`` = (min, max) sentences per story (more: more co-occurrence per hero).
     ``p_pronoun``: after a story's first sentence, the hero as subject is written "it" with
     this probability. If the hero is named in every sentence, a masked hero is simply
     copied from the next sentence, and MLM learns the hero words as arbitrary identity
-    codes instead of by what they do (0: corpus unchanged; see ``demos/multilingual.py``).
+    codes instead of by what they do (0: always named; see ``demos/multilingual.py``).
     """
     for name, p in (("p_neg_mood", p_neg_mood), ("p_pronoun", p_pronoun)):
         if not 0 <= p <= 1:

@@ -174,3 +174,21 @@ def causal_lm_collate(sequences, pad_id: int, max_length: int | None = None):
     ids, mask = pad_batch(sequences, pad_id, max_length)
     labels = np.where(mask[:, 1:] == 1, ids[:, 1:], IGNORE_INDEX)
     return {"input_ids": ids[:, :-1], "attention_mask": mask[:, :-1], "labels": labels}
+
+
+def seq2seq_batch(pairs, pad_id: int, bos_id: int, eos_id: int) -> dict:
+    """[(source ids, target ids)] -> a teacher-forcing batch of int64 arrays.
+
+    input_ids (B, S) and attention_mask (B, S): the source, padded. The decoder reads
+    decoder_input_ids (B, T) = [BOS] y_1 .. y_n and must write labels (B, T) = y_1 .. y_n
+    [EOS] (-100 on padding): at every position the label is the *next* token, so a causal
+    decoder cannot copy it, and [EOS] teaches it where to stop.
+    """
+    if not pairs:
+        raise ValueError("seq2seq_batch needs at least one (source, target) pair")
+    src = [list(s) if len(s) else [pad_id] for s, _ in pairs]
+    tgt = [list(t) for _, t in pairs]
+    ids, mask = pad_batch(src, pad_id)
+    return {"input_ids": ids, "attention_mask": mask,
+            "decoder_input_ids": pad_batch([[bos_id] + t for t in tgt], pad_id)[0],
+            "labels": pad_batch([t + [eos_id] for t in tgt], IGNORE_INDEX)[0]}

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .collate import IGNORE_INDEX
+from .base import pad_batch
+from .collate import IGNORE_INDEX, seq2seq_batch  # noqa: F401 - seq2seq_batch: the objectives' batch format
 from .noise import BartCollator, mass_mask
 
 NOISES = ("mask", "delete", "infill", "permute", "rotate", "bart", "mass")
@@ -34,37 +35,16 @@ _BART = {"mask": (("mask",), 0.15), "delete": (("delete",), 0.15), "infill": (("
          "permute": (("permute",), 0.3), "rotate": (("rotate",), 0.3), "bart": (("infill", "permute"), 0.3)}
 
 
-def _pad(rows, value):
-    out = np.full((len(rows), max(len(r) for r in rows)), value, dtype=np.int64)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = r
-    return out
-
-
-def seq2seq_batch(pairs, pad_id: int, bos_id: int, eos_id: int) -> dict:
-    """[(source ids, target ids)] -> a teacher-forcing batch (see the module docstring).
-
-    The decoder reads [BOS] y_1 .. y_n and must write y_1 .. y_n [EOS]: at every
-    position the label is the *next* token, so a causal decoder cannot copy it.
-    """
-    if not pairs:
-        raise ValueError("seq2seq_batch needs at least one (source, target) pair")
-    src = [list(s) if len(s) else [pad_id] for s, _ in pairs]
-    tgt = [list(t) for _, t in pairs]
-    return {"input_ids": _pad(src, pad_id), "attention_mask": _pad([[1] * len(s) for s in src], 0),
-            "decoder_input_ids": _pad([[bos_id] + t for t in tgt], pad_id),
-            "labels": _pad([t + [eos_id] for t in tgt], IGNORE_INDEX)}
-
-
 def mass_batch(examples, mask_id: int, pad_id: int, rng, span_fraction: float = 0.5) -> dict:
     """MASS batch from flat id lists. Besides the usual keys: ``decoder_position_ids``
     (B, T) = the masked span's positions, and ``span`` [(start, end)]."""
     ms = [mass_mask(e, mask_id, rng, span_fraction) for e in examples]
     src = [m["encoder_input"] for m in ms]
-    return {"input_ids": _pad(src, pad_id), "attention_mask": _pad([[1] * len(s) for s in src], 0),
-            "decoder_input_ids": _pad([m["decoder_input"] for m in ms], pad_id),
-            "labels": _pad([m["decoder_target"] for m in ms], IGNORE_INDEX),
-            "decoder_position_ids": _pad([list(range(*m["span"])) for m in ms], 0),
+    ids, mask = pad_batch(src, pad_id)
+    return {"input_ids": ids, "attention_mask": mask,
+            "decoder_input_ids": pad_batch([m["decoder_input"] for m in ms], pad_id)[0],
+            "labels": pad_batch([m["decoder_target"] for m in ms], IGNORE_INDEX)[0],
+            "decoder_position_ids": pad_batch([list(range(*m["span"])) for m in ms], 0)[0],
             "span": [m["span"] for m in ms]}
 
 
@@ -90,7 +70,7 @@ class DenoisingObjective:
         if name != "mass":
             noises, ratio = _BART[name]
             self.collator = BartCollator(mask_id, pad_id, bos_id, noises, ratio if mask_ratio is None else mask_ratio,
-                                         poisson_lambda, seed)
+                                         poisson_lambda, seed, eos_id=eos_id)
             self.collator.rng = self.rng  # one random stream per objective
 
     def corrupt(self, doc):
@@ -102,4 +82,4 @@ class DenoisingObjective:
     def __call__(self, docs) -> dict:
         if self.name == "mass":
             return mass_batch([flatten(d) for d in docs], self.mask_id, self.pad_id, self.rng, self.span_fraction)
-        return seq2seq_batch([self.collator.noise(d) for d in docs], self.pad_id, self.bos_id, self.eos_id)
+        return self.collator(docs)

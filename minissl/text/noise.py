@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import pad_batch
-from .collate import IGNORE_INDEX
+from .collate import seq2seq_batch
 
 
 def token_masking(ids, mask_id: int, rng, p: float = 0.15) -> list[int]:
@@ -106,18 +105,19 @@ class BartCollator:
 
     noises: any of "mask", "delete", "infill", "permute", "rotate", applied in
     that order ("permute" needs each example as a list of sentences).
-    Returns int64 arrays: input_ids (B, S), attention_mask (B, S),
-    decoder_input_ids (B, T) = [bos] + target[:-1], labels (B, T) = target, -100 on padding.
+    Calling it on a list of examples gives :func:`~minissl.text.collate.seq2seq_batch`'s
+    int64 arrays: input_ids (B, S), attention_mask (B, S), decoder_input_ids (B, T) =
+    [bos] + target, labels (B, T) = target + [eos], -100 on padding.
     """
 
     ORDER = ("permute", "mask", "delete", "infill", "rotate")
 
     def __init__(self, mask_id: int, pad_id: int, bos_id: int, noises=("infill", "permute"),
-                 mask_ratio: float = 0.3, poisson_lambda: float = 3.0, seed: int = 0):
+                 mask_ratio: float = 0.3, poisson_lambda: float = 3.0, seed: int = 0, *, eos_id: int):
         unknown = set(noises) - set(self.ORDER)
         if unknown:
             raise ValueError(f"unknown noise {sorted(unknown)}; choose from {self.ORDER}")
-        self.mask_id, self.pad_id, self.bos_id = mask_id, pad_id, bos_id
+        self.mask_id, self.pad_id, self.bos_id, self.eos_id = mask_id, pad_id, bos_id, eos_id
         self.noises, self.ratio, self.lam = tuple(noises), mask_ratio, poisson_lambda
         self.rng = np.random.default_rng(seed)
 
@@ -138,12 +138,7 @@ class BartCollator:
         return x, target
 
     def __call__(self, examples):
-        pairs = [self.noise(e) for e in examples]
-        ids, mask = pad_batch([p[0] for p in pairs], self.pad_id)
-        tgt, tmask = pad_batch([p[1] for p in pairs], self.pad_id)
-        dec = np.concatenate([np.full((len(pairs), 1), self.bos_id, np.int64), tgt[:, :-1]], axis=1)
-        return {"input_ids": ids, "attention_mask": mask, "decoder_input_ids": dec,
-                "labels": np.where(tmask == 1, tgt, IGNORE_INDEX)}
+        return seq2seq_batch([self.noise(e) for e in examples], self.pad_id, self.bos_id, self.eos_id)
 
 
 def random_segmentation(n: int, k: int, rng) -> np.ndarray:

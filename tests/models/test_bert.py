@@ -7,6 +7,7 @@ import pytest
 
 import minissl as ms
 from minissl.models.bert import BertConfig, BertForPreTraining, BertModel
+from minissl.models.hf_bert import to_hf_name
 from minissl.models.bert_heads import (BertForQuestionAnswering, BertForSequenceClassification,
                                        BertForTokenClassification, best_span, pad_windows, qa_windows)
 
@@ -40,8 +41,8 @@ intermediate.dense.weight intermediate.dense.bias output.dense.weight output.den
 output.LayerNorm.bias""".split()
 
 
-def test_parameter_names_are_hugging_faces():
-    names = [n for n, _ in tiny().named_parameters()]
+def test_parameter_names_translate_to_hugging_faces():
+    names = [to_hf_name(n) for n, _ in tiny().named_parameters()]
     want = ["embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
             "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"]
     want += [f"encoder.layer.{i}.{n}" for i in range(2) for n in HF_LAYER_NAMES]
@@ -56,7 +57,7 @@ def test_parameter_names_are_hugging_faces():
 
 def hf_reference(torch, model, ids, am, tt):
     """Hugging Face BertModel's forward, written out in torch with the same weights."""
-    W = {n: torch.tensor(p.numpy(), dtype=torch.float64) for n, p in model.named_parameters()}
+    W = {to_hf_name(n): torch.tensor(p.numpy(), dtype=torch.float64) for n, p in model.named_parameters()}
     c = model.config
     lin = lambda x, n: x @ W[n + ".weight"].T + W[n + ".bias"]  # noqa: E731
     ln = lambda x, n: torch.nn.functional.layer_norm(x, (x.shape[-1],), W[n + ".weight"], W[n + ".bias"],  # noqa: E731
@@ -97,7 +98,7 @@ def test_forward_matches_transformers_if_installed():
     torch = pytest.importorskip("torch")
     m = tiny().eval()
     ref = transformers.BertModel(transformers.BertConfig(**CFG)).eval()
-    ref.load_state_dict({n: torch.tensor(p.numpy()) for n, p in m.state_dict().items()}, strict=False)
+    ref.load_state_dict({to_hf_name(n): torch.tensor(p.numpy()) for n, p in m.state_dict().items()}, strict=False)
     ids, am, tt = batch()
     out = ref(torch.tensor(ids), torch.tensor(am), torch.tensor(tt))
     np.testing.assert_allclose(m(ids, am, tt)[0].numpy(), out.last_hidden_state.detach().numpy(), atol=1e-5)
@@ -216,8 +217,8 @@ def test_save_and_load_round_trip(tmp_path):
                                   m.eval()(ids, am, tt).prediction_logits.numpy())
     # a fine-tuning model takes the encoder from the pre-training checkpoint; its head is new
     clf = BertForSequenceClassification.from_pretrained(tmp_path / "ckpt", num_labels=3)
-    np.testing.assert_array_equal(clf.bert.encoder.layer[1].output.dense.weight.numpy(),
-                                  m.bert.encoder.layer[1].output.dense.weight.numpy())
+    np.testing.assert_array_equal(clf.bert.encoder.layer[1].mlp.fc2.weight.numpy(),
+                                  m.bert.encoder.layer[1].mlp.fc2.weight.numpy())
     assert clf.classifier.weight.shape == (3, 16)
     clf.save_pretrained(tmp_path / "clf")
     assert BertForSequenceClassification.from_pretrained(tmp_path / "clf").num_labels == 3

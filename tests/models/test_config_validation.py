@@ -13,6 +13,7 @@ from minissl.io import save_safetensors
 from minissl.models import bert as bert_mod
 from minissl.models import gpt as gpt_mod
 from minissl.models.bert import BertConfig, BertModel
+from minissl.models.hf_bert import to_hf_name
 
 CFG = dict(model_type="bert", vocab_size=20, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
            intermediate_size=12, max_position_embeddings=16, type_vocab_size=2, layer_norm_eps=1e-12,
@@ -22,7 +23,7 @@ CFG = dict(model_type="bert", vocab_size=20, hidden_size=8, num_hidden_layers=2,
 @pytest.fixture(scope="module")
 def weights():
     ms.manual_seed(0)
-    return {k: v.numpy() for k, v in BertModel(BertConfig(**{k: v for k, v in CFG.items() if k != "model_type"}))
+    return {to_hf_name(k): v.numpy() for k, v in BertModel(BertConfig(**{k: v for k, v in CFG.items() if k != "model_type"}))
             .state_dict().items()}
 
 

@@ -217,8 +217,8 @@ def test_linear_probe_picks_l2_on_validation_and_scores_test():
     def draw(n):
         y = rng.integers(0, 4, n)
         return (centers[y] + rng.standard_normal((n, 10))).astype(np.float32), y
-    acc, l2, val = linear_probe(draw(200), draw(100), draw(100), l2s=(1e-3, 1e-2, 1e-1))
-    assert acc > 0.95 and val > 0.95 and l2 in (1e-3, 1e-2, 1e-1)
+    acc, _, val = linear_probe(draw(200), draw(100), draw(100), l2s=(1e-3, 1e-2, 1e-1))
+    assert acc > 0.95 and val > 0.95  # which l2 wins is checked in tests/test_probe.py
     # shuffled labels carry nothing: chance level on the test split
     x, y = draw(300)
     acc, _, _ = linear_probe((x[:200], rng.permutation(y[:200])), (x[200:250], y[200:250]), (x[250:], y[250:]))

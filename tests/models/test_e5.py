@@ -21,6 +21,7 @@ from minissl.backend import xp  # noqa: E402
 from minissl.e5s1 import E5S1Error, read_e5s1  # noqa: E402
 from minissl.gguf import dequantize_q4_0  # noqa: E402
 from minissl.models.bert import BertModel  # noqa: E402
+from minissl.models.hf_bert import to_hf_name  # noqa: E402
 from minissl.models.e5 import int8_activations, load_e5, quantize_q8_0  # noqa: E402
 
 
@@ -40,7 +41,7 @@ def test_weights_arrive_under_hugging_face_names(tiny):
     _, offset, nbytes = f.directory["l0.fi.w"]
     blocks = np.frombuffer(raw, np.uint8, nbytes, offset).reshape(-1, 18)
     want = dequantize_q4_0(blocks).reshape(128, 64)
-    state = enc.model.state_dict()
+    state = {to_hf_name(k): v for k, v in enc.model.state_dict().items()}
     np.testing.assert_array_equal(state["encoder.layer.0.intermediate.dense.weight"].numpy(), want)
 
 
@@ -79,7 +80,7 @@ def test_positions_match_xlm_roberta(tiny):
                                         type_vocab_size=c.type_vocab_size, layer_norm_eps=c.layer_norm_eps,
                                         pad_token_id=1, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     ref = transformers.XLMRobertaModel(cfg, add_pooling_layer=False).eval()
-    state = {k: torch.tensor(v.numpy()) for k, v in enc.model.state_dict().items()}
+    state = {to_hf_name(k): torch.tensor(v.numpy()) for k, v in enc.model.state_dict().items()}
     pos = state["embeddings.position_embeddings.weight"]
     state["embeddings.position_embeddings.weight"] = torch.cat([torch.randn(2, pos.shape[1]), pos])
     missing, unexpected = ref.load_state_dict(state, strict=False)

@@ -62,7 +62,7 @@ def test_kv_cache_gives_the_same_logits_as_the_full_pass():
     parts = [m(x[:, :5], cache=cache)[0].numpy()]  # a prompt, then one token at a time
     parts += [m(x[:, t:t + 1], cache=cache)[0].numpy() for t in range(5, 14)]
     np.testing.assert_allclose(np.concatenate(parts, axis=1), full, atol=1e-5)
-    assert cache[0]["k"].shape == (2, 2, 14, 16)
+    assert cache[0]["self"]["k"].shape == (2, 2, 14, 16)
 
 
 @pytest.mark.parametrize("kw", [dict(do_sample=False), dict(temperature=0.8, top_k=5), dict(top_p=0.9)])
@@ -112,7 +112,7 @@ def test_gpt2_initialisation():
         w = p.numpy()
         if name.endswith("bias"):
             assert (w == 0).all(), name
-        elif name.endswith(("out_proj.weight", "c_proj.weight")):
+        elif name.endswith(("attn.out_proj.weight", "mlp.fc2.weight")):
             assert abs(w.std() - resid) < 0.1 * resid, name
         elif w.ndim == 2:
             assert abs(w.std() - 0.02) < 0.1 * 0.02, name

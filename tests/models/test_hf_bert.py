@@ -16,7 +16,7 @@ import pytest
 from minissl.io import read_safetensors, save_safetensors
 from minissl.models.bert import BertForPreTraining, BertModel
 from minissl.models.hf_bert import (SentenceEncoder, find_minilm, l2_normalize, load_hf_state_dict, load_tokenizer,
-                                    mean_pooling)
+                                    mean_pooling, to_hf_name)
 from minissl.tensor import Tensor
 
 CFG = dict(architectures=["BertModel"], model_type="bert", vocab_size=0, hidden_size=16, num_hidden_layers=2,
@@ -124,7 +124,7 @@ def test_loads_every_weight_by_name(ckpt):
     d, w, _ = ckpt
     m = BertModel.from_pretrained(d)
     assert not m.training  # loaded for inference
-    sd = {k: v.numpy() for k, v in m.state_dict().items()}
+    sd = {to_hf_name(k): v.numpy() for k, v in m.state_dict().items()}
     assert set(sd) == set(w) - {"embeddings.position_ids"}
     for k, v in sd.items():
         np.testing.assert_array_equal(v, w[k], err_msg=k)
@@ -185,7 +185,7 @@ def test_prefixed_and_gamma_beta_names_load_the_same(ckpt, tmp_path):
     # the pre-training heads go into BertForPreTraining, from either layout
     pt = BertForPreTraining.from_pretrained(tmp_path / "prefixed").state_dict()
     np.testing.assert_array_equal(pt["cls.predictions.bias"].numpy(), full["cls.predictions.bias"])
-    np.testing.assert_array_equal(pt["bert.encoder.layer.1.output.dense.weight"].numpy(),
+    np.testing.assert_array_equal(pt["bert.encoder.layer.1.mlp.fc2.weight"].numpy(),
                                   w["encoder.layer.1.output.dense.weight"])
     with pytest.warns(UserWarning, match="cls.seq_relationship.weight"):  # bare BertModel file: heads stay init
         BertForPreTraining.from_pretrained(d)
@@ -217,7 +217,7 @@ def test_half_precision_checkpoints(ckpt, tmp_path):
     d, w, cfg = ckpt
     for dt, tol in (("F16", 2e-3), ("BF16", 1e-2)):
         m = BertModel.from_pretrained(write_checkpoint(tmp_path / dt, w, cfg, dtype=dt))
-        got = m.state_dict()["encoder.layer.0.attention.self.query.weight"].numpy()
+        got = m.state_dict()["encoder.layer.0.attn.q_proj.weight"].numpy()
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, w["encoder.layer.0.attention.self.query.weight"], rtol=tol, atol=1e-6)
 

@@ -202,7 +202,7 @@ def test_gpt_conv1d_layout(tmp_path):
     want = np.concatenate([p(xp.asarray(x)).numpy() for p in (at.q_proj, at.k_proj, at.v_proj)], axis=1)
     assert np.allclose(qkv, want, atol=1e-5)
     fc = x @ w["transformer.h.0.mlp.c_fc.weight"] + w["transformer.h.0.mlp.c_fc.bias"]
-    assert np.allclose(fc, m.h[0].mlp.c_fc(xp.asarray(x)).numpy(), atol=1e-5)
+    assert np.allclose(fc, m.h[0].mlp.fc1(xp.asarray(x)).numpy(), atol=1e-5)
     cfg = json.loads((tmp_path / "g" / "config.json").read_text())
     assert cfg["activation_function"] == "gelu_new" and cfg["layer_norm_epsilon"] == 1e-5
     assert cfg["n_positions"] == GPT_CFG["block_size"] and cfg["tie_word_embeddings"] is True
@@ -212,7 +212,7 @@ def test_gpt_exact_gelu_and_eps_travel(tmp_path):
     """What the modules compute is written, not only what GPTConfig says."""
     m = randomize(GPT(GPTConfig(**GPT_CFG)), seed=8)
     for b in m.h:
-        b.mlp.gelu.approximate = "none"
+        b.mlp.activation = "gelu"
     for mod in m.modules():
         if hasattr(mod, "eps"):
             mod.eps = 1e-6
@@ -237,7 +237,7 @@ def test_bert_refuses_what_hf_cannot_express(tmp_path, override, words):
 
 def test_gpt_refuses_mixed_layer_norm_eps(tmp_path):
     m = GPT(GPTConfig(**GPT_CFG))
-    m.h[0].ln_1.eps = 1e-6
+    m.h[0].attn_norm.eps = 1e-6
     with pytest.raises(ValueError, match="LayerNorm eps values differ between layers.*cannot express"):
         m.save_pretrained(tmp_path / "x")
     assert not (tmp_path / "x").exists()

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import minissl as ms
-from minissl.models.seq2seq import DecoderLayer, Seq2SeqTransformer
+from minissl import nn
+from minissl.models.seq2seq import Seq2SeqTransformer
 from minissl.models.seq2seq_decode import beam_search, generate, greedy_search
 from minissl.text.denoising import NOISES, DenoisingObjective, mass_batch, seq2seq_batch
 from minissl.optim import Adam
@@ -83,27 +84,27 @@ def test_cross_attention_reads_encoder_output():
 
 
 def test_decoder_layer_matches_torch():
-    """Post-LN decoder layer against torch.nn.TransformerDecoderLayer with the same weights."""
+    """The block with cross-attention (post-LN) against torch.nn.TransformerDecoderLayer, same weights."""
     torch = pytest.importorskip("torch")
     d, h, ff = 8, 2, 16
-    layer = DecoderLayer(d, h, ff, dropout=0.0).eval()
+    layer = nn.TransformerBlock(d, h, ff, dropout=0.0, cross_attention=True).eval()
     ref = torch.nn.TransformerDecoderLayer(d, h, ff, dropout=0.0, activation="gelu", batch_first=True,
                                            layer_norm_eps=1e-5).eval()
     t = lambda a: torch.tensor(a.numpy(), dtype=torch.float32)  # noqa: E731
     with torch.no_grad():
-        for ours, theirs in ((layer.self_attn, ref.self_attn), (layer.encoder_attn, ref.multihead_attn)):
+        for ours, theirs in ((layer.attn, ref.self_attn), (layer.cross_attn, ref.multihead_attn)):
             theirs.in_proj_weight.copy_(torch.cat([t(ours.q_proj.weight), t(ours.k_proj.weight), t(ours.v_proj.weight)]))
             theirs.in_proj_bias.copy_(torch.cat([t(ours.q_proj.bias), t(ours.k_proj.bias), t(ours.v_proj.bias)]))
             theirs.out_proj.weight.copy_(t(ours.out_proj.weight))
             theirs.out_proj.bias.copy_(t(ours.out_proj.bias))
-        ref.linear1.weight.copy_(t(layer.fc1.weight)), ref.linear1.bias.copy_(t(layer.fc1.bias))
-        ref.linear2.weight.copy_(t(layer.fc2.weight)), ref.linear2.bias.copy_(t(layer.fc2.bias))
+        ref.linear1.weight.copy_(t(layer.mlp.fc1.weight)), ref.linear1.bias.copy_(t(layer.mlp.fc1.bias))
+        ref.linear2.weight.copy_(t(layer.mlp.fc2.weight)), ref.linear2.bias.copy_(t(layer.mlp.fc2.bias))
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 5, d)).astype(np.float32)
     mem = rng.normal(size=(2, 7, d)).astype(np.float32)
     pad = np.zeros((2, 7), dtype=bool)
     pad[0, 5:] = True
-    ours = layer(ms.tensor(x), ms.tensor(mem), pad).numpy()
+    ours = layer(ms.tensor(x), is_causal=True, memory=ms.tensor(mem), memory_mask=~pad[:, None, None, :])[0].numpy()
     causal = torch.nn.Transformer.generate_square_subsequent_mask(5)
     theirs = ref(torch.tensor(x), torch.tensor(mem), tgt_mask=causal, memory_key_padding_mask=torch.tensor(pad))
     np.testing.assert_allclose(ours, theirs.detach().numpy(), atol=1e-5)

@@ -1,4 +1,5 @@
-"""MultiheadAttention against torch.nn.MultiheadAttention, and the KV cache."""
+"""The one Attention module (KV cache, grouped KV heads, rotary positions, cross-attention) and
+MultiheadAttention, PyTorch's interface onto it, against torch.nn.MultiheadAttention."""
 import numpy as np
 import pytest
 
@@ -45,17 +46,100 @@ def test_matches_torch_with_padding_and_causal_masks(batch_first):
     np.testing.assert_allclose(npy(ours.q_proj.weight.grad), theirs.in_proj_weight.grad[:8].numpy(), rtol=1e-9, atol=1e-10)
 
 
-def test_kv_cache_matches_full_causal_pass():
-    mha = nn.MultiheadAttention(8, 2, batch_first=True)
-    mha.eval()
-    x = ms.randn(1, 4, 8)
+def _rand_attention(seed=0, **kw):
+    """An Attention in float64 with random weights (biases included), in eval mode."""
+    ms.manual_seed(seed)
+    att = nn.Attention(**kw).eval()
+    for p in att.parameters():
+        p.array = p.array.astype(np.float64)
+    return att
+
+
+def _x(*shape, seed=1):
+    return ms.tensor(np.random.default_rng(seed).standard_normal(shape), dtype=ms.float64)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(num_kv_heads=2), dict(num_kv_heads=1, rope_theta=10000.0),
+                                dict(num_kv_heads=2, rope_theta=500.0, bias=False)])
+def test_kv_cache_equals_the_full_causal_pass(kw):
+    """Prompt of 3, then one token at a time: every step's output equals the full pass's row."""
+    att = _rand_attention(embed_dim=8, num_heads=4, **kw)
+    x = _x(2, 7, 8)
     with ms.no_grad():
-        full, _ = mha(x, is_causal=True, need_weights=False)
-        cache, steps = {}, []
-        for t in range(4):
-            step, _ = mha(x[:, t:t + 1], cache=cache, is_causal=True, need_weights=False)
-            steps.append(step)
-    np.testing.assert_allclose(ms.cat(steps, dim=1).numpy(), full.numpy(), rtol=1e-5, atol=1e-6)
+        full, _ = att(x, is_causal=True)
+        cache = {}
+        steps = [att(x[:, :3], is_causal=True, cache=cache)[0]]
+        steps += [att(x[:, t:t + 1], is_causal=True, cache=cache)[0] for t in range(3, 7)]
+    assert cache["k"].shape == (2, kw.get("num_kv_heads", 4), 7, 2) and nn.cache_length(cache) == 7
+    np.testing.assert_allclose(ms.cat(steps, dim=1).numpy(), full.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_grouped_kv_heads_equal_repeating_each_kv_head():
+    """GQA with H_kv key/value heads = ordinary attention whose key/value heads j are copied to
+    query heads g·j .. g·j+g-1 (Llama's repeat_kv), outputs, weights and gradients."""
+    H, Hkv, E = 6, 2, 12
+    gqa = _rand_attention(embed_dim=E, num_heads=H, num_kv_heads=Hkv)
+    mha = _rand_attention(embed_dim=E, num_heads=H)
+    g, d = H // Hkv, E // H
+    for name in ("k_proj", "v_proj"):  # rows of head j: j·d .. j·d+d-1; repeat each head g times
+        w = getattr(gqa, name).weight.numpy().reshape(Hkv, d, E)
+        b = getattr(gqa, name).bias.numpy().reshape(Hkv, d)
+        getattr(mha, name).weight.array = ms.tensor(np.repeat(w, g, axis=0).reshape(H * d, E), dtype=ms.float64).array
+        getattr(mha, name).bias.array = ms.tensor(np.repeat(b, g, axis=0).reshape(H * d), dtype=ms.float64).array
+    for name in ("q_proj", "out_proj"):
+        for p in ("weight", "bias"):
+            getattr(getattr(mha, name), p).array = getattr(getattr(gqa, name), p).array.copy()
+    pad = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    outs = []
+    for att in (gqa, mha):
+        x = _x(2, 5, E)
+        x.requires_grad = True
+        out, w = att(x, attn_mask=nn.padding_mask(pad), is_causal=True, need_weights=True)
+        (out * _x(2, 5, E, seed=9)).sum().backward()
+        outs.append((out.numpy(), w.numpy(), x.grad.numpy(), att.q_proj.weight.grad.numpy()))
+    assert outs[0][1].shape == (2, H, 5, 5)
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_gradcheck_grouped_rotary_attention_with_a_mask():
+    att = _rand_attention(embed_dim=8, num_heads=4, num_kv_heads=2, rope_theta=100.0)
+    x = _x(2, 4, 8)
+    x.requires_grad = True
+    mask = nn.padding_mask(np.array([[1, 1, 1, 1], [1, 1, 1, 0]]))
+    ms.gradcheck(lambda x: att(x, attn_mask=mask, is_causal=True)[0], [x])
+    ms.gradcheck(lambda w: att(x.detach(), attn_mask=mask)[0], [att.k_proj.weight], atol=1e-6)
+
+
+def test_cross_attention_cache_computes_memory_keys_once():
+    att = _rand_attention(embed_dim=8, num_heads=2)
+    x, mem = _x(1, 3, 8), _x(1, 5, 8, seed=2)
+    with ms.no_grad():
+        full, _ = att(x, mem)
+        cache = {}
+        steps = [att(x[:, t:t + 1], mem, cache=cache)[0] for t in range(3)]
+        k = cache["k"]
+        att(x[:, :1], mem * 0, cache=cache)  # a cached cross-attention does not look at memory again
+    assert cache["k"] is k and k.shape == (1, 2, 5, 4)
+    np.testing.assert_allclose(ms.cat(steps, dim=1).numpy(), full.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_attention_refuses_heads_that_do_not_group():
+    with pytest.raises(ValueError, match="multiple of num_kv_heads"):
+        nn.Attention(12, 6, num_kv_heads=4)
+    with pytest.raises(ValueError, match="divisible"):
+        nn.Attention(10, 3)
+
+
+def test_mha_is_causal_is_only_a_hint_as_in_torch():
+    mha, ref = _pair()
+    x = np.random.default_rng(0).normal(size=(1, 4, 8))
+    with pytest.raises(RuntimeError, match="Need attn_mask"):
+        mha(ms.tensor(x), ms.tensor(x), ms.tensor(x), is_causal=True)
+    blocked = np.triu(np.ones((4, 4), bool), 1)
+    out, _ = mha(*(ms.tensor(x),) * 3, attn_mask=ms.tensor(blocked), is_causal=True)
+    want, _ = ref(*(torch.tensor(x),) * 3, attn_mask=torch.tensor(blocked), is_causal=True)
+    np.testing.assert_allclose(out.numpy(), want.detach().numpy(), rtol=1e-10, atol=1e-10)
 
 
 def test_embed_dim_must_divide():

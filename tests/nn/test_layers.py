@@ -106,3 +106,28 @@ def test_activation_modules():
     np.testing.assert_allclose(nn.Tanh()(x).numpy(), np.tanh([-1, 0.5]), rtol=1e-6)
     np.testing.assert_allclose(nn.GELU("tanh")(x).numpy(), F.gelu(x, approximate="tanh").numpy())
     assert nn.Identity()(x) is x
+
+
+@pytest.mark.parametrize("shape,eps,affine", [(6, None, True), ((3, 6), 1e-5, True), (6, 1e-6, False)])
+def test_rms_norm_matches_torch_and_gradchecks(shape, eps, affine):
+    torch = pytest.importorskip("torch")
+    norm_shape = (shape,) if isinstance(shape, int) else shape
+    x = np.random.default_rng(0).standard_normal((2, 3, 6)) * 3
+    ours = nn.RMSNorm(shape, eps=eps, elementwise_affine=affine)
+    ref = torch.nn.RMSNorm(shape, eps=eps, elementwise_affine=affine, dtype=torch.float64)
+    if affine:
+        w = np.random.default_rng(1).standard_normal(norm_shape)
+        ours.weight.array = ms.tensor(w, dtype=ms.float64).array
+        with torch.no_grad():
+            ref.weight.copy_(torch.tensor(w))
+    xm = ms.tensor(x, dtype=ms.float64, requires_grad=True)
+    np.testing.assert_allclose(ours(xm).numpy(), ref(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
+    ms.gradcheck(ours, [xm])
+    if affine:
+        ms.gradcheck(lambda w: ours(xm.detach()), [ours.weight])
+    assert (ours.weight is None) == (not affine)
+
+
+def test_rms_norm_refuses_a_shape_the_input_does_not_end_with():
+    with pytest.raises(ValueError, match="normalized_shape"):
+        nn.RMSNorm(4)(ms.randn(2, 3))

@@ -1,4 +1,5 @@
-"""Transformer encoder: gradients, padding invariance, PyTorch equivalence, positions."""
+"""The one Transformer block and the encoder stack: gradients, padding invariance, PyTorch equivalence,
+positions, and the block's options (RMSNorm, SwiGLU, cross-attention)."""
 import math
 
 import numpy as np
@@ -7,8 +8,9 @@ import pytest
 import minissl as ms
 import minissl.nn.functional as F
 from minissl import nn
-from minissl.nn.transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, TransformerEncoder,
-                                    TransformerEncoderLayer, padding_mask, sinusoid_table)
+from minissl.nn import padding_mask
+from minissl.nn.transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, TransformerBlock,
+                                    TransformerEncoder, sinusoid_table)
 
 npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
 
@@ -34,12 +36,12 @@ def test_gradcheck_attention_with_padding_and_a_fully_masked_row():
 
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_gradcheck_whole_encoder_layer(norm_first):
-    layer = to64(TransformerEncoderLayer(8, 2, 12, dropout=0.0, norm_first=norm_first)).eval()
+    layer = to64(TransformerBlock(8, 2, 12, dropout=0.0, norm_first=norm_first)).eval()
     x = ms.tensor(np.random.default_rng(1).standard_normal((2, 3, 8)), requires_grad=True, dtype=ms.float64)
     mask = padding_mask(np.array([[1, 1, 1], [1, 1, 0]]))
     ms.gradcheck(lambda x: layer(x, mask)[0], [x])
     # and the parameters (a few of them: every element is two forward passes)
-    for name in ("attention.self.query.weight", "intermediate.dense.bias", "output.LayerNorm.weight"):
+    for name in ("attn.q_proj.weight", "mlp.fc1.bias", "mlp_norm.weight"):
         p = dict(layer.named_parameters())[name]
         ms.gradcheck(lambda p: layer(x.detach(), mask)[0], [p], atol=1e-5)
 
@@ -87,17 +89,16 @@ def test_layer_matches_torch_transformer_encoder_layer(norm_first):
     torch = pytest.importorskip("torch")
     ms.manual_seed(3)
     d, h, ff = 16, 4, 24
-    ours = TransformerEncoderLayer(d, h, ff, dropout=0.0, norm_first=norm_first, layer_norm_eps=1e-5).eval()
+    ours = TransformerBlock(d, h, ff, dropout=0.0, norm_first=norm_first, eps=1e-5).eval()
     ref = torch.nn.TransformerEncoderLayer(d, h, ff, dropout=0.0, activation="gelu", batch_first=True,
                                            norm_first=norm_first, layer_norm_eps=1e-5).eval()
     P = {n: torch.tensor(p.numpy()) for n, p in ours.named_parameters()}
-    a = "attention.self."
+    a = "attn."
     with torch.no_grad():
-        ref.self_attn.in_proj_weight.copy_(torch.cat([P[a + "query.weight"], P[a + "key.weight"], P[a + "value.weight"]]))
-        ref.self_attn.in_proj_bias.copy_(torch.cat([P[a + "query.bias"], P[a + "key.bias"], P[a + "value.bias"]]))
-        for tgt, src in [(ref.self_attn.out_proj, "attention.output.dense"), (ref.linear1, "intermediate.dense"),
-                         (ref.linear2, "output.dense"), (ref.norm1, "attention.output.LayerNorm"),
-                         (ref.norm2, "output.LayerNorm")]:
+        ref.self_attn.in_proj_weight.copy_(torch.cat([P[a + "q_proj.weight"], P[a + "k_proj.weight"], P[a + "v_proj.weight"]]))
+        ref.self_attn.in_proj_bias.copy_(torch.cat([P[a + "q_proj.bias"], P[a + "k_proj.bias"], P[a + "v_proj.bias"]]))
+        for tgt, src in [(ref.self_attn.out_proj, "attn.out_proj"), (ref.linear1, "mlp.fc1"),
+                         (ref.linear2, "mlp.fc2"), (ref.norm1, "attn_norm"), (ref.norm2, "mlp_norm")]:
             tgt.weight.copy_(P[src + ".weight"])
             tgt.bias.copy_(P[src + ".bias"])
     x, am = _batch(6, [6, 4])
@@ -143,9 +144,67 @@ def test_learned_positions_and_errors():
     with pytest.raises(ValueError, match="longer than max_position_embeddings"):
         pe(11)
     with pytest.raises(ValueError, match="divisible"):
-        TransformerEncoderLayer(10, 3)
+        TransformerBlock(10, 3)
     with pytest.raises(ValueError, match="activation"):
-        TransformerEncoderLayer(8, 2, activation="swishy")
+        TransformerBlock(8, 2, activation="swishy")
+    with pytest.raises(ValueError, match="norm"):
+        TransformerBlock(8, 2, norm="batchnorm")
+    with pytest.raises(ValueError, match="memory"):
+        TransformerBlock(8, 2, cross_attention=True)(ms.randn(1, 3, 8))
     with pytest.raises(ValueError, match="batch, seq_len"):
         padding_mask(np.ones(3))
-    assert isinstance(nn.TransformerEncoderLayer(8, 2), nn.Module)
+
+
+def test_swiglu_mlp_is_the_gated_formula():
+    """Gated MLP with SiLU: fc2(silu(gate(x)) ⊙ fc1(x)), written out in NumPy."""
+    ms.manual_seed(0)
+    mlp = nn.MLP(6, 10, activation="silu", bias=False, gated=True)
+    assert [n for n, _ in mlp.named_parameters()] == ["gate.weight", "fc1.weight", "fc2.weight"]
+    x = np.random.default_rng(0).standard_normal((2, 3, 6)).astype(np.float32)
+    g, u, dn = (getattr(mlp, n).weight.numpy() for n in ("gate", "fc1", "fc2"))
+    a = x @ g.T
+    want = ((a / (1 + np.exp(-a))) * (x @ u.T)) @ dn.T
+    np.testing.assert_allclose(mlp(ms.tensor(x)).numpy(), want, rtol=1e-5, atol=1e-6)
+    xm = ms.tensor(x, dtype=ms.float64, requires_grad=True)
+    to64(mlp)
+    ms.gradcheck(mlp, [xm])
+
+
+def _llama_pair(torch, seed=0):
+    """A Llama-style block (pre-RMSNorm, SwiGLU, no bias, 4 query heads sharing 2 KV heads, RoPE)
+    and transformers' LlamaDecoderLayer with the same weights."""
+    llama = pytest.importorskip("transformers.models.llama.modeling_llama")
+    from transformers import LlamaConfig
+    cfg = LlamaConfig(hidden_size=16, intermediate_size=24, num_attention_heads=4, num_key_value_heads=2,
+                      rms_norm_eps=1e-6, rope_theta=1000.0, attention_bias=False, mlp_bias=False)
+    cfg._attn_implementation = "eager"
+    ms.manual_seed(seed)
+    ours = TransformerBlock(16, 4, 24, dropout=0.0, activation="silu", norm_first=True, norm="rmsnorm", eps=1e-6,
+                            bias=False, num_kv_heads=2, rope_theta=1000.0, gated=True).eval()
+    ref = llama.LlamaDecoderLayer(cfg, 0).eval()
+    names = {"attn.q_proj": "self_attn.q_proj", "attn.k_proj": "self_attn.k_proj", "attn.v_proj": "self_attn.v_proj",
+             "attn.out_proj": "self_attn.o_proj", "mlp.gate": "mlp.gate_proj", "mlp.fc1": "mlp.up_proj",
+             "mlp.fc2": "mlp.down_proj", "attn_norm": "input_layernorm", "mlp_norm": "post_attention_layernorm"}
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        for n, p in ours.named_parameters():
+            p.array = ms.tensor(rng.standard_normal(p.shape).astype(np.float32) * 0.3 + (n.endswith("norm.weight"))).array
+            ref.get_submodule(names[n.rsplit(".", 1)[0]]).weight.copy_(torch.tensor(p.numpy()))
+    return ours, ref, llama.LlamaRotaryEmbedding(cfg)
+
+
+def test_llama_options_match_transformers_llama_decoder_layer():
+    torch = pytest.importorskip("torch")
+    ours, ref, rope = _llama_pair(torch)
+    x = np.random.default_rng(5).standard_normal((2, 7, 16)).astype(np.float32)
+    pos = torch.arange(7)[None].expand(2, 7)
+    xt = torch.tensor(x)
+    causal = torch.full((7, 7), float("-inf")).triu(1)[None, None]
+    want = ref(xt, attention_mask=causal, position_ids=pos, position_embeddings=rope(xt, pos))
+    want = want[0] if isinstance(want, tuple) else want
+    got, _ = ours(ms.tensor(x), is_causal=True)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-4, atol=1e-5)
+    cache = {}  # and step by step through the KV cache
+    steps = [ours(ms.tensor(x[:, :4]), is_causal=True, cache=cache)[0]]
+    steps += [ours(ms.tensor(x[:, t:t + 1]), is_causal=True, cache=cache)[0] for t in range(4, 7)]
+    np.testing.assert_allclose(ms.cat(steps, dim=1).numpy(), want.detach().numpy(), rtol=1e-4, atol=1e-5)

@@ -1,7 +1,7 @@
-"""Bad input to ops and layers (issue #19): each gets one sentence naming the
+"""Bad input to ops and layers: each gets one sentence naming the
 op or argument, and where PyTorch defines a result, minissl gives the same one.
 
-The first half pins the silent failures (each test failed before its fix); the
+The first half covers inputs that would otherwise fail silently; the
 table at the end tries bad calls per op family and checks the exception type,
 that the message names the op/argument, and, with torch installed, that
 PyTorch refuses the same call too (so minissl never refuses what it accepts).

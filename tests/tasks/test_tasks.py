@@ -66,10 +66,24 @@ def test_pos_tags_align():
 
 
 def test_nli_contradiction_by_negation_or_antonym():
+    """A contradiction flips the event's polarity, or says of the same subject either the opposite
+    adjective or the same adjective with the opposite polarity (never both: that would entail)."""
+    seen = {"event": 0, "copula": 0}
     for ex in load_task("nli", 300, 0, 0).train:
         p, h = ex["premise"].split(), ex["hypothesis"].split()
-        if ex["label"] == 0 and "was" not in p:   # entailment keeps the polarity of events
-            assert ("not" in p) == ("not" in h)
+        flipped = ("not" in p) != ("not" in h)
+        if "was" not in p:  # an event
+            if ex["label"] == 0:  # entailment keeps the polarity of events
+                assert not flipped
+            if ex["label"] == 2:
+                assert flipped, ex
+                seen["event"] += 1
+        elif ex["label"] == 2:  # "the dog was (not) happy ."
+            assert p[:p.index("was")] == h[:h.index("was")], ex  # the same subject
+            antonym = L.ANTONYM[p[-2]] == h[-2]
+            assert antonym != flipped and (antonym or p[-2] == h[-2]), ex
+            seen["copula"] += 1
+    assert min(seen.values()) > 20  # both kinds of contradiction were checked
 
 
 def test_grammar_tokenizer_covers_corpus_one_token_per_word():
@@ -132,7 +146,8 @@ def test_mood_story_judgements_agree_with_the_mood():
     "not"); after "but" the other subject has the opposite polarity, after "and" the same."""
     import numpy as np
     from minissl.tasks import lexicon as L
-    from minissl.tasks.grammar import Language, mood_story
+    from minissl.tasks.corpus import mood_story
+    from minissl.tasks.grammar import Language
     rng, lang, seen_not = np.random.default_rng(0), Language(), 0
     for _ in range(200):
         mood = int(rng.integers(2))

@@ -1,4 +1,4 @@
-"""Bad input to the tokenizers (issue #19): every refusal is one sentence that
+"""Bad input to the tokenizers: every refusal is one sentence that
 names the file (and line) or the argument, and a failed save loses nothing."""
 import json
 import os

@@ -86,7 +86,7 @@ def test_batch(tok):
     assert b["input_ids"].shape[0] == 2 and b["attention_mask"][1].sum() == len(tok.encode("the"))
 
 
-# --- custom split patterns and special tokens (issue #19) ---------------------------------
+# --- custom split patterns and special tokens ----------------------------------------------
 
 @pytest.mark.parametrize("pattern", [r"\w+", r"[a-z]+", r"x", r"\p{L}+|\d"])
 def test_pattern_that_misses_text_keeps_it(pattern):

@@ -69,12 +69,13 @@ def test_mass_span():
     assert m["decoder_input"] == [MASK] + ids[s:e - 1]
 
 
-def test_bart_collator_shapes():
-    col = BartCollator(mask_id=MASK, pad_id=0, bos_id=2, noises=("permute", "infill"))
+def test_bart_collator_writes_the_clean_text_then_eos():
+    col = BartCollator(mask_id=MASK, pad_id=0, bos_id=2, noises=("permute", "infill"), eos_id=3)
     b = col([[[5, 6, 7], [8, 9]], [[10, 11, 12, 13]]])
-    assert b["labels"].tolist() == [[5, 6, 7, 8, 9], [10, 11, 12, 13, -100]]
-    assert b["decoder_input_ids"].tolist() == [[2, 5, 6, 7, 8], [2, 10, 11, 12, 13]]
+    assert b["labels"].tolist() == [[5, 6, 7, 8, 9, 3], [10, 11, 12, 13, 3, -100]]
+    assert b["decoder_input_ids"].tolist() == [[2, 5, 6, 7, 8, 9], [2, 10, 11, 12, 13, 0]]
     assert b["input_ids"].dtype == np.int64
+    assert set(b["input_ids"][0]) - {0} <= {5, 6, 7, 8, 9, MASK}  # the noised source: the same tokens or [MASK]
 
 
 # ---- T5 span corruption ----

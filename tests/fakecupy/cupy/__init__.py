@@ -14,6 +14,10 @@ CuPy refuses (each rule read from CuPy 13/14's source or docs):
 * ``default_rng()`` Generators without ``permutation``, ``choice``, ``shuffle``, ``normal``;
 * ``cupy.array`` of a list that mixes device arrays with other objects.
 
+``ElementwiseKernel`` and ``ReductionKernel`` evaluate the kernel's own source with
+NumPy, for the subset of CUDA C++ that minissl's kernels use (see ``_kernels.py`` for
+the subset and for what only a GPU can prove).
+
 It does not model: CuPy's wrap-around of out-of-range indices, undefined order of
 repeated-index assignment (set ``FAKECUPY_LOG=path`` to log candidates), type
 promotion differences, random streams, numerics or speed.
@@ -30,6 +34,7 @@ import traceback
 
 import numpy as _np
 
+__version__ = "0+fakecupy"
 _LOG = os.environ.get("FAKECUPY_LOG")
 
 
@@ -504,6 +509,33 @@ class _Runtime:
     def getDeviceCount():
         return 1
 
+    @staticmethod
+    def getDeviceProperties(i):
+        return {"name": b"fakecupy (NumPy on the CPU)", "totalGlobalMem": 0}
+
+    @staticmethod
+    def runtimeGetVersion():
+        return 0
+
+    @staticmethod
+    def driverGetVersion():
+        return 0
+
+
+class _MemoryPool:
+    """The device memory pool's API; the fake holds no device memory, so every count is 0."""
+
+    def used_bytes(self): return 0
+    def total_bytes(self): return 0
+    def free_all_blocks(self): pass
+
+
+_POOL = _MemoryPool()
+
+
+def get_default_memory_pool():
+    return _POOL
+
 
 class cuda:
     runtime = _Runtime()
@@ -522,3 +554,6 @@ class cuda:
                 pass
         return S()
 
+
+
+from ._kernels import ElementwiseKernel, ReductionKernel  # noqa: E402,F401 - after ndarray and _wrap exist

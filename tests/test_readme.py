@@ -1,0 +1,25 @@
+"""The README's reading order of the core: every file it names exists, and its line counts are current."""
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _reading_order():
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Reading the core"):]
+    section = section[:section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    rows = re.findall(r"^\| \d+ \| `([^`]+)` \| (\d+) \|", section, re.M)
+    waits = re.findall(r"`(minissl/[\w/]+\.py)` \((\d+) lines\)", section)
+    total = re.search(r"About ([\d,]+) lines in all", section)
+    return rows, waits, int(total.group(1).replace(",", "")) if total else None
+
+
+def test_reading_order_line_counts_are_within_15_percent_of_the_files():
+    rows, waits, total = _reading_order()
+    assert len(rows) >= 6 and len(waits) == 2 and total, "the README's reading-order table was not found"
+    actual = {path: len((ROOT / path).read_text().splitlines()) for path, _ in rows + waits}
+    stale = {p: (int(n), actual[p]) for p, n in rows + waits if abs(int(n) - actual[p]) > 0.15 * actual[p]}
+    assert not stale, f"README reading order: (stated, actual) line counts differ by over 15%: {stale}; update it"
+    read = sum(actual[p] for p, _ in rows)
+    assert abs(total - read) <= 0.15 * read, f"README says about {total} lines in all, the files have {read}"
