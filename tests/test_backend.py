@@ -87,7 +87,8 @@ def test_backend_name_is_case_and_space_insensitive():
 # gguf.py is file I/O (the GGUF reader beside io.py); callers move its arrays to the backend.
 # speedups.py holds the CPU tricks, which are about NumPy itself (its allocator, np.add.at, in-place ufuncs).
 # e5s1.py, like gguf.py, parses a file's bytes on the host.
-ALLOWED = {"backend.py", "speedups.py", "io.py", "gguf.py", "e5s1.py", "metrics.py", str(pathlib.Path("utils", "data.py"))}
+ALLOWED = {"backend.py", "speedups.py", "io.py", "gguf.py", "e5s1.py", "metrics.py",
+           str(pathlib.Path("utils", "data.py"))}
 ALLOWED_DIRS = {"text", "tasks", "datasets"}
 
 
