@@ -1,49 +1,45 @@
-"""Shared pieces of the auto-encoder demos: data splits, image grids, ROC curves.
+"""Shared pieces of the auto-encoder demos: the Fashion-MNIST split, training, ROC curves, image rows.
 
-The data are scikit-learn's bundled sets (no download): ``load_digits``
-(1,797 images of 8×8 pixels, scaled to [0, 1]) and ``load_breast_cancer``
-(569 × 30 measurements, benign/malignant). scikit-learn is only used here, in
-the demos (``pip install minissl[demos]``), never by the library.
+Data: Fashion-MNIST (``minissl.datasets.fashion_mnist``; see ``fashion_common``),
+pixels in [0, 1] as rows of 784. Every demo trains on a stratified subset of the
+60,000 training images (``--quick``: smaller) and scores on held-out test images.
 """
 from __future__ import annotations
 
-import os
+import fashion_common as FC  # noqa: F401  (sets single-threaded BLAS before NumPy starts)
+import numpy as np
 
-# The models here are small MLPs: a multi-threaded BLAS spends more time
-# synchronising threads than multiplying (35 ms vs 0.6 ms per step measured on a
-# busy 2-core machine), so use one thread unless the user asked otherwise.
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
+import minissl as ms
+from minissl.models.autoencoder import fit
 
-import numpy as np  # noqa: E402
-
-import common  # noqa: E402,F401  (puts the repository on sys.path)
+SIDE, PIXELS = 28, 784
 
 
-def need_sklearn():
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        raise SystemExit("the auto-encoder demos load scikit-learn's bundled data sets: "
-                         "pip install scikit-learn (or pip install minissl[demos])") from None
+def split(demo: str, seed: int, n_train: int, n_test: int):
+    """(x_train (n_train, 784), y_train, x_test (n_test, 784), y_test): stratified draws, seeded."""
+    xtr, ytr, xte, yte = FC.fashion(demo)
+    rng = np.random.default_rng(seed)
+    a, b = FC.subset(ytr, n_train, rng), FC.subset(yte, n_test, rng)
+    return xtr[a], ytr[a], xte[b], yte[b]
 
 
-def digits(seed: int, test_size: float = 0.3):
-    """Stratified train/test split of the digits, pixels in [0, 1], float32."""
-    need_sklearn()
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16.0).astype(np.float32)
-    return train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)
+def train(model, x, epochs, seed, lr=3e-3, batch_size=64, loss_fn=None, progress=None):
+    """Adam on minibatches of the rows of x (NumPy); returns the per-epoch losses."""
+    ms.manual_seed(seed)
+    return fit(model, ms.tensor(x), loss_fn=loss_fn, epochs=epochs, batch_size=batch_size, lr=lr,
+               progress=progress)
 
 
-def breast_cancer():
-    """(features, is_malignant) as NumPy arrays."""
-    need_sklearn()
-    from sklearn.datasets import load_breast_cancer
-    x, y = load_breast_cancer(return_X_y=True)
-    return x, y == 0  # scikit-learn codes malignant as 0
+@ms.no_grad()
+def predict(model, x, batch=1000, fn=None):
+    """model(x) (or fn(model, batch)) on NumPy rows, batched, back as NumPy."""
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch):
+        y = (fn or (lambda m, b: m(b)))(model, ms.tensor(x[i:i + batch]))
+        y = y[0] if isinstance(y, tuple) else y
+        out.append(ms.backend.to_numpy(y.array if isinstance(y, ms.Tensor) else y))
+    return np.concatenate(out)
 
 
 def roc_curve(labels, scores):
@@ -55,23 +51,6 @@ def roc_curve(labels, scores):
     return np.r_[0, fp / max(fp[-1], 1)], np.r_[0, tp / max(tp[-1], 1)]
 
 
-def show_images(ax_row, images, title=None):
-    """Draw 8×8 images into a row of axes."""
-    for ax, img in zip(ax_row, images):
-        ax.imshow(np.asarray(img).reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if title:
-        ax_row[0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
-
-
-def image_rows(fig_title, rows, plt):
-    """A figure with one row of images per (label, images) pair."""
-    n = max(len(imgs) for _, imgs in rows)
-    fig, axes = plt.subplots(len(rows), n, figsize=(0.8 * n + 1, 0.85 * len(rows) + 0.4), squeeze=False)
-    for axr, (label, imgs) in zip(axes, rows):
-        for ax in axr[len(imgs):]:
-            ax.axis("off")
-        show_images(axr, imgs, label)
-    fig.suptitle(fig_title, fontsize=10)
-    return fig
+def rows_figure(pyplot, title, rows):
+    """Labelled rows of 28×28 images (``fashion_common.image_rows``)."""
+    return FC.image_rows(pyplot, title, rows, SIDE)

@@ -18,8 +18,8 @@ from demo_modules import DEMOS, import_demo  # noqa: E402
 
 common = import_demo("common")
 
-# every script in demos/ with a command line (common and ae_common are shared helpers)
-DEMO_NAMES = sorted(p.stem for p in DEMOS.glob("*.py") if p.stem not in ("common", "ae_common"))
+# every script in demos/ with a command line (common, ae_common and fashion_common are shared helpers)
+DEMO_NAMES = sorted(p.stem for p in DEMOS.glob("*.py") if p.stem not in ("common", "ae_common", "fashion_common"))
 
 
 class Parsed(Exception):
@@ -80,8 +80,9 @@ SPECIFIC_BAD = {
                         ("--text", "{d}/folder_with_bad_file")],
     "contextual_embeddings": [("--ckpt", "{d}/no_such_ckpt"), ("--ckpt", "{d}/not_a_checkpoint"),
                               ("--ckpt", "{d}/a_file")],
-    "contrastive": [("--hidden", "0"), ("--batch-size", "0"), ("--epochs", "0"), ("--seeds", "0"), ("--lr", "0"),
-                    ("--lr", "nan"), ("--temperature", "-0.5"), ("--probe-steps", "-1")],
+    "contrastive": [("--ssl-images", "0"), ("--sup-steps", "0"), ("--batch-size", "0"), ("--epochs", "0"), ("--seeds", "0"), ("--lr", "0"),
+                    ("--lr", "nan"), ("--temperature", "-0.5"), ("--probe-steps", "-1"),
+                    ("--merge", "{d}/empty_folder"), ("--merge", ",")],
     "gpt_chinese": [("--steps", "0"), ("--steps", "1.5")],
     "gpt_incontext": [("--steps", "0"), ("--steps", "-1")],
     "gpt_shakespeare": [("--steps", "0"), ("--steps", "ten"), ("--bpe-vocab", "256"), ("--bpe-vocab", "0")],

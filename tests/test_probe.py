@@ -90,3 +90,15 @@ def test_refit_scores_the_chosen_strength_fitted_on_train_and_val():
     with ms.no_grad():
         want = float((m(ms.tensor((te[0] - mu) / sd)).numpy()[:, 0].argmax(1) == te[1]).mean())
     assert refit.test_accuracy == pytest.approx(want)
+
+
+def test_minibatch_probe_reaches_the_full_batch_accuracy():
+    # rows and labels drawn apart (a misaligned minibatch) would leave the probe near chance
+    rng = np.random.default_rng(7)
+    centers = rng.standard_normal((4, 10)) * 3
+    y = rng.integers(0, 4, 3000)
+    x = (centers[y] + rng.standard_normal((3000, 10))).astype(np.float32)
+    tr, va, te = (x[:2000], y[:2000]), (x[2000:2500], y[2000:2500]), (x[2500:], y[2500:])
+    full = linear_probe(tr, va, te, l2s=(1e-3,), steps=200)[0]
+    mini = linear_probe(tr, va, te, l2s=(1e-3,), steps=200, batch_size=64)[0]
+    assert full > 0.9 and mini > full - 0.02

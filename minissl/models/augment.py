@@ -9,11 +9,21 @@ little, tilted, partly covered, made noisier, brighter or fainter.
 Every augmentation is drawn independently per image and applied to the whole
 batch at once (no Python loop over images), so it runs on a GPU unchanged:
 
-* random affine warp = shift + crop-and-resize (zoom) + small rotation, done by
-  bilinear sampling: output pixel p reads the input at A·(p - c) + c + t;
+* random affine warp = shift + crop-and-resize (zoom) + small rotation + mirror
+  image, done by bilinear sampling: output pixel p reads the input at
+  A·(p - c) + c + t. A *random resized crop* (SimCLR's main augmentation: a
+  box covering a random share of the area, with a random aspect ratio,
+  stretched back to full size) is the diagonal part of A plus the shift t;
+  a horizontal flip negates A's second column;
 * cut-out: a random square set to zero;
 * Gaussian noise;
 * brightness / contrast: x ← (x - mean)·c + mean + b.
+
+Colour jitter (SimCLR's second key augmentation) changes hue and saturation as
+well as brightness and contrast. A grey image has no hue or saturation, so only
+its brightness/contrast part applies; the Fashion-MNIST preset
+(:func:`fashion_augment`) keeps that part mild, since the grey level of a
+garment (a white T-shirt, a black bag) is itself a cue worth keeping.
 
 Images are (N, H, W) (or (N, H·W) for square images) with values in [0, 1];
 the result has the same shape and dtype. Used by :mod:`minissl.models.contrastive`
@@ -80,15 +90,26 @@ class Augment:
         cutout: side of the zeroed square (0 disables); applied with probability ``cutout_p``.
         noise: standard deviation of the added Gaussian noise.
         brightness: max additive brightness change; ``contrast``: max relative contrast change.
+        crop_area: (low, high) share of the image area kept by a random resized crop
+            (None: no crop; the crop replaces ``scale`` and ``shift`` then).
+        ratio: (low, high) aspect ratio (width / height) of the crop box, drawn log-uniformly.
+        flip: probability of a left-right mirror image.
     """
 
     def __init__(self, shift=1.0, scale=(0.85, 1.2), rotate=12.0, cutout=3, cutout_p=0.5, noise=0.1,
-                 brightness=0.2, contrast=0.4):
+                 brightness=0.2, contrast=0.4, crop_area=None, ratio=(3 / 4, 4 / 3), flip=0.0):
         if scale[0] <= 0 or scale[1] < scale[0]:
             raise ValueError(f"Augment: scale must be (low, high) with 0 < low <= high, got {scale}")
+        if crop_area is not None and not 0 < crop_area[0] <= crop_area[1] <= 1:
+            raise ValueError(f"Augment: crop_area must be (low, high) with 0 < low <= high <= 1, got {crop_area}")
+        if not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(f"Augment: ratio must be (low, high) with 0 < low <= high, got {ratio}")
+        if not 0 <= flip <= 1:
+            raise ValueError(f"Augment: flip is a probability in [0, 1], got {flip}")
         self.shift, self.scale, self.rotate = shift, tuple(scale), rotate
         self.cutout, self.cutout_p, self.noise = int(cutout), cutout_p, noise
         self.brightness, self.contrast = brightness, contrast
+        self.crop_area, self.ratio, self.flip = crop_area, tuple(ratio), flip
 
     def __call__(self, x, rng=None):
         rng = rng or backend.rng()
@@ -99,11 +120,21 @@ class Augment:
             return (rng.random((n,) + shape, dtype=xp.float64) * (hi - lo) + lo).astype(dt)
 
         # Sampling at A·p means the picture is scaled by 1/A: zoom s reads at p / s.
-        s = 1 / u(*self.scale)
+        if self.crop_area is None:
+            sr = sc = 1 / u(*self.scale)
+            shift = u(-self.shift, self.shift, 2)
+        else:  # a box of area share s and aspect ratio r: rows √(s/r), columns √(s·r) of the image
+            area = u(*self.crop_area)
+            r = xp.exp(u(math.log(self.ratio[0]), math.log(self.ratio[1])))
+            sr, sc = xp.minimum(xp.sqrt(area / r), 1), xp.minimum(xp.sqrt(area * r), 1)
+            room = xp.stack([(1 - sr) * (h - 1) / 2, (1 - sc) * (w - 1) / 2], 1)  # the box stays inside
+            shift = u(-1, 1, 2) * room
+        if self.flip > 0:
+            sc = sc * xp.where(rng.random(n) < self.flip, -1, 1).astype(dt)
         a = u(-1, 1) * math.radians(self.rotate)
-        cos, sin = xp.cos(a) * s, xp.sin(a) * s
-        theta = xp.stack([xp.stack([cos, -sin], 1), xp.stack([sin, cos], 1)], 1)
-        x = affine_warp(x, theta, u(-self.shift, self.shift, 2))
+        cos, sin = xp.cos(a), xp.sin(a)
+        theta = xp.stack([xp.stack([cos * sr, -sin * sc], 1), xp.stack([sin * sr, cos * sc], 1)], 1)
+        x = affine_warp(x, theta, shift)
         if self.cutout > 0 and self.cutout_p > 0:
             k = self.cutout
             # integer corners from uniform draws (the same call on NumPy's and CuPy's generators)
@@ -121,3 +152,12 @@ class Augment:
             x = x + (rng.standard_normal(x.shape, dtype=xp.float32) * self.noise).astype(dt)
         x = x.astype(dt, copy=False)
         return x.reshape(n, h * w) if flat else x
+
+
+def fashion_augment() -> Augment:
+    """SimCLR's recipe scaled to 28×28 grey garments: random resized crop (40-100% of the area,
+    aspect 3/4-4/3), left-right flip (a mirrored shoe is still a shoe), rotation up to 10°,
+    mild brightness/contrast (the grey part of colour jitter) and Gaussian noise σ = 0.05.
+    No cut-out: the crop already hides parts of the garment."""
+    return Augment(rotate=10.0, cutout=0, noise=0.05, brightness=0.1, contrast=0.3, crop_area=(0.4, 1.0),
+                   flip=0.5)

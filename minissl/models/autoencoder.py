@@ -29,6 +29,8 @@ from ..backend import xp
 from ..nn import functional as F
 from ..optim import Adam
 from ..tensor import Tensor, no_grad
+from ..train import fit as train_fit
+from ..train import minibatches, steps_per_epoch
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, None: None, "linear": None}
 
@@ -48,8 +50,27 @@ def mlp(sizes, activation="relu", dtype=xp.float32) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def coders(arch: str, in_dim: int, enc_out: int, dec_in: int, hidden=(128,), activation="relu",
+           channels=(16, 32)):
+    """(encoder in_dim -> enc_out, decoder dec_in -> in_dim) for ``arch="mlp"`` (``hidden`` widths)
+    or ``arch="conv"`` (:class:`~minissl.models.cnn.ConvEncoder` / ``ConvDecoder`` with ``channels``,
+    for square grey images given as flat rows, e.g. 28×28 = 784)."""
+    if arch == "mlp":
+        hidden = tuple(hidden)
+        return mlp((in_dim, *hidden, enc_out), activation), mlp((dec_in, *hidden[::-1], in_dim), activation)
+    if arch == "conv":
+        from .cnn import ConvDecoder, ConvEncoder
+        side = int(round(in_dim ** 0.5))
+        if side * side != in_dim or side % 4:
+            raise ValueError(f"arch='conv' needs square images with a side divisible by 4 (e.g. 28x28 = 784), "
+                             f"got in_dim={in_dim}; use arch='mlp' for other data")
+        return ConvEncoder(enc_out, channels, side), ConvDecoder(dec_in, channels, side)
+    raise ValueError(f"unknown arch {arch!r}; use 'mlp' or 'conv'")
+
+
 class AutoEncoder(nn.Module):
-    """An MLP auto-encoder ``in_dim -> hidden... -> code_dim -> ...hidden -> in_dim``.
+    """An auto-encoder ``in_dim -> code_dim -> in_dim``: MLP (``hidden`` widths) or, with
+    ``arch="conv"``, the convolutional pair of :mod:`minissl.models.cnn` (28×28 images as rows).
 
     ``activation=None`` and ``hidden=()`` give a linear auto-encoder (the PCA
     comparison). ``output="sigmoid"`` squashes reconstructions into [0, 1]
@@ -57,14 +78,17 @@ class AutoEncoder(nn.Module):
     """
 
     def __init__(self, in_dim: int, code_dim: int, hidden=(128,), activation="relu", output="sigmoid",
-                 dtype=xp.float32):
+                 dtype=xp.float32, arch: str = "mlp", channels=(16, 32)):
         super().__init__()
         if output not in ("sigmoid", "linear"):
             raise ValueError(f"AutoEncoder: output must be 'sigmoid' (data in [0, 1]) or 'linear', got {output!r}")
-        hidden = tuple(hidden)
         self.in_dim, self.code_dim, self.output = in_dim, code_dim, output
-        self.encoder = mlp((in_dim, *hidden, code_dim), activation, dtype)
-        self.decoder = mlp((code_dim, *hidden[::-1], in_dim), activation, dtype)
+        if arch == "mlp":
+            hidden = tuple(hidden)
+            self.encoder = mlp((in_dim, *hidden, code_dim), activation, dtype)
+            self.decoder = mlp((code_dim, *hidden[::-1], in_dim), activation, dtype)
+        else:
+            self.encoder, self.decoder = coders(arch, in_dim, code_dim, code_dim, channels=channels)
 
     def encode(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.in_dim:
@@ -155,12 +179,13 @@ def _array(x):
 
 def fit(model, data, loss_fn=None, epochs: int = 100, batch_size: int = 64, lr: float = 1e-3,
         weight_decay: float = 0.0, progress: str | None = None, optimizer=None) -> list:
-    """Train ``model`` with Adam on minibatches of ``data``; returns the mean loss per epoch.
+    """Train ``model`` with Adam on shuffled minibatches of ``data`` for ``epochs`` passes, through
+    :func:`minissl.train.fit`; returns the mean loss per epoch.
 
     ``data``: a Tensor (rows are examples) or a tuple of Tensors of equal
     length (e.g. images and labels); ``loss_fn(model, batch) -> scalar Tensor``
     gets a batch of the same form (default ``model.loss(batch)``). ``progress``
-    names a tqdm bar (``None`` = silent). Batches are drawn from the host
+    names a progress bar (``None`` = silent). Batches are drawn from the host
     generator, so ``ms.manual_seed`` reproduces a run.
     """
     parts = data if isinstance(data, tuple) else (data,)
@@ -168,26 +193,19 @@ def fit(model, data, loss_fn=None, epochs: int = 100, batch_size: int = 64, lr: 
         raise TypeError("fit: data must be a minissl Tensor or a tuple of Tensors of equal length; "
                         "wrap arrays with ms.tensor(...)")
     loss_fn = loss_fn or (lambda m, b: m.loss(b))
-    opt = optimizer or Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    epochs_iter = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-        epochs_iter = tqdm(epochs_iter, desc=progress, leave=False)
-    history, n = [], len(parts[0])
-    model.train()
-    for _ in epochs_iter:
-        order = backend.host_rng().permutation(n)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            rows = xp.asarray(order[i:i + batch_size])
-            batch = tuple(t[rows].detach() for t in parts)
-            loss = loss_fn(model, batch if isinstance(data, tuple) else batch[0])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(rows)
-        history.append(total / n)
-        if progress:
-            epochs_iter.set_postfix(loss=f"{history[-1]:.4g}")
-    model.eval()
-    return history
+    n = len(parts[0])
+    sizes = []
+
+    def step_loss(m, rows):
+        sizes.append(len(rows))
+        batch = tuple(t[xp.asarray(rows)].detach() for t in parts)
+        return loss_fn(m, batch if isinstance(data, tuple) else batch[0])
+
+    hist = train_fit(model, minibatches(n, batch_size, epochs, backend.host_rng()), epochs * steps_per_epoch(n, batch_size),
+                     loss_fn=step_loss, optimizer=optimizer or Adam(model.parameters(), lr=lr, weight_decay=weight_decay),
+                     progress=bool(progress), desc=progress or "train")
+    spe, out = steps_per_epoch(n, batch_size), []
+    for e in range(epochs):  # each batch weighted by its size: the mean over the epoch's examples
+        ls, ss = hist["loss"][e * spe:(e + 1) * spe], sizes[e * spe:(e + 1) * spe]
+        out.append(sum(a * b for a, b in zip(ls, ss)) / n)
+    return out

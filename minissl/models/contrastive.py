@@ -2,7 +2,9 @@
 
 No labels: two random augmentations (:mod:`minissl.models.augment`) of one
 image are two *views*; the network learns to map views of the same image
-close together. Shapes: images x (N, 64) → encoder h (N, H) → projection z (N, D).
+close together. Shapes: images x (N, D) → encoder h (N, H) → projection z (N, D'):
+an MLP on 8×8 digits (D = 64), or ``encoder=cnn_encoder()`` (:mod:`minissl.models.cnn`)
+on 28×28 Fashion-MNIST (D = 784, H = 256).
 
 SimCLR (Chen et al., 2020) contrasts: among the 2N projections of a batch, the
 other view of the same image must be the most similar one. With unit vectors
@@ -20,20 +22,19 @@ no gradient:  ℓ = 2 - 2·cos(q(z₁), z'₂) + (the same with the views swappe
 
 Both can *collapse* (every image to one point); :func:`collapse_std` watches
 for it. Features are judged by a linear probe: a logistic regression on the
-frozen encoder outputs (:func:`linear_probe`). Demo: ``demos/contrastive.py``.
+frozen encoder outputs (:func:`minissl.probe.linear_probe`). Demo: ``demos/contrastive.py``.
 """
 from __future__ import annotations
 
 import copy
 import math
 
-from tqdm.auto import tqdm
-
 from .. import nn
 from .. import ops as F
 from ..backend import host_rng, xp
-from ..optim import Adam, AdamW, warmup_cosine
+from ..optim import AdamW, warmup_cosine
 from ..tensor import Function, Tensor, no_grad, tensor
+from ..train import fit, minibatches, steps_per_epoch
 
 
 # ---------------------------------------------------------------- NT-Xent, fused
@@ -130,13 +131,27 @@ def collapse_std(z) -> float:
 
 
 # ---------------------------------------------------------------- the two methods
-class SimCLR(nn.Module):
-    """Encoder + projection head trained with :func:`nt_xent`. ``loss(x1, x2)`` takes two views."""
+def _backbone(net, in_dim, hidden, depth):
+    """(encoder, its output width): ``net`` (a module with a ``feature_dim``, e.g.
+    :func:`minissl.models.cnn.cnn_encoder`) or else the MLP :func:`encoder`."""
+    if net is None:
+        return encoder(in_dim, hidden, depth), hidden
+    if not hasattr(net, "feature_dim"):
+        raise ValueError("encoder= needs a module with a feature_dim attribute (its output width), "
+                         "e.g. minissl.models.cnn.cnn_encoder()")
+    return net, net.feature_dim
 
-    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, temperature=0.5):
+
+class SimCLR(nn.Module):
+    """Encoder + projection head trained with :func:`nt_xent`. ``loss(x1, x2)`` takes two views.
+
+    The encoder is an MLP (``in_dim``, ``hidden``, ``depth``) unless ``encoder=`` gives one,
+    e.g. ``cnn_encoder()`` for 28×28 images; the projector is then feature_dim → hidden → proj_dim."""
+
+    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, temperature=0.5, encoder=None):
         super().__init__()
-        self.encoder = encoder(in_dim, hidden, depth)
-        self.projector = mlp([hidden, hidden, proj_dim])
+        self.encoder, width = _backbone(encoder, in_dim, hidden, depth)
+        self.projector = mlp([width, hidden, proj_dim])
         self.temperature = temperature
 
     def forward(self, x):
@@ -158,13 +173,13 @@ class BYOL(nn.Module):
     """Online encoder + projector + predictor; target encoder + projector = their EMA.
 
     The target lives outside the module's parameters (no optimiser sees it) and
-    runs under ``no_grad``: it is moved only by :meth:`update_target`.
+    runs under ``no_grad``: it is moved only by :meth:`update_target`. ``encoder=`` as in :class:`SimCLR`.
     """
 
-    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, pred_hidden=512, tau_base=0.99):
+    def __init__(self, in_dim=64, hidden=512, depth=2, proj_dim=64, pred_hidden=512, tau_base=0.99, encoder=None):
         super().__init__()
-        self.encoder = encoder(in_dim, hidden, depth)
-        self.projector = mlp([hidden, hidden, proj_dim])
+        self.encoder, width = _backbone(encoder, in_dim, hidden, depth)
+        self.projector = mlp([width, hidden, proj_dim])
         self.predictor = mlp([proj_dim, pred_hidden, proj_dim])
         self.tau_base = tau_base
         # A plain attribute (a list), so the target's parameters are not registered as ours.
@@ -204,99 +219,33 @@ class BYOL(nn.Module):
 
 
 def pretrain(model, images, augment, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-5, progress=True):
-    """Self-supervised training of a :class:`SimCLR` or :class:`BYOL` on unlabelled ``images`` (N, 64).
+    """Self-supervised training of a :class:`SimCLR` or :class:`BYOL` on unlabelled ``images`` (N, D),
+    through :func:`minissl.train.fit`.
 
-    AdamW with a warm-up + cosine learning rate; each step draws two fresh views of a batch.
+    AdamW with a warm-up + cosine learning rate; each step draws two fresh views of a batch
+    (full batches only: BatchNorm wants them); BYOL's target moves after every step.
     Returns the history: per-epoch mean loss and collapse monitor (:func:`collapse_std`).
     """
     data = xp.asarray(images, dtype=xp.float32)
     n = data.shape[0]
-    steps_per_epoch = max(1, n // batch_size)  # drop the ragged last batch: BatchNorm wants full ones
-    total = steps_per_epoch * epochs
+    spe = steps_per_epoch(n, batch_size, drop_last=True)
+    if spe < 1:
+        raise ValueError(f"pretrain: {n} images make no full batch of {batch_size}; lower batch_size")
+    total = spe * epochs
     opt = AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = warmup_cosine(opt, min(2 * steps_per_epoch, total // 10 + 1), total)
-    history, step = {"loss": [], "collapse_std": []}, 0
-    model.train()
-    bar = tqdm(range(epochs), desc=type(model).__name__, disable=not progress, leave=False)
-    for _ in bar:
-        perm = host_rng().permutation(n)
-        losses, stds = [], []
-        for i in range(steps_per_epoch):
-            batch = data[xp.asarray(perm[i * batch_size:(i + 1) * batch_size])]
-            loss = model.loss(tensor(augment(batch)), tensor(augment(batch)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            if hasattr(model, "update_target"):
-                model.update_target(step, total)
-            step += 1
-            losses.append(loss.item())
-            stds.append(collapse_std(model.last_z))
-        history["loss"].append(sum(losses) / len(losses))
-        history["collapse_std"].append(sum(stds) / len(stds))
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", std=f"{history['collapse_std'][-1]:.3f}")
-    model.eval()
-    return history
+    sched = warmup_cosine(opt, min(2 * spe, total // 10 + 1), total)
+    stds = []
 
+    def loss_fn(m, rows):
+        batch = data[xp.asarray(rows)]
+        return m.loss(tensor(augment(batch)), tensor(augment(batch)))
 
-# ---------------------------------------------------------------- linear probe
-class LogisticRegression(nn.Module):
-    """K softmax classifiers side by side (one per L2 strength), stacked into one Linear so that
-    fitting all K costs one GEMM: logits (N, K, C)."""
+    def after_step(step, m):
+        if hasattr(m, "update_target"):
+            m.update_target(step - 1, total)
+        stds.append(collapse_std(m.last_z))
 
-    def __init__(self, in_features, num_classes, n_models=1):
-        super().__init__()
-        self.k, self.c = n_models, num_classes
-        self.linear = nn.Linear(in_features, n_models * num_classes)
-        for p in self.linear.parameters():  # zero init: the convex problem needs no symmetry breaking
-            p.array[...] = 0
-
-    def forward(self, x):
-        return self.linear(x).reshape(x.shape[0], self.k, self.c)
-
-
-def fit_probe(x, y, l2s, steps=300, lr=0.05, num_classes=None):
-    """Fit one L2-regularised logistic regression per strength in ``l2s`` on (x, y): full-batch Adam
-    on  mean_i CE(W x_i + b, y_i) + λ‖W‖²/2.  Returns the model (logits (N, K, C))."""
-    c = num_classes or int(y.max()) + 1
-    k = len(l2s)
-    x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x, dtype=xp.float32))
-    model = LogisticRegression(x.shape[1], c, k)
-    lam = tensor(xp.repeat(xp.asarray(l2s, dtype=xp.float32), c)[:, None])  # one λ per weight row
-    yy = tensor(xp.repeat(xp.asarray(y), k))  # row-major (N, K) order, as logits.reshape(-1, C)
-    opt = Adam(model.parameters(), lr=lr)
-    w = model.linear.weight
-    for _ in range(steps):
-        logits = model(x).reshape(-1, c)
-        # summed over the K models: each one's gradient is exactly that of its own loss
-        loss = F.cross_entropy(logits, yy, reduction="sum") / x.shape[0] + (lam * w * w).sum() / 2
-        model.zero_grad()
-        loss.backward()
-        opt.step()
-    return model
-
-
-L2_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-
-
-def linear_probe(train, val, test, l2s=L2_GRID, steps=300, lr=0.05, stats_from=None):
-    """Standardise features, pick the L2 strength on ``val``, report accuracy on ``test``.
-
-    Each of ``train``, ``val``, ``test`` is (features (N, F), labels (N,)) as backend or NumPy
-    arrays. Means and stds come from ``stats_from`` (unlabelled features, e.g. the whole
-    training split when only a few of its labels are used) or else from the train features.
-    Returns ``(test_accuracy, chosen_l2, val_accuracy)``.
-    """
-    (xtr, ytr), (xva, yva), (xte, yte) = [(xp.asarray(a, dtype=xp.float32), xp.asarray(b))
-                                          for a, b in (train, val, test)]
-    ref = xtr if stats_from is None else xp.asarray(stats_from, dtype=xp.float32)
-    mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-6
-    std = [tensor((a - mu) / sd) for a in (xtr, xva, xte)]
-    c = max(int(ytr.max()), int(yva.max()), int(yte.max())) + 1
-    model = fit_probe(std[0], ytr, l2s, steps, lr, c)
-    with no_grad():
-        va = (model(std[1]).array.argmax(axis=2) == yva[:, None]).mean(axis=0)
-        best = int(va.argmax())
-        te = (model(std[2]).array[:, best].argmax(axis=1) == yte).mean()
-    return float(te), float(l2s[best]), float(va[best])
+    hist = fit(model, minibatches(n, batch_size, epochs, host_rng(), drop_last=True), total, loss_fn=loss_fn,
+               optimizer=opt, scheduler=sched, after_step=after_step, progress=progress, desc=type(model).__name__)
+    per_epoch = lambda v: [sum(v[e * spe:(e + 1) * spe]) / spe for e in range(epochs)]  # noqa: E731
+    return {"loss": per_epoch(hist["loss"]), "collapse_std": per_epoch(stds)}

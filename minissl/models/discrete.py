@@ -28,7 +28,7 @@ from .. import backend, nn
 from ..backend import xp
 from ..nn import functional as F
 from ..tensor import Tensor
-from .autoencoder import mlp
+from .autoencoder import coders
 
 
 def straight_through(hard, soft: Tensor) -> Tensor:
@@ -75,14 +75,12 @@ class DiscreteAutoEncoder(nn.Module):
     """
 
     def __init__(self, in_dim: int, code_dim: int, kind: str = "binary", hidden=(128,), tau: float = 1.0,
-                 balance: float = 0.0):
+                 balance: float = 0.0, arch: str = "mlp", channels=(16, 32)):
         super().__init__()
         if kind not in ("binary", "onehot"):
             raise ValueError(f"DiscreteAutoEncoder: kind must be 'binary' or 'onehot', got {kind!r}")
         self.kind, self.code_dim, self.tau, self.balance = kind, code_dim, tau, balance
-        hidden = tuple(hidden)
-        self.encoder = mlp((in_dim, *hidden, code_dim))
-        self.decoder = mlp((code_dim, *hidden[::-1], in_dim))
+        self.encoder, self.decoder = coders(arch, in_dim, code_dim, code_dim, hidden, channels=channels)
 
     def code(self, x: Tensor) -> Tensor:
         logits = self.encoder(x)

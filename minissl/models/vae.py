@@ -24,7 +24,7 @@ from .. import backend, nn
 from ..backend import xp
 from ..nn import functional as F
 from ..tensor import Tensor, no_grad
-from .autoencoder import mlp
+from .autoencoder import coders
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -39,14 +39,14 @@ def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 class VAE(nn.Module):
-    """MLP encoder to (μ, log σ²), reparameterised sample, MLP decoder to Bernoulli logits."""
+    """Encoder to (μ, log σ²), reparameterised sample, decoder to Bernoulli logits; MLPs, or
+    with ``arch="conv"`` the convolutional pair of :mod:`minissl.models.cnn`."""
 
-    def __init__(self, in_dim: int, latent_dim: int = 8, hidden=(256,), beta: float = 1.0):
+    def __init__(self, in_dim: int, latent_dim: int = 8, hidden=(256,), beta: float = 1.0, arch: str = "mlp",
+                 channels=(16, 32)):
         super().__init__()
-        hidden = tuple(hidden)
         self.in_dim, self.latent_dim, self.beta = in_dim, latent_dim, beta
-        self.encoder = mlp((in_dim, *hidden, 2 * latent_dim))
-        self.decoder = mlp((latent_dim, *hidden[::-1], in_dim))
+        self.encoder, self.decoder = coders(arch, in_dim, 2 * latent_dim, latent_dim, hidden, channels=channels)
 
     def encode(self, x: Tensor):
         if x.ndim != 2 or x.shape[1] != self.in_dim:

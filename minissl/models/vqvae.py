@@ -33,7 +33,7 @@ from .. import backend, nn
 from ..backend import xp
 from ..nn import functional as F
 from ..tensor import Tensor, tensor
-from .autoencoder import mlp
+from .autoencoder import coders
 from .discrete import straight_through
 
 
@@ -128,20 +128,21 @@ class VectorQuantizer(nn.Module):
 
 
 class VQVAE(nn.Module):
-    """MLP encoder -> ``num_latents`` vectors of size ``code_dim`` -> quantised -> MLP decoder.
+    """Encoder -> ``num_latents`` vectors of size ``code_dim`` -> quantised -> decoder (MLPs, or
+    with ``arch="conv"`` the convolutional pair of :mod:`minissl.models.cnn`).
 
     Rate: ``num_latents · log2(num_codes)`` bits per input (``bits_per_input``).
+    ``restart_after=None`` turns dead-code restarts off.
     """
 
     def __init__(self, in_dim: int, num_latents: int = 4, num_codes: int = 64, code_dim: int = 16,
                  hidden=(256,), beta: float = 0.25, ema: bool = False, decay: float = 0.99,
-                 restart_after: int | None = 100):
+                 restart_after: int | None = 100, arch: str = "mlp", channels=(16, 32)):
         super().__init__()
-        hidden = tuple(hidden)
         self.in_dim, self.num_latents, self.code_dim = in_dim, num_latents, code_dim
-        self.encoder = mlp((in_dim, *hidden, num_latents * code_dim))
+        width = num_latents * code_dim
+        self.encoder, self.decoder = coders(arch, in_dim, width, width, hidden, channels=channels)
         self.quantizer = VectorQuantizer(num_codes, code_dim, beta, ema, decay, restart_after)
-        self.decoder = mlp((num_latents * code_dim, *hidden[::-1], in_dim))
 
     @property
     def bits_per_input(self) -> float:

@@ -1,4 +1,4 @@
-"""SimCLR / BYOL: the fused NT-Xent loss, augmentations, the EMA target, the collapse monitor, the probe."""
+"""SimCLR / BYOL: the fused NT-Xent loss, augmentations (crop, flip), the CNN encoder, the EMA target, the collapse monitor."""
 import math
 
 import numpy as np
@@ -6,9 +6,10 @@ import pytest
 
 import minissl as ms
 from minissl import optim
-from minissl.models.augment import Augment, affine_warp
-from minissl.models.contrastive import (BYOL, SimCLR, byol_tau, collapse_std, fit_probe, linear_probe, normalize,
-                                        nt_xent, pretrain)
+from minissl.models.augment import Augment, affine_warp, fashion_augment
+from minissl.models.cnn import cnn_encoder
+from minissl.models.contrastive import BYOL, SimCLR, byol_tau, collapse_std, normalize, nt_xent, pretrain
+from minissl.probe import linear_probe
 
 npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
 
@@ -198,33 +199,6 @@ def test_byol_loss_is_symmetric_two_minus_two_cos():
 
 
 # ---------------------------------------------------------------- linear probe
-def test_probe_matches_sklearn_logistic_regression():
-    sk = pytest.importorskip("sklearn.linear_model")
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((120, 5)).astype(np.float32)
-    y = (x @ rng.standard_normal((5, 3))).argmax(1) + 0
-    lam = 0.05
-    model = fit_probe(x, y, [lam], steps=2000, lr=0.05)
-    ref = sk.LogisticRegression(C=1 / (len(x) * lam), max_iter=5000, tol=1e-10).fit(x, y)
-    with ms.no_grad():
-        p = model(ms.tensor(x)).softmax(-1).numpy()[:, 0]
-    np.testing.assert_allclose(p, ref.predict_proba(x), atol=2e-3)
-
-
-def test_linear_probe_picks_l2_on_validation_and_scores_test():
-    rng = np.random.default_rng(0)
-    centers = rng.standard_normal((4, 10)) * 3
-    def draw(n):
-        y = rng.integers(0, 4, n)
-        return (centers[y] + rng.standard_normal((n, 10))).astype(np.float32), y
-    acc, _, val = linear_probe(draw(200), draw(100), draw(100), l2s=(1e-3, 1e-2, 1e-1))
-    assert acc > 0.95 and val > 0.95  # which l2 wins is checked in tests/test_probe.py
-    # shuffled labels carry nothing: chance level on the test split
-    x, y = draw(300)
-    acc, _, _ = linear_probe((x[:200], rng.permutation(y[:200])), (x[200:250], y[200:250]), (x[250:], y[250:]))
-    assert acc < 0.5
-
-
 def test_pretrain_byol_logs_history_and_moves_target():
     x = np.random.default_rng(0).random((70, 64)).astype(np.float32)
     model = BYOL(hidden=32, proj_dim=8, pred_hidden=16)
@@ -250,3 +224,51 @@ def test_simclr_on_digits_beats_raw_pixels():
     raw = linear_probe((x[tr], y[tr]), (x[va], y[va]), (x[te], y[te]))[0]
     ssl = linear_probe((f[tr], y[tr]), (f[va], y[va]), (f[te], y[te]))[0]
     assert ssl > max(raw, 0.975)
+
+
+# ---------------------------------------------------------------- 28×28 images: crop, flip, CNN encoder
+OFF = dict(rotate=0, cutout=0, noise=0, brightness=0, contrast=0)
+
+
+def test_flip_mirrors_columns_exactly():
+    # a flip that acted on rows, or on only some images, would leave a mismatch here
+    x = np.random.default_rng(4).random((6, 28, 28)).astype(np.float32)
+    y = npy(Augment(crop_area=(1, 1), ratio=(1, 1), flip=1.0, **OFF)(x))
+    np.testing.assert_allclose(y, x[:, :, ::-1], atol=1e-5)
+
+
+def test_random_resized_crop_scale_and_stays_inside():
+    # image = column index: a crop keeping a quarter of the area (ratio 1) shows half the columns,
+    # so the slope along a row is 0.5; an area/side mix-up would give 0.25, and a box shifted
+    # past the border would read zeros from outside the picture
+    x = np.tile(np.arange(28, dtype=np.float32), (40, 28, 1))
+    y = npy(Augment(crop_area=(0.25, 0.25), ratio=(1, 1), **OFF)(x))
+    np.testing.assert_allclose(np.diff(y, axis=2), 0.5, atol=1e-4)
+    ones = np.ones((200, 28, 28), np.float32)
+    z = npy(Augment(crop_area=(0.2, 1.0), **OFF)(ones))
+    np.testing.assert_allclose(z, 1.0, atol=1e-5)
+
+
+def test_fashion_augment_views_differ_and_bad_settings_are_named():
+    x = np.random.default_rng(5).random((8, 784)).astype(np.float32)
+    a, b = npy(fashion_augment()(x)), npy(fashion_augment()(x))
+    assert a.shape == (8, 784) and a.dtype == np.float32 and not np.allclose(a, b)
+    with pytest.raises(ValueError, match="crop_area"):
+        Augment(crop_area=(0.0, 1.0))
+    with pytest.raises(ValueError, match="flip"):
+        Augment(flip=1.5)
+
+
+def test_cnn_encoder_shapes_and_simclr_on_it():
+    enc = cnn_encoder()
+    x = np.random.default_rng(6).random((4, 784)).astype(np.float32)
+    assert enc(ms.tensor(x)).shape == (4, enc.feature_dim) == (4, 256)
+    assert enc(ms.tensor(x.reshape(4, 1, 28, 28))).shape == (4, 256)
+    with pytest.raises(ValueError, match="28x28"):
+        enc(ms.tensor(np.zeros((4, 100), np.float32)))
+    model = SimCLR(encoder=enc, hidden=32, proj_dim=8)
+    loss = model.loss(ms.tensor(x), ms.tensor(x))
+    loss.backward()
+    assert np.isfinite(loss.item()) and np.abs(npy(enc[1].weight.grad)).sum() > 0  # the first conv learns
+    with pytest.raises(ValueError, match="feature_dim"):
+        SimCLR(encoder=ms.nn.Linear(3, 3))

@@ -86,3 +86,20 @@ def test_sample_from_prior():
     assert s.shape == (7, 6) and s.min() >= 0 and s.max() <= 1
     with pytest.raises(ValueError, match=r"\(N, 6\)"):
         model.encode(ms.rand(2, 5))
+
+
+def test_conv_vae_loss_gradcheck_and_samples():
+    # the conv pair must give (μ, log σ²) of the latent size and a differentiable bound
+    ms.manual_seed(0)
+    model = VAE(64, latent_dim=2, arch="conv", channels=(2, 2))
+    for p in model.parameters():
+        p.array = p.array.astype(np.float64)
+    x = ms.tensor(np.random.default_rng(0).random((3, 64)), dtype=ms.float64)
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (3, 2)
+
+    def loss(*params):
+        ms.manual_seed(1)  # the same ε in every evaluation
+        return model.loss(x)
+    assert ms.gradcheck(loss, list(model.decoder.parameters())[:2] + list(model.encoder.parameters())[-2:])
+    assert model.sample(5).shape == (5, 64)

@@ -131,3 +131,23 @@ def test_vqvae_uses_its_codebook_on_clusters():
     with ms.no_grad():
         _, _, idx = model(x)
     assert code_perplexity(idx, 16) > 10
+
+
+def test_restarts_off_leaves_dead_codes_dead():
+    # restart_after=None is the "no restarts" arm of the demo: it must never move a code
+    q = VectorQuantizer(8, 2, restart_after=None)
+    q.codebook.array[:] = 100.0
+    q.codebook.array[0] = 0.0
+    z = ms.tensor(np.random.default_rng(0).standard_normal((16, 2)).astype(np.float32) * 0.1)
+    for _ in range(300):
+        q(z)
+    assert q.restarts == 0 and np.all(q.codebook.numpy()[1:] == 100.0)
+
+
+def test_conv_vqvae_shapes_and_rate():
+    model = VQVAE(784, num_latents=4, num_codes=16, code_dim=8, arch="conv", ema=True)
+    x = ms.tensor(np.random.default_rng(1).random((3, 784)).astype(np.float32))
+    model.eval()  # in training mode the EMA moves the codebook after the lookup
+    rec, loss, idx = model(x)
+    assert rec.shape == (3, 784) and idx.shape == (3, 4) and model.bits_per_input == 16
+    np.testing.assert_allclose(model.decode_indices(idx).numpy(), rec.numpy(), atol=1e-6)
