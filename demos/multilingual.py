@@ -21,6 +21,8 @@ sentence instead of inferred from what it does.
 1. Alignment: each dictionary word's mean contextual vector in A is ranked by
    cosine against every word of B; MRR and top-1/top-5 per layer, against a
    randomly initialised BERT and two BERTs trained separately on each language.
+   Each model's layer is chosen on half of the dictionary words (validation) and
+   its MRR reported on the other half (test).
 2. The lecture's closing idea: subtract the mean difference between the two
    languages' vectors, and A's words land on their translations (MRR gain).
 3. Zero-shot transfer: fine-tune on NLI (the headline ``zero_shot_accuracy``),
@@ -166,16 +168,21 @@ def main():
     words_a = [a for a, b in dictionary.items() if a != b and a in seen_a and b in seen_b]
     words_b = [dictionary[w] for w in words_a]
     gold = np.arange(len(words_a))
+    # Half of the query words choose each model's layer (validation), the other half report it (test);
+    # every B word stays a candidate.
+    order = np.random.default_rng(args.seed).permutation(len(words_a))
+    part = {"val": np.sort(order[:len(order) // 2]), "test": np.sort(order[len(order) // 2:])}
     results = {}
     for name, (ma, mb) in {"joint": (joint.bert, joint.bert), "random_init": (random_init.bert, random_init.bert),
                            "separate": (sep_a.bert, sep_b.bert)}.items():
         xa, _ = mean_word_vectors(ma, seqs_a, tok.convert_tokens_to_ids(words_a), pad_id=tok.pad_token_id)
         xb, _ = mean_word_vectors(mb, seqs_b, tok.convert_tokens_to_ids(words_b), pad_id=tok.pad_token_id)
-        results[name] = dict(raw=alignment_by_layer(xa, xb, gold), shifted=alignment_by_layer(xa, xb, gold, True),
-                             vectors=(xa, xb))
-    L = len(results["joint"]["raw"])
-    best = int(np.argmax([r["mrr"] for r in results["joint"]["raw"]]))
-    best_shift = int(np.argmax([r["mrr"] for r in results["joint"]["shifted"]]))
+        results[name] = {f"{kind}_{p}": alignment_by_layer(xa[:, q], xb, gold[q], kind == "shifted")
+                         for kind in ("raw", "shifted") for p, q in part.items()}
+        results[name]["vectors"] = (xa, xb)
+    L = len(results["joint"]["raw_val"])
+    chosen = lambda name, kind="raw": int(np.argmax([r["mrr"] for r in results[name][f"{kind}_val"]]))  # noqa: E731
+    best, best_shift = chosen("joint"), chosen("joint", "shifted")
 
     # Zero-shot transfer: fine-tuned in A, tested in B; against fine-tuning in B itself, against the
     # same recipe on the A-only BERT (its B words were never trained: near chance) and chance.
@@ -201,16 +208,19 @@ def main():
     head = transfer[TRANSFER_TASKS[0]]
 
     J = results["joint"]
-    ranks = 1.0 / cosine_ranks(J["vectors"][0][best], J["vectors"][1][best], gold)
-    groups = {g: float(np.mean([r for r, w in zip(ranks, words_a) if word_group(w) == g]))
-              for g in sorted({word_group(w) for w in words_a})}
+    test_words = [words_a[i] for i in part["test"]]
+    ranks = 1.0 / cosine_ranks(J["vectors"][0][best][part["test"]], J["vectors"][1][best], gold[part["test"]])
+    groups = {g: float(np.mean([r for r, w in zip(ranks, test_words) if word_group(w) == g]))
+              for g in sorted({word_group(w) for w in test_words})}
     metrics = {
-        "mrr_joint_best": J["raw"][best]["mrr"], "best_layer": best,
-        "top1_joint_best": J["raw"][best]["top1"], "top5_joint_best": J["raw"][best]["top5"],
-        "mrr_random_init": max(r["mrr"] for r in results["random_init"]["raw"]),
-        "mrr_separate": max(r["mrr"] for r in results["separate"]["raw"]),
-        "mrr_joint_shifted_best": J["shifted"][best_shift]["mrr"], "best_layer_shifted": best_shift,
-        "mrr_shift_gain_at_best_layer": J["shifted"][best]["mrr"] - J["raw"][best]["mrr"],
+        "mrr_joint_best": J["raw_test"][best]["mrr"], "best_layer": best,
+        "top1_joint_best": J["raw_test"][best]["top1"], "top5_joint_best": J["raw_test"][best]["top5"],
+        "mrr_random_init": results["random_init"]["raw_test"][chosen("random_init")]["mrr"],
+        "mrr_separate": results["separate"]["raw_test"][chosen("separate")]["mrr"],
+        "mrr_joint_shifted_best": J["shifted_test"][best_shift]["mrr"], "best_layer_shifted": best_shift,
+        "mrr_shift_gain_at_best_layer": J["shifted_test"][best]["mrr"] - J["raw_test"][best]["mrr"],
+        "layers_chosen_on": "validation half of the query words; MRRs are on the test half",
+        "n_val_words": len(part["val"]), "n_test_words": len(part["test"]),
         "mrr_joint_best_by_group": groups, "mrr_chance": chance_mrr(len(words_b)), "n_query_words": len(words_a),
         "anchors": anchors + ["[CLS]", "[SEP]", "[MASK]", "[PAD]"], "word_order_b": args.word_order,
         "world_strength": args.world_strength, "world_dim": WORLD["dim"], "p_mood": WORLD["p_mood"],
@@ -219,18 +229,18 @@ def main():
         "in_language_accuracy": head["in_language"], "source_accuracy": head["source"],
         "separate_zero_shot_accuracy": head["separate_zero_shot"], "zero_shot_ratio": head["ratio"],
         "chance_accuracy": head["majority"], "transfer": transfer,
-        "by_layer": {n: {k: r[k] for k in ("raw", "shifted")} for n, r in results.items()},
+        "by_layer": {n: {k: r[k] for k in r if k != "vectors"} for n, r in results.items()},
         "pretrain_final_loss": float(np.mean(losses[-50:])), "config": cfg.to_dict(), "settings": S,
     }
 
     fig, ax = plt().subplots(figsize=(6, 3.8))
     for name, color in (("joint", "C0"), ("random_init", "C7"), ("separate", "C3")):
-        ax.plot(range(L), [r["mrr"] for r in results[name]["raw"]], "o-", color=color, label=name)
-        ax.plot(range(L), [r["mrr"] for r in results[name]["shifted"]], "o--", color=color, alpha=0.6,
+        ax.plot(range(L), [r["mrr"] for r in results[name]["raw_val"]], "o-", color=color, label=name)
+        ax.plot(range(L), [r["mrr"] for r in results[name]["shifted_val"]], "o--", color=color, alpha=0.6,
                 label=f"{name} + mean shift")
     ax.axhline(metrics["mrr_chance"], color="k", lw=0.7, ls=":", label="chance")
     ax.set(xlabel="layer (0 = embeddings)", ylabel="MRR (A word -> its B translation)", ylim=(0, 1.02),
-           title="cross-lingual alignment by layer")
+           title="cross-lingual alignment by layer (validation words)")
     ax.legend(fontsize=7)
     savefig(fig, args, "mrr_by_layer.png")
 
@@ -251,18 +261,21 @@ def main():
         ax.set(title=f"layer {best}, PCA of both languages: {title}")
     savefig(fig, args, "word_pairs_2d.png")
 
-    rows = [(n, l, results[n]["raw"][l]["mrr"], results[n]["raw"][l]["top1"], results[n]["raw"][l]["top5"],
-             results[n]["shifted"][l]["mrr"]) for n in results for l in range(L)]
-    print_table(rows, ["model", "layer", "MRR", "top-1", "top-5", "MRR shifted"],
-                title=f"A -> B word retrieval among {len(words_b)} words (chance MRR {metrics['mrr_chance']:.3f})")
-    print_table([(g, sum(word_group(w) == g for w in words_a), v) for g, v in groups.items()],
-                ["word group", "words", "MRR"], title=f"joint model, layer {best}, by word group")
+    rows = [(n, layer, r["raw_val"][layer]["mrr"], r["raw_test"][layer]["mrr"], r["raw_test"][layer]["top1"],
+             r["raw_test"][layer]["top5"], r["shifted_test"][layer]["mrr"])
+            for n, r in results.items() for layer in range(L)]
+    print_table(rows, ["model", "layer", "val MRR", "test MRR", "test top-1", "test top-5", "test MRR shifted"],
+                title=f"A -> B word retrieval among {len(words_b)} words (chance MRR {metrics['mrr_chance']:.3f}); "
+                      f"layers are chosen on val")
+    print_table([(g, sum(word_group(w) == g for w in test_words), v) for g, v in groups.items()],
+                ["word group", "test words", "MRR"], title=f"joint model, layer {best} (chosen on val), by word group")
     print_table([(n, t["source"], t["zero_shot"], t["in_language"], t["ratio"], t["separate_zero_shot"], t["majority"])
                  for n, t in transfer.items()],
                 ["task", "A -> A", "A -> B (zero-shot)", "B -> B", "zero-shot / B->B", "A-only BERT, A -> B",
                  "majority"], title="zero-shot cross-lingual transfer: fine-tune in A, test in B")
     path = save_metrics(args, metrics)
-    print(f"\n{path}: MRR {metrics['mrr_joint_best']:.3f} at layer {best} (random {metrics['mrr_random_init']:.3f}, "
+    print(f"\n{path}: test MRR {metrics['mrr_joint_best']:.3f} at layer {best}, chosen on validation words "
+          f"(random {metrics['mrr_random_init']:.3f}, "
           f"separate {metrics['mrr_separate']:.3f}); {TRANSFER_TASKS[0]} zero-shot {head['zero_shot']:.3f} vs "
           f"in-language {head['in_language']:.3f} ({head['ratio']:.0%}; majority {head['majority']:.3f})")
 

@@ -36,6 +36,39 @@ task. FreeDict's English-French/Spanish/Italian entries carry no labels, and the
 English-German one labels German words only (gender, plural), so no property is
 labelled on both sides by a source independent of the translations themselves.
 
+Measured with the defaults (``python demos/multilingual_real.py --seed S``; 114 s of
+CPU for seed 0, 7.4 min of wall time on a 2-core machine shared with other jobs).
+Test MRR at the validation-chosen layer [95% interval over the 240 test words]; the
+controls at their own validation-chosen layers; candidates 800-1,800 per pair:
+
+    seed  pair     MRR e5 [95%]         layer  random  shuffled  spelling  P@1 raw -> centred
+    0     eng-fra  0.524 [0.47, 0.58]   12     0.123   0.012     0.320     0.467 -> 0.479 (n.s.)
+    0     eng-deu  0.466 [0.41, 0.52]   12     0.105   0.010     0.377     0.367 -> 0.475 (holds)
+    0     eng-spa  0.462 [0.41, 0.52]   12     0.068   0.012     0.256     0.404 -> 0.412 (n.s.)
+    0     eng-ita  0.512 [0.45, 0.57]   12     0.068   0.012     0.256     0.454 -> 0.425 (n.s.)
+    1     eng-fra  0.528 [0.47, 0.58]   12     0.122   0.014     0.338     0.463 -> 0.483 (n.s.)
+    1     eng-deu  0.401 [0.34, 0.46]   11     0.111   0.012     0.281     0.358 -> 0.367 (n.s.)
+    1     eng-spa  0.512 [0.45, 0.57]   12     0.047   0.013     0.253     0.446 -> 0.458 (n.s.)
+    1     eng-ita  0.497 [0.44, 0.56]   8      0.056   0.013     0.305     0.454 -> 0.450 (n.s.)
+    2     eng-fra  0.528 [0.47, 0.58]   12     0.124   0.011     0.329     0.463 -> 0.463 (n.s.)
+    2     eng-deu  0.445 [0.39, 0.50]   11     0.120   0.011     0.338     0.388 -> 0.438 (holds)
+    2     eng-spa  0.404 [0.35, 0.46]   12     0.040   0.012     0.210     0.350 -> 0.362 (n.s.)
+    2     eng-ita  0.518 [0.46, 0.57]   12     0.071   0.013     0.269     0.446 -> 0.467 (n.s.)
+
+What holds: the real encoder aligns translations far above its random-weight twin
+(+0.29 to +0.47 MRR, every pair and seed) and above spelling similarity (+0.09 to
++0.26), and the shuffled dictionary sits at chance (about 0.01). Alignment grows
+with depth and peaks at the last layers (11 or 12 in 11 of 12 runs; the figure): multilingual-e5-small
+was trained contrastively on sentence pairs across languages, unlike plain mBERT,
+whose alignment is usually reported to peak in the middle layers. Layer 0 already
+reaches about the spelling baseline: XLM-R's pieces are shared between languages.
+What does not: removing the language means raises P@1 significantly only for
+German (2 of 3 seeds, +0.05 to +0.11); elsewhere the change is within +-0.03 and not
+significant, and the offset estimated from train pairs lands within +-0.04 of
+centring, so in this encoder little language direction is left to remove. Compared with the generated-language demo
+(MRR 0.73-0.95 at a layer picked on its test, 0.86-0.97 after the shift), real
+languages are much harder: synonyms, one-to-many translations, rare words.
+
 Figures: ``alignment_by_layer.png`` (validation MRR per layer, each pair, with the
 controls; the test score at the chosen layer as a point with its interval) and
 ``translation.png`` (test P@1 before and after removing the language means).
@@ -183,9 +216,22 @@ def evaluate_pair(tgt, dic, split, vecs, random_vecs, col, args):
     return res
 
 
+def char_ngrams(words, n_min, n_max, vocab=None):
+    """Count vectors of the character n-grams of ``<word>`` (the spelling baseline), (W, G)."""
+    grams = [[f"<{w.lower()}>"[i:i + n] for n in range(n_min, n_max + 1) for i in range(len(w) + 3 - n)]
+             for w in words]
+    vocab = vocab if vocab is not None else {g: k for k, g in enumerate(sorted({g for gs in grams for g in gs}))}
+    m = np.zeros((len(words), len(vocab)), np.float32)
+    for r, gs in enumerate(grams):
+        for g in gs:
+            if g in vocab:
+                m[r, vocab[g]] += 1
+    return m, vocab
+
+
 def ngram_pair(queries, cands, n):
-    b, vocab = xl.char_ngrams(cands, *n)
-    a, _ = xl.char_ngrams(queries, *n, vocab=vocab)
+    b, vocab = char_ngrams(cands, *n)
+    a, _ = char_ngrams(queries, *n, vocab=vocab)
     return a, b
 
 
@@ -244,7 +290,7 @@ def plot(results, pairs, args):
         ax.bar(np.arange(len(pairs)) + k * width, vals, width, yerr=err, label=label)
     ax.set_xticks(np.arange(len(pairs)) + 0.4 - width / 2, [LANGS[t] for t in pairs])
     ax.set_ylabel("test P@1")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     savefig(fig, args, "translation.png")
 
 

