@@ -14,6 +14,7 @@ import struct
 import subprocess
 
 import numpy as np
+from gguf_files import _Out  # the byte writer that records where each field sits
 
 HARNESS = r"""
 #include "e5.c"
@@ -28,16 +29,6 @@ int e5_hidden(e5_model *m, const int *ids, int T, float *out) {
 }
 """
 LAYER = ("q", "k", "v", "ao", "aln", "fi", "fo", "oln")
-
-
-class _Out:
-    def __init__(self):
-        self.b, self.fields = bytearray(), {}
-
-    def put(self, fmt, value, field=None):
-        if field is not None:
-            self.fields[field] = (len(self.b), fmt)
-        self.b += struct.pack("<" + fmt, value)
 
 
 def q4_blocks(rng, rows, cols):
