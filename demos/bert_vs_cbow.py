@@ -41,7 +41,7 @@ from minissl.models.bert import BertModel
 from minissl.models.cbow import train_cbow
 from minissl.models.hf_bert import MINILM_INSTALL, find_minilm, load_tokenizer
 from minissl.tensor import no_grad
-from minissl.text import split_sentences
+from minissl.text import pad_batch, split_sentences
 
 MIN_COUNT = 10        # a word must occur this often in the corpus for its pairs to count
 WINDOW = 10           # words of context on each side of the target word
@@ -115,11 +115,7 @@ def bert_word_vectors(model, tok, items, batch_size=64):
     sums, counts = {}, {}
     for b in range(0, len(order), batch_size):
         idx = order[b:b + batch_size]
-        T = max(len(enc[i][0]) for i in idx)
-        ids = np.zeros((len(idx), T), np.int64)
-        mask = np.zeros((len(idx), T), np.int64)
-        for r, i in enumerate(idx):
-            ids[r, :len(enc[i][0])], mask[r, :len(enc[i][0])] = enc[i][0], 1
+        ids, mask = pad_batch([enc[i][0] for i in idx], tok.pad_token_id)
         out = model(xp.asarray(ids), xp.asarray(mask))
         hs = np.stack([backend.to_numpy(h.array) for h in out.hidden_states])  # (layers+1, B, T, H)
         for r, i in enumerate(idx):
