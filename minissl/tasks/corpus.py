@@ -110,3 +110,43 @@ def grammar_corpus(n_docs: int = 1000, seed: int = 0, language: str = "a", word_
             sents = [sense_sentence(rng, pick(rng, ["bank", "apple"]))[0] for _ in range(n)]
         docs.append([lang.text(s) for s in sents])
     return docs
+
+
+def sentences_of(text: str) -> list[str]:
+    """A grammar text cut after each sentence end ("." or "?"), each sentence keeping its mark."""
+    out, cur = [], []
+    for w in text.split():
+        cur.append(w)
+        if w in (".", "?"):
+            out.append(" ".join(cur))
+            cur = []
+    return out + ([" ".join(cur)] if cur else [])
+
+
+def task_inputs(name: str, example: dict) -> list[str]:
+    """The texts a model reads for one labelled example (its label left out)."""
+    if name == "pos":
+        return [" ".join(example["tokens"])]
+    if name == "nli":
+        return [example["premise"], example["hypothesis"]]
+    if name == "qa":
+        return [example["context"], example["question"]]
+    return [example["text"]]
+
+
+def without_held_out(docs, held_out_texts) -> tuple[list[list[str]], int]:
+    """Pre-training documents with every sentence that occurs in a held-out text dropped.
+
+    Disjointness is by whole sentence: a held-out input (test or validation) is
+    cut into sentences, and no pre-training sentence may equal one of them. The
+    grammar is small, so short sentences recur by chance; this removes them.
+    Returns (documents, number of sentences dropped); documents left with fewer
+    than two sentences are dropped too (sentence order needs two)."""
+    banned = {s for t in held_out_texts for s in sentences_of(t)}
+    out, dropped = [], 0
+    for doc in docs:
+        kept = [s for s in doc if s not in banned]
+        dropped += len(doc) - len(kept)
+        if len(kept) >= 2:
+            out.append(kept)
+    return out, dropped

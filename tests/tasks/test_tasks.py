@@ -6,6 +6,7 @@ import pytest
 from minissl.tasks import (FIELDS, TASK_NAMES, grammar_corpus, grammar_tokenizer, grammar_vocab,
                            load_task, load_task_file, make_dictionary, sense_sentences)
 from minissl.tasks import lexicon as L
+from minissl.tasks.corpus import sentences_of, task_inputs, without_held_out
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)
@@ -168,3 +169,22 @@ def test_grammar_corpus_mood_is_opt_in():
     plain, moody = grammar_corpus(100, seed=0), grammar_corpus(100, seed=0, p_mood=1.0)
     assert plain == grammar_corpus(100, seed=0, p_mood=0.0)
     assert sum("but" in s for d in moody for s in d) > sum("but" in s for d in plain for s in d)
+
+
+def test_sentences_of_cuts_after_each_end_mark():
+    assert sentences_of("the dog ran . the cat sat . who ran ?") == ["the dog ran .", "the cat sat .", "who ran ?"]
+    assert sentences_of("the dog ran") == ["the dog ran"]
+
+
+def test_without_held_out_drops_every_held_out_sentence():
+    docs = [["a b .", "c d .", "e f ."], ["c d .", "g h ."], ["i j .", "k l ."]]
+    kept, dropped = without_held_out(docs, ["x y . c d .", "g h ."])
+    assert kept == [["a b .", "e f ."], ["i j .", "k l ."]]  # the second document is left with nothing
+    assert dropped == 3
+
+
+def test_task_inputs_are_the_texts_without_the_label():
+    nli = load_task("nli", 1, 0, 0, seed=0).train[0]
+    assert task_inputs("nli", nli) == [nli["premise"], nli["hypothesis"]]
+    pos = load_task("pos", 1, 0, 0, seed=0).train[0]
+    assert task_inputs("pos", pos) == [" ".join(pos["tokens"])]
