@@ -74,7 +74,7 @@ SPECIFIC_BAD = {
     "ae_anomaly": [("--seeds", "0")], "ae_discrete": [("--seeds", "-1")], "ae_generative": [("--seeds", "x")],
     "ae_reconstruction": [("--seeds", "0")],
     "bert_pretrain_finetune": [("--steps", "0"), ("--steps", "-1"), ("--epochs", "0"), ("--lr", "0"),
-                               ("--ft-lr", "-1e-3"), ("--lr", "inf"), ("--p-mood", "1.5"), ("--mask-judged", "2"),
+                               ("--lr", "inf"), ("--p-mood", "1.5"), ("--seeds", "0"), ("--seeds", "1.5"),
                                ("--tasks", "sentimnt"), ("--tasks", ",")],
     "bert_real_text": [("--seeds", "0"), ("--arms", "minilm,bert"), ("--tasks", "genre"), ("--protocols", "probe"),
                        ("--protocols", ",")],
