@@ -98,3 +98,32 @@ def test_pretrained_and_scratch_arms_see_the_same_batches(tok, tmp_path, monkeyp
     pretrained, scratch = batches(str(tmp_path), seed=7), batches(None, seed=7)
     assert len(pretrained) == 6 and pretrained == scratch  # 40 rows in batches of 16, two epochs
     assert batches(None, seed=8) != scratch  # another seed reorders them: the comparison can fail
+
+
+def run_demo(out, *args):
+    """The demo in its own process; returns its metrics.json and its printed output."""
+    import json
+    import os
+    import subprocess
+    root = pathlib.Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "demos" / "bert_pretrain_finetune.py"), "--out", str(out), *args],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((out / "metrics.json").read_text()), proc.stdout
+
+
+@pytest.mark.slow
+def test_quick_run_reports_every_arm_per_seed_and_a_verdict_per_claim(tmp_path):
+    m, out = run_demo(tmp_path, "--quick", "--tasks", "sentiment,qa")
+    assert m["protocol"]["seeds"] == [0, 1] and m["protocol"]["n_test"] == 300
+    for task in ("sentiment", "qa"):
+        entry = m["tasks"][task]
+        for arm in demo.ARMS:
+            assert len(entry[arm]["values"]) == 2 and entry[arm]["lo"] <= entry[arm]["mean"] <= entry[arm]["hi"]
+        diff = entry["pretrained_minus_scratch"]
+        assert diff["values"] == pytest.approx(np.subtract(entry["pretrained"]["values"], entry["scratch"]["values"]))
+    assert m["tasks"]["qa"]["strong"]["values"] == [1.0, 1.0]  # the rule answers every generated question
+    assert set(m["claims"].values()) <= {"holds", "not significant", "does not hold"}
+    assert sum(m["verdict_counts"].values()) == len(m["claims"]) == 6  # two claims for each task and the average
+    assert (tmp_path / "results.png").exists() and (tmp_path / "pretrained" / "config.json").exists()
+    assert "--quick: 2 seeds" in out
