@@ -126,4 +126,4 @@ def test_quick_run_reports_every_arm_per_seed_and_a_verdict_per_claim(tmp_path):
     assert set(m["claims"].values()) <= {"holds", "not significant", "does not hold"}
     assert sum(m["verdict_counts"].values()) == len(m["claims"]) == 6  # two claims for each task and the average
     assert (tmp_path / "results.png").exists() and (tmp_path / "pretrained" / "config.json").exists()
-    assert "--quick: 2 seeds" in out
+    assert "--quick: 2 seed(s)" in out

@@ -190,7 +190,8 @@ def logreg_select_c(Xtr, ytr, Xva, yva, Xte, yte, seed: int = 0, grid=C_GRID, st
     """Logistic regression for each C in ``grid`` on (Xtr, ytr); the C with the best accuracy on
     (Xva, yva) is the one whose test accuracy is reported (the test split is scored once).
     Dense features are standardised with the training split's mean and deviation first (unless
-    ``standardize=False``: counts keep their scale); sparse ones are fitted with SAGA (several times faster than L-BFGS on 50,000 n-gram columns)."""
+    ``standardize=False``: counts keep their scale); sparse ones are fitted with SAGA (several
+    times faster than L-BFGS on 50,000 n-gram columns)."""
     from sklearn.linear_model import LogisticRegression
     dense = isinstance(Xtr, np.ndarray)
     if dense and standardize:
