@@ -298,7 +298,7 @@ def main():
         ax1.bar(x, m, 0.2, label=label, yerr=[m - lo, hi - m], capsize=2)
     ax1.set_xticks(np.arange(len(names)), names)
     ax1.set(ylim=(0, 1.05), ylabel="test score", title=f"mean and 95% interval over {len(seeds)} seeds")
-    ax1.legend(fontsize=7, loc="lower right")
+    ax1.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     savefig(fig, args, "results.png")
 
     # 6. the table: what the intervals support
