@@ -292,7 +292,7 @@ def main():
     table = {**metrics["tasks"], "average": a}
     for k, (arm, label) in enumerate((("pretrained", "pre-trained"), ("scratch", "scratch (random init)"),
                                       ("strong", "strong cheap baseline"), ("majority", "majority / first noun"))):
-        m, lo, hi = (np.array([table[n][arm][k] for n in names], dtype=float) for k in ("mean", "lo", "hi"))
+        m, lo, hi = (np.array([table[n][arm][q] for n in names], dtype=float) for q in ("mean", "lo", "hi"))
         lo, hi = np.where(np.isnan(lo), m, lo), np.where(np.isnan(hi), m, hi)  # one seed: no interval
         x = np.arange(len(names)) + (k - 1.5) * 0.2
         ax1.bar(x, m, 0.2, label=label, yerr=[m - lo, hi - m], capsize=2)
