@@ -13,14 +13,17 @@ NLI_LABELS = ["entailment", "neutral", "contradiction"]
 
 
 def gen_sentiment(rng, lang):
-    """Half the deciding clauses are negated, so an adjective's polarity alone says
-    nothing about the label: bag-of-words stays near chance, a model must combine
-    "not" with the adjective (whose polarity pre-training can already know)."""
+    """A judgement ("the dog was (not) good"), sometimes two joined by "but" (the last
+    decides). Half the deciding clauses are negated, so an adjective's polarity alone
+    says nothing about the label: a bag of words stays near chance, a model must
+    combine "not" with the adjective it negates (word bigrams can)."""
     sent, label = sentiment_sentence(rng, p_but=0.2, p_neg=0.5)
     return {"text": lang.text(sent), "label": int(label)}
 
 
 def gen_pos(rng, lang):
+    """Event, judgement and description sentences with their UD tags; "that" is a determiner
+    or a relative pronoun, so one word's tag depends on its context."""
     r = rng.random()
     if r < 0.5:
         # "that" is a determiner here and a pronoun in relative clauses: context decides.
@@ -90,6 +93,9 @@ def _nli_copula(rng, label):
 
 
 def gen_nli(rng, lang):
+    """A premise and a hypothesis edited from it by a rule that fixes the label: a hypernym or a
+    dropped modifier entails, added information is neutral, negation or an antonym contradicts
+    (antonyms are complementary in this world). Labels are balanced."""
     label = int(rng.integers(3))
     make = _nli_event if rng.random() < 0.6 else _nli_copula
     p, h = make(rng, NLI_LABELS[label])
