@@ -13,7 +13,7 @@ NLI_LABELS = ["entailment", "neutral", "contradiction"]
 
 
 def gen_sentiment(rng, lang):
-    """A judgement ("the dog was (not) good"), sometimes two joined by "but" (the last
+    """A judgement ("the dog was (not) good"), sometimes two joined by "but" or "and" (the last
     decides). Half the deciding clauses are negated, so an adjective's polarity alone
     says nothing about the label: a bag of words stays near chance, a model must
     combine "not" with the adjective it negates (word bigrams can)."""
