@@ -23,13 +23,14 @@ same letters is planted). Beside every task:
   most frequent tag of each word; for QA a few-line rule (``qa_rule``);
 - the random-init control: the same network fine-tuned from scratch.
 
-Protocol: 5 seeds (2 in ``--quick``). A seed draws the task data, the
-pre-training text, the pre-training run and both fine-tuning runs; the two
-fine-tuning arms get the very same batches in the same order. The fine-tuning
-learning rate of each arm is chosen on the validation split of the first seed
-(``--quick`` fixes it); test sets hold 700 examples (standard error <= 0.019)
-and are scored once. Each claim is read from the 95% interval of the paired
-per-seed difference (``mean_ci``, ``verdict``).
+Protocol: 5 seeds. A seed draws the task data, the pre-training text, the
+pre-training run and both fine-tuning runs; the two fine-tuning arms get the
+very same batches in the same order. The fine-tuning learning rate of each arm
+is chosen on the validation split of the first seed; test sets hold 700
+examples (standard error <= 0.019) and are scored once. Each claim is read
+from the 95% interval of the paired per-seed difference (``mean_ci``,
+``verdict``). ``--quick`` shows the mechanics only: 2 seeds, 600 pre-training
+steps, 10 epochs at a fixed rate, 300 test examples; its intervals are wide.
 
     python demos/bert_pretrain_finetune.py [--quick] [--nsp] [--seeds N] [--reuse-pretrained]
 
