@@ -158,12 +158,13 @@ def used_tokens(tok, docs, inputs, S, args):
 def pretrain(objective, docs, enc, vocab, S, seed, out):
     """A small BERT trained with MLM (+ NSP or SOP) for ``pre_steps`` steps; cached in ``out``."""
     path = os.path.join(out, f"pretrained_{objective}")
-    spec = dict(SMALL, vocab=len(vocab), steps=S["pre_steps"], batch=S["pre_batch"], seed=seed)
+    spec = dict(SMALL, vocab=len(vocab), steps=S["pre_steps"], batch=S["pre_batch"], seed=seed,
+                sop_chunk=4)  # make_sop_pairs' default: a checkpoint from other pairs is not reused
     if os.path.exists(os.path.join(path, "spec.json")) and json.load(open(os.path.join(path, "spec.json"))) == spec:
         return path, json.load(open(os.path.join(path, "losses.json")))
     multi = [d for d in docs if len(d) > 1]
     # MLM alone reads SOP's pairs with the order label unused: the same text, only the loss differs
-    pairs = make_nsp_pairs(multi, seed=seed) if objective == "nsp" else make_sop_pairs(multi, seed, max_sentences=2)
+    pairs = make_nsp_pairs(multi, seed=seed) if objective == "nsp" else make_sop_pairs(multi, seed)
     ms.manual_seed(seed)
     model = BertForPreTraining(BertConfig(vocab_size=len(vocab), **SMALL))
     opt = AdamW(param_groups_for_decay(model, 0.01), lr=1e-3)
