@@ -30,7 +30,8 @@ import subprocess
 import sys
 import time
 
-from common import EXIT_SKIPPED, DemoArgumentParser, comma_list, output_dir, seed  # the demos' one-line argument checks
+from common import (CLAIM_HEADERS, EXIT_SKIPPED, VERDICTS, DemoArgumentParser, claim_cells, comma_list, output_dir,
+                    seed)  # the demos' one-line argument checks and claims rows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -51,7 +52,9 @@ STEPS = [
      "fine-tunes better than the same network from scratch (GLUE-style average).",
      ["average.pretrained", "average.scratch", "average.baseline"]),
     ("contextual_embeddings", "Why BERT works", "The same word gets different vectors in different senses: "
-     "same-sense pairs are more similar than cross-sense pairs.", ["same_sense_cosine", "cross_sense_cosine"]),
+     "same-sense pairs (from different templates) are more similar than cross-sense pairs, by more than in the "
+     "same BERT with random weights, on templates never seen in pre-training? The claims table says (2 seeds "
+     "in --quick, 5 in the default run).", ["gap_pretrained", "gap_random_init"]),
     ("gpt_text", "GPT: next-token prediction", "Predicting the next character learns the text "
      "(validation bits per character fall).", ["val_bpc"]),
     ("gpt_shakespeare", "GPT on real text: Shakespeare", "nanoGPT's CPU recipe (4 layers, 128 wide, context 64) "
@@ -340,6 +343,8 @@ def main(argv=None):
         results.append((name, idea, claim, keys, status, None, secs))
     bar.close()
     path = write_report(args.out, results, args.full, setup_lines)
+    counts = {v: sum(c["verdict"] == v for r in results for c in demo_claims(args.out, r[0])) for v in VERDICTS}
+    print("\nClaims over all demos: " + ", ".join(f"{k} {v}" for v, k in counts.items()))
     failed = [r[0] for r in results if r[4].startswith("failed")]
     skipped = [f"{r[0]}: {r[5]}" for r in results if r[4] == "skipped"]
     print(f"\nReport: {path}" + "".join(f"\nSkipped {s}" for s in skipped)
@@ -347,10 +352,47 @@ def main(argv=None):
     return 1 if failed else 0
 
 
+def demo_claims(out, name):
+    """The ``claims`` rows a demo wrote into its metrics.json (see demos/common.py), or []."""
+    mpath = os.path.join(out, name, "metrics.json")
+    if not os.path.exists(mpath):
+        return []
+    with open(mpath) as f:
+        claims = json.load(f).get("claims")
+    ok = isinstance(claims, list) and all(isinstance(c, dict) and {"claim", "value", "verdict"} <= set(c)
+                                          for c in claims)
+    return claims if ok else []
+
+
+def md_table(headers, rows):
+    cell = lambda x: str(x).replace("|", "\\|")  # noqa: E731
+    return ["| " + " | ".join(map(cell, headers)) + " |", "|" + "---|" * len(headers)] + \
+        ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
+
+
+def claims_summary(out, results):
+    """Lines of the report's verdict summary: one row per demo with claims, and the totals."""
+    rows, total = [], dict.fromkeys(VERDICTS, 0)
+    for name, *_ in results:
+        claims = demo_claims(out, name)
+        if claims:
+            counts = [sum(c["verdict"] == v for c in claims) for v in VERDICTS]
+            rows.append([f"`{name}`", *counts])
+            for v, k in zip(VERDICTS, counts):
+                total[v] += k
+    if not rows:
+        return []
+    rows.append(["all demos", *total.values()])
+    return ["## Verdicts", "", "Each claim is \"this difference is above 0\", judged from its 95% interval "
+            "(fewer seeds in quick mode, so more claims come out not significant).", "",
+            *md_table(["demo", *VERDICTS], rows), ""]
+
+
 def write_report(out, results, full, setup_lines=()):
     lines = ["# minissl tour report", "", f"Mode: {'full' if full else 'quick'}. "
              "Each row: the lecture's claim, the numbers the demo measured, its figures.", ""]
     lines += [f"Setup: {s}." for s in setup_lines] + ([""] if setup_lines else [])
+    lines += claims_summary(out, results)
     skipped = [(name, reason) for name, _, _, _, status, reason, _ in results if status == "skipped"]
     failed = [(name, status) for name, _, _, _, status, _, _ in results if status.startswith("failed")]
     if skipped or failed:
@@ -373,6 +415,9 @@ def write_report(out, results, full, setup_lines=()):
                 v = _lookup(metrics, k)
                 if v is not None:
                     lines.append(f"- `{k}`: {_fmt(v)}")
+            claims = demo_claims(out, name)
+            if claims:
+                lines += ["", *md_table(CLAIM_HEADERS, [claim_cells(c) for c in claims])]
         for fig in sorted(glob.glob(os.path.join(out, name, "*.png"))):
             lines.append(f"\n![{os.path.basename(fig)}]({os.path.relpath(fig, out)})")
         lines.append("")
