@@ -46,11 +46,12 @@ import warnings
 import numpy as np
 from tqdm import tqdm
 
-from common import comma_list, parse_args, plt, positive_int, print_table, require_data, save_metrics, savefig, skip
+from common import (claim as claim_row, comma_list, parse_args, plt, positive_int, print_claims, print_table, require_data,
+                    save_metrics, savefig, skip)
 
 import minissl as ms
 from minissl import datasets
-from minissl.metrics import mean_ci, verdict
+from minissl.metrics import mean_ci
 from minissl.models.bert import BertConfig, BertForPreTraining
 from minissl.models.bert_heads import BertForSequenceClassification
 from minissl.models.hf_bert import MINILM_INSTALL, find_minilm, keep_tokens, load_tokenizer, mean_pooling
@@ -448,20 +449,18 @@ def report(args, S, tasks, arms, log, pre_losses, seconds):
                     va, vc = per_seed(log, protocol, a, tname, b, seeds), per_seed(log, protocol, c, tname, b, seeds)
                     both = sorted(set(va) & set(vc))  # paired: the same seeds, so the same examples
                     if both:
-                        iv = dict(mean_ci([va[s] - vc[s] for s in both]), seeds=both)
-                        metrics["claims"].append({"claim": claim, "protocol": protocol, "task": tname, "budget": b,
-                                                  "difference": iv, "verdict": verdict(iv["lo"], iv["hi"]),
-                                                  "downstream": tname != "next_speech"})
+                        row = claim_row(claim, [va[s] - vc[s] for s in both], where=f"{protocol}, {tname}, {b}/class",
+                                        protocol=protocol, task=tname, budget=b, seeds=both,
+                                        downstream=tname != "next_speech")
+                        row["difference"] = dict(mean_ci(row["values"]), seeds=both)
+                        metrics["claims"].append(row)
         if not rows:
             continue
         metrics["protocols"][protocol] = cells
         print_table(rows, ["task", "labels/class", "arm", "seeds", "test acc", "95% interval"],
                     title=f"{protocol}: test accuracy, mean of {len(seeds)} seeds (baselines: scikit-learn)")
-    crow = [(c["claim"], c["protocol"], c["task"], c["budget"], c["difference"]["mean"],
-             interval_text(c["difference"], "+.3f"), c["verdict"]) for c in metrics["claims"]]
-    if crow:
-        print_table(crow, ["claim", "protocol", "task", "labels/class", "difference", "95% interval", "verdict"],
-                    title="Claims (paired over seeds: the same labelled examples in every arm)")
+    if metrics["claims"]:
+        print_claims(metrics["claims"], title="Claims (paired over seeds: the same labelled examples in every arm)")
     counts = {v: sum(c["verdict"] == v for c in metrics["claims"] if c["downstream"])
               for v in ("holds", "does not hold", "not significant")}
     metrics["verdict_counts_downstream"] = counts

@@ -22,8 +22,10 @@ the rows in ``metrics["claims"]`` (a list), prints them with ``print_claims``
 as its final table, and ``save_metrics`` adds ``verdict_counts``. The tour
 reads every demo's ``claims`` into one table with the verdict column and counts
 the verdicts in its summary, so a new demo only has to follow this shape.
-Extra keys (task, budget, ...) may ride along in a row. A claim that does not
-hold stays in the list: that is a finding.
+Extra keys (task, budget, ...) may ride along in a row; ``where`` (e.g. "probe,
+topic, 50/class") is shown after the claim, so one claim measured in several
+settings stays one sentence. A claim that does not hold stays in the list: that
+is a finding.
 """
 from __future__ import annotations
 
@@ -302,9 +304,10 @@ def verdict_counts(claims) -> dict:
 
 
 def claim_cells(c) -> list:
-    """[claim, difference, 95% interval, seeds, verdict] as text: one line of a claims table."""
+    """[claim (where), difference, 95% interval, n, verdict] as text: one line of a claims table."""
     iv = "no interval" if c.get("lo") is None else f"[{c['lo']:+.3f}, {c['hi']:+.3f}]"
-    return [c["claim"], f"{c['value']:+.3f}", iv, "" if c.get("n") is None else str(c["n"]), c["verdict"]]
+    text = f"{c['claim']} ({c['where']})" if c.get("where") else c["claim"]
+    return [text, f"{c['value']:+.3f}", iv, "" if c.get("n") is None else str(c["n"]), c["verdict"]]
 
 
 CLAIM_HEADERS = ["claim (difference > 0)", "difference", "95% interval", "n", "verdict"]

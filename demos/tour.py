@@ -108,7 +108,7 @@ STEPS = [
     ("bert_vs_cbow", "BERT as a deep CBOW", "Word similarity (Spearman with human ratings on WordSim-353 and "
      "SimLex-999, test half of the pairs both corpora cover): all-MiniLM-L6-v2's context-averaged vectors "
      "against CBOW trained here on 1.3M words, and the random-init control. MiniLM saw far more text, so a win "
-     "mixes depth with data scale.", ["claims", "benchmarks.WS-353.cbow_test_rho.mean",
+     "mixes depth with data scale.", ["verdict_counts", "benchmarks.WS-353.cbow_test_rho.mean",
                                       "benchmarks.WS-353.MiniLM in context.test_rho.value"],
      [MINILM, "shakespeare", "fortunes"]),
     ("multilingual_real", "Multilingual alignment in a real encoder", "multilingual-e5-small ranks a word's "
