@@ -92,19 +92,21 @@ STEPS = [
     ("autoencoders", "Auto-encoders on Fashion-MNIST", "A bottleneck learns compact codes: a conv AE beats PCA "
      "with a 2-number code, a denoising AE cleans corrupted garments, VQ-VAE compresses with a healthy codebook "
      "(with and without dead-code restarts), and reconstruction error flags anomalies in the one-class protocol "
-     "(next to PCA, a one-class SVM and kNN on SimCLR features). `verdicts` marks every claim true or false; "
-     "--quick runs 1 seed on small sets.",
+     "(next to PCA, a one-class SVM and kNN on SimCLR features). The claims table judges each comparison from "
+     "per-seed paired differences; `verdicts` also lists the fixed targets (codebook health). --quick runs 1 seed "
+     "on small sets, so its comparisons come out not significant.",
      ["ae_mse_k2", "pca_mse_k2", "ae_beats_pca_k2", "anomaly_auc_ae_mean", "anomaly_auc_best_mean",
       "anomaly_verdicts.best_detector", "vqvae_perplexity", "vqvae_dead_share", "vqvae_perplexity_no_restarts",
       "vqvae_dead_share_no_restarts", "verdicts"], ["fashion-mnist"]),
     ("contrastive", "SimCLR and BYOL on Fashion-MNIST", "Agreement between augmented views, with no labels, gives "
      "CNN features that a linear probe with 1% of the labels classifies better than raw pixels and than the same "
      "CNN with random weights? `simclr_beats_raw_1pct` and `simclr_beats_random_init_1pct` are the verdicts "
-     "(95% intervals must not overlap); --quick runs 1 seed, too short to settle it.",
+     "(95% interval of the paired per-seed difference); --quick runs 1 seed, too short to settle it.",
      ["probe_simclr_1pct", "probe_raw_1pct", "simclr_beats_raw_1pct", "simclr_beats_random_init_1pct",
       "probe.supervised.1%.mean", "probe.simclr.100%.mean", "probe.raw.100%.mean"], ["fashion-mnist"]),
-    ("real_bert", "A real pre-trained BERT", "minissl runs all-MiniLM-L6-v2 exactly; contextual vectors "
-     "separate word senses.", ["same_sense_cosine", "cross_sense_cosine"], [MINILM]),
+    ("real_bert", "A real pre-trained BERT", "minissl runs all-MiniLM-L6-v2 exactly; do its contextual vectors "
+     "separate word senses better than the same network with random weights (16 English sentences per word, "
+     "bootstrap over sentences)? The claims table says.", ["same_sense_cosine", "cross_sense_cosine"], [MINILM]),
     ("bert_vs_cbow", "BERT as a deep CBOW", "Word similarity (Spearman with human ratings on WordSim-353 and "
      "SimLex-999, test half of the pairs both corpora cover): all-MiniLM-L6-v2's context-averaged vectors "
      "against CBOW trained here on 1.3M words, and the random-init control. MiniLM saw far more text, so a win "

@@ -3,6 +3,7 @@ import os
 import sys
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ helpers (pytest runs in importlib mode)
 from demo_modules import import_demo  # noqa: E402
@@ -24,3 +25,14 @@ def test_same_template_copies_earn_no_gap():
     # a shared sense direction does show up, in both splits
     h2 = h + 3 * np.array([[1.0 if d["label"] else -1.0] + [0.0] * 31 for d in data])
     assert all(demo.pair_stats(h2, data)[s]["gap"] > 0.3 for s in ("held_out", "seen"))
+
+
+def test_real_bert_bootstrap_never_pairs_a_sentence_with_its_copy():
+    demo = import_demo("real_bert")
+    labels = np.array([0] * 4 + [1] * 4)
+    c = np.eye(8)  # every sentence orthogonal to every other: no sense structure at all
+    idx = np.array([0, 0, 0, 1, 4, 4, 5, 6])  # a resample with copies
+    assert demo.resampled_gap(c, labels, idx) == 0.0  # counting copies would give a same-sense gap
+    assert demo.resampled_gap(c, labels, idx, "auc") == 0.5
+    with pytest.raises(ValueError, match="under 2 distinct"):
+        demo.resampled_gap(c, labels, np.array([0, 0, 1, 2, 4, 4, 4, 4]))
