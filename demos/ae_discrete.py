@@ -21,7 +21,7 @@ from __future__ import annotations
 import ae_common as C
 import fashion_common as FC
 import numpy as np
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import claim, parse_args, plt, print_claims, print_table, save_metrics, savefig
 from ae_common import SEEDS_FLAG
 
 import minissl as ms
@@ -78,18 +78,20 @@ def run(args):
             keep["dis"] = dis["adv"]
     m = {k: FC.summary(v) for k, v in per.items()}
     o, k = m["onehot_purity"], m["kmeans_purity"]
-    verdicts = {"onehot_beats_kmeans": (o["ci95"] or [o["mean"]] * 2)[0] > (k["ci95"] or [k["mean"]] * 2)[1],
-                "style_code_hides_class": m["style_probe_acc_adv"]["mean"] < 0.2}
+    claims = [claim("one-hot code clusters garments better than k-means (purity difference)",
+                    np.subtract(per["onehot_purity"], per["kmeans_purity"]), key="onehot_beats_kmeans")]
+    verdicts = {"onehot_beats_kmeans": claims[0]["verdict"],
+                "style_code_hides_class": bool(m["style_probe_acc_adv"]["mean"] < 0.2)}  # a target: probe < 0.2
     rows = [("binary code, 16 bits: test MSE/pixel", FC.fmt(m["binary16_mse"]), "straight-through"),
             ("one-hot code, K=10: cluster purity", FC.fmt(o), f"{m['onehot_clusters_used']['mean']:.1f} clusters used"),
-            ("k-means, K=10: cluster purity", FC.fmt(k), "scikit-learn; " + ("one-hot better" if verdicts[
-                "onehot_beats_kmeans"] else "one-hot NOT better")),
+            ("k-means, K=10: cluster purity", FC.fmt(k),
+             f"scikit-learn; one-hot better: {verdicts['onehot_beats_kmeans']}"),
             ("supervised disentangling: content code class accuracy", FC.fmt(m["content_acc"]),
              "trained on the labels"),
             ("style code -> class probe, adversary", FC.fmt(m["style_probe_acc_adv"]), "chance = 0.10"),
             ("style code -> class probe, no adversary", FC.fmt(m["style_probe_acc_noadv"]), "")]
     out = {"discrete": m, "discrete_verdicts": verdicts, "discrete_settings": cfg,
-           "onehot_purity": o["mean"], "kmeans_purity": k["mean"]}
+           "onehot_purity": o["mean"], "kmeans_purity": k["mean"], "claims": claims}
     if not getattr(args, "no_figures", False):
         _figures(args, keep)
     return out, rows
@@ -120,6 +122,7 @@ def main():
     a = parse_args("ae_discrete", __doc__.splitlines()[0], seeds=SEEDS_FLAG)
     metrics, table = run(a)
     print_table(table, ["experiment", "value", "note"], "Discrete codes and disentanglement (held-out Fashion-MNIST)")
+    print_claims(metrics["claims"], title="Claims (paired over seeds)")
     print("metrics:", save_metrics(a, metrics))
 
 
