@@ -8,6 +8,10 @@ Each demo runs in its own process (a failure is reported and the tour goes on),
 writes ``metrics.json`` and its figures into ``<out>/<demo>/``, and the tour
 prints the demo's result table as it finishes. At the end ``<out>/report.md``
 lists each claim of the lecture, the number that supports it, and the figures.
+Demos that judge their claims (the ``claims`` rows of demos/common.py) get a
+table with a verdict column (holds / does not hold / not significant, from the
+95% interval); the report opens with the count of each verdict per demo and in
+all, and the tour prints the totals.
 
 Before the demos run, a setup step gets what the selected demos need beyond the
 Python packages (the optional last element of a ``STEPS`` entry): the all-MiniLM-L6-v2 checkpoint for real_bert
