@@ -28,6 +28,10 @@ from minissl.models.autoencoder import fit
 from minissl.models.discrete import DiscreteAutoEncoder
 from minissl.models.disentangle import DisentangledAutoEncoder
 
+# Weight of the one-hot code's mutual-information term, chosen among 1.0, 0.3, 0.1 and 0.03 by
+# cluster purity on a separate validation draw (split seed 100, quick sizes), never on these tests.
+ONEHOT_BALANCE = 0.1
+
 
 def settings(args):
     q = args.quick
@@ -55,7 +59,7 @@ def run(args):
         binary = DiscreteAutoEncoder(C.PIXELS, 16, "binary", arch="conv")
         C.train(binary, xtr, cfg["epochs"], seed, progress="binary code AE")
         add("binary16_mse", ((C.predict(binary, xte) - xte) ** 2).mean())
-        onehot = DiscreteAutoEncoder(C.PIXELS, 10, "onehot", arch="conv", tau=0.5, balance=1.0)
+        onehot = DiscreteAutoEncoder(C.PIXELS, 10, "onehot", arch="conv", tau=0.5, balance=ONEHOT_BALANCE)
         C.train(onehot, xtr, cfg["epochs"], seed, progress="one-hot code AE")
         assign = C.predict(onehot, xte, fn=lambda m, b: ms.tensor(m.assign(b)))
         add("onehot_purity", cluster_purity(assign, yte))
