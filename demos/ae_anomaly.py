@@ -34,7 +34,7 @@ from __future__ import annotations
 import ae_common as C
 import fashion_common as FC
 import numpy as np
-from common import claim, parse_args, plt, print_claims, print_table, save_metrics, savefig
+from common import claim, one_blas_thread, parse_args, plt, print_claims, print_table, save_metrics, savefig
 from ae_common import SEEDS_FLAG
 
 import minissl as ms
@@ -165,6 +165,7 @@ def _figure(args, res, keep):
 
 def main():
     a = parse_args("ae_anomaly", __doc__.splitlines()[0], seeds=SEEDS_FLAG)
+    one_blas_thread()
     metrics, table = run(a)
     print_table(table, ["detector", "mean AUC", "AUC per normal class 0..9"], "One-class anomaly detection (held-out)")
     print_claims(metrics["claims"], title="Claims (paired over seeds)")

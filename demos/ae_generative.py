@@ -28,7 +28,7 @@ import io
 import ae_common as C
 import fashion_common as FC
 import numpy as np
-from common import claim, parse_args, plt, print_claims, print_table, save_metrics, savefig
+from common import claim, one_blas_thread, parse_args, plt, print_claims, print_table, save_metrics, savefig
 from ae_common import SEEDS_FLAG
 
 import minissl as ms
@@ -232,6 +232,7 @@ def _figures(args, keep, rd, m):
 
 def main():
     a = parse_args("ae_generative", __doc__.splitlines()[0], seeds=SEEDS_FLAG)
+    one_blas_thread()
     metrics, table = run(a)
     print_table(table, ["experiment", "value", "note"], "VQ-VAE, compression and VAE (held-out Fashion-MNIST)")
     print_claims(metrics["claims"], title="Claims (paired over seeds; the targets are in generative_verdicts)")

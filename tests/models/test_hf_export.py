@@ -17,7 +17,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only: nothing may be downloaded
 
 from minissl.backend import xp  # noqa: E402
-from minissl.io import read_safetensors  # noqa: E402
+from minissl.safetensors import read_safetensors  # noqa: E402
 from minissl.models import hf_bert, hf_gpt  # noqa: E402
 from minissl.models.bert import (BertConfig, BertForPreTraining, BertModel)  # noqa: E402
 from minissl.models.bert_heads import BertForSequenceClassification  # noqa: E402
