@@ -91,6 +91,8 @@ def inside(log_root: Tensor, log_rule: Tensor, log_emit: Tensor, words, lengths,
         m_left = xp.max(left.array, axis=-1, keepdims=True)
         m_right = xp.max(right.array, axis=-1, keepdims=True)
         m = xp.max(m_left + m_right, axis=2, keepdims=True)                  # (B, K, 1, 1)
+        # Σ_u exp(left_uB + right_uC - m) as one matmul over u; right carries the split's own shift,
+        # exp(right - m_right) · exp(m_left + m_right - m), so every factor is at most 1
         pairs = (left - m_left).exp().transpose(2, 3) @ (right + (m_left - m)).exp()  # (B, K, S, S)
         beta = (pairs.reshape(B, K, S * S) @ rule_p).log() + (m.reshape(B, K, 1) + rmax)
         if span_pot is not None:
