@@ -110,7 +110,7 @@ def train_one(train, val, test, ids, S, seed):
     ms.manual_seed(seed)
     model = NeuralPCFG(len(ids), **MODEL)
     init_val, _, _ = evaluate(model, val, ids)
-    init_test, init_trees, init_ll = evaluate(model, test, ids)
+    init_test, _, init_ll = evaluate(model, test, ids)
     rng = np.random.default_rng(seed)
     pool = []
 
@@ -119,16 +119,13 @@ def train_one(train, val, test, ids, S, seed):
             pool.extend(batches_by_length(train, ids, TRAIN["batch"], rng))
         return pool.pop()
 
-    def loss_fn(model, b):
-        words, lengths = b
-        return -model(words, lengths).sum() / float(lengths.sum())   # nats per word
     opt = ms.optim.Adam(model.parameters(), lr=TRAIN["lr"], betas=TRAIN["betas"])
-    hist = fit(model, batches, S["steps"], loss_fn=loss_fn, optimizer=opt, grad_clip=TRAIN["grad_clip"],
-               desc=f"seed {seed}")
+    hist = fit(model, batches, S["steps"], loss_fn=lambda m, b: m.loss(*b), optimizer=opt,
+               grad_clip=TRAIN["grad_clip"], desc=f"seed {seed}")
     val_f1, _, val_ll = evaluate(model, val, ids)
     test_f1, trees, ll = evaluate(model, test, ids)
-    return dict(model=model, val_f1=val_f1, val_ll=val_ll, test_f1=test_f1, trees=trees, test_ll=ll, init_val_f1=init_val,
-                init_test_f1=init_test, init_trees=init_trees, init_ll=init_ll, loss=hist["loss"])
+    return dict(model=model, val_f1=val_f1, val_ll=val_ll, test_f1=test_f1, trees=trees, test_ll=ll,
+                init_val_f1=init_val, init_test_f1=init_test, init_ll=init_ll, loss=hist["loss"])
 
 
 def brackets(words, spans):
@@ -173,7 +170,7 @@ def figures(args, example, gold, learned, marg, bars):
     pyplot = plt()
     fig, axes = pyplot.subplots(1, 3, figsize=(15, 3.8), gridspec_kw=dict(width_ratios=[1, 1, 0.8]))
     draw_tree(axes[0], example["words"], gold, "gold tree (the grammar's)")
-    draw_tree(axes[1], example["words"], learned, "learned tree (MBR on span marginals, seed 0 of the run)")
+    draw_tree(axes[1], example["words"], learned, "learned tree (MBR on span marginals, first seed)")
     n = len(example["words"])
     im = axes[2].imshow(np.ma.masked_where(marg[:, 1:] == 0, marg[:, 1:]), cmap="viridis", vmin=0, vmax=1)
     for i, j in gold:

@@ -106,7 +106,8 @@ def inside(log_root: Tensor, log_rule: Tensor, log_emit: Tensor, words, lengths,
 class NeuralPCFG(nn.Module):
     """A PCFG whose rule probabilities are computed from symbol embeddings (Kim et al. 2019's neural PCFG).
 
-    ``forward(words, lengths)`` -> log p(x) (B,); train with loss = -log p(x).mean()."""
+    Like the auto-encoders, a density model: ``forward(words, lengths)`` is log p(x) per sentence (B,),
+    and the training objective is ``loss(words, lengths)``, -log p(x) in nats per word."""
 
     def __init__(self, vocab_size: int, nt: int = 10, t: int = 20, dim: int = 64):
         super().__init__()
@@ -131,6 +132,10 @@ class NeuralPCFG(nn.Module):
 
     def forward(self, words, lengths) -> Tensor:
         return inside(*self.rules(), words, lengths)
+
+    def loss(self, words, lengths) -> Tensor:
+        """-Σ log p(x) / number of words in the batch (padding not counted)."""
+        return -self(words, lengths).sum() / float(np.sum(backend.to_numpy(lengths)))
 
     def span_marginals(self, words, lengths) -> np.ndarray:
         """(B, n, n+1) host array: [b, i, j] = p(words i..j-1 form a constituent | sentence b), for j-i >= 2."""
