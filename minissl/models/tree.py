@@ -41,8 +41,6 @@ Spans are half-open word intervals (i, j). Demo: ``demos/tree_induction.py``.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend, nn
 from ..backend import xp
 from ..nn import functional as F
@@ -60,7 +58,7 @@ def logsumexp(x: Tensor, dim: int) -> Tensor:
 
 def _check(words, lengths):
     words = backend.asarray(words)
-    lengths = np.asarray(backend.to_numpy(lengths), dtype=np.int64).reshape(-1)
+    lengths = backend.to_numpy(backend.asarray(lengths)).astype("int64").reshape(-1)  # host: read per sentence
     if words.ndim != 2 or len(lengths) != words.shape[0]:
         raise ValueError(f"words must be (B, n) ids with one length per row; got words {words.shape}, "
                          f"{len(lengths)} lengths")
@@ -135,21 +133,20 @@ class NeuralPCFG(nn.Module):
 
     def loss(self, words, lengths) -> Tensor:
         """-Σ log p(x) / number of words in the batch (padding not counted)."""
-        return -self(words, lengths).sum() / float(np.sum(backend.to_numpy(lengths)))
+        return -self(words, lengths).sum() / float(backend.to_numpy(backend.asarray(lengths)).sum())
 
-    def span_marginals(self, words, lengths) -> np.ndarray:
+    def span_marginals(self, words, lengths):
         """(B, n, n+1) host array: [b, i, j] = p(words i..j-1 form a constituent | sentence b), for j-i >= 2."""
         words, lengths = _check(words, lengths)
         B, n = words.shape
         rules = [r.detach() for r in self.rules()]
         pot = Tensor(xp.zeros((B, n, n)), dtype=rules[0].dtype, requires_grad=True)
         inside(*rules, words, lengths, span_pot=pot).sum().backward()
-        g = backend.to_numpy(pot.grad.array)
-        out = np.zeros((B, n, n + 1))
-        for i in range(n):
-            for w in range(2, n - i + 1):
-                out[:, i, i + w] = g[:, i, w - 1]
-        return out
+        g = pot.grad.array
+        out = xp.zeros((B, n, n + 1), dtype=g.dtype)
+        for w in range(2, n + 1):
+            out[:, xp.arange(n - w + 1), xp.arange(w, n + 1)] = g[:, :n - w + 1, w - 1]
+        return backend.to_numpy(out)
 
 
 def mbr_tree(score, n: int) -> list:
