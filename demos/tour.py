@@ -90,6 +90,12 @@ STEPS = [
      ["tasks.eng->fra.claims", "tasks.capital.claims", "tasks.plural.claims", "weights_unchanged"], [SMOLLM2]),
     ("seq2seq_denoise", "Seq2seq pre-training (BART, MASS)", "A model pre-trained to restore corrupted text "
      "fine-tunes better than one from scratch.", ["restore_exact_match", "finetune.pretrained", "finetune.scratch"]),
+    ("tree_induction", "Tree structure as a latent variable", "A neural PCFG trained only to maximise "
+     "log p(sentence) (inside algorithm, no trees seen) brackets generated sentences: unlabelled F1 against the "
+     "grammar's gold trees, beside right-branching, left-branching, random trees and its random init. "
+     "`verdicts` says which comparisons hold (seeds and a bootstrap over test sentences); --quick trains 3 short "
+     "seeds.", ["model_f1.mean", "right_branching_f1", "left_branching_f1", "random_trees_f1.mean",
+                "random_init_f1.mean", "binary_upper_bound_f1", "verdicts"]),
     ("multilingual", "Multilingual BERT", "Joint masked-LM training on two languages aligns translations "
      "(MRR), enabling zero-shot transfer.", ["mrr_joint_best", "mrr_separate", "mrr_random_init",
                                              "zero_shot_accuracy", "in_language_accuracy"]),

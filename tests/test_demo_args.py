@@ -102,6 +102,7 @@ SPECIFIC_BAD = {
     "seq2seq_denoise": [("--steps", "0"), ("--ft-steps", "0"), ("--n-labelled", "0"), ("--d-model", "30"),
                         ("--dropout", "1.5"), ("--objectives", "mask,foo"), ("--objectives", ","),
                         ("--corpus", "gramar"), ("--corpus", "{d}/latin1.txt")],
+    "tree_induction": [("--seeds", "0"), ("--steps", "0"), ("--steps", "x")],
     "tour": [("--only", "gpt_sort,gpt_txt")],
 }
 
