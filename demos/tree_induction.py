@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import one_blas_thread, parse_args, plt, positive_int, print_table, save_metrics, savefig
+from common import (claim, claim_from_interval, one_blas_thread, parse_args, plt, positive_int, print_claims,
+                    print_table, save_metrics, savefig)
 
 import minissl as ms
-from minissl.metrics import bootstrap_ci, bracket_f1, mean_ci, verdict
+from minissl.metrics import bootstrap_ci, bracket_f1, mean_ci
 from minissl.models.tree import NeuralPCFG, left_branching, mbr_tree, random_tree, right_branching
 from minissl.tasks import grammar_vocab
 from minissl.tasks.trees import tree_sentences
@@ -196,12 +197,6 @@ def figures(args, example, gold, learned, marg, bars):
     savefig(fig, args, "f1_bars.png")
 
 
-def paired(a, b):
-    """Mean and 95% t interval of a - b over paired runs, with its verdict."""
-    d = mean_ci(np.asarray(a) - np.asarray(b))
-    return {**d, "verdict": verdict(d["lo"], d["hi"])}
-
-
 def main():
     args = parse_args("tree_induction", __doc__.splitlines()[0],
                       seeds=(positive_int, None, "trained models, one per seed (default 3 with --quick, else 5)"),
@@ -228,25 +223,25 @@ def main():
 
     per_sentence = np.mean([r["test_f1"] for r in runs], axis=0)   # each test sentence, averaged over seeds
     boot = bootstrap_ci(lambda a, b: float(np.mean(a - b)), per_sentence, rb, seed=args.seed)
-    claims = {
-        "trained PCFG beats right-branching (seeds)": paired(model_f1, [rb.mean()] * len(runs)),
-        "trained PCFG beats right-branching (bootstrap over sentences)":
-            {**boot, "verdict": verdict(boot["lo"], boot["hi"])},
-        "trained PCFG beats left-branching": paired(model_f1, [lb.mean()] * len(runs)),
-        "trained PCFG beats random trees": paired(model_f1, [np.mean(rand)] * len(runs)),
-        "trained PCFG beats its random init (F1)": paired(model_f1, init_f1),
-        "training raises held-out log p(x) per word": paired([r["test_ll"] for r in runs],
-                                                             [r["init_ll"] for r in runs]),
-    }
+    claims = [
+        claim("trained PCFG beats right-branching (seeds)", np.asarray(model_f1) - rb.mean()),
+        claim_from_interval("trained PCFG beats right-branching (bootstrap over sentences)", boot["value"],
+                            boot["lo"], boot["hi"], len(per_sentence)),
+        claim("trained PCFG beats left-branching", np.asarray(model_f1) - lb.mean()),
+        claim("trained PCFG beats random trees", np.asarray(model_f1) - np.mean(rand)),
+        claim("trained PCFG beats its random init (F1)", np.asarray(model_f1) - np.asarray(init_f1)),
+        claim("training raises held-out log p(x) per word",
+              np.asarray([r["test_ll"] for r in runs]) - np.asarray([r["init_ll"] for r in runs])),
+    ]
     # Picking one of the seeds: by validation log p(x) (no trees needed), or by validation F1 (which uses
     # the validation split's gold trees: a little supervision). Each pick is scored once on the test split.
     picks = {"val log p(x)": int(np.argmax([r["val_ll"] for r in runs])),
              "val F1 (gold trees used)": int(np.argmax([r["val_f1"].mean() for r in runs]))}
     for how, i in picks.items():
         b = bootstrap_ci(lambda a, c: float(np.mean(a - c)), runs[i]["test_f1"], rb, seed=args.seed)
-        claims[f"seed picked by {how} beats right-branching (sentences)"] = \
-            {**b, "seed": args.seed + i, "test_f1": float(runs[i]["test_f1"].mean()),
-             "verdict": verdict(b["lo"], b["hi"])}
+        claims.append(claim_from_interval(f"seed picked by {how} beats right-branching (sentences)", b["value"],
+                                          b["lo"], b["hi"], len(rb), seed=args.seed + i,
+                                          test_f1=float(runs[i]["test_f1"].mean())))
 
     # the figure's example: the first test sentence of 9 to 11 words, parsed by the first seed's model
     k = next(i for i, s in enumerate(test) if 9 <= len(s["words"]) <= 11)
@@ -263,9 +258,7 @@ def main():
                   r["init_ll"], r["test_ll"]] for i, r in enumerate(runs)],
                 ["model", "F1 at init", "F1 trained", "val F1 trained", "log p/word init", "log p/word trained"],
                 title="Per seed (test log-likelihood in nats per word)")
-    print_table([[c, f"{v.get('mean', v.get('value')):+.3f}", f"[{v['lo']:+.3f}, {v['hi']:+.3f}]",
-                  v["verdict"]] for c, v in claims.items()],
-                ["claim", "difference", "95% interval", "verdict"], title="Claims")
+    print_claims(claims)
     metrics = {
         "settings": {**S, **MODEL, **TRAIN, "random_tree_draws": RANDOM_TREE_DRAWS},
         "test_f1": {name: b for name, b in bars.items()},
@@ -278,7 +271,7 @@ def main():
         "model_f1": bars["trained PCFG"], "right_branching_f1": float(rb.mean()),
         "left_branching_f1": float(lb.mean()), "random_trees_f1": bars["random trees"],
         "random_init_f1": bars["random-init PCFG"], "binary_upper_bound_f1": float(ub.mean()),
-        "claims": claims, "verdicts": {c: v["verdict"] for c, v in claims.items()},
+        "claims": claims,
         "example": {"words": test[k]["words"], "gold": test[k]["spans"], "learned": runs[0]["trees"][k]},
         "f1_convention": "sentence-level unlabelled F1 averaged over test sentences; single words and the whole "
                          "sentence are dropped (Kim et al. 2019); final punctuation removed",
