@@ -188,3 +188,26 @@ def test_task_inputs_are_the_texts_without_the_label():
     assert task_inputs("nli", nli) == [nli["premise"], nli["hypothesis"]]
     pos = load_task("pos", 1, 0, 0, seed=0).train[0]
     assert task_inputs("pos", pos) == [" ".join(pos["tokens"])]
+
+
+def test_held_out_sense_templates_never_reach_the_pretraining_corpus():
+    import re
+    from minissl.tasks.senses import SENSES, TEMPLATES, template_ids
+    pattern = {(w, s, t): re.compile(re.sub(r"\{[APNT]\}", r"\\w+", TEMPLATES[(w, SENSES[w][s])][t]) + " .")
+               for w in SENSES for s in (0, 1) for t in template_ids(w, s)}
+    found = set()  # stories use "apple" as a food too: no held-out template may be one of their sentences
+    for doc in grammar_corpus(1500, seed=3):
+        for sent in doc:
+            hits = [k for k, p in pattern.items() if p.fullmatch(sent)]
+            assert len(hits) <= 1
+            found.update(hits)
+    assert found and all(t % 2 == 0 for _, _, t in found)  # even = seen, odd = held out
+    assert len(found) > 30  # most seen templates occur: the split is not trivially empty
+
+
+def test_sense_grid_covers_every_template_of_both_senses():
+    from minissl.tasks import sense_grid
+    g = sense_grid(2, seed=0, word="apple")
+    assert len(g) == 2 * 2 * 24 and all(e["text"].split()[e["position"]] == "apple" for e in g)
+    assert {(e["label"], e["template"]) for e in g} == {(s, t) for s in (0, 1) for t in range(24)}
+    assert sum(e["held_out"] for e in g) == len(g) // 2
