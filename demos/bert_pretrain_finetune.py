@@ -46,10 +46,11 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from common import comma_list, parse_args, plt, positive_float, positive_int, print_table, prob, save_metrics, savefig
+from common import (claim, comma_list, one_blas_thread, parse_args, plt, positive_float, positive_int, print_claims,
+                    print_table, prob, save_metrics, savefig)
 
 import minissl as ms
-from minissl.metrics import mean_ci, verdict
+from minissl.metrics import mean_ci
 from minissl.models.bert import BertConfig, BertForPreTraining
 from minissl.models.bert_heads import (BertForQuestionAnswering, BertForSequenceClassification,
                                        BertForTokenClassification, best_span, pad_windows, qa_windows)
@@ -194,14 +195,10 @@ def baselines(task, seed):
     return {"majority": majority_accuracy(split(task.train)[1], split(task.test)[1]), "strong": r["accuracy"]}
 
 
-def claim(diffs):
-    """Mean and 95% interval of per-seed differences, and what they support."""
-    ci = mean_ci(diffs)
-    return {**ci, "verdict": verdict(ci["lo"], ci["hi"])}
-
-
 def fmt(ci):
-    return f"{ci['mean']:.3f}" + ("" if ci["lo"] is None else f" [{ci['lo']:.3f}, {ci['hi']:.3f}]")
+    """A mean (``mean_ci``) or a claims row's difference, with its 95% interval."""
+    mean = ci["mean"] if "mean" in ci else ci["value"]
+    return f"{mean:.3f}" + ("" if ci["lo"] is None else f" [{ci['lo']:.3f}, {ci['hi']:.3f}]")
 
 
 def main():
@@ -214,6 +211,7 @@ def main():
                       steps=(positive_int, None, "pre-training steps (default: by size)"),
                       lr=(positive_float, None, "pre-training learning rate (default 2e-3)"),
                       p_mood=(prob, None, "fraction of stories with one consistent mood (default 0.5)"))
+    one_blas_thread()
     S = settings(args.quick)
     S.update({k: v for k in ("seeds", "epochs", "steps", "lr", "p_mood") if (v := getattr(args, k)) is not None})
     tasks = [t for t in args.tasks.split(",") if t]
@@ -266,20 +264,18 @@ def main():
                             "lr_chosen_on_validation": {f"{t}/{a}": lr for (t, a), lr in chosen_lr.items()},
                             "validation_score_by_lr": {f"{t}/{a}": v for (t, a), v in val_scores.items()},
                             "strong_baseline": {t: STRONG[t] for t in tasks}},
-               "tasks": {}, "claims": {}}
+               "tasks": {}, "claims": []}
     for t, v in list(scores.items()) + [("average", per_seed_avg)]:
         entry = {"metric": METRIC.get(t, "mean of the above"), **{a: mean_ci(v[a]) for a in ARMS},
-                 "pretrained_minus_scratch": claim(np.subtract(v["pretrained"], v["scratch"])),
-                 "pretrained_minus_strong": claim(np.subtract(v["pretrained"], v["strong"]))}
+                 "pretrained_minus_scratch": claim("pre-trained beats scratch (random init)",
+                                                   np.subtract(v["pretrained"], v["scratch"]), where=t),
+                 "pretrained_minus_strong": claim(f"pre-trained beats {STRONG.get(t, 'the strong baselines')}",
+                                                  np.subtract(v["pretrained"], v["strong"]), where=t)}
         metrics["tasks"][t] = entry
-        metrics["claims"][f"{t}: pre-trained beats scratch"] = entry["pretrained_minus_scratch"]["verdict"]
-        metrics["claims"][f"{t}: pre-trained beats {STRONG.get(t, 'the strong baselines')}"] = \
-            entry["pretrained_minus_strong"]["verdict"]
+        metrics["claims"] += [entry["pretrained_minus_scratch"], entry["pretrained_minus_strong"]]
     a = metrics["tasks"].pop("average")
     metrics["average"] = {"pretrained": a["pretrained"]["mean"], "scratch": a["scratch"]["mean"],
                           "baseline": a["strong"]["mean"], "intervals": a}
-    metrics["verdict_counts"] = {k: list(metrics["claims"].values()).count(k)
-                                 for k in ("holds", "not significant", "does not hold")}
     metrics["pretrain"] = {"steps": S["steps"], "sentence_task": sentence_task, "config": cfg.to_dict(),
                            "final_loss": {s: float(np.mean(l[-50:])) for s, l in pre_losses.items()}}
 
@@ -318,8 +314,8 @@ def main():
     if args.quick:
         print(f"--quick: {len(seeds)} seed(s), so the intervals are wide (or absent); fine-tuning rate fixed at "
               f"{S['lr_grid'][0]:g}. The default run has 5 seeds and chooses the rate on validation.")
-    path = save_metrics(args, metrics)
-    print(f"\n{path}; verdicts: " + ", ".join(f"{v} {k}" for k, v in metrics["verdict_counts"].items()))
+    print_claims(metrics["claims"], title=f"Claims (paired over {len(seeds)} seeds)")
+    print(save_metrics(args, metrics))
 
 
 if __name__ == "__main__":
