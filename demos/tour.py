@@ -52,6 +52,11 @@ STEPS = [
      ["average.pretrained", "average.scratch", "average.baseline"]),
     ("contextual_embeddings", "Why BERT works", "The same word gets different vectors in different senses: "
      "same-sense pairs are more similar than cross-sense pairs.", ["same_sense_cosine", "cross_sense_cosine"]),
+    ("bert_embryology", "BERT embryology: what is learned when", "Frozen linear probes on checkpoints along MLM "
+     "pre-training (step 0 = random init): part of speech, sentiment, NLI and the MLM accuracy itself, on "
+     "generated text (and Shakespeare + fortunes in the default run). `when` is the step at which each probe made "
+     "90% of its gain; `ordering_verdicts` say whether one probe is learned before another (95% intervals over "
+     "seeds), or that the data do not tell.", ["headline.generated", "when.generated", "ordering_verdicts.generated"]),
     ("gpt_text", "GPT: next-token prediction", "Predicting the next character learns the text "
      "(validation bits per character fall).", ["val_bpc"]),
     ("gpt_shakespeare", "GPT on real text: Shakespeare", "nanoGPT's CPU recipe (4 layers, 128 wide, context 64) "
