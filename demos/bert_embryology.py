@@ -7,6 +7,8 @@ checkpoint is then frozen and probed:
 
   generated text (minissl's grammar, which knows every word's part of speech)
     pos        token level: each word's last-layer vector -> its tag (linear probe)
+    pos_ambiguous  the same, scored only on words seen with two tags ("that": DET or PRON), where
+               the word's identity is not enough and the context must decide
     sentiment  sentence level: the mean-pooled last layer -> positive / negative
     nli        sentence pair ([CLS] premise [SEP] hypothesis [SEP]) -> 3 classes
     mlm        the pre-training task itself: top-1 accuracy on fixed blanks in held-out text
@@ -57,9 +59,9 @@ def settings(quick):
     """Sizes of the default run and of the one-minute one."""
     if quick:  # the generated panel only: the real one costs several times more per step
         return dict(seeds=3, hidden=64, layers=2, heads=2, steps=400, batch=32, lr=2e-3, n_ckpt=6, docs=300,
-                    n_tok=(60, 40, 100), n_sent=(200, 100, 200), mlm_eval=200, real=False)
+                    n_tok=(150, 60, 150), n_sent=(200, 100, 200), mlm_eval=200, real=False)
     return dict(seeds=5, hidden=64, layers=2, heads=2, steps=1500, batch=32, lr=2e-3, n_ckpt=8, docs=1000,
-                n_tok=(80, 60, 150), n_sent=(400, 200, 400), mlm_eval=400, real=True,
+                n_tok=(300, 100, 300), n_sent=(400, 200, 400), mlm_eval=400, real=True,
                 real_docs=2000, real_vocab=2000, real_steps=1000, per_class=(60, 30, 60), max_len=32)
 
 
@@ -85,8 +87,9 @@ def generated_world(S, seed):
             for name, t in tasks.items()}
     base = {name: baseline_scores(t)["per_word_majority" if name == "pos" else "bow_logreg"]
             for name, t in tasks.items()}
+    data["pos_ambiguous"], base["pos_ambiguous"] = ambiguous_words(tok, tasks["pos"], data["pos"])
     return dict(tok=tok, examples=_encode(tok, texts, None), blanks=_encode(tok, blanks, None), data=data,
-                token_level={"pos"}, baselines=base, pretrain_texts=len(texts))
+                token_level={"pos", "pos_ambiguous"}, baselines=base, pretrain_texts=len(texts))
 
 
 def real_world(S, seed):
@@ -112,6 +115,21 @@ def real_world(S, seed):
     examples = _encode(tok, [(seg,) for d in docs for seg in d], S["max_len"])
     return dict(tok=tok, examples=examples, blanks=_encode(tok, blanks, S["max_len"]), data=data,
                 token_level=set(), baselines=base, pretrain_texts=len(examples))
+
+
+def ambiguous_words(tok, task, data):
+    """The POS data with labels kept only on words the training split shows with two or more tags
+    ("that": DET or PRON), where the word alone cannot say and the context must; and the baseline
+    a word alone gives there (each word's most frequent training tag)."""
+    tags = {}
+    for e in task.train:
+        for w, g in zip(e["tokens"], e["tags"]):
+            tags.setdefault(w, Counter())[g] += 1
+    words = sorted(w for w, c in tags.items() if len(c) > 1)
+    ids = np.array(tok.convert_tokens_to_ids(words))  # the grammar's tokenizer: one token per word
+    out = {k: dict(d, labels=np.where(np.isin(d["input_ids"], ids), d["labels"], -100)) for k, d in data.items()}
+    test = [(w, g) for e in task.test for w, g in zip(e["tokens"], e["tags"]) if w in tags and len(tags[w]) > 1]
+    return out, float(np.mean([tags[w].most_common(1)[0][0] == g for w, g in test]))
 
 
 def _text(task, e):
