@@ -210,12 +210,14 @@ def summarise(label, world, runs, seeds, save_at):
                             "gain_over_step0": dict(gain, verdict=verdict(gain["lo"], gain["hi"])),
                             "s90_per_seed": s90, "log10_s90": log_s}
     timed = [n for n in names if out["probes"][n]["log10_s90"]]
+    verdict_of = lambda n: out["probes"][n]["gain_over_step0"]["verdict"]  # noqa: E731
     for a, b in itertools.combinations(sorted(timed, key=lambda n: out["probes"][n]["log10_s90"]["mean"]), 2):
         d = mean_ci([math.log10(x) - math.log10(y) for x, y in zip(out["probes"][b]["s90_per_seed"],
                                                                    out["probes"][a]["s90_per_seed"])])
         out["orderings"].append({"claim": f"{a} is learned before {b} (log10 s90 of {b} minus {a} > 0)",
                                  "difference": d, "verdict": verdict(d["lo"], d["hi"])})
-    out["untimed"] = {n: "no gain over step 0 that its interval separates from 0" for n in names if n not in timed}
+    out["untimed"] = {n: "a seed without any gain over step 0" if verdict_of(n) == "holds"
+                      else "no gain over step 0 that its interval separates from 0" for n in names if n not in timed}
     return out
 
 
@@ -256,7 +258,7 @@ def main():
     worlds = {"generated": lambda: generated_world(S, args.seed)}
     skipped = None
     if args.no_real or not S["real"]:
-        skipped = "--no-real" if args.no_real else "--quick runs the generated panel only; the default run adds real text"
+        skipped = "--no-real" if args.no_real else "--quick runs the generated panel only; the default run adds it"
     elif not (datasets.present("fortunes") and datasets.present("shakespeare")):
         skipped = "the fortunes or shakespeare data set is missing; run: python -m minissl.datasets fetch fortunes"
     else:

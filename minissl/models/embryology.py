@@ -80,12 +80,11 @@ def hidden_states(bert, data: dict, layer: int = -1, batch_size: int = 64) -> np
     row's vectors do not depend on how wide the set was padded."""
     was = bert.training
     bert.eval()
-    n = len(data["input_ids"])
+    ids, mask, types = data["input_ids"], data["attention_mask"], data.get("token_type_ids")
     out = []
-    for k in range(0, n, batch_size):
-        rows = slice(k, min(k + batch_size, n))
-        res = bert(data["input_ids"][rows], data["attention_mask"][rows], data.get("token_type_ids")[rows]
-                   if data.get("token_type_ids") is not None else None)
+    for k in range(0, len(ids), batch_size):
+        rows = slice(k, k + batch_size)
+        res = bert(ids[rows], mask[rows], None if types is None else types[rows])
         out.append(res.hidden_states[layer].numpy())
     bert.train(was)
     return np.concatenate(out)
