@@ -87,7 +87,8 @@ def generated_world(S, seed):
             for name, t in tasks.items()}
     base = {name: baseline_scores(t)["per_word_majority" if name == "pos" else "bow_logreg"]
             for name, t in tasks.items()}
-    data["pos_ambiguous"], base["pos_ambiguous"] = ambiguous_words(tok, tasks["pos"], data["pos"])
+    ambiguous, base["pos_ambiguous"] = ambiguous_words(tok, tasks["pos"], data["pos"])
+    data = {"pos": data["pos"], "pos_ambiguous": ambiguous, "sentiment": data["sentiment"], "nli": data["nli"]}
     return dict(tok=tok, examples=_encode(tok, texts, None), blanks=_encode(tok, blanks, None), data=data,
                 token_level={"pos", "pos_ambiguous"}, baselines=base, pretrain_texts=len(texts))
 
@@ -186,7 +187,7 @@ def run_world(label, world, S, steps, seeds, args, bar):
         paths, hist = pretrain_with_checkpoints(
             model, mlm_batches(world["examples"], S["batch"], np.random.default_rng(seed), **masking), steps,
             save_at, f"{args.out}/checkpoints/{label}/seed{seed}", optimizer=opt, scheduler=sched, grad_clip=1.0,
-            progress=False)
+            desc=f"{label} MLM, seed {seed}")
         bar.set_description(f"{label}: probe seed {seed}")
         curves = probe_checkpoints(model, paths, probes, progress=lambda s: bar.update(1))
         curves["pretrain_loss_last50"] = float(np.mean(hist["loss"][-50:]))
