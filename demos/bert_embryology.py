@@ -21,6 +21,8 @@ Every probe picks its L2 strength on a validation split and scores its test spli
 or TF-IDF logistic regression, most-frequent tag per word) is printed. "When" is the step s90
 at which a probe has made 90% of its final gain over step 0 (interpolated in log(step) between
 checkpoints); orderings are compared per seed on log10(s90), with a 95% interval over seeds.
+A probe still rising at the end (a large "gain in last interval") has an s90 bounded by the
+run's length: an ordering against it says "earlier than", not how much earlier.
 
     python demos/bert_embryology.py [--quick] [--seeds N] [--steps N] [--no-real]
 
@@ -209,7 +211,11 @@ def summarise(label, world, runs, seeds, save_at):
         log_s = mean_ci([math.log10(s) for s in s90]) if learned and all(s for s in s90) else None
         out["probes"][n] = {"per_seed": curve.tolist(), "by_step": [mean_ci(curve[:, j]) for j in range(len(save_at))],
                             "gain_over_step0": dict(gain, verdict=verdict(gain["lo"], gain["hi"])),
-                            "s90_per_seed": s90, "log10_s90": log_s}
+                            "s90_per_seed": s90, "log10_s90": log_s,
+                            # gain of the last checkpoint interval, as a share of the whole gain (mean
+                            # of the seeds): large means still rising, so s90 is bounded by the run's length
+                            "last_interval_share": float(np.mean((curve[:, -1] - curve[:, -2]) / gain["mean"]))
+                            if learned else None}
     timed = [n for n in names if out["probes"][n]["log10_s90"]]
     verdict_of = lambda n: out["probes"][n]["gain_over_step0"]["verdict"]  # noqa: E731
     for a, b in itertools.combinations(sorted(timed, key=lambda n: out["probes"][n]["log10_s90"]["mean"]), 2):
@@ -275,9 +281,11 @@ def main():
     for label, res in results.items():
         rows = [(n, *(f"{c['mean']:.3f}" for c in pr["by_step"]),
                  f"{res['baselines'][n]:.3f}" if n in res["baselines"] else "-",
-                 _steps_text(pr["log10_s90"]), pr["gain_over_step0"]["verdict"])
+                 _steps_text(pr["log10_s90"]), pr["gain_over_step0"]["verdict"],
+                 "-" if pr["last_interval_share"] is None else f"{pr['last_interval_share']:.0%}")
                 for n, pr in res["probes"].items()]
-        print_table(rows, ["probe", *(f"s={s}" for s in res["steps"]), "baseline", "s90 [95%]", "learned?"],
+        print_table(rows, ["probe", *(f"s={s}" for s in res["steps"]), "baseline", "s90 [95%]", "learned?",
+                             "gain in last interval"],
                     title=f"{label} text: test accuracy of frozen linear probes, mean of {len(seeds)} seeds")
         for o in res["orderings"]:
             d = o["difference"]

@@ -37,6 +37,8 @@ def test_summary_orders_an_early_and_a_late_probe_and_leaves_a_flat_one_untimed(
     assert 10 ** res["probes"]["early"]["log10_s90"]["mean"] < 10 < 10 ** res["probes"]["late"]["log10_s90"]["mean"]
     (order,) = res["orderings"]
     assert order["claim"].startswith("early is learned before late") and order["verdict"] == "holds"
+    assert abs(res["probes"]["early"]["last_interval_share"]) < 0.05  # on its plateau
+    assert res["probes"]["late"]["last_interval_share"] == pytest.approx(0.5, abs=0.05)  # half its gain at the end
     assert len(res["probes"]["late"]["per_seed"]) == 5 and len(res["probes"]["late"]["by_step"]) == len(STEPS)
 
 
