@@ -39,7 +39,7 @@ from collections import Counter
 import numpy as np
 from tqdm import tqdm
 
-from common import parse_args, plt, positive_int, print_table, save_metrics, savefig
+from common import one_blas_thread, parse_args, plt, positive_int, print_table, save_metrics, savefig
 
 import minissl as ms
 from minissl import datasets
@@ -259,6 +259,7 @@ def main():
                       steps=(positive_int, None, "pre-training steps (default 1500 generated, 1000 real; 400 with "
                              "--quick)"),
                       no_real=(bool, False, "skip the real-text panel (Shakespeare + fortunes)"))
+    one_blas_thread()  # small matrices: BLAS threads would cost more than they save
     S = settings(args.quick)
     seeds = [args.seed + k for k in range(args.seeds or S["seeds"])]
     warnings.filterwarnings("ignore", message=".*max_iter was reached")  # SAGA's tolerance is enough here
