@@ -11,7 +11,8 @@ checkpoint is then frozen and probed:
                the word's identity is not enough and the context must decide
     sentiment  sentence level: the mean-pooled last layer -> positive / negative
     nli        sentence pair ([CLS] premise [SEP] hypothesis [SEP]) -> 3 classes
-    mlm        the pre-training task itself: top-1 accuracy on fixed blanks in held-out text
+    mlm        the pre-training task itself: top-1 accuracy on fixed blanks in sentences that
+               occur nowhere in the pre-training text
   real text (Shakespeare + fortunes; every test and validation input held out of pre-training)
     fortune_topic, play_genre   sentence level, as above;  mlm  on the held-out test quotes
                                 and speeches of the test plays
@@ -83,8 +84,11 @@ def generated_world(S, seed):
         more = load_task(name, n_train=S["docs"], n_dev=0, n_test=0, seed=seed + 1000)
         texts += [_pair(name, e) for e in more.train]
     texts = [t for t in texts if " ".join(t) not in held]
-    held_docs = grammar_corpus(S["mlm_eval"] // 4, seed=seed + 2000)
-    blanks = [(s,) for d in held_docs for s in d][:S["mlm_eval"]]
+    # the MLM blanks: sentences of new stories that occur nowhere in the pre-training text (the
+    # grammar is small, so about a third of a new story's sentences do occur there and are skipped)
+    seen = {" ".join(t) for t in texts}
+    fresh = [s for d in grammar_corpus(S["mlm_eval"], seed=seed + 2000) for s in d if s not in seen]
+    blanks = [(s,) for s in fresh[:S["mlm_eval"]]]
     data = {name: {k: encode_task(tok, t, getattr(t, k)) for k in ("train", "dev", "test")}
             for name, t in tasks.items()}
     base = {name: baseline_scores(t)["per_word_majority" if name == "pos" else "bow_logreg"]

@@ -66,3 +66,16 @@ def test_quick_run_learns_pos_and_mlm_over_the_random_init(tmp_path):
         assert probes[name]["gain_over_step0"]["lo"] > 0, probes[name]["gain_over_step0"]
     assert len(probes["pos"]["per_seed"]) == 3 and m["results"]["generated"]["steps"][0] == 0
     assert (tmp_path / "embryology.png").exists() and "test accuracy of frozen linear probes" in proc.stdout
+
+
+def test_generated_pretraining_text_holds_no_probe_input_and_no_mlm_blank():
+    demo = import_demo("bert_embryology")
+    w = demo.generated_world(demo.settings(True), seed=0)
+    seen = {tuple(ids) for ids, _, _ in w["examples"]}
+    assert not any(tuple(ids) in seen for ids, _, _ in w["blanks"])
+    for name, splits in w["data"].items():
+        for split in ("dev", "test"):
+            d = splits[split]
+            rows = {tuple(int(i) for i, m in zip(ids, am) if m) for ids, am in zip(d["input_ids"], d["attention_mask"])}
+            assert not rows & seen, (name, split)
+    assert len(w["blanks"]) == demo.settings(True)["mlm_eval"]
