@@ -16,7 +16,7 @@ files of :func:`minissl.train.save_checkpoint`; the steps are spaced evenly in
 log(step), since early training changes fastest.
 
 Shapes: a labelled set is a dict of (N, T) int arrays (``minissl.tasks.encode_task``);
-:func:`hidden_states` gives (N, T, H), :func:`sentence_features` (N, H).
+:func:`hidden_states` gives (N, T, H), :func:`sentence_features` (N, H), both backend arrays.
 Demo: ``demos/bert_embryology.py``.
 """
 from __future__ import annotations
@@ -24,9 +24,8 @@ from __future__ import annotations
 import math
 import os
 
-import numpy as np
-
 from .. import io
+from ..backend import to_numpy, xp
 from ..tensor import no_grad
 from ..train import fit, save_checkpoint
 
@@ -36,7 +35,7 @@ def checkpoint_steps(total: int, n: int) -> list[int]:
     (rounded to whole steps, repeats dropped); ``total`` is always the last."""
     if total < 1 or n < 2:
         raise ValueError(f"checkpoint_steps needs total >= 1 and n >= 2 (step 0 and the end), got {total}, {n}")
-    grid = np.exp(np.linspace(0.0, math.log(total), n - 1))
+    grid = [math.exp(math.log(total) * k / (n - 2)) for k in range(n - 1)] if n > 2 else [total]
     return [0] + sorted({int(round(s)) for s in grid} | {total})
 
 
@@ -74,7 +73,7 @@ def load_weights(model, path) -> int:
 
 
 @no_grad()
-def hidden_states(bert, data: dict, layer: int = -1, batch_size: int = 64) -> np.ndarray:
+def hidden_states(bert, data: dict, layer: int = -1, batch_size: int = 64):
     """The frozen encoder's vectors at ``layer`` (-1: the last), (N, T, H), for a labelled set
     ``data`` (input_ids, attention_mask, token_type_ids (N, T)); padded keys are masked out, so a
     row's vectors do not depend on how wide the set was padded."""
@@ -85,15 +84,15 @@ def hidden_states(bert, data: dict, layer: int = -1, batch_size: int = 64) -> np
     for k in range(0, len(ids), batch_size):
         rows = slice(k, k + batch_size)
         res = bert(ids[rows], mask[rows], None if types is None else types[rows])
-        out.append(res.hidden_states[layer].numpy())
+        out.append(res.hidden_states[layer].array)
     bert.train(was)
-    return np.concatenate(out)
+    return xp.concatenate(out)
 
 
-def sentence_features(hidden: np.ndarray, attention_mask) -> np.ndarray:
+def sentence_features(hidden, attention_mask):
     """Mean of the token vectors over the real (unpadded) tokens: (N, T, H), (N, T) -> (N, H)."""
-    m = np.asarray(attention_mask, dtype=np.float32)[..., None]
-    return (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
+    m = xp.asarray(attention_mask, dtype=xp.float32)[..., None]
+    return (xp.asarray(hidden) * m).sum(axis=1) / xp.maximum(m.sum(axis=1), 1.0)
 
 
 @no_grad()
@@ -105,7 +104,7 @@ def mlm_accuracy(model, batches) -> float:
     model.eval()
     hits = total = 0
     for b in batches:
-        lab = np.asarray(b["labels"])
+        lab = to_numpy(xp.asarray(b["labels"]))
         out = model(b["input_ids"], b["attention_mask"], b.get("token_type_ids"), labels=lab)
         pred = out.prediction_logits.numpy().argmax(-1)  # only the masked positions, in row-major order
         gold = lab[lab != -100]
@@ -136,15 +135,15 @@ def step_to_fraction(steps, scores, fraction: float = 0.9):
     reach a(0) + fraction·(a(final) − a(0)), interpolated between the two checkpoints around the
     crossing: linearly in log(step), or linearly in step on the first segment (log 0 does not
     exist). None when there is no gain (the final score is not above the first)."""
-    s, a = np.asarray(steps, dtype=np.float64), np.asarray(scores, dtype=np.float64)
-    if len(s) != len(a) or len(a) < 2 or np.any(np.diff(s) <= 0) or s[0] < 0:
+    s, a = [float(x) for x in steps], [float(x) for x in scores]
+    if len(s) != len(a) or len(a) < 2 or any(y <= x for x, y in zip(s, s[1:])) or s[0] < 0:
         raise ValueError(f"step_to_fraction needs ascending steps from >= 0 and one score each, at least 2, got "
                          f"steps {list(s)} and {len(a)} scores")
     gain = a[-1] - a[0]
     if not gain > 0:
         return None
     target = a[0] + fraction * gain
-    k = int(np.argmax(a >= target - 1e-12))
+    k = next(i for i, x in enumerate(a) if x >= target - 1e-12)
     if k == 0:
         return float(s[0])
     t = (target - a[k - 1]) / (a[k] - a[k - 1])

@@ -112,7 +112,7 @@ def test_hidden_states_do_not_depend_on_padding_width():
     ids = np.array([[2, 7, 9, 3, 0], [2, 5, 6, 8, 3]])
     data = dict(input_ids=ids, attention_mask=(ids != 0).astype(np.int64), token_type_ids=np.zeros_like(ids))
     wide = {k: np.pad(v, ((0, 0), (0, 3))) for k, v in data.items()}
-    h, hw = hidden_states(bert, data, batch_size=1), hidden_states(bert, wide)
+    h, hw = npy(hidden_states(bert, data, batch_size=1)), npy(hidden_states(bert, wide))
     assert h.shape == (2, 5, 16) and hw.shape == (2, 8, 16)
     np.testing.assert_allclose(hw[0, :4], h[0, :4], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(hw[1, :5], h[1], rtol=1e-5, atol=1e-6)
@@ -124,7 +124,7 @@ def test_hidden_states_do_not_depend_on_padding_width():
 def test_sentence_features_average_the_real_tokens_only():
     h = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)
     m = np.array([[1, 1, 0], [1, 1, 1]])
-    np.testing.assert_allclose(sentence_features(h, m), [[1, 2], [8, 9]])
+    np.testing.assert_allclose(npy(sentence_features(h, m)), [[1, 2], [8, 9]])
 
 
 class FakeMLM:
