@@ -61,7 +61,7 @@ def test_quick_run_learns_pos_and_mlm_over_the_random_init(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     m = json.loads((tmp_path / "metrics.json").read_text())
     probes = m["results"]["generated"]["probes"]
-    assert set(probes) == {"pos", "sentiment", "nli", "mlm"}
+    assert set(probes) == {"pos", "pos_ambiguous", "sentiment", "nli", "mlm"}
     for name in ("mlm", "pos"):
         assert probes[name]["gain_over_step0"]["lo"] > 0, probes[name]["gain_over_step0"]
     assert len(probes["pos"]["per_seed"]) == 3 and m["results"]["generated"]["steps"][0] == 0
