@@ -83,8 +83,7 @@ SPECIFIC_BAD = {
                         ("--text", "{d}/empty.txt"), ("--text", "{d}/blank.txt"), ("--text", "{d}/zeros.bin"),
                         ("--text", "{d}/latin1.txt"), ("--text", "{d}/empty_folder"),
                         ("--text", "{d}/folder_with_bad_file")],
-    "contextual_embeddings": [("--ckpt", "{d}/no_such_ckpt"), ("--ckpt", "{d}/not_a_checkpoint"),
-                              ("--ckpt", "{d}/a_file")],
+    "contextual_embeddings": [("--seeds", "0"), ("--seeds", "x")],
     "contrastive": [("--ssl-images", "0"), ("--sup-steps", "0"), ("--batch-size", "0"), ("--epochs", "0"), ("--seeds", "0"), ("--lr", "0"),
                     ("--lr", "nan"), ("--temperature", "-0.5"), ("--probe-steps", "-1"),
                     ("--merge", "{d}/empty_folder"), ("--merge", ",")],
@@ -104,6 +103,7 @@ SPECIFIC_BAD = {
     "seq2seq_denoise": [("--steps", "0"), ("--ft-steps", "0"), ("--n-labelled", "0"), ("--d-model", "30"),
                         ("--dropout", "1.5"), ("--objectives", "mask,foo"), ("--objectives", ","),
                         ("--corpus", "gramar"), ("--corpus", "{d}/latin1.txt")],
+    "tree_induction": [("--seeds", "0"), ("--steps", "0"), ("--steps", "x")],
     "tour": [("--only", "gpt_sort,gpt_txt")],
 }
 
