@@ -40,7 +40,8 @@ from collections import Counter
 import numpy as np
 from tqdm import tqdm
 
-from common import one_blas_thread, parse_args, plt, positive_int, print_table, save_metrics, savefig
+from common import (claim_from_interval, one_blas_thread, parse_args, plt, positive_int, print_claims, print_table,
+                    save_metrics, savefig)
 
 import minissl as ms
 from minissl import datasets
@@ -298,7 +299,15 @@ def main():
                   f"[{_num(d['lo'])}, {_num(d['hi'])}] -> {o['verdict']}")
         for n, why in res["untimed"].items():
             print(f"  {n}: not timed ({why})")
-    metrics = {"results": results, "fraction": FRACTION, "settings": dict(S, steps=steps), "real_skipped": skipped,
+    claims = [claim_from_interval(f"{n} probe improves over the random init (step 0)", g["mean"], g["lo"], g["hi"],
+                                  len(seeds), where=f"{label} text")
+              for label, res in results.items() for n, pr in res["probes"].items()
+              for g in [pr["gain_over_step0"]]]
+    claims += [claim_from_interval(o["claim"], o["difference"]["mean"], o["difference"]["lo"], o["difference"]["hi"],
+                                   len(seeds), where=f"{label} text")
+               for label, res in results.items() for o in res["orderings"]]
+    print_claims(claims)
+    metrics = {"results": results, "claims": claims, "fraction": FRACTION, "settings": dict(S, steps=steps), "real_skipped": skipped,
                "headline": {label: {n: pr["by_step"][-1]["mean"] for n, pr in res["probes"].items()}
                             for label, res in results.items()},
                "when": {label: {n: _steps_text(pr["log10_s90"]) if pr["log10_s90"] else "no gain over step 0"
