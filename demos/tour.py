@@ -83,6 +83,11 @@ STEPS = [
      ["tasks.eng->fra.claims", "tasks.capital.claims", "tasks.plural.claims", "weights_unchanged"], [SMOLLM2]),
     ("seq2seq_denoise", "Seq2seq pre-training (BART, MASS)", "A model pre-trained to restore corrupted text "
      "fine-tunes better than one from scratch.", ["restore_exact_match", "finetune.pretrained", "finetune.scratch"]),
+    ("t5_multitask", "T5: every task as text-to-text", "One encoder-decoder pre-trained with span corruption answers "
+     "four tasks in words (sentiment, NLI, negation, QA). Per task: does pre-training beat the same multi-task model "
+     "from scratch, does the one multi-task model beat a task-specific model per task, and does it beat the "
+     "strongest cheap baseline? `verdicts` answers each from 95% intervals over seeds (--quick: 2 seeds, short runs).",
+     ["headline.multi_pretrained", "headline.multi_scratch", "headline.single_pretrained", "verdicts"]),
     ("multilingual", "Multilingual BERT", "Joint masked-LM training on two languages aligns translations "
      "(MRR), enabling zero-shot transfer.", ["mrr_joint_best", "mrr_separate", "mrr_random_init",
                                              "zero_shot_accuracy", "in_language_accuracy"]),
