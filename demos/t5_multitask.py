@@ -189,7 +189,7 @@ def main():
         tasks = data[s]
         pairs = {n: encode_pairs(tok, n, t.train) for n, t in tasks.items()}
         ev = {n: getattr(t, split) for n, t in tasks.items()}
-        batches = mixed_batches(pairs, args.batch, S["ft_steps"], np.random.default_rng(s), ids)
+        batches, _ = mixed_batches(pairs, args.batch, S["ft_steps"], np.random.default_rng(s), ids)
         results = {}
         for arm in ("multi_pretrained", "multi_scratch"):
             m = build()
@@ -203,7 +203,7 @@ def main():
         for k, n in enumerate(TASKS):
             m = build()
             m.load_state_dict(pre_state)
-            own = mixed_batches({n: pairs[n]}, args.batch, single_steps, np.random.default_rng(1000 * s + k), ids)
+            own, _ = mixed_batches({n: pairs[n]}, args.batch, single_steps, np.random.default_rng(1000 * s + k), ids)
             train(m, own, single_steps, args.ft_lr, f"single {n}")
             results["single_pretrained"].update(evaluate(m, tok, ids, {n: ev[n]}))
             bar.update()

@@ -27,7 +27,7 @@ span-corruption and mixed batches, answering and scoring. The model is
 :class:`~minissl.models.seq2seq.Seq2SeqTransformer`; batches are
 :func:`~minissl.text.collate.seq2seq_batch`'s: input_ids (B, S), attention_mask
 (B, S), decoder_input_ids (B, T) = [BOS] y, labels (B, T) = y [EOS] (-100 on
-padding); here ``task`` (B,) says which task each row comes from.
+padding).
 Demo: ``demos/t5_multitask.py``.
 """
 from __future__ import annotations
@@ -102,23 +102,23 @@ def span_corruption_batch(docs, ids: dict, rng, noise_density: float = 0.15, mea
     return seq2seq_batch(pairs, ids["pad"], ids["bos"], ids["eos"])
 
 
-def mixed_batches(pairs_by_task: dict, batch_size: int, steps: int, rng, ids: dict) -> list[dict]:
+def mixed_batches(pairs_by_task: dict, batch_size: int, steps: int, rng, ids: dict):
     """``steps`` batches over the pooled (source, target) pairs of all tasks (examples-proportional
-    mixing), in passes reshuffled by ``rng``; each batch also carries ``task`` (B,), an index into
-    the order of ``pairs_by_task``. One task in the dict gives its single-task batches."""
+    mixing), in passes reshuffled by ``rng``. Returns ``(batches, tasks)``: each batch goes into the
+    model whole (``model(**batch)``), and ``tasks[i]`` (B,) says which task each row of batch i
+    comes from (an index into the order of ``pairs_by_task``). One task gives single-task batches."""
     pool = [(k, p) for k, pairs in enumerate(pairs_by_task.values()) for p in pairs]
     if not pool:
         raise ValueError("mixed_batches: no examples; give at least one task with pairs")
     epochs = -(-steps * batch_size // len(pool)) + 1
-    out = []
+    batches, tasks = [], []
     for rows in minibatches(len(pool), batch_size, epochs, rng, drop_last=len(pool) >= batch_size):
         chosen = [pool[i] for i in rows]
-        batch = seq2seq_batch([p for _, p in chosen], ids["pad"], ids["bos"], ids["eos"])
-        batch["task"] = np.array([k for k, _ in chosen], dtype=np.int64)
-        out.append(batch)
-        if len(out) == steps:
+        batches.append(seq2seq_batch([p for _, p in chosen], ids["pad"], ids["bos"], ids["eos"]))
+        tasks.append(np.array([k for k, _ in chosen], dtype=np.int64))
+        if len(batches) == steps:
             break
-    return out
+    return batches, tasks
 
 
 def answer(model, tok, sources, ids: dict, batch_size: int = 200, max_new_tokens: int = 32) -> list[str]:

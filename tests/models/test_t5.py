@@ -79,15 +79,14 @@ def test_span_corruption_batch_holds_the_whole_text_and_its_sentinels(tok):
 def test_mixed_batches_mix_the_tasks_in_proportion(tok):
     ids = special_ids(tok)
     pairs = {"a": [([5, 6], [7])] * 60, "b": [([8], [9])] * 30, "c": [([10], [11, 12])] * 30}
-    batches = mixed_batches(pairs, 12, 10, np.random.default_rng(0), ids)  # 120 rows: one pass over the pool
-    assert len(batches) == 10 and all(len(b["task"]) == 12 for b in batches)
-    assert sum(len(set(b["task"].tolist())) > 1 for b in batches) >= 9  # nearly every batch mixes tasks
-    counts = np.bincount(np.concatenate([b["task"] for b in batches]), minlength=3)
-    np.testing.assert_array_equal(counts, [60, 30, 30])  # one pass: every example exactly once
-    for b in batches:  # each row's inputs are those of the task it is labelled with
-        for row, k in zip(b["input_ids"], b["task"]):
+    batches, tasks = mixed_batches(pairs, 12, 10, np.random.default_rng(0), ids)  # 120 rows: one pass over the pool
+    assert len(batches) == len(tasks) == 10 and all(len(t) == 12 for t in tasks)
+    assert sum(len(set(t.tolist())) > 1 for t in tasks) >= 9  # nearly every batch mixes tasks
+    np.testing.assert_array_equal(np.bincount(np.concatenate(tasks), minlength=3), [60, 30, 30])  # each example once
+    for b, t in zip(batches, tasks):  # each row's inputs are those of the task it is labelled with
+        for row, k in zip(b["input_ids"], t):
             assert int(row[0]) == (5, 8, 10)[k]
-    longer = mixed_batches(pairs, 12, 25, np.random.default_rng(0), ids)  # more steps than one pass: reshuffled
+    longer, _ = mixed_batches(pairs, 12, 25, np.random.default_rng(0), ids)  # more steps than one pass: reshuffled
     assert len(longer) == 25
     with pytest.raises(ValueError, match="no examples"):
         mixed_batches({"a": []}, 4, 2, np.random.default_rng(0), ids)
@@ -110,7 +109,7 @@ def test_tiny_model_learns_several_tasks_at_once_and_answers_in_label_words(tok)
     m = Seq2SeqTransformer(len(tok), 32, 4, 1, 1, 64, 0.0, max_position=96, pad_id=ids["pad"])
     opt = Adam(m.parameters(), lr=3e-3)
     losses = []
-    for b in mixed_batches(pairs, 12, 120, np.random.default_rng(0), ids):
+    for b in mixed_batches(pairs, 12, 120, np.random.default_rng(0), ids)[0]:
         loss = m.loss(b)
         opt.zero_grad()
         loss.backward()
