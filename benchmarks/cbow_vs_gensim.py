@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from minissl import backend  # noqa: E402
-from minissl.models.cbow import train_cbow  # noqa: E402
+from minissl.models.word2vec import train_cbow  # noqa: E402
 from minissl.models.word_vectors import KeyedVectors  # noqa: E402
 
 try:

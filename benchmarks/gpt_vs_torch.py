@@ -145,7 +145,7 @@ def torch_setup(model, sched):
 
 def ms_step(model, opt, sched, params, x, y):
     import minissl as ms
-    _, loss = model(x, y)
+    loss = model(x, y).loss
     opt.zero_grad()
     loss.backward()
     ms.nn.utils.clip_grad_norm_(params, 1.0)

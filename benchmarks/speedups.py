@@ -75,7 +75,7 @@ def cbow_epoch():
     from gensim.test.utils import datapath
     from gensim.utils import simple_preprocess
 
-    from minissl.models.cbow import train_cbow
+    from minissl.models.word2vec import train_cbow
     lee = [simple_preprocess(line) for line in open(datapath("lee_background.cor"), encoding="utf-8")]
     return lambda: train_cbow(lee, epochs=1, progress=False)
 

@@ -28,7 +28,7 @@ import io
 import ae_common as C
 import fashion_common as FC
 import numpy as np
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import one_blas_thread, parse_args, plt, print_table, save_metrics, savefig
 from ae_common import SEEDS_FLAG
 
 import minissl as ms
@@ -227,6 +227,7 @@ def _figures(args, keep, rd, m):
 
 def main():
     a = parse_args("ae_generative", __doc__.splitlines()[0], seeds=SEEDS_FLAG)
+    one_blas_thread()
     metrics, table = run(a)
     print_table(table, ["experiment", "value", "note"], "VQ-VAE, compression and VAE (held-out Fashion-MNIST)")
     print("metrics:", save_metrics(a, metrics))

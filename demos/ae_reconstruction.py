@@ -17,7 +17,7 @@ from __future__ import annotations
 import ae_common as C
 import fashion_common as FC
 import numpy as np
-from common import parse_args, plt, print_table, save_metrics, savefig
+from common import one_blas_thread, parse_args, plt, print_table, save_metrics, savefig
 from ae_common import SEEDS_FLAG
 
 import minissl as ms
@@ -123,6 +123,7 @@ def _figures(args, keep):
 
 def main():
     a = parse_args("ae_reconstruction", __doc__.splitlines()[0], seeds=SEEDS_FLAG)
+    one_blas_thread()
     metrics, table = run(a)
     print_table(table, ["experiment", "baseline", "model", "verdict"], "Reconstruction MSE per pixel (held-out)")
     print("metrics:", save_metrics(a, metrics))

@@ -20,11 +20,11 @@ times on a 2-core CPU shared with other jobs are stored as ``seconds``.
 from __future__ import annotations
 
 import ae_anomaly
-import ae_common  # sets single-threaded BLAS before NumPy starts; the --seeds flag
+import ae_common  # the --seeds flag
 import ae_discrete
 import ae_generative
 import ae_reconstruction
-from common import comma_list, parse_args, print_table, save_metrics
+from common import comma_list, one_blas_thread, parse_args, print_table, save_metrics
 
 PARTS = [("reconstruction", ae_reconstruction), ("anomaly", ae_anomaly), ("discrete", ae_discrete),
          ("generative", ae_generative)]
@@ -37,6 +37,7 @@ def main(argv=None):
                       only=(comma_list(*(p for p, _ in PARTS), empty_means_all=True), "",
                             "comma-separated parts to run (default: all): " + ",".join(p for p, _ in PARTS)),
                       seeds=ae_common.SEEDS_FLAG)
+    one_blas_thread()
     wanted = [p.strip() for p in args.only.split(",") if p.strip()] or [p for p, _ in PARTS]
     metrics, table = {}, []
     for name, mod in PARTS:

@@ -38,7 +38,7 @@ from minissl import backend, datasets
 from minissl.backend import xp
 from minissl.metrics import bootstrap_ci, mean_ci, spearman, verdict
 from minissl.models.bert import BertModel
-from minissl.models.cbow import train_cbow
+from minissl.models.word2vec import train_cbow
 from minissl.models.hf_bert import MINILM_INSTALL, find_minilm, load_tokenizer
 from minissl.tensor import no_grad
 from minissl.text import pad_batch, split_sentences

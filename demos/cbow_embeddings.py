@@ -25,7 +25,8 @@ from common import parse_args, plt, positive_int, print_table, save_metrics, sav
 
 import minissl as ms
 from minissl import optim
-from minissl.models.cbow import CBOW, build_vocab, train_cbow
+from minissl.models.cbow import CBOW
+from minissl.models.word2vec import build_vocab, train_cbow
 from minissl.text import Corpus, load_text_corpus, split_sentences
 from minissl.train import fit
 

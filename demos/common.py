@@ -308,6 +308,20 @@ def savefig(fig, args, name: str) -> str:
 EXIT_SKIPPED = 77
 
 
+
+def one_blas_thread():
+    """Run the BLAS library (OpenBLAS or MKL behind NumPy) on one thread, from here on.
+
+    For demos whose matrix products are small: splitting a small GEMM over threads
+    costs more in hand-over than it saves, and on a shared 2-core CPU the threads
+    also compete with the rest of the machine. Called explicitly in a demo's ``main``,
+    never as a side effect of an import (threadpoolctl comes with scikit-learn)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1, user_api="blas")
+
 def skip(name: str, why: str):
     """Stop demo ``name`` here: ``why`` (what is missing, then ``run: <the fix>``) on stderr, exit EXIT_SKIPPED."""
     print(f"{name}: {why}", file=sys.stderr, flush=True)

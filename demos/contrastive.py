@@ -42,7 +42,7 @@ import time
 
 import fashion_common as FC
 import numpy as np
-from common import parse_args, plt, positive_float, positive_int, print_table, save_metrics, savefig
+from common import one_blas_thread, parse_args, plt, positive_float, positive_int, print_table, save_metrics, savefig
 
 import minissl as ms
 from minissl import nn
@@ -232,6 +232,7 @@ def main(argv=None):
                       probe_steps=(positive_int, 300, "Adam steps of the linear probe"),
                       merge=(run_folders, None, "summarise earlier single-seed runs instead of training: their "
                                                 "--out folders, comma-separated (seeds run as parallel processes)"))
+    one_blas_thread()
     args.seeds = args.seeds or (1 if args.quick else 3)
     args.epochs = args.epochs or (3 if args.quick else 6)
     args.ssl_images = args.ssl_images or (2000 if args.quick else 3000)

@@ -9,15 +9,10 @@ Student-t interval, and metrics.json keeps every seed's value (:func:`summary`).
 """
 from __future__ import annotations
 
-import os
+import numpy as np
+from common import skip
 
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")  # small GEMMs: one BLAS thread is faster on a shared 2-core CPU
-
-import numpy as np  # noqa: E402
-from common import skip  # noqa: E402
-
-from minissl.metrics import mean_ci  # noqa: E402
+from minissl.metrics import mean_ci
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 

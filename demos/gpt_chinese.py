@@ -28,15 +28,13 @@ from __future__ import annotations
 import math
 import os
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matmuls: BLAS threads only fight on a busy CPU
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from common import parse_args, plt, positive_int, print_table, save_metrics, savefig, skip  # noqa: E402
-from minissl.backend import xp  # noqa: E402
-from minissl.datasets import DatasetMissing, chinese_poems, chinese_text  # noqa: E402
-from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, train_lm  # noqa: E402
-from minissl.text import CharTokenizer  # noqa: E402
+from common import one_blas_thread, parse_args, plt, positive_int, print_table, save_metrics, savefig, skip
+from minissl.backend import xp
+from minissl.datasets import DatasetMissing, chinese_poems, chinese_text
+from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, train_lm
+from minissl.text import CharTokenizer
 
 BATCH = 16
 
@@ -85,6 +83,7 @@ def cjk_font():
 def main():
     args = parse_args("gpt_chinese", __doc__.split("\n")[0],
                       steps=(positive_int, None, "training steps (default 2000, --quick 300)"))
+    one_blas_thread()
     steps = args.steps or (300 if args.quick else 2000)
     train_text, val_text, titles = load_split()
     tok = CharTokenizer.from_corpus(train_text + val_text)  # one alphabet for the GPT and both baselines

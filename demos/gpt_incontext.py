@@ -66,7 +66,7 @@ def accuracy_by_shots(model, rng, n_tasks, seen):
     out = {}
     for k in SHOTS:
         ids, answer = prompts(tasks, k, rng)
-        logits, _ = model(ids)
+        logits = model(ids).logits
         guess = logits.numpy()[:, -1, :N_MEANINGS].argmax(-1)  # the answer is a meaning token
         out[k] = float((guess == answer).mean())
     return out

@@ -24,18 +24,15 @@ characters one token covers and that decoding gives back the text exactly.
 from __future__ import annotations
 
 import math
-import os
 import time
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matmuls: BLAS threads only fight on a busy CPU
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from common import parse_args, plt, positive_int, print_table, save_metrics, savefig, skip  # noqa: E402
-from minissl.backend import xp  # noqa: E402
-from minissl.datasets import SHAKESPEARE_VALIDATION, DatasetMissing, shakespeare_split  # noqa: E402
-from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, train_lm  # noqa: E402
-from minissl.text import ByteBPETokenizer, CharTokenizer  # noqa: E402
+from common import one_blas_thread, parse_args, plt, positive_int, print_table, save_metrics, savefig, skip
+from minissl.backend import xp
+from minissl.datasets import SHAKESPEARE_VALIDATION, DatasetMissing, shakespeare_split
+from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, train_lm
+from minissl.text import ByteBPETokenizer, CharTokenizer
 
 BATCH, EVAL_BATCHES = 12, 50
 RECIPE = dict(lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1, grad_clip=1.0)  # min lr = 0.1 x lr (train_lm's default)
@@ -70,6 +67,7 @@ def main():
                       steps=(positive_int, None, "training steps (default 2000, --quick 500)"),
                       bpe_vocab=(positive_int, 2000, "vocabulary of the byte-level BPE (at least 257)"),
                       check=bpe_vocab_fits)
+    one_blas_thread()
     steps = args.steps or (500 if args.quick else 2000)
     try:
         train_text, val_text = shakespeare_split()

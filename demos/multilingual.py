@@ -37,24 +37,22 @@ Writes runs/multilingual/{metrics.json, mrr_by_layer.png, word_pairs_2d.png}.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matmuls: BLAS threads only fight on a busy CPU
+import numpy as np
 
-import numpy as np  # noqa: E402
+from common import (nonneg_float, one_blas_thread, one_of, parse_args, plt, positive_int, print_table,
+                    save_metrics, savefig)
 
-from common import nonneg_float, one_of, parse_args, plt, positive_int, print_table, save_metrics, savefig  # noqa: E402
-
-import minissl as ms  # noqa: E402
-from minissl.models.bert import BertConfig, BertForPreTraining  # noqa: E402
-from minissl.models.bert_heads import BertForSequenceClassification, BertForTokenClassification  # noqa: E402
-from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_ranks, joint_tokenizer,  # noqa: E402
+import minissl as ms
+from minissl.models.bert import BertConfig, BertForPreTraining
+from minissl.models.bert_heads import BertForSequenceClassification, BertForTokenClassification
+from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_ranks, joint_tokenizer,
                                          mean_shift, mean_word_vectors)
-from minissl.tasks.world import world_corpus  # noqa: E402
-from minissl.tasks import encode_task, grammar_vocab, lexicon, load_task  # noqa: E402
-from minissl.text import mask_tokens, pad_batch  # noqa: E402
-from minissl.train import finetune, fit, label_accuracy, make_optimizer  # noqa: E402
+from minissl.tasks.world import world_corpus
+from minissl.tasks import encode_task, grammar_vocab, lexicon, load_task
+from minissl.text import mask_tokens, pad_batch
+from minissl.train import finetune, fit, label_accuracy, make_optimizer
 
 
 def settings(quick):
@@ -136,6 +134,7 @@ def main():
                                       "how strongly the stories follow the shared world (0 = plain grammar)"),
                       steps=(positive_int, None,
                              "joint pre-training steps (default: the preset's; alignment keeps growing with more)"))
+    one_blas_thread()
     S = settings(args.quick)
     if args.steps is not None:
         S["steps"] = args.steps

@@ -102,7 +102,7 @@ def train(model, batches, steps, lr, desc, log_every=10, evaluate=None, eval_eve
     Returns (step, smoothed loss) points and, with ``evaluate(model)``, (step, score) points."""
     opt, sched = make_optimizer(model, lr, weight_decay=0.01, betas=(0.9, 0.999), warmup=max(1, steps // 20),
                                 total_steps=steps, decay="linear")
-    hist = fit(model, batches, steps, loss_fn=lambda m, batch: m.loss(batch), optimizer=opt, scheduler=sched,
+    hist = fit(model, batches, steps, loss_fn=lambda m, batch: m(**batch).loss, optimizer=opt, scheduler=sched,
                grad_clip=1.0, eval_fn=evaluate, eval_every=eval_every, desc=desc)
     curve, avg = [], None
     for step, loss in enumerate(hist["loss"]):  # exponential moving average: the trend under the batch noise

@@ -22,7 +22,8 @@ from . import backend
 from .backend import manual_seed, xp
 from .devices import amp, autocast, backends, cuda, device
 from .gradcheck import GradcheckError, gradcheck
-from .io import CheckpointError, SafetensorsError, load, load_safetensors, save, save_safetensors
+from .io import CheckpointError, load, save
+from .safetensors import SafetensorsError, load_safetensors, save_safetensors
 from .ops import (abs, add, all, amax, amin, any, argmax, argmin, argsort, cat, chunk, clamp, clone,  # noqa: F401,A004
                   div, exp, flatten, gather, log, matmul, max, maximum, mean, min, minimum, mul, one_hot, pow,
                   norm, relu, roll, sigmoid, softmax, sort, split, sqrt, stack, std, sub, sum, tanh, topk, tril,

@@ -84,10 +84,10 @@ def test_backend_name_is_case_and_space_insensitive():
 # utils/data.py is host-side data loading: sample orders are NumPy index lists
 # and NumPy samples are turned into tensors by ms.tensor at the boundary.
 # datasets/ reads files on the host and returns NumPy arrays, like a DataLoader's source;
-# gguf.py is file I/O (the GGUF reader beside io.py); callers move its arrays to the backend.
+# gguf.py and safetensors.py are file I/O (readers beside io.py); callers move their arrays to the backend.
 # speedups.py holds the CPU tricks, which are about NumPy itself (its allocator, np.add.at, in-place ufuncs).
 # e5s1.py is file I/O like gguf.py; train.py draws the host-side data order (minibatches).
-ALLOWED = {"backend.py", "speedups.py", "io.py", "gguf.py", "e5s1.py", "metrics.py", "train.py",
+ALLOWED = {"backend.py", "speedups.py", "io.py", "gguf.py", "safetensors.py", "e5s1.py", "metrics.py", "train.py",
            str(pathlib.Path("utils", "data.py"))}
 ALLOWED_DIRS = {"text", "tasks", "datasets"}
 

@@ -6,7 +6,8 @@ import struct
 import numpy as np
 import pytest
 
-from minissl.io import CheckpointError, read_safetensors, save_safetensors
+from minissl.io import CheckpointError
+from minissl.safetensors import read_safetensors, save_safetensors
 
 
 def _arrays(seed=0):

@@ -1,5 +1,5 @@
 """Hostile ``.safetensors`` files: every malformed header is refused with the reader's
-one error type (:class:`minissl.io.SafetensorsError`), in one sentence naming the file
+one error type (:class:`minissl.safetensors.SafetensorsError`), in one sentence naming the file
 and the tensor, before anything is allocated. The rules are the reference
 ``safetensors`` library's: header length bounded and inside the file, a JSON object,
 known dtypes, non-negative integer shapes, offsets that tile the data region exactly
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import minissl as ms
-from minissl.io import CheckpointError, SafetensorsError, read_safetensors, save_safetensors
+from minissl.io import CheckpointError
+from minissl.safetensors import SafetensorsError, read_safetensors, save_safetensors
 
 F4 = struct.pack("<4f", 1.0, 2.0, 3.0, 4.0)  # four float32s: 16 bytes of data
 
@@ -158,7 +159,7 @@ def test_ms_load_safetensors_returns_tensors_and_round_trips_metadata(tmp_path):
     got = ms.load_safetensors(p)
     assert set(got) == {"w", "ids"} and all(isinstance(v, ms.Tensor) for v in got.values())
     assert got["w"].shape == (2, 3) and got["w"].dtype == np.float32 and got["ids"].dtype == np.int64
-    assert ms.io.read_safetensors_metadata(p) == {"format": "pt", "step": "7"}
+    assert ms.safetensors.read_safetensors_metadata(p) == {"format": "pt", "step": "7"}
 
 
 @pytest.mark.parametrize("tensors, metadata, words", [
@@ -184,4 +185,4 @@ def test_metadata_agrees_with_the_safetensors_package(tmp_path):
         assert f.metadata() == {"format": "np", "note": "é"}
     q = tmp_path / "theirs.safetensors"
     st.save_file({"a": np.ones(3, np.float32)}, str(q), metadata={"format": "np", "k": "v"})
-    assert ms.io.read_safetensors_metadata(q) == {"format": "np", "k": "v"}
+    assert ms.safetensors.read_safetensors_metadata(q) == {"format": "np", "k": "v"}

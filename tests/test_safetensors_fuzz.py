@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minissl.io import SafetensorsError, read_safetensors, save_safetensors
+from minissl.safetensors import SafetensorsError, read_safetensors, save_safetensors
 
 try:
     from safetensors.numpy import load as reference_load

@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from types import SimpleNamespace
 
 from .. import backend
 from .. import io as msio
@@ -35,6 +34,7 @@ from ..backend import xp
 from ..tensor import Tensor, no_grad
 from ..nn.attention import padding_mask
 from ..nn.transformer import ACTIVATIONS, SinusoidalPositionalEmbedding, TransformerEncoder
+from .outputs import BaseModelOutput, PreTrainingOutput
 
 
 @dataclasses.dataclass
@@ -173,23 +173,6 @@ def BertEncoder(c: BertConfig) -> TransformerEncoder:
                               c.attention_probs_dropout_prob)
 
 
-@dataclasses.dataclass
-class BertOutput:
-    """``last_hidden_state`` (B, T, H), ``pooler_output`` (B, H) or None, ``hidden_states``
-    (embeddings + one per layer, each (B, T, H)), ``attentions`` (one (B, heads, T, T)
-    per layer when asked for). Unpacks as ``seq, pooled = model(ids)``."""
-    last_hidden_state: Tensor
-    pooler_output: Tensor | None
-    hidden_states: tuple = ()
-    attentions: tuple = ()
-
-    def __iter__(self):
-        return iter((self.last_hidden_state, self.pooler_output))
-
-    def __getitem__(self, i):
-        return (self.last_hidden_state, self.pooler_output, self.hidden_states, self.attentions)[i]
-
-
 class PreTrainedMixin:
     """``save_pretrained(dir)`` / ``from_pretrained(dir)`` for minissl's own checkpoints:
     ``config.json`` (the BertConfig and the head's arguments) + ``model.npz`` (weights).
@@ -253,7 +236,8 @@ class PreTrainedMixin:
 
 class BertModel(PreTrainedMixin, nn.Module):
     """Embeddings -> encoder -> pooler. ``forward(input_ids, attention_mask=None,
-    token_type_ids=None, position_ids=None, output_attentions=False)`` -> :class:`BertOutput`."""
+    token_type_ids=None, position_ids=None, output_attentions=False)`` -> 
+    :class:`~minissl.models.outputs.BaseModelOutput`."""
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
         super().__init__()
@@ -275,7 +259,7 @@ class BertModel(PreTrainedMixin, nn.Module):
         x = self.embeddings(ids, token_type_ids, position_ids)
         y, hidden, att = self.encoder(x, padding_mask(attention_mask), need_weights=output_attentions)
         pooled = self.pooler(y) if self.pooler is not None else None
-        return BertOutput(y, pooled, hidden, att)
+        return BaseModelOutput(y, pooled, hidden, att)
 
 
 class BertLMPredictionHead(nn.Module):
@@ -324,9 +308,8 @@ class BertForPreTraining(PreTrainedMixin, nn.Module):
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, sentence_label=None,
                 output_attentions=False):
         out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions=output_attentions)
-        seq, pooled = out
-        res = SimpleNamespace(loss=None, mlm_loss=None, sentence_loss=None, prediction_logits=None,
-                              seq_relationship_logits=self.cls.seq_relationship(pooled), bert=out)
+        seq = out.last_hidden_state
+        res = PreTrainingOutput(seq_relationship_logits=self.cls.seq_relationship(out.pooler_output), bert=out)
         losses = []
         if labels is not None:
             lab = _ids(labels).reshape(-1)

@@ -20,7 +20,6 @@ Demo: ``demos/bert_pretrain_finetune.py``.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 
 from .. import nn
@@ -29,6 +28,7 @@ from ..backend import xp
 from ..tensor import no_grad
 from .bert import BertConfig, BertModel, PreTrainedMixin, _ids, init_bert_weights
 from .hf_bert import mean_pooling
+from .outputs import QuestionAnsweringOutput, SequenceClassifierOutput
 
 
 class _Head(PreTrainedMixin, nn.Module):
@@ -67,13 +67,14 @@ class BertForSequenceClassification(_Head):
         return {"num_labels": self.num_labels, "pooling": self.pooling}
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
-        seq, pooled = self.bert(input_ids, attention_mask, token_type_ids)
+        out = self.bert(input_ids, attention_mask, token_type_ids)
+        seq, pooled = out.last_hidden_state, out.pooler_output
         if self.pooling == "mean":
             mask = xp.ones(seq.shape[:2], dtype=xp.int64) if attention_mask is None else attention_mask
             pooled = mean_pooling(seq, mask)
         logits = self.classifier(self.dropout(pooled))
         loss = F.cross_entropy(logits, _ids(labels)) if labels is not None else None
-        return SimpleNamespace(loss=loss, logits=logits)
+        return SequenceClassifierOutput(logits, loss)
 
 
 class BertForTokenClassification(_Head):
@@ -84,12 +85,12 @@ class BertForTokenClassification(_Head):
         super().__init__(config, num_labels, add_pooling_layer=False)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
-        seq, _ = self.bert(input_ids, attention_mask, token_type_ids)
+        seq = self.bert(input_ids, attention_mask, token_type_ids).last_hidden_state
         logits = self.classifier(self.dropout(seq))
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.reshape(-1, self.num_labels), _ids(labels).reshape(-1))
-        return SimpleNamespace(loss=loss, logits=logits)
+        return SequenceClassifierOutput(logits, loss)
 
 
 class BertForQuestionAnswering(PreTrainedMixin, nn.Module):
@@ -106,7 +107,7 @@ class BertForQuestionAnswering(PreTrainedMixin, nn.Module):
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, start_positions=None,
                 end_positions=None):
-        seq, _ = self.bert(input_ids, attention_mask, token_type_ids)
+        seq = self.bert(input_ids, attention_mask, token_type_ids).last_hidden_state
         logits = self.qa_outputs(seq)                                  # (B, T, 2)
         start, end = logits[..., 0], logits[..., 1]
         if attention_mask is not None:  # padding can never be an answer
@@ -115,7 +116,7 @@ class BertForQuestionAnswering(PreTrainedMixin, nn.Module):
         loss = None
         if start_positions is not None:
             loss = (F.cross_entropy(start, _ids(start_positions)) + F.cross_entropy(end, _ids(end_positions))) * 0.5
-        return SimpleNamespace(loss=loss, start_logits=start, end_logits=end)
+        return QuestionAnsweringOutput(start, end, loss)
 
 
 def best_span(start_logits, end_logits, allowed=None, max_answer_len: int = 30):

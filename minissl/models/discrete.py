@@ -95,17 +95,23 @@ class DiscreteAutoEncoder(nn.Module):
         return self.decode(self.code(x))
 
     def loss(self, x: Tensor) -> Tensor:
-        """MSE; for one-hot codes plus ``balance``·(log K - H(p̄)), p̄ the batch-mean of
-        softmax(logits): without it one prototype (the mean digit) can win every
-        input early on and the other K-1 codes never get a gradient."""
+        """MSE; for one-hot codes plus ``balance``·(log K - I), with I = H(p̄) - mean_i H(p_i) the
+        mutual information between an input and its code under p_i = softmax(logits_i) and
+        p̄ = mean_i p_i (IMSAT, Hu et al. 2017). Without it one prototype (the mean image) wins
+        every input early on and the other K-1 codes never get a gradient. H(p̄) alone is not
+        enough: an encoder that gives every input the same uniform p maximises it, and training
+        finds exactly that constant encoder; the -H(p_i) term asks each input to commit."""
         logits = self.encoder(x)
         if self.kind == "binary":
             return F.mse_loss(self.decode(binary_code(logits)), x)
         rec = F.mse_loss(self.decode(gumbel_softmax(logits, self.tau, hard=True, noise=self.training)), x)
         if not self.balance:
             return rec
-        p = F.softmax(logits, dim=-1).mean(dim=0)
-        return rec + self.balance * (math.log(self.code_dim) + (p * (p + 1e-8).log()).sum())
+        p = F.softmax(logits, dim=-1)
+        p_bar = p.mean(dim=0)
+        h_marginal = -(p_bar * (p_bar + 1e-8).log()).sum()
+        h_conditional = -(p * (p + 1e-8).log()).sum(dim=-1).mean()
+        return rec + self.balance * (math.log(self.code_dim) - h_marginal + h_conditional)
 
     def assign(self, x: Tensor):
         """Cluster index of each row (one-hot codes) as a backend int array."""

@@ -42,6 +42,7 @@ from ..backend import xp
 from ..tensor import as_array, no_grad
 from ..train import fit, make_optimizer, save_checkpoint  # noqa: F401 - save_checkpoint: GPT checkpoints
 from .config_check import check_fields
+from .outputs import CausalLMOutput
 
 
 @dataclass
@@ -150,13 +151,13 @@ class GPT(nn.Module):
 
     def forward(self, idx, targets=None, cache=None):
         """Logits (B, T, V), and the mean next-token loss if ``targets`` (B, T) is given
-        (entries equal to -100 are ignored). Returns ``(logits, loss)``, loss None without targets."""
+        (entries equal to -100 are ignored). Returns a :class:`CausalLMOutput` (``.logits``,
+        ``.loss``); ``targets`` are already shifted (y[t] = x[t+1]), as in minGPT."""
         logits = self.lm_head(self.features(idx, cache))
         if targets is None:
-            return logits, None
+            return CausalLMOutput(logits)
         t = as_array(targets)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), t.reshape(-1))
-        return logits, loss
+        return CausalLMOutput(logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), t.reshape(-1)))
 
     # ------------------------------------------------------------------ generation
     @no_grad()
@@ -230,7 +231,7 @@ def evaluate_lm(model, batches):
     total, count = 0.0, 0
     for x, y in batches:
         y = xp.asarray(y)
-        _, loss = model(xp.asarray(x), y)
+        loss = model(xp.asarray(x), y).loss
         n = int((y != -100).sum())
         total, count = total + float(loss.item()) * n, count + n
     model.train(was_training)
@@ -240,7 +241,7 @@ def evaluate_lm(model, batches):
 def lm_loss(model, batch):
     """Mean next-token loss of a batch ``(x, y)`` of int arrays (B, T); targets -100 are ignored."""
     x, y = batch
-    return model(xp.asarray(x), xp.asarray(y))[1]
+    return model(xp.asarray(x), xp.asarray(y)).loss
 
 
 def train_lm(model, get_batch, steps: int, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95), warmup=None,

@@ -1,7 +1,7 @@
 """Real pre-trained BERT: open a Hugging Face checkpoint with the code you just read.
 
 A Hugging Face BERT directory holds three files: ``config.json`` (the sizes),
-``model.safetensors`` (the weights, read by :func:`minissl.io.read_safetensors`)
+``model.safetensors`` (the weights, read by :func:`minissl.safetensors.read_safetensors`)
 and ``vocab.txt`` (the WordPiece vocabulary). minissl's :class:`BertModel` computes
 what Hugging Face's does, with the embeddings under the same names and each encoder
 layer the shared :class:`~minissl.nn.TransformerBlock`, so loading is renaming:
@@ -49,6 +49,7 @@ from pathlib import Path
 
 from .. import backend
 from .. import io as msio
+from .. import safetensors as st
 from .. import ops as F
 from ..backend import xp
 from ..nn.layers import Embedding
@@ -205,8 +206,8 @@ def from_hf_pretrained(cls, directory, **kwargs):
     raw = read_json_object(config_path)
     config = config_from_hf(raw, source=config_path)
     # the header alone first: sizes are compared before anything is allocated
-    check_weights_match_config(config, msio.read_safetensors_header(weights), weights, config_path)
-    state = msio.read_safetensors(weights)
+    check_weights_match_config(config, st.read_safetensors_header(weights), weights, config_path)
+    state = st.read_safetensors(weights)
     if "num_labels" in getattr(cls, "_extra_keys", ()) and "num_labels" not in kwargs and "id2label" in raw:
         kwargs["num_labels"] = len(raw["id2label"])  # HF stores the classes, not their count
     if cls is BertModel and "add_pooling_layer" not in kwargs:
@@ -404,7 +405,7 @@ def save_pretrained(model, directory) -> None:
     state = {to_hf_name(k): v for k, v in model.state_dict().items()}
 
     def write(folder):
-        msio.save_safetensors(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+        st.save_safetensors(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
         msio.write_atomic(os.path.join(folder, "config.json"), [json.dumps(config, indent=2).encode()])
 
     msio.write_directory_atomic(directory, write)

@@ -42,6 +42,7 @@ import warnings
 from pathlib import Path
 
 from .. import io as msio
+from .. import safetensors as st
 from .. import nn
 from ..backend import xp
 from .config_check import read_json_object
@@ -113,7 +114,7 @@ def save_pretrained(model: GPT, directory) -> None:
     config, state = to_hf_config(model), to_hf_state(model)
 
     def write(folder):
-        msio.save_safetensors(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+        st.save_safetensors(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
         msio.write_atomic(os.path.join(folder, "config.json"), [json.dumps(config, indent=2).encode()])
 
     msio.write_directory_atomic(directory, write)
@@ -196,7 +197,7 @@ def from_pretrained(directory) -> GPT:
     if not weights.exists():
         raise FileNotFoundError(f"no model.safetensors in {str(directory)!r}")
     config, act, eps = config_from_hf(read_json_object(config_path), source=config_path)
-    header = msio.read_safetensors_header(weights)  # sizes checked before a model is allocated
+    header = st.read_safetensors_header(weights)  # sizes checked before a model is allocated
     for name, want in (("wte.weight", (config.vocab_size, config.n_embd)),
                        ("wpe.weight", (config.block_size, config.n_embd))):
         got = next((tuple(s) for k, (_, s) in header.items() if k in (name, "transformer." + name)), None)
@@ -208,6 +209,6 @@ def from_pretrained(directory) -> GPT:
             m.eps = eps
     for b in model.h:
         b.mlp.activation = act
-    from_hf_state(model, msio.read_safetensors(weights), source=weights)
+    from_hf_state(model, st.read_safetensors(weights), source=weights)
     model.eval()
     return model

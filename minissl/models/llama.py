@@ -43,6 +43,7 @@ from ..nn.attention import padding_mask
 from ..tensor import Tensor, no_grad
 from ..text.gguf_bpe import GGUFTokenizer
 from .gpt import sample_next
+from .outputs import CausalLMOutput
 
 
 @dataclasses.dataclass
@@ -71,13 +72,6 @@ class LlamaConfig:
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError(f"LlamaConfig: num_attention_heads ({self.num_attention_heads}) must be a multiple of "
                              f"num_key_value_heads ({self.num_key_value_heads})")
-
-
-@dataclasses.dataclass
-class CausalLMOutput:
-    """``logits`` (B, T, V); ``loss``: mean next-token cross-entropy when labels were given."""
-    logits: Tensor
-    loss: Tensor | None = None
 
 
 class LlamaForCausalLM(nn.Module):

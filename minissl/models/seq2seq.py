@@ -33,6 +33,7 @@ from ..backend import xp
 from ..nn.attention import padding_mask
 from ..nn.transformer import TransformerEncoder
 from ..tensor import Tensor
+from .outputs import Seq2SeqLMOutput
 
 
 def as_ids(a) -> Tensor:
@@ -115,14 +116,13 @@ class Seq2SeqTransformer(nn.Module):
     def new_cache(self):
         return [{} for _ in self.decoder_layers]
 
-    def forward(self, input_ids, decoder_input_ids, attention_mask=None, decoder_position_ids=None):
+    def forward(self, input_ids, decoder_input_ids, attention_mask=None, decoder_position_ids=None, labels=None):
+        """-> :class:`Seq2SeqLMOutput`: decoder ``logits`` (B, T_dec, V) and, with ``labels``
+        (B, T_dec, -100 = ignore), the teacher-forced cross-entropy ``loss``. A batch from
+        :func:`minissl.text.collate.seq2seq_batch` goes in whole: ``model(**batch).loss``."""
         memory = self.encode(input_ids, attention_mask)
-        return self.decode(decoder_input_ids, memory, attention_mask, decoder_position_ids)
-
-    def loss(self, batch, label_smoothing: float = 0.0):
-        """Teacher-forced cross-entropy over the target tokens (labels -100 are ignored)."""
-        logits = self(batch["input_ids"], batch["decoder_input_ids"], batch.get("attention_mask"),
-                      batch.get("decoder_position_ids"))
-        labels = as_ids(batch["labels"])
-        return F.cross_entropy(logits.reshape(-1, self.vocab_size), labels.reshape(-1),
-                               ignore_index=-100, label_smoothing=label_smoothing)
+        logits = self.decode(decoder_input_ids, memory, attention_mask, decoder_position_ids)
+        if labels is None:
+            return Seq2SeqLMOutput(logits)
+        loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), as_ids(labels).reshape(-1), ignore_index=-100)
+        return Seq2SeqLMOutput(logits, loss)

@@ -1,7 +1,7 @@
 """Word vectors you can query: nearest neighbours, analogies, similarity benchmarks.
 
 ``KeyedVectors`` mirrors the part of gensim's class of the same name that a
-learner uses after training (``models/cbow.py``): ``most_similar``,
+learner uses after training (``models/word2vec.py``): ``most_similar``,
 ``similarity``, ``analogy`` (3CosAdd), ``evaluate_word_pairs`` (Spearman on a
 human-rated list such as WordSim-353), ``evaluate_word_analogies`` (the
 Google questions-words set) and the word2vec text format, readable by gensim's

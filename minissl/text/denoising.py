@@ -37,15 +37,14 @@ _BART = {"mask": (("mask",), 0.15), "delete": (("delete",), 0.15), "infill": (("
 
 def mass_batch(examples, mask_id: int, pad_id: int, rng, span_fraction: float = 0.5) -> dict:
     """MASS batch from flat id lists. Besides the usual keys: ``decoder_position_ids``
-    (B, T) = the masked span's positions, and ``span`` [(start, end)]."""
+    (B, T) = the masked span's positions (row i's span starts at ``decoder_position_ids[i, 0]``)."""
     ms = [mass_mask(e, mask_id, rng, span_fraction) for e in examples]
     src = [m["encoder_input"] for m in ms]
     ids, mask = pad_batch(src, pad_id)
     return {"input_ids": ids, "attention_mask": mask,
             "decoder_input_ids": pad_batch([m["decoder_input"] for m in ms], pad_id)[0],
             "labels": pad_batch([m["decoder_target"] for m in ms], IGNORE_INDEX)[0],
-            "decoder_position_ids": pad_batch([list(range(*m["span"])) for m in ms], 0)[0],
-            "span": [m["span"] for m in ms]}
+            "decoder_position_ids": pad_batch([list(range(*m["span"])) for m in ms], 0)[0]}
 
 
 def flatten(doc):

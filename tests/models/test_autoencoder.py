@@ -162,10 +162,33 @@ def test_discrete_autoencoder_loss_gradcheck(kind, balance):
     if balance:
         import minissl.nn.functional as F
 
-        def bal(*p):
-            q = F.softmax(model.encoder(x), dim=-1).mean(dim=0)
-            return (q * q.log()).sum()
-        assert ms.gradcheck(bal, list(model.encoder.parameters()))
+        def mutual_information_term(*p):
+            q = F.softmax(model.encoder(x), dim=-1)
+            q_bar = q.mean(dim=0)
+            return (q_bar * q_bar.log()).sum() - (q * q.log()).sum(dim=-1).mean()
+        assert ms.gradcheck(mutual_information_term, list(model.encoder.parameters()))
+
+
+def test_onehot_balance_is_log_k_minus_mutual_information():
+    """The term equals log K - [H(p̄) - mean H(p_i)]: 0 for confident, evenly used codes, and
+    log K for an encoder that gives every input the same uniform p (the collapse it prevents)."""
+    model = to64(DiscreteAutoEncoder(5, 3, "onehot", hidden=(4,), balance=1.0)).eval()
+    x = x64()
+    plain = to64(DiscreteAutoEncoder(5, 3, "onehot", hidden=(4,), balance=0.0)).eval()
+    plain.load_state_dict(model.state_dict())
+    p = F_np_softmax(model.encoder(x).numpy())
+    p_bar = p.mean(0)
+    expected = np.log(3) + (p_bar * np.log(p_bar + 1e-8)).sum() - (p * np.log(p + 1e-8)).sum(1).mean()
+    assert model.loss(x).item() - plain.loss(x).item() == pytest.approx(expected, abs=1e-9)
+    for prm in model.encoder.parameters():  # a constant encoder: every input gets uniform p
+        prm.array = prm.array * 0
+    plain.load_state_dict(model.state_dict())
+    assert model.loss(x).item() - plain.loss(x).item() == pytest.approx(np.log(3), abs=1e-6)
+
+
+def F_np_softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
 # ---------------------------------------------------------------- disentanglement

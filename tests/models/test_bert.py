@@ -87,7 +87,8 @@ def test_forward_matches_hugging_face_math():
     for p in m.parameters():  # move away from the init so LayerNorm/bias terms matter
         p.array = p.array + ms.backend.asarray(np.random.default_rng(1).standard_normal(p.shape).astype(np.float32) * 0.3)
     ids, am, tt = batch()
-    seq, pooled = m(ids, am, tt)
+    out = m(ids, am, tt)
+    seq, pooled = out.last_hidden_state, out.pooler_output
     rseq, rpool = hf_reference(torch, m, ids, am, tt)
     np.testing.assert_allclose(seq.numpy(), rseq, atol=1e-5)  # every position, padding included
     np.testing.assert_allclose(pooled.numpy(), rpool, atol=1e-5)
@@ -101,7 +102,7 @@ def test_forward_matches_transformers_if_installed():
     ref.load_state_dict({to_hf_name(n): torch.tensor(p.numpy()) for n, p in m.state_dict().items()}, strict=False)
     ids, am, tt = batch()
     out = ref(torch.tensor(ids), torch.tensor(am), torch.tensor(tt))
-    np.testing.assert_allclose(m(ids, am, tt)[0].numpy(), out.last_hidden_state.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(m(ids, am, tt).last_hidden_state.numpy(), out.last_hidden_state.detach().numpy(), atol=1e-5)
 
 
 def test_pretraining_loss_and_gradients_match_torch():
@@ -118,7 +119,7 @@ def test_pretraining_loss_and_gradients_match_torch():
     W = {n: torch.tensor(p.numpy(), dtype=torch.float64, requires_grad=True) for n, p in m.named_parameters()}
     c = m.config
     # the encoder is checked above; here the heads, on the same hidden states
-    seq = torch.tensor(m.bert(ids, am, tt)[0].numpy(), dtype=torch.float64)
+    seq = torch.tensor(m.bert(ids, am, tt).last_hidden_state.numpy(), dtype=torch.float64)
     pooled = torch.tanh(seq[:, 0] @ W["bert.pooler.dense.weight"].T + W["bert.pooler.dense.bias"])
     t = torch.nn.functional.gelu(seq @ W["cls.predictions.transform.dense.weight"].T
                                  + W["cls.predictions.transform.dense.bias"])
@@ -143,7 +144,7 @@ def test_padding_does_not_change_real_positions():
     m = tiny().eval()
     ids, am, tt = batch()
     wide = [np.pad(a, ((0, 0), (0, 7))) for a in (ids, am, tt)]
-    a, b = m(ids, am, tt)[0].numpy(), m(*wide)[0].numpy()
+    a, b = m(ids, am, tt).last_hidden_state.numpy(), m(*wide).last_hidden_state.numpy()
     for i, n in enumerate(am.sum(1)):
         np.testing.assert_allclose(a[i, :n], b[i, :n], atol=1e-5)
 

@@ -8,6 +8,7 @@ import minissl as ms
 from minissl import backend
 from minissl.backend import xp
 from minissl.models import cbow as C
+from minissl.models import word2vec
 from minissl.models.word_vectors import KeyedVectors
 
 
@@ -20,8 +21,8 @@ def test_noise_distribution_matches_count_power_075_chi_square():
     stats = _stats()
     counts = np.array([1000, 400, 120, 60, 25, 9, 3, 1])
     expected = counts ** 0.75 / (counts ** 0.75).sum()      # independent of the code: the definition
-    table = C.alias_table(C.noise_distribution(xp.asarray(counts)))
-    draws = backend.to_numpy(C.draw_noise(table, 200_000, xp.random.default_rng(0)))
+    table = word2vec.alias_table(word2vec.noise_distribution(xp.asarray(counts)))
+    draws = backend.to_numpy(word2vec.draw_noise(table, 200_000, xp.random.default_rng(0)))
     observed = np.bincount(draws, minlength=len(counts))
     p = stats.chisquare(observed, expected * len(draws)).pvalue
     assert p > 1e-3, f"chi-square p={p}: noise words are not drawn from count^0.75"
@@ -33,30 +34,30 @@ def test_subsampling_keep_rate_matches_word2vec_formula():
     counts = np.array([50_000, 5_000, 500, 50, 5])
     sample, T = 1e-3, counts.sum()
     ids = np.repeat(np.arange(len(counts)), counts)
-    keep = C.keep_probability(xp.asarray(counts), sample)
+    keep = word2vec.keep_probability(xp.asarray(counts), sample)
     rng = xp.random.default_rng(1)
-    pos, *_ = C.epoch_examples(xp.asarray(ids, dtype=xp.int32), xp.zeros(len(ids), dtype=xp.int32), keep,
-                               C.alias_table(C.noise_distribution(xp.asarray(counts))), 2, 1, rng)
+    pos, *_ = word2vec.epoch_examples(xp.asarray(ids, dtype=xp.int32), xp.zeros(len(ids), dtype=xp.int32), keep,
+                               word2vec.alias_table(word2vec.noise_distribution(xp.asarray(counts))), 2, 1, rng)
     kept = np.bincount(ids[backend.to_numpy(pos)], minlength=len(counts))
     tT = sample * T
     formula = np.minimum((np.sqrt(counts / tT) + 1) * tT / counts, 1.0)
     assert formula[0] < 0.4 and formula[-1] == 1.0            # frequent words really are dropped
     sd = np.sqrt(counts * formula * (1 - formula)) + 1
     assert np.all(np.abs(kept - counts * formula) < 5 * sd), (kept, counts * formula)
-    assert np.array_equal(backend.to_numpy(C.keep_probability(xp.asarray(counts), 0)), np.ones(5))
+    assert np.array_equal(backend.to_numpy(word2vec.keep_probability(xp.asarray(counts), 0)), np.ones(5))
 
 
 def test_dynamic_window_is_uniform_and_respected():
     stats = _stats()
     W = 5
-    reach = backend.to_numpy(C.draw_reach(60_000, W, xp.random.default_rng(2)))
+    reach = backend.to_numpy(word2vec.draw_reach(60_000, W, xp.random.default_rng(2)))
     assert reach.min() == 1 and reach.max() == W
     assert stats.chisquare(np.bincount(reach, minlength=W + 1)[1:]).pvalue > 1e-3
     # one long sentence, no subsampling: the number of context words per centre is 2·reach
     n = 2000
     ids = xp.asarray(np.arange(n) % 50, dtype=xp.int32)
-    pos, stream, mask, targets = C.epoch_examples(
-        ids, xp.zeros(n, dtype=xp.int32), xp.ones(50), C.alias_table(xp.ones(50) / 50), W, 3, xp.random.default_rng(3))
+    pos, stream, mask, targets = word2vec.epoch_examples(
+        ids, xp.zeros(n, dtype=xp.int32), xp.ones(50), word2vec.alias_table(xp.ones(50) / 50), W, 3, xp.random.default_rng(3))
     stream, mask, targets = backend.to_numpy(stream), backend.to_numpy(mask), backend.to_numpy(targets)
     assert stream.shape == (n + 2 * W,) and mask.shape == (n, 2 * W + 1) and targets.shape == (n, 4)
     count = mask.sum(1)
@@ -74,7 +75,7 @@ def test_dynamic_window_is_uniform_and_respected():
 def test_windows_stop_at_sentence_boundaries():
     ids = xp.asarray([0, 1, 2, 3, 4, 5], dtype=xp.int32)
     sent = xp.asarray([0, 0, 0, 1, 1, 2], dtype=xp.int32)      # the last word is alone: no example
-    pos, stream, mask, targets = C.epoch_examples(ids, sent, xp.ones(6), C.alias_table(xp.ones(6) / 6),
+    pos, stream, mask, targets = word2vec.epoch_examples(ids, sent, xp.ones(6), word2vec.alias_table(xp.ones(6) / 6),
                                                   5, 2, xp.random.default_rng(0))
     pos, stream, mask = (backend.to_numpy(a) for a in (pos, stream, mask))
     assert pos.tolist() == [0, 1, 2, 3, 4, 5]
@@ -94,11 +95,11 @@ def test_hand_derived_gradients_match_autograd_and_gradcheck():
     valid[1, 2] = 0                                           # a noise draw that hit the centre word
     ht = ms.tensor(h, requires_grad=True, dtype=ms.float64)
     ot = ms.tensor(out, requires_grad=True, dtype=ms.float64)
-    fn = lambda a, b: C.negative_sampling_loss(a, b, valid)   # noqa: E731
+    fn = lambda a, b: word2vec.negative_sampling_loss(a, b, valid)   # noqa: E731
     assert ms.gradcheck(fn, [ht, ot])                         # autograd is right (finite differences) ...
     ht.grad = ot.grad = None                                  # gradcheck left its own backward's grads
     fn(ht, ot).backward()
-    dldf, dldh = C.negative_sampling_grads(xp.asarray(h), xp.asarray(out), xp.asarray(valid))
+    dldf, dldh = word2vec.negative_sampling_grads(xp.asarray(h), xp.asarray(out), xp.asarray(valid))
     np.testing.assert_allclose(backend.to_numpy(dldh), backend.to_numpy(ht.grad), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(backend.to_numpy(dldf)[:, :, None] * h[:, None, :], backend.to_numpy(ot.grad),
                                rtol=1e-10, atol=1e-12)                  # ... and so is the hand formula
@@ -129,13 +130,13 @@ def test_cbow_step_is_sgd_on_the_readable_models_loss():
         out = ms.nn.functional.embedding(ms.tensor(targets[b:b + 1]), O)
         valid = (targets[b:b + 1] != targets[b, 0]).astype(float)
         valid[:, 0] = 1
-        loss = C.negative_sampling_loss(h, out, valid)
+        loss = word2vec.negative_sampling_loss(h, out, valid)
         loss.backward()                                       # O.grad accumulates over the batch
         total += loss.item()
         # the true input gradient is dL/dh / count; word2vec adds count × that to each context word
         input_update += -alpha * len(c) * backend.to_numpy(E.grad)
     s0, s1 = xp.asarray(syn0.copy()), xp.asarray(syn1.copy())
-    loss = C.cbow_step(s0, s1, xp.asarray(span), xp.asarray(mask), xp.asarray(targets.astype(np.int32)), alpha)
+    loss = word2vec.cbow_step(s0, s1, xp.asarray(span), xp.asarray(mask), xp.asarray(targets.astype(np.int32)), alpha)
     np.testing.assert_allclose(float(loss), total, rtol=1e-4)
     np.testing.assert_allclose(backend.to_numpy(s1), syn1 - alpha * backend.to_numpy(O.grad), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(backend.to_numpy(s0), syn0 + input_update, rtol=1e-5, atol=1e-6)
@@ -146,11 +147,11 @@ def test_window_sums_match_loops_and_are_adjoint():
     B, K, d = 7, 5, 3
     u, g = rng.standard_normal((B + K - 1, d)), rng.standard_normal((B, d))
     w = rng.standard_normal((B, K))
-    fwd = backend.to_numpy(C.window_sum(xp.asarray(u), xp.asarray(w)))
+    fwd = backend.to_numpy(word2vec.window_sum(xp.asarray(u), xp.asarray(w)))
     np.testing.assert_allclose(fwd, [sum(w[b, c] * u[b + c] for c in range(K)) for b in range(B)], rtol=1e-12)
     strided = xp.asarray(np.repeat(u, 2, axis=1))[:, ::2]     # the same numbers, not contiguous
-    np.testing.assert_allclose(backend.to_numpy(C.window_sum(strided, xp.asarray(w))), fwd, rtol=1e-12)
-    back = backend.to_numpy(C.window_sum_transposed(xp.asarray(g), xp.asarray(w)))
+    np.testing.assert_allclose(backend.to_numpy(word2vec.window_sum(strided, xp.asarray(w))), fwd, rtol=1e-12)
+    back = backend.to_numpy(word2vec.window_sum_transposed(xp.asarray(g), xp.asarray(w)))
     expected = np.zeros_like(u)
     for b in range(B):
         for c in range(K):
@@ -209,12 +210,12 @@ def _toy_corpus(seed=0, n=600):
 
 def test_train_cbow_separates_topics_and_is_reproducible():
     sents = _toy_corpus()
-    kv, st = C.train_cbow(sents, vector_size=16, window=3, min_count=1, epochs=5, sample=0, seed=3, progress=False)
+    kv, st = word2vec.train_cbow(sents, vector_size=16, window=3, min_count=1, epochs=5, sample=0, seed=3, progress=False)
     assert len(kv) == 10 and st["loss"][-1] < st["loss"][0]
     assert kv.similarity("cat", "dog") > kv.similarity("cat", "red") + 0.3
     top = [w for w, _ in kv.most_similar("blue", topn=4)]
     assert set(top) == {"red", "green", "pink", "grey"}
-    kv2, _ = C.train_cbow(sents, vector_size=16, window=3, min_count=1, epochs=5, sample=0, seed=3, progress=False)
+    kv2, _ = word2vec.train_cbow(sents, vector_size=16, window=3, min_count=1, epochs=5, sample=0, seed=3, progress=False)
     np.testing.assert_array_equal(backend.to_numpy(kv.vectors), backend.to_numpy(kv2.vectors))
 
 
@@ -223,7 +224,7 @@ def test_input_vectors_start_uniform_in_init_range_over_d(init_range):
     # with a zero learning rate the returned vectors are the initial ones: U(±init_range/d);
     # 0.5 is word2vec.c's default, 1.0 gensim 4's (about 0.7 analogy points better on head500)
     d = 50
-    kv, _ = C.train_cbow(_toy_corpus(), vector_size=d, min_count=1, epochs=1, alpha=0.0, min_alpha=0.0,
+    kv, _ = word2vec.train_cbow(_toy_corpus(), vector_size=d, min_count=1, epochs=1, alpha=0.0, min_alpha=0.0,
                          progress=False, init_range=init_range)
     v = backend.to_numpy(kv.vectors).ravel() * d / init_range
     assert v.min() >= -1 and v.max() < 1 and v.min() < -0.95 and v.max() > 0.95
@@ -273,8 +274,8 @@ def test_word2vec_text_format_roundtrip_and_gensim_reads_it(tmp_path):
 
 def test_clear_errors():
     with pytest.raises(TypeError, match="list of token lists"):
-        C.build_vocab(["a sentence as a string"])
+        word2vec.build_vocab(["a sentence as a string"])
     with pytest.raises(ValueError, match="min_count"):
-        C.build_vocab([["a", "b"]], min_count=5)
+        word2vec.build_vocab([["a", "b"]], min_count=5)
     with pytest.raises(ValueError, match="one row of vectors per word"):
         KeyedVectors(["a", "b"], np.zeros((3, 2)))

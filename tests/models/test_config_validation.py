@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import minissl as ms
-from minissl.io import save_safetensors
+from minissl.safetensors import save_safetensors
 from minissl.models import bert as bert_mod
 from minissl.models import gpt as gpt_mod
 from minissl.models.bert import BertConfig, BertModel

@@ -26,11 +26,12 @@ def ids(shape, vocab=23, seed=0):
 def test_shapes_and_initial_loss_is_uniform_guess():
     m = small()
     x = ids((3, 10))
-    logits, loss = m(x, ids((3, 10), seed=1))
+    out = m(x, ids((3, 10), seed=1))
+    logits, loss = out.logits, out.loss
     assert logits.shape == (3, 10, 23) and loss.shape == ()
     # N(0, 0.02) weights make the logits tiny, so the first guess is nearly uniform: loss ≈ ln V.
     assert abs(loss.item() - math.log(23)) < 0.05
-    assert m(x)[1] is None
+    assert m(x).loss is None
 
 
 def test_presets_and_bad_config():
@@ -49,7 +50,7 @@ def test_causal_changing_a_future_token_leaves_earlier_logits_alone():
     x = ids((2, 12))
     y = x.copy()
     y[:, 7] = (y[:, 7] + 5) % 23
-    a, b = m(x)[0].numpy(), m(y)[0].numpy()
+    a, b = m(x).logits.numpy(), m(y).logits.numpy()
     np.testing.assert_array_equal(a[:, :7], b[:, :7])
     assert np.abs(a[:, 7:] - b[:, 7:]).max(axis=-1).min() > 1e-4  # every later position does see it
 
@@ -57,10 +58,10 @@ def test_causal_changing_a_future_token_leaves_earlier_logits_alone():
 def test_kv_cache_gives_the_same_logits_as_the_full_pass():
     m = small()
     x = ids((2, 14))
-    full = m(x)[0].numpy()
+    full = m(x).logits.numpy()
     cache = m.new_cache()
-    parts = [m(x[:, :5], cache=cache)[0].numpy()]  # a prompt, then one token at a time
-    parts += [m(x[:, t:t + 1], cache=cache)[0].numpy() for t in range(5, 14)]
+    parts = [m(x[:, :5], cache=cache).logits.numpy()]  # a prompt, then one token at a time
+    parts += [m(x[:, t:t + 1], cache=cache).logits.numpy() for t in range(5, 14)]
     np.testing.assert_allclose(np.concatenate(parts, axis=1), full, atol=1e-5)
     assert cache[0]["self"]["k"].shape == (2, 2, 14, 16)
 
@@ -82,7 +83,7 @@ def test_greedy_is_deterministic_and_picks_the_argmax():
     prompt = ids((1, 4))
     a = m.generate(prompt, 6, do_sample=False)
     assert (a == m.generate(prompt, 6, temperature=0.0)).all()
-    first = int(m(prompt)[0].numpy()[0, -1].argmax())
+    first = int(m(prompt).logits.numpy()[0, -1].argmax())
     assert a[0, 4] == first
 
 
@@ -99,7 +100,7 @@ def test_tied_head_shares_one_parameter_and_sums_both_gradients():
     x, y = ids((2, 8)), ids((2, 8), seed=3)
     for m in (tied, untied):
         m.zero_grad()
-        m(x, y)[1].backward()
+        m(x, y).loss.backward()
     expected = untied.wte.weight.grad + untied.lm_head.weight.grad
     np.testing.assert_allclose(npy(tied.wte.weight.grad), npy(expected), rtol=1e-5, atol=1e-7)
 
@@ -149,7 +150,7 @@ def test_matches_pytorch_loss_and_gradients():
     tm = ref.TorchGPT(m.config)
     ref.copy_weights(m, tm)
     x, y = ids((2, 16)), ids((2, 16), seed=2)
-    _, loss = m(x, y)
+    loss = m(x, y).loss
     loss.backward()
     tloss = tm(torch.tensor(x), torch.tensor(y))
     tloss.backward()
@@ -169,7 +170,7 @@ def test_tiny_overfit_and_checkpoint_round_trip(tmp_path):
     assert hist["eval_step"] == [40, 80]
     m2, ckpt = load_checkpoint(tmp_path / "gpt.npz")
     assert ckpt["step"] == 80 and m2.lm_head.weight is m2.wte.weight
-    np.testing.assert_array_equal(m2(batch[0])[0].numpy(), m(batch[0])[0].numpy())
+    np.testing.assert_array_equal(m2(batch[0]).logits.numpy(), m(batch[0]).logits.numpy())
     np.testing.assert_array_equal(m.generate(seq[:1, :3], 10, do_sample=False), seq[:1, :13])
     assert len(ckpt["optimizer"]["state"]) == len(list(m.parameters()))
     with pytest.raises(ValueError, match="not a GPT checkpoint"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minissl.io import read_safetensors, save_safetensors
+from minissl.safetensors import read_safetensors, save_safetensors
 from minissl.models.bert import BertForPreTraining, BertModel
 from minissl.models.hf_bert import (SentenceEncoder, find_minilm, l2_normalize, load_hf_state_dict, load_tokenizer,
                                     mean_pooling, to_hf_name)

@@ -17,7 +17,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only: nothing may be downloaded
 
 from minissl.backend import xp  # noqa: E402
-from minissl.io import read_safetensors  # noqa: E402
+from minissl.safetensors import read_safetensors  # noqa: E402
 from minissl.models import hf_bert, hf_gpt  # noqa: E402
 from minissl.models.bert import (BertConfig, BertForPreTraining, BertModel)  # noqa: E402
 from minissl.models.bert_heads import BertForSequenceClassification  # noqa: E402
@@ -127,7 +127,7 @@ def test_gpt_matches_transformers(tmp_path, hf, tie, bias):
     ids, _, _ = batch(GPT_CFG["vocab_size"], T=GPT_CFG["block_size"])
     with torch.no_grad():
         ref = theirs(torch.tensor(ids)).logits.numpy()
-    d = maxdiff(m(ids)[0].numpy(), ref)
+    d = maxdiff(m(ids).logits.numpy(), ref)
     print(f"\nGPT (tie={tie}, bias={bias}) vs transformers: logits max abs diff {d:.3g}")
     assert d < TOL, f"GPT logits max abs diff vs transformers: {d:.3g}"
 
@@ -143,8 +143,8 @@ def test_eval_turns_dropout_off(tmp_path, hf):
     ids, _, _ = batch(GPT_CFG["vocab_size"])
     with torch.no_grad():
         ref = theirs(torch.tensor(ids)).logits.numpy()
-    d_train = maxdiff(m(ids)[0].numpy(), ref)
-    d_eval = maxdiff(m.eval()(ids)[0].numpy(), ref)
+    d_train = maxdiff(m(ids).logits.numpy(), ref)
+    d_eval = maxdiff(m.eval()(ids).logits.numpy(), ref)
     assert d_train > 1e-2, f"dropout 0.1 in train mode should change the logits, max abs diff {d_train:.3g}"
     assert d_eval < TOL, f"in eval mode the logits should agree, max abs diff {d_eval:.3g}"
 
@@ -187,7 +187,7 @@ def test_gpt_round_trip_through_minissl(tmp_path):
         back = GPT.from_pretrained(tmp_path / str(tie))
         assert back.config == m.config and not back.training
         assert (back.lm_head.weight is back.wte.weight) == tie
-        assert np.array_equal(m(ids)[0].numpy(), back(ids)[0].numpy())
+        assert np.array_equal(m(ids).logits.numpy(), back(ids).logits.numpy())
 
 
 def test_gpt_conv1d_layout(tmp_path):
@@ -221,7 +221,7 @@ def test_gpt_exact_gelu_and_eps_travel(tmp_path):
     assert cfg["activation_function"] == "gelu" and cfg["layer_norm_epsilon"] == 1e-6
     back = GPT.from_pretrained(tmp_path / "g")
     ids, _, _ = batch(GPT_CFG["vocab_size"])
-    assert np.array_equal(m(ids)[0].numpy(), back(ids)[0].numpy())
+    assert np.array_equal(m(ids).logits.numpy(), back(ids).logits.numpy())
 
 
 # ---------------------------------------------------------------------- refusals and atomicity

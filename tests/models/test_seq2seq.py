@@ -28,7 +28,7 @@ def trained(norm_first=False, steps=60):
     opt = Adam(m.parameters(), lr=1e-2)
     for _ in range(steps):
         seqs = [list(rng.integers(5, 11, size=rng.integers(2, 9))) for _ in range(16)]
-        loss = m.loss(seq2seq_batch([(s, s[::-1]) for s in seqs], PAD, BOS, EOS))
+        loss = m(**seq2seq_batch([(s, s[::-1]) for s in seqs], PAD, BOS, EOS)).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -49,11 +49,11 @@ def test_shapes_and_padding_keys_ignored():
     ids, mask = src_batch(rng)
     dec = rng.integers(5, 11, size=(3, 5))
     assert m.encode(ids, mask).shape == (3, 6, 8)
-    logits = m(ids, dec, mask)
+    logits = m(ids, dec, mask).logits
     assert logits.shape == (3, 5, 11)
     ids2 = ids.copy()
     ids2[1, 4:] = 7  # change only padded encoder tokens: the decoder must not see them
-    np.testing.assert_allclose(m(ids2, dec, mask).numpy()[1], logits.numpy()[1], atol=1e-6)
+    np.testing.assert_allclose(m(ids2, dec, mask).logits.numpy()[1], logits.numpy()[1], atol=1e-6)
 
 
 def test_decoder_is_causal():
@@ -62,11 +62,11 @@ def test_decoder_is_causal():
     m = tiny(layers=2).eval()
     ids, mask = src_batch(rng)
     dec = rng.integers(5, 11, size=(3, 6))
-    base = m(ids, dec, mask).numpy()
+    base = m(ids, dec, mask).logits.numpy()
     j = 3
     dec2 = dec.copy()
     dec2[:, j] = np.where(dec[:, j] == 5, 6, 5)
-    new = m(ids, dec2, mask).numpy()
+    new = m(ids, dec2, mask).logits.numpy()
     np.testing.assert_allclose(new[:, :j], base[:, :j], atol=1e-6)
     assert np.abs(new[:, j:] - base[:, j:]).max() > 1e-3
 
@@ -154,7 +154,7 @@ def test_beam_search_finds_better_sequence_than_greedy():
 
     def logprob(i, seq):
         dec = np.array([[BOS] + seq])
-        logits = m(ids[i:i + 1], dec, mask[i:i + 1]).numpy()[0]
+        logits = m(ids[i:i + 1], dec, mask[i:i + 1]).logits.numpy()[0]
         z = logits - logits.max(-1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
         return sum(logp[t, tok] for t, tok in enumerate(seq + [EOS]))
@@ -183,7 +183,8 @@ def test_mass_target_is_exactly_the_masked_span():
     seqs = [list(range(10, 10 + n)) for n in (8, 5, 11)]
     b = mass_batch(seqs, MASK, PAD, rng)
     for i, s in enumerate(seqs):
-        start, end = b["span"][i]
+        start = int(b["decoder_position_ids"][i, 0])
+        end = start + int((b["labels"][i] != -100).sum())  # the labels are the span
         assert end - start == round(0.5 * len(s))
         enc = b["input_ids"][i, :len(s)]
         masked = np.flatnonzero(enc == MASK)
@@ -207,7 +208,7 @@ def test_every_objective_makes_a_trainable_batch(name):
     else:  # BART: the decoder writes the whole clean document, then [EOS]
         assert labels == [f + [EOS] for f in flat]
     m = tiny(vocab=25)
-    assert np.isfinite(m.loss(b).item())
+    assert np.isfinite(m(**b).loss.item())
 
 
 def test_unknown_objective_and_long_input_fail_clearly():
@@ -226,7 +227,7 @@ def test_gradcheck_tiny_encoder_decoder_loss():
     # Also checks that padding never reaches the loss: the [PAD] row of the shared
     # embedding gets no gradient from lookups (padding_idx), so any leak would show here.
     params = list(m.parameters())
-    assert ms.gradcheck(lambda *ps: m.loss(batch), params, atol=1e-6, rtol=1e-4)
+    assert ms.gradcheck(lambda *ps: m(**batch).loss, params, atol=1e-6, rtol=1e-4)
 
 
 def test_tiny_model_overfits_and_restores():
@@ -236,7 +237,7 @@ def test_tiny_model_overfits_and_restores():
     m = Seq2SeqTransformer(20, 32, 4, 1, 1, 64, 0.0, max_position=16)
     opt = Adam(m.parameters(), lr=3e-3)
     for _ in range(300):
-        loss = m.loss(obj(docs))
+        loss = m(**obj(docs)).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
