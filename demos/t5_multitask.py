@@ -36,7 +36,8 @@ from dataclasses import replace
 import numpy as np
 from tqdm import tqdm
 
-from common import multiple_of, one_of, parse_args, plt, positive_float, positive_int, print_table, prob, save_metrics, savefig
+from common import (multiple_of, one_blas_thread, one_of, parse_args, plt, positive_float, positive_int, print_table, prob,
+                    save_metrics, savefig)
 import minissl as ms  # noqa: I001 (after common, which turns a bad MINISSL_BACKEND into one line)
 from minissl.metrics import mean_ci, verdict
 from minissl.models.seq2seq import Seq2SeqTransformer
@@ -92,7 +93,7 @@ def train(model, batches, steps, lr, desc):
     """AdamW, warm-up over 5% of the steps then linear decay, gradient clipping; returns the losses."""
     opt, sched = make_optimizer(model, lr, weight_decay=0.01, betas=(0.9, 0.999), warmup=max(1, steps // 20),
                                 total_steps=steps, decay="linear")
-    return fit(model, batches, steps, loss_fn=lambda m, b: m.loss(b), optimizer=opt, scheduler=sched, grad_clip=1.0,
+    return fit(model, batches, steps, loss_fn=lambda m, b: m(**b).loss, optimizer=opt, scheduler=sched, grad_clip=1.0,
                desc=desc)["loss"]
 
 
@@ -144,6 +145,7 @@ def main():
                       batch=(positive_int, 32, "batch size (pre-training and fine-tuning)"),
                       eval_split=(one_of("test", "dev"), "test", "score the test split, or the validation split "
                                   "(dev) while choosing settings"))
+    one_blas_thread()  # small matrix products: threads cost more than they save
     S = settings(args.quick)
     for k, flag in (("seeds", "seeds"), ("pre_steps", "steps"), ("ft_steps", "ft_steps"), ("n_train", "n_train")):
         if getattr(args, flag) is not None:

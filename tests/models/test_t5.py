@@ -110,7 +110,7 @@ def test_tiny_model_learns_several_tasks_at_once_and_answers_in_label_words(tok)
     opt = Adam(m.parameters(), lr=3e-3)
     losses = []
     for b in mixed_batches(pairs, 12, 120, np.random.default_rng(0), ids)[0]:
-        loss = m.loss(b)
+        loss = m(**b).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
