@@ -38,7 +38,6 @@ from ..text import BERT_SPECIALS, WordPieceTokenizer, seq2seq_batch, sentinel_to
 from ..train import minibatches
 from .seq2seq_decode import greedy_search
 
-TASKS = ("sentiment", "nli", "negation", "qa")
 # How each task's example is written as (source, target) text; {label} is the label's word.
 TEMPLATES = {
     "sentiment": ("sentiment: {text}", "{label}"),
@@ -46,6 +45,7 @@ TEMPLATES = {
     "negation": ("negate: {source}", "{target}"),
     "qa": ("qa question: {question} context: {context}", "{answer_text}"),
 }
+TASKS = tuple(TEMPLATES)
 LABEL_WORDS = {"sentiment": ["negative", "positive"], "nli": ["entailment", "neutral", "contradiction"]}
 
 
