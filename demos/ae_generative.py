@@ -28,7 +28,7 @@ import io
 import ae_common as C
 import fashion_common as FC
 import numpy as np
-from common import one_blas_thread, parse_args, plt, print_table, save_metrics, savefig
+from common import claim, one_blas_thread, parse_args, plt, print_claims, print_table, save_metrics, savefig
 from ae_common import SEEDS_FLAG
 
 import minissl as ms
@@ -148,7 +148,12 @@ def run(args):
         rd["jpeg_vs_quantised_pca"] = [(b, e, pca_at(b)) for b, e in rd["jpeg"]]
         verdicts["jpeg_beats_quantised_pca_at_its_rates"] = all(e < p for _, e, p in rd["jpeg_vs_quantised_pca"])
         verdicts["jpeg_min_scan_bits_above_vqvae_max"] = min(b for b, _ in rd["jpeg"]) > max(rd["vqvae"])
+    claims = [claim("dead-code restarts lower the share of dead codes (no restarts minus restarts)",
+                    np.subtract(per["vqvae_no_restarts_dead_share"], per["vqvae_restarts_dead_share"]),
+                    key="restarts_lower_dead_share")]
+    verdicts["restarts_lower_dead_share"] = claims[0]["verdict"]
     out = {"generative": m, "generative_verdicts": verdicts, "rate_distortion": rd, "generative_settings": cfg,
+           "claims": claims,
            "vqvae_perplexity": m["vqvae_restarts_perplexity"]["mean"],
            "vqvae_dead_share": m["vqvae_restarts_dead_share"]["mean"],
            "vqvae_perplexity_no_restarts": m["vqvae_no_restarts_perplexity"]["mean"],
@@ -230,6 +235,7 @@ def main():
     one_blas_thread()
     metrics, table = run(a)
     print_table(table, ["experiment", "value", "note"], "VQ-VAE, compression and VAE (held-out Fashion-MNIST)")
+    print_claims(metrics["claims"], title="Claims (paired over seeds; the targets are in generative_verdicts)")
     print("metrics:", save_metrics(a, metrics))
 
 

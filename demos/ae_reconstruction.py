@@ -17,7 +17,7 @@ from __future__ import annotations
 import ae_common as C
 import fashion_common as FC
 import numpy as np
-from common import one_blas_thread, parse_args, plt, print_table, save_metrics, savefig
+from common import claim, one_blas_thread, parse_args, plt, print_claims, print_table, save_metrics, savefig
 from ae_common import SEEDS_FLAG
 
 import minissl as ms
@@ -70,22 +70,22 @@ def run(args):
         if s == 0:
             keep["data"] = (xte, yte)
     m = {name: FC.summary(v) for name, v in per.items()}
-    verdicts = {}
-    for k in CODES:
-        a, p = m[f"ae_mse_k{k}"], m[f"pca_mse_k{k}"]
-        verdicts[f"ae_beats_pca_k{k}"] = (a["ci95"] or [a["mean"]] * 2)[1] < (p["ci95"] or [p["mean"]] * 2)[0]
-    for kind in NOISE:
-        d, p = m[f"denoise_{kind}_mse_dae"], m[f"denoise_{kind}_mse_plain_ae"]
-        verdicts[f"dae_beats_plain_{kind}"] = (d["ci95"] or [d["mean"]] * 2)[1] < (p["ci95"] or [p["mean"]] * 2)[0]
+    # paired over seeds (each seed: one split and one initialisation for both arms)
+    claims = [claim(f"conv AE reconstructs better than PCA, code {k} (PCA MSE minus AE MSE)",
+                    np.subtract(per[f"pca_mse_k{k}"], per[f"ae_mse_k{k}"]), key=f"ae_beats_pca_k{k}") for k in CODES]
+    claims += [claim(f"denoising AE beats the plain AE on {kind} noise (MSE difference)",
+                     np.subtract(per[f"denoise_{kind}_mse_plain_ae"], per[f"denoise_{kind}_mse_dae"]),
+                     key=f"dae_beats_plain_{kind}") for kind in NOISE]
+    verdicts = {c["key"]: c["verdict"] for c in claims}
     rows = [(f"code {k}: PCA / conv AE", FC.fmt(m[f"pca_mse_k{k}"]), FC.fmt(m[f"ae_mse_k{k}"]),
-             "AE better" if verdicts[f"ae_beats_pca_k{k}"] else "AE NOT better") for k in CODES]
+             f"AE better: {verdicts[f'ae_beats_pca_k{k}']}") for k in CODES]
     rows += [(f"{kind} noise {NOISE[kind]}: plain AE / DAE", FC.fmt(m[f"denoise_{kind}_mse_plain_ae"]),
               FC.fmt(m[f"denoise_{kind}_mse_dae"]),
-              f"input {m[f'denoise_{kind}_mse_input']['mean']:.4f}; "
-              + ("DAE better" if verdicts[f"dae_beats_plain_{kind}"] else "DAE NOT better")) for kind in NOISE]
+              f"input {m[f'denoise_{kind}_mse_input']['mean']:.4f}; DAE better: {verdicts[f'dae_beats_plain_{kind}']}")
+             for kind in NOISE]
     out = {"reconstruction": m, "reconstruction_verdicts": verdicts, "reconstruction_settings": cfg,
            "ae_mse_k2": m["ae_mse_k2"]["mean"], "pca_mse_k2": m["pca_mse_k2"]["mean"],
-           "ae_beats_pca_k2": verdicts["ae_beats_pca_k2"]}
+           "ae_beats_pca_k2": verdicts["ae_beats_pca_k2"], "claims": claims}
     if not getattr(args, "no_figures", False):
         _figures(args, keep)
     return out, rows
@@ -126,6 +126,7 @@ def main():
     one_blas_thread()
     metrics, table = run(a)
     print_table(table, ["experiment", "baseline", "model", "verdict"], "Reconstruction MSE per pixel (held-out)")
+    print_claims(metrics["claims"], title="Claims (paired over seeds)")
     print("metrics:", save_metrics(a, metrics))
 
 

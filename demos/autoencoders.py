@@ -12,8 +12,10 @@ and writes one ``metrics.json`` and every figure into ``--out`` (default ``runs/
   quantised PCA and JPEG, VAE samples and interpolations.
 
 Every headline number is a mean over seeds with a 95% interval and its per-seed values
-(``--quick``: 1 seed and smaller sets, no interval). ``verdicts`` lists each claim and
-whether it held; a claim that does not hold is printed as "NO". Needs Fashion-MNIST
+(``--quick``: 1 seed and smaller sets, no interval). ``claims`` (the last table) judges
+each comparison from the 95% interval of its per-seed paired difference: holds, does not
+hold, or not significant (always the last with one seed); ``verdicts`` adds the fixed
+targets (codebook health, style probe near chance), a missed one printed as "NO". Needs Fashion-MNIST
 (``python -m minissl.datasets fetch fashion-mnist`` says how) and scikit-learn. Run
 times on a 2-core CPU shared with other jobs are stored as ``seconds``.
 """
@@ -24,7 +26,7 @@ import ae_common  # the --seeds flag
 import ae_discrete
 import ae_generative
 import ae_reconstruction
-from common import comma_list, one_blas_thread, parse_args, print_table, save_metrics
+from common import comma_list, one_blas_thread, parse_args, print_claims, print_table, save_metrics
 
 PARTS = [("reconstruction", ae_reconstruction), ("anomaly", ae_anomaly), ("discrete", ae_discrete),
          ("generative", ae_generative)]
@@ -39,11 +41,12 @@ def main(argv=None):
                       seeds=ae_common.SEEDS_FLAG)
     one_blas_thread()
     wanted = [p.strip() for p in args.only.split(",") if p.strip()] or [p for p, _ in PARTS]
-    metrics, table = {}, []
+    metrics, table, claims = {}, [], []
     for name, mod in PARTS:
         if name in wanted:
             print(f"== {name}", flush=True)
             m, rows = mod.run(args)
+            claims += [dict(c, where=name) for c in m.pop("claims", [])]
             metrics.update(m)
             table += [(name, r[0], r[1], " | ".join(map(str, r[2:]))) for r in rows]
     print_table(table, ["part", "experiment", "value", "note"], "Auto-encoders: results on held-out data")
@@ -52,7 +55,9 @@ def main(argv=None):
              for claim, ok in metrics.get(key, {}).items()]
     metrics["verdicts"] = {f"{part}.{claim}": ok for part, claim, ok in found}
     print_table([(p, c, "yes" if ok is True else "NO" if ok is False else str(ok)) for p, c, ok in found],
-                ["part", "claim", "holds"], "Claims")
+                ["part", "claim or target", "holds"], "Verdicts and targets")
+    metrics["claims"] = claims
+    print_claims(claims, title="Claims (paired over seeds; --quick has one seed, so no interval)")
     print("metrics:", save_metrics(args, metrics))
     return metrics
 

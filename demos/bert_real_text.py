@@ -46,11 +46,12 @@ import warnings
 import numpy as np
 from tqdm import tqdm
 
-from common import comma_list, parse_args, plt, positive_int, print_table, require_data, save_metrics, savefig, skip
+from common import (claim as claim_row, comma_list, parse_args, plt, positive_int, print_claims, print_table, require_data,
+                    save_metrics, savefig, skip)
 
 import minissl as ms
 from minissl import datasets
-from minissl.metrics import mean_ci, verdict
+from minissl.metrics import mean_ci
 from minissl.models.bert import BertConfig, BertForPreTraining
 from minissl.models.bert_heads import BertForSequenceClassification
 from minissl.models.hf_bert import MINILM_INSTALL, find_minilm, keep_tokens, load_tokenizer, mean_pooling
@@ -158,12 +159,13 @@ def used_tokens(tok, docs, inputs, S, args):
 def pretrain(objective, docs, enc, vocab, S, seed, out):
     """A small BERT trained with MLM (+ NSP or SOP) for ``pre_steps`` steps; cached in ``out``."""
     path = os.path.join(out, f"pretrained_{objective}")
-    spec = dict(SMALL, vocab=len(vocab), steps=S["pre_steps"], batch=S["pre_batch"], seed=seed)
+    spec = dict(SMALL, vocab=len(vocab), steps=S["pre_steps"], batch=S["pre_batch"], seed=seed,
+                sop_chunk=4)  # make_sop_pairs' default: a checkpoint from other pairs is not reused
     if os.path.exists(os.path.join(path, "spec.json")) and json.load(open(os.path.join(path, "spec.json"))) == spec:
         return path, json.load(open(os.path.join(path, "losses.json")))
     multi = [d for d in docs if len(d) > 1]
     # MLM alone reads SOP's pairs with the order label unused: the same text, only the loss differs
-    pairs = make_nsp_pairs(multi, seed=seed) if objective == "nsp" else make_sop_pairs(multi, seed, max_sentences=2)
+    pairs = make_nsp_pairs(multi, seed=seed) if objective == "nsp" else make_sop_pairs(multi, seed)
     ms.manual_seed(seed)
     model = BertForPreTraining(BertConfig(vocab_size=len(vocab), **SMALL))
     opt = AdamW(param_groups_for_decay(model, 0.01), lr=1e-3)
@@ -447,20 +449,18 @@ def report(args, S, tasks, arms, log, pre_losses, seconds):
                     va, vc = per_seed(log, protocol, a, tname, b, seeds), per_seed(log, protocol, c, tname, b, seeds)
                     both = sorted(set(va) & set(vc))  # paired: the same seeds, so the same examples
                     if both:
-                        iv = dict(mean_ci([va[s] - vc[s] for s in both]), seeds=both)
-                        metrics["claims"].append({"claim": claim, "protocol": protocol, "task": tname, "budget": b,
-                                                  "difference": iv, "verdict": verdict(iv["lo"], iv["hi"]),
-                                                  "downstream": tname != "next_speech"})
+                        row = claim_row(claim, [va[s] - vc[s] for s in both], where=f"{protocol}, {tname}, {b}/class",
+                                        protocol=protocol, task=tname, budget=b, seeds=both,
+                                        downstream=tname != "next_speech")
+                        row["difference"] = dict(mean_ci(row["values"]), seeds=both)
+                        metrics["claims"].append(row)
         if not rows:
             continue
         metrics["protocols"][protocol] = cells
         print_table(rows, ["task", "labels/class", "arm", "seeds", "test acc", "95% interval"],
                     title=f"{protocol}: test accuracy, mean of {len(seeds)} seeds (baselines: scikit-learn)")
-    crow = [(c["claim"], c["protocol"], c["task"], c["budget"], c["difference"]["mean"],
-             interval_text(c["difference"], "+.3f"), c["verdict"]) for c in metrics["claims"]]
-    if crow:
-        print_table(crow, ["claim", "protocol", "task", "labels/class", "difference", "95% interval", "verdict"],
-                    title="Claims (paired over seeds: the same labelled examples in every arm)")
+    if metrics["claims"]:
+        print_claims(metrics["claims"], title="Claims (paired over seeds: the same labelled examples in every arm)")
     counts = {v: sum(c["verdict"] == v for c in metrics["claims"] if c["downstream"])
               for v in ("holds", "does not hold", "not significant")}
     metrics["verdict_counts_downstream"] = counts

@@ -32,7 +32,8 @@ import re
 
 import numpy as np
 
-from common import parse_args, plt, print_table, require_data, save_metrics, savefig, skip
+from common import (claim_from_interval, parse_args, plt, print_claims, print_table, require_data, save_metrics,
+                    savefig, skip)
 
 from minissl import backend, datasets
 from minissl.backend import xp
@@ -210,16 +211,20 @@ def main():
     savefig(fig, args, "rho_by_layer.png")
 
     # The claims, each read from a paired interval on the test halves of both benchmarks.
-    claims = {}
+    claims = []
     for label, res in metrics["benchmarks"].items():
-        claims[f"{label}: MiniLM in context beats CBOW"] = res["MiniLM in context"]["minus_cbow"]["verdict"]
+        d = res["MiniLM in context"]["minus_cbow"]
+        claims.append(claim_from_interval("MiniLM in context beats CBOW (test ρ difference, paired bootstrap)",
+                                          d["value"], d["lo"], d["hi"], res["test_pairs"], where=label))
         d = res["random-init in context"]["minus_cbow"]
-        claims[f"{label}: CBOW beats the random-init BERT control"] = verdict(-d["hi"], -d["lo"])
+        claims.append(claim_from_interval("CBOW beats the random-init BERT control (test ρ difference, paired "
+                                          "bootstrap)", -d["value"], -d["hi"], -d["lo"], res["test_pairs"],
+                                          where=label))
     metrics["claims"] = claims
     save_metrics(args, metrics)
     print_table(rows, ["benchmark", "vectors", "layer", "test ρ", "95% interval", "minus CBOW [95%], verdict"],
                 title="Spearman ρ with human similarity ratings (test half of the covered pairs)")
-    print_table([[c, v] for c, v in claims.items()], ["claim", "verdict"])
+    print_claims(claims, title="Claims (n = test pairs; intervals over pairs resampled, CBOW averaged over seeds)")
     print("MiniLM was pre-trained on far more text than this corpus: a win mixes depth with data scale.")
     print(f"wrote {args.out}/metrics.json, rho_by_layer.png")
 

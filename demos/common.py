@@ -8,6 +8,24 @@ demo behaves the same way and the tour can read every result the same way.
 Every flag has a validating ``type=`` from this file (``positive_int``,
 ``prob``, ``existing_text_file``, ``output_dir`` ...): a bad value stops the
 demo in one line that names the flag and the fix, before anything is trained.
+
+Claims (DESIGN §9). A demo states each claim as "this difference is above 0"
+and measures the difference once per seed (or gets an interval over test items
+from ``minissl.metrics.bootstrap_ci``). ``claim(text, per_seed_differences)``
+turns that into one row::
+
+    {"claim": text, "value": mean, "lo": ..., "hi": ...,   # 95% interval (mean_ci)
+     "n": seeds, "values": [...], "verdict": "holds" | "does not hold" | "not significant"}
+
+(``claim_from_interval`` takes an interval computed another way). The demo puts
+the rows in ``metrics["claims"]`` (a list), prints them with ``print_claims``
+as its final table, and ``save_metrics`` adds ``verdict_counts``. The tour
+reads every demo's ``claims`` into one table with the verdict column and counts
+the verdicts in its summary, so a new demo only has to follow this shape.
+Extra keys (task, budget, ...) may ride along in a row; ``where`` (e.g. "probe,
+topic, 50/class") is shown after the claim, so one claim measured in several
+settings stays one sentence. A claim that does not hold stays in the list: that
+is a finding.
 """
 from __future__ import annotations
 
@@ -261,9 +279,53 @@ def parse_args(name: str, description: str, argv=None, check=None, **extra):
     return args
 
 
+# ---------------------------------------------------------------- claims
+VERDICTS = ("holds", "does not hold", "not significant")
+
+
+def claim_from_interval(text: str, value: float, lo, hi, n=None, **extra) -> dict:
+    """A claims row (see the module docstring) from an interval [lo, hi] for the difference claimed > 0."""
+    from minissl.metrics import verdict
+    return {"claim": text, "value": float(value), "lo": None if lo is None else float(lo),
+            "hi": None if hi is None else float(hi), "n": n, "verdict": verdict(lo, hi), **extra}
+
+
+def claim(text: str, differences, **extra) -> dict:
+    """A claims row from per-seed values of the difference claimed > 0: mean and 95% t interval
+    (``minissl.metrics.mean_ci``; one seed gives no interval and the verdict "not significant")."""
+    from minissl.metrics import mean_ci
+    ci = mean_ci(differences)
+    return claim_from_interval(text, ci["mean"], ci["lo"], ci["hi"], ci["n"], values=ci["values"], **extra)
+
+
+def verdict_counts(claims) -> dict:
+    """{"holds": k, "does not hold": k, "not significant": k} over claims rows."""
+    return {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
+
+
+def claim_cells(c) -> list:
+    """[claim (where), difference, 95% interval, n, verdict] as text: one line of a claims table."""
+    iv = "no interval" if c.get("lo") is None else f"[{c['lo']:+.3f}, {c['hi']:+.3f}]"
+    text = f"{c['claim']} ({c['where']})" if c.get("where") else c["claim"]
+    return [text, f"{c['value']:+.3f}", iv, "" if c.get("n") is None else str(c["n"]), c["verdict"]]
+
+
+CLAIM_HEADERS = ["claim (difference > 0)", "difference", "95% interval", "n", "verdict"]
+
+
+def print_claims(claims, title="Claims"):
+    """The demo's final table: one row per claim with its verdict, then the counts."""
+    print_table([claim_cells(c) for c in claims], CLAIM_HEADERS, title=title)
+    print("verdicts: " + ", ".join(f"{k} {v}" for v, k in verdict_counts(claims).items()))
+
+
 def save_metrics(args, metrics: dict) -> str:
-    """Write ``metrics.json`` (plus run time, backend and flags) and return its path."""
+    """Write ``metrics.json`` (plus run time, backend, flags, and ``verdict_counts`` of a
+    ``claims`` list) and return its path."""
     metrics = dict(metrics)
+    if isinstance(metrics.get("claims"), list) and all(isinstance(c, dict) and "verdict" in c
+                                                        for c in metrics["claims"]):
+        metrics.setdefault("verdict_counts", verdict_counts(metrics["claims"]))
     metrics.setdefault("seconds", round(time.time() - args.started, 1))
     metrics.setdefault("backend", ms.backend.NAME)
     metrics.setdefault("quick", bool(getattr(args, "quick", False)))

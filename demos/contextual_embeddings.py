@@ -2,32 +2,89 @@
 
 "bank" (of a river / for money) and "apple" (a fruit / a company) are spelled
 the same, so a static word embedding gives each one vector. Feed sentences
-using each sense through the pre-trained BERT, collect the word's output
-vectors and compare them by cosine similarity: vectors of the same sense are
-closer to each other than to vectors of the other sense. At layer 0 (word
-embedding + position) the word's vectors differ only by where it sits in the
-sentence, so any gap there is position ("apple hired ..." puts it first); the
-table shows how the gap changes layer by layer once attention mixes in context. Also prints the nearest neighbours of a few words in the input
-embedding space (words used alike end up close).
+using each sense through a BERT, take the word's output vector, and compare
+pairs by cosine similarity: the *gap* is the mean cosine of same-sense pairs
+minus that of cross-sense pairs.
 
-Needs the checkpoint that demos/bert_pretrain_finetune.py saves
-(runs/bert_pretrain_finetune/pretrained, or --ckpt DIR); if it is missing this
-demo pre-trains the --quick model itself first (about a minute).
+A gap alone proves little. Sentences from one template are near copies, and a
+BERT with random weights already gives a positive gap: attention mixes the
+neighbouring words in, and "apple hired ..." puts the word first (position).
+So the protocol is:
 
-    python demos/contextual_embeddings.py [--quick] [--ckpt DIR]
+* 24 templates per sense; 12 are the only sense sentences in the pre-training
+  corpus ("seen"), 12 never appear there ("held out"). Pairs are compared only
+  across *different* templates, and the two splits are reported separately.
+* Each seed pre-trains a small BERT with plain masked-LM (BERT's 80/10/10 on 15%
+  of the tokens, no sentence task, nothing sense-specific) on the grammar corpus;
+  the control is the same network with the same seed's random weights, never
+  trained.
+* The claim is the gap of the pre-trained model *minus* the control's gap, on
+  held-out templates: mean and 95% interval over seeds (5; 2 with --quick) and a
+  verdict (``minissl.metrics.verdict``). The scale-free version (AUC: how often a
+  same-sense pair is closer than a cross-sense pair) is reported beside it,
+  because cosines of a random network are all high and squeeze its gap.
+
+The per-layer table (0 = word embedding + position) shows where the gap
+appears; the figure shows the similarity matrices of seed 0 and the gap per
+seed for both models. Also prints the nearest neighbours of a few words in the
+input embedding space (words used alike end up close).
+
+    python demos/contextual_embeddings.py [--quick] [--seeds N]
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from common import checkpoint_dir, parse_args, plt, print_table, save_metrics, savefig
+import minissl as ms
+from common import claim, parse_args, plt, positive_int, print_claims, print_table, save_metrics, savefig
 
-from minissl.models.bert import BertModel, encode
-from minissl.tasks import SENSES, grammar_tokenizer, sense_sentences
+from minissl.metrics import mean_ci, roc_auc
+from minissl.models.bert import BertConfig, BertForPreTraining, encode
+from minissl.tasks import SENSES, grammar_corpus, grammar_tokenizer, sense_grid
+from minissl.text import mask_tokens, pad_batch
+from minissl.train import fit, make_optimizer
 
 NEIGHBOUR_WORDS = ("dog", "bread", "happy", "ate", "red", "river")
+SPLITS = ("held_out", "seen")
+
+
+def settings(quick):
+    if quick:
+        return dict(hidden=64, layers=2, heads=2, docs=600, steps=500, batch=32, lr=2e-3, per_template=2, seeds=2)
+    # the --quick model trained 4x longer on 3x the text, five times (the quick one: about 30 s of CPU per seed)
+    return dict(hidden=64, layers=2, heads=2, docs=2000, steps=2000, batch=32, lr=2e-3, per_template=3, seeds=5)
+
+
+def pretrain(tok, S, seed):
+    """(pre-trained model, random-init control): the same BERT and seed, MLM on the grammar corpus or nothing."""
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=S["hidden"], num_hidden_layers=S["layers"],
+                     num_attention_heads=S["heads"], intermediate_size=4 * S["hidden"], max_position_embeddings=128)
+    ms.manual_seed(seed)
+    control = BertForPreTraining(cfg)
+    ms.manual_seed(seed)
+    model = BertForPreTraining(cfg)
+    docs = [tok.encode(" ".join(d), max_length=64) for d in grammar_corpus(S["docs"], seed=seed)]
+    opt, sched = make_optimizer(model, S["lr"], weight_decay=0.01, betas=(0.9, 0.999), warmup=S["steps"] // 10,
+                                total_steps=S["steps"], decay="linear")
+    rng = np.random.default_rng(seed)
+
+    def batch(step):
+        x, am = pad_batch([docs[i] for i in rng.integers(len(docs), size=S["batch"])], tok.pad_token_id)
+        x, labels = mask_tokens(x, rng, mask_id=tok.mask_token_id, vocab_size=tok.vocab_size,
+                                special_ids=tok.all_special_ids, attention_mask=am)
+        return dict(input_ids=x, attention_mask=am, labels=labels)
+
+    hist = fit(model, batch, S["steps"], optimizer=opt, scheduler=sched, grad_clip=1.0, desc=f"MLM seed {seed}")
+    return model.bert, control.bert, float(np.mean(hist["loss"][-50:]))
+
+
+def word_vectors(model, tok, data):
+    """The word's vector at every layer: (layers+1, N, H)."""
+    ids = [[tok.cls_token_id] + tok.convert_tokens_to_ids(d["text"].split()) + [tok.sep_token_id] for d in data]
+    x, am = pad_batch(ids, tok.pad_token_id)
+    at = np.array([d["position"] + 1 for d in data])  # +1: the [CLS] in front
+    rows = np.arange(len(data))
+    return np.stack([encode(model, x, am, layer=k)[rows, at] for k in range(model.config.num_hidden_layers + 1)])
 
 
 def cosine_matrix(v):
@@ -35,85 +92,142 @@ def cosine_matrix(v):
     return v @ v.T
 
 
-def sense_gap(sim, labels):
-    """Mean cosine of same-sense pairs (diagonal left out) and of cross-sense pairs."""
-    same = labels[:, None] == labels[None, :]
-    off = ~np.eye(len(labels), dtype=bool)
-    return float(sim[same & off].mean()), float(sim[~same].mean())
+def pair_stats(h, data):
+    """Per split: same-sense and cross-sense mean cosine, their gap, and the pair AUC, over pairs of
+    sentences from *different* templates whose templates are both in the split."""
+    sim = cosine_matrix(h)
+    lab = np.array([d["label"] for d in data])
+    key = np.array([2 * d["template"] + d["label"] for d in data])  # one id per (sense, template)
+    held = np.array([d["held_out"] for d in data])
+    i, j = np.triu_indices(len(data), 1)
+    same = lab[i] == lab[j]
+    out = {}
+    for split in SPLITS:
+        keep = (key[i] != key[j]) & (held[i] == held[j]) & (held[i] == (split == "held_out"))
+        s, c = float(sim[i, j][keep & same].mean()), float(sim[i, j][keep & ~same].mean())
+        out[split] = {"same": s, "cross": c, "gap": s - c, "auc": roc_auc(same[keep], sim[i, j][keep])}
+    return out
 
 
-def load_or_pretrain(args, tok):
-    ckpt = args.ckpt or os.path.join("runs", "bert_pretrain_finetune", "pretrained")
-    if not os.path.exists(os.path.join(ckpt, "config.json")):
-        from bert_pretrain_finetune import pretrain, settings
-        from minissl.models.bert import BertConfig
-        print(f"no pre-trained checkpoint in {ckpt}; pre-training the --quick model first")
-        S = settings(quick=True)
-        cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=S["hidden"], num_hidden_layers=S["layers"],
-                         num_attention_heads=S["heads"], intermediate_size=4 * S["hidden"],
-                         max_position_embeddings=128)
-        model, _ = pretrain(tok, cfg, S, args, "sop")
-        ckpt = os.path.join(args.out, "pretrained")
-        model.save_pretrained(ckpt)
-    print(f"encoder from {ckpt}")
-    return BertModel.from_pretrained(ckpt), ckpt
+def neighbours(model, tok):
+    E = model.embeddings.word_embeddings.weight.numpy()
+    En = E / np.linalg.norm(E, axis=1, keepdims=True)
+    specials = set(tok.all_special_ids)
+    out = {}
+    for w in NEIGHBOUR_WORDS:
+        i = tok.token_to_id(w)
+        order = [j for j in np.argsort(-(En @ En[i])) if j != i and j not in specials][:5]
+        out[w] = [tok.id_to_token(int(j)) for j in order]
+    return out
 
 
 def main():
     args = parse_args("contextual_embeddings", __doc__.splitlines()[0],
-                      ckpt=(checkpoint_dir, None, "pre-trained checkpoint folder (default: the first demo's)"))
+                      seeds=(positive_int, None, "seeds (pre-trained model + control each; default 5, 2 with --quick)"))
+    S = settings(args.quick)
+    seeds = [args.seed + k for k in range(args.seeds or S["seeds"])]
     tok = grammar_tokenizer()
-    model, ckpt = load_or_pretrain(args, tok)
-    n = 40 if args.quick else 100
-    metrics, layer_rows = {"checkpoint": ckpt, "words": {}}, []
-    fig, axes = plt().subplots(1, len(SENSES), figsize=(5.5 * len(SENSES), 4.8))
-    for ax, word in zip(axes, SENSES):
-        data = sorted(sense_sentences(n, seed=args.seed, word=word), key=lambda d: d["label"])
-        ids = [[tok.cls_token_id] + tok.convert_tokens_to_ids(d["text"].split()) + [tok.sep_token_id] for d in data]
-        T = max(map(len, ids))
-        x = np.array([s + [tok.pad_token_id] * (T - len(s)) for s in ids])
-        am = (np.arange(T)[None] < np.array([len(s) for s in ids])[:, None]).astype(np.int64)
-        labels = np.array([d["label"] for d in data])
-        at = np.array([d["position"] + 1 for d in data])  # +1: the [CLS] in front
-        per_layer = []
-        for layer in range(model.config.num_hidden_layers + 1):
-            h = encode(model, x, am, layer=layer)[np.arange(len(data)), at]
-            per_layer.append(sense_gap(cosine_matrix(h), labels))
-            layer_rows.append((word, layer, *per_layer[-1], per_layer[-1][0] - per_layer[-1][1]))
-        sim = cosine_matrix(encode(model, x, am)[np.arange(len(data)), at])
-        same, cross = sense_gap(sim, labels)
-        metrics["words"][word] = {"same_sense_cosine": same, "cross_sense_cosine": cross,
-                                  "per_layer": [{"same": s, "cross": c} for s, c in per_layer]}
-        im = ax.imshow(sim, cmap="viridis", vmin=min(0, sim.min()), vmax=1)
-        k = int((labels == 0).sum())
+    runs = {}  # seed -> word -> arm -> layer -> split -> stats
+    first = {}
+    for seed in seeds:
+        pre, ctrl, loss = pretrain(tok, S, seed)
+        print(f"seed {seed}: final MLM loss {loss:.3f}")
+        runs[seed] = {}
+        for word in SENSES:
+            data = sense_grid(S["per_template"], seed=seed, word=word)
+            runs[seed][word] = {}
+            for arm, model in (("pretrained", pre), ("random_init", ctrl)):
+                hs = word_vectors(model, tok, data)
+                runs[seed][word][arm] = [pair_stats(h, data) for h in hs]
+                if seed == seeds[0]:
+                    first[(word, arm)] = (cosine_matrix(hs[-1]), data)
+        if seed == seeds[0]:
+            neigh = neighbours(pre, tok)
+
+    def per_seed(word, arm, split, stat, layer=-1):
+        """One value per seed; word "both" averages the two words."""
+        words = list(SENSES) if word == "both" else [word]
+        return [float(np.mean([runs[s][w][arm][layer][split][stat] for w in words])) for s in seeds]
+
+    def over_control(word, split, stat):
+        return [p - c for p, c in zip(per_seed(word, "pretrained", split, stat), per_seed(word, "random_init",
+                                                                                          split, stat))]
+
+    claims = []
+    for word in ("both", *SENSES):
+        name = "bank and apple" if word == "both" else f'"{word}"'
+        claims.append(claim(f"{name}: pre-trained gap above the random-init control's, held-out templates",
+                            over_control(word, "held_out", "gap"), word=word, split="held_out", stat="gap"))
+    claims.append(claim("bank and apple: pre-trained gap above the control's, templates seen in pre-training",
+                        over_control("both", "seen", "gap"), word="both", split="seen", stat="gap"))
+    claims.append(claim("bank and apple: pre-trained pair AUC above the control's, held-out templates",
+                        over_control("both", "held_out", "auc"), word="both", split="held_out", stat="auc"))
+    claims.append(claim("bank and apple: the random-init control's own gap is above 0, held-out templates "
+                        "(what a gap alone would wrongly credit to pre-training)",
+                        per_seed("both", "random_init", "held_out", "gap"), word="both", split="held_out", stat="gap"))
+
+    metrics = {"seeds": seeds, "settings": S, "claims": claims, "words": {}}
+    rows = []
+    for word in SENSES:
+        metrics["words"][word] = {}
+        for arm in ("pretrained", "random_init"):
+            metrics["words"][word][arm] = {split: {stat: mean_ci(per_seed(word, arm, split, stat))
+                                                   for stat in ("same", "cross", "gap", "auc")} for split in SPLITS}
+            for split in SPLITS:
+                m = metrics["words"][word][arm][split]
+                rows.append((word, arm, split, m["same"]["mean"], m["cross"]["mean"], m["gap"]["mean"],
+                             interval(m["gap"]), m["auc"]["mean"]))
+    L = S["layers"] + 1
+    layer_rows = [(word, k, *(float(np.mean(per_seed(word, arm, "held_out", "gap", k)))
+                              for arm in ("pretrained", "random_init"))) for word in SENSES for k in range(L)]
+    metrics["per_layer_gap_held_out"] = [dict(word=w, layer=k, pretrained=p, random_init=r)
+                                         for w, k, p, r in layer_rows]
+    metrics["nearest_neighbours"] = neigh
+    # the tour's headline: the gap on held-out templates, both words, pre-trained and control
+    metrics["gap_pretrained"] = mean_ci(per_seed("both", "pretrained", "held_out", "gap"))
+    metrics["gap_random_init"] = mean_ci(per_seed("both", "random_init", "held_out", "gap"))
+
+    figure(args, first, seeds, per_seed)
+    print_table(layer_rows, ["word", "layer", "gap pre-trained", "gap random init"],
+                title=f"Same-minus-cross cosine gap by layer, held-out templates (0 = embeddings; mean of {len(seeds)} "
+                      "seeds)")
+    print_table([(w, ", ".join(v)) for w, v in neigh.items()], ["word", "5 nearest in embedding space"],
+                title=f"Nearest neighbours (cosine, input embeddings, seed {seeds[0]})")
+    print_table(rows, ["word", "model", "templates", "same cos", "cross cos", "gap", "95% interval", "pair AUC"],
+                title=f"Last layer, pairs from different templates; mean over {len(seeds)} seeds")
+    note = "; --quick: fewer seeds and a short pre-training" if args.quick else ""
+    print_claims(claims, title=f"Claims ({len(seeds)} seeds{note})")
+    print(save_metrics(args, metrics))
+
+
+def interval(ci):
+    return "n/a (1 seed)" if ci["lo"] is None else f"[{ci['lo']:+.3f}, {ci['hi']:+.3f}]"
+
+
+def figure(args, first, seeds, per_seed):
+    pyplot = plt()
+    fig, axes = pyplot.subplots(1, 2 * len(SENSES) + 1, figsize=(4.4 * (2 * len(SENSES) + 1), 4.2))
+    for ax, ((word, arm), (sim, data)) in zip(axes, first.items()):
+        lab = np.array([d["label"] for d in data])
+        k = int((lab == 0).sum())
+        ax.imshow(sim, cmap="viridis", vmin=min(0, sim.min()), vmax=1)
         ax.axhline(k - 0.5, color="w", lw=1)
         ax.axvline(k - 0.5, color="w", lw=1)
         s0, s1 = SENSES[word]
-        ax.set(title=f'"{word}": same {same:.2f} vs cross {cross:.2f}',
-               xticks=[k / 2, k + (len(data) - k) / 2], xticklabels=[s0, s1],
-               yticks=[k / 2, k + (len(data) - k) / 2], yticklabels=[s0, s1])
-        fig.colorbar(im, ax=ax, fraction=0.046)
+        ax.set(title=f'"{word}", {arm.replace("_", " ")} (seed {seeds[0]})', xticks=[k / 2, k + k / 2],
+               xticklabels=[s0, s1], yticks=[k / 2, k + k / 2], yticklabels=[s0, s1])
+    ax = axes[-1]
+    for x, (arm, colour) in enumerate((("pretrained", "C0"), ("random_init", "C1"))):
+        for split, marker in (("held_out", "o"), ("seen", "x")):
+            vals = per_seed("both", arm, split, "gap")
+            ax.scatter(np.full(len(vals), x + (0.15 if split == "seen" else -0.15)), vals, color=colour, marker=marker,
+                       label=f"{arm.replace('_', ' ')}, {split.replace('_', '-')} templates")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(xticks=[0, 1], xticklabels=["pre-trained", "random init"], xlim=(-0.6, 1.6),
+           ylabel="same- minus cross-sense cosine", title="gap per seed (bank and apple)")
+    ax.legend(fontsize=7)
+    fig.subplots_adjust(wspace=0.4)
     savefig(fig, args, "sense_similarity.png")
-    metrics["same_sense_cosine"] = float(np.mean([w["same_sense_cosine"] for w in metrics["words"].values()]))
-    metrics["cross_sense_cosine"] = float(np.mean([w["cross_sense_cosine"] for w in metrics["words"].values()]))
-
-    E = model.embeddings.word_embeddings.weight.numpy()
-    En = E / np.linalg.norm(E, axis=1, keepdims=True)
-    specials = set(tok.all_special_ids)
-    neigh = {}
-    for w in NEIGHBOUR_WORDS:
-        i = tok.token_to_id(w)
-        order = [j for j in np.argsort(-(En @ En[i])) if j != i and j not in specials][:5]
-        neigh[w] = [tok.id_to_token(int(j)) for j in order]
-    metrics["nearest_neighbours"] = neigh
-
-    print_table(layer_rows, ["word", "layer", "same-sense cos", "cross-sense cos", "gap"],
-                title="Cosine similarity of the word's vectors, by layer (0 = embeddings)")
-    print_table([(w, ", ".join(v)) for w, v in neigh.items()], ["word", "5 nearest in embedding space"],
-                title="Nearest neighbours (cosine, input embeddings)")
-    print(f"\nlast layer: same-sense {metrics['same_sense_cosine']:.3f} > cross-sense "
-          f"{metrics['cross_sense_cosine']:.3f}")
-    print(save_metrics(args, metrics))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ import time
 
 import fashion_common as FC
 import numpy as np
-from common import one_blas_thread, parse_args, plt, positive_float, positive_int, print_table, save_metrics, savefig
+from common import (claim, one_blas_thread, parse_args, plt, positive_float, positive_int, print_claims, print_table,
+                    save_metrics, savefig)
 
 import minissl as ms
 from minissl import nn
@@ -264,15 +265,12 @@ def report(args, per_seed, seeds, times, settings, extra):
     probe = {n: {pct(f): FC.summary([a[n, f] for a in per_seed]) for f in FRACTIONS} for n in FEATURES}
     plot_label_curve(args, probe)
 
-    def beats(a, b, f):  # a's interval lies above b's (means with one seed)
-        pa, pb = probe[a][pct(f)], probe[b][pct(f)]
-        return bool((pa["ci95"] or [pa["mean"]])[0] > (pb["ci95"] or [pb["mean"]] * 2)[1])
-    verdicts = {}
-    for f in FRACTIONS:
-        for ssl in ("simclr", "byol"):
-            for base in ("raw", "random_init", "pca", "supervised"):
-                verdicts[f"{ssl}_beats_{base}_{pct(f)}"] = beats(ssl, base, f)
-    metrics = {"probe": probe, "verdicts": verdicts, "seeds": seeds,
+    claims = [claim(f"{NAMES[ssl]} features beat {NAMES[base]} (probe accuracy difference, paired over seeds)",
+                    [a[ssl, f] - a[base, f] for a in per_seed], where=f"{pct(f)} labels",
+                    key=f"{ssl}_beats_{base}_{pct(f)}")
+              for f in FRACTIONS for ssl in ("simclr", "byol") for base in ("raw", "random_init", "pca", "supervised")]
+    verdicts = {c["key"]: c["verdict"] for c in claims}
+    metrics = {"probe": probe, "verdicts": verdicts, "claims": claims, "seeds": seeds,
                "probe_simclr_1pct": probe["simclr"]["1%"]["mean"], "probe_raw_1pct": probe["raw"]["1%"]["mean"],
                "simclr_beats_raw_1pct": verdicts["simclr_beats_raw_1%"],
                "simclr_beats_random_init_1pct": verdicts["simclr_beats_random_init_1%"],
@@ -282,7 +280,7 @@ def report(args, per_seed, seeds, times, settings, extra):
     print_table(rows, ["features"] + [f"{pct(f)} labels" for f in FRACTIONS],
                 title=f"Fashion-MNIST test accuracy, linear probe (supervised CNN: end to end); mean ± 95% "
                       f"half-interval over {len(seeds)} seed(s)" + (" (one seed: no interval)" if len(seeds) < 2 else ""))
-    print("verdicts: " + ", ".join(f"{k}={v}" for k, v in verdicts.items() if "supervised" not in k))
+    print_claims(claims, title=f"Claims ({len(seeds)} seed(s); one seed gives no interval)")
     print(f"wrote {save_metrics(args, metrics)} ({time.time() - args.started:.0f} s)")
     return metrics
 

@@ -59,7 +59,8 @@ import time
 
 import numpy as np
 
-from common import parse_args, plt, positive_int, print_table, save_metrics, savefig, skip
+from common import (claim_from_interval, parse_args, plt, positive_int, print_claims, print_table, save_metrics,
+                    savefig, skip)
 import minissl.datasets as D
 from minissl.backend import to_numpy
 from minissl.metrics import bootstrap_ci
@@ -240,7 +241,7 @@ def main():
     speed, samples = show_generation(model, tok)
 
     all_items = task_items(tok)
-    results, curves = {}, {}
+    results, curves, claims = {}, {}, []
     for task, items in all_items.items():
         pool, test = items[:POOL], items[POOL:POOL + n_items]
         res = {"n_test": len(test), "rule_baseline": mean_ci(rule_baseline(task, test))}
@@ -261,9 +262,13 @@ def main():
         res["0-shot chat instruction"] = {"mean_ci": mean_ci(chat)}
         res["few_vs_zero"] = mean_ci(per_k[kmax] - per_k[0])      # paired by item
         res["true_vs_shuffled"] = mean_ci(per_k[kmax] - np.mean(shuffled, axis=0))
-        res["claims"] = {"few-shot beats zero-shot": res["few_vs_zero"][1] > 0,
-                         "correct answers in the demonstrations matter": res["true_vs_shuffled"][1] > 0,
-                         "few-shot beats the rule baseline": mean_ci(per_k[kmax])[0] > res["rule_baseline"][2]}
+        res["few_vs_rule"] = mean_ci(per_k[kmax] - rule_baseline(task, test))
+        rows = [claim_from_interval(text, *res[key], len(test), where=task) for text, key in (
+            (f"{kmax}-shot beats 0-shot", "few_vs_zero"),
+            ("correct answers in the demonstrations matter (true minus shuffled)", "true_vs_shuffled"),
+            (f"{kmax}-shot beats the rule baseline", "few_vs_rule"))]
+        claims += rows
+        res["claims"] = {c["claim"]: c["verdict"] for c in rows}
         results[task] = res
         curves[task] = [res[f"{k}-shot"]["mean_ci"] for k in shots]
     unchanged = weights_digest(model) == digest
@@ -277,9 +282,8 @@ def main():
     print_table(rows, ["task", "items"] + [f"{k}-shot" for k in shots]
                 + [f"{max(shots)}-shot shuffled", "0-shot chat", "rule baseline"],
                 "greedy exact-match accuracy, mean [95% interval] over test items (frozen weights)")
-    for task, res in results.items():
-        print(f"{task}: " + "; ".join(f"{c}: {'holds' if v else 'does not hold'}" for c, v in res["claims"].items()))
     print(f"weights unchanged by the evaluation (sha256): {unchanged}")
+    print_claims(claims, title="Claims (paired over test items, percentile bootstrap; n = test items)")
 
     fig, ax = plt().subplots(figsize=(8.5, 4.2))
     for i, (task, pts) in enumerate(curves.items()):
@@ -296,7 +300,7 @@ def main():
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     savefig(fig, args, "accuracy_vs_shots.png")
     save_metrics(args, {"model": str(path), "parameters": model.num_parameters(), "shots": list(shots),
-                        "seeds": n_seeds, "tasks": results, "weights_unchanged": unchanged,
+                        "seeds": n_seeds, "tasks": results, "claims": claims, "weights_unchanged": unchanged,
                         "weights_sha256": digest, "generation": speed, "samples": samples})
 
 

@@ -82,7 +82,8 @@ import numpy as np
 from tqdm import tqdm
 
 import minissl as ms
-from common import comma_list, parse_args, plt, positive_int, print_table, save_metrics, savefig, skip
+from common import (claim_from_interval, comma_list, parse_args, plt, positive_int, print_claims, print_table,
+                    save_metrics, savefig, skip)
 from minissl import datasets
 from minissl.metrics import bootstrap_ci, mean_ci, verdict
 from minissl.models import crosslingual as xl
@@ -348,8 +349,12 @@ def main():
     rows = [[claim] + [f"{results[t]['claims'][claim]['difference']:+.3f} {results[t]['claims'][claim]['verdict']}"
                        for t in pairs] for claim in verdicts]
     print_table(rows, ["claim (paired over test words)", *(f"eng-{t}" for t in pairs)], "Verdicts")
+    rows = [claim_from_interval(claim, c["difference"], *c["ci"], results[t]["n_test"], where=f"eng-{t}")
+            for claim in claims for t in pairs for c in [results[t]["claims"][claim]]]
+    print_claims(rows, title="Claims (paired over test words, bootstrap interval)")
     plot(results, pairs, args)
-    save_metrics(args, {"pairs": strip_private(results), "verdicts": verdicts, "words_per_pair": args.words,
+    save_metrics(args, {"pairs": strip_private(results), "verdicts": verdicts, "claims": rows,
+                        "words_per_pair": args.words,
                         "random_seeds": args.random_seeds, "shuffles": args.shuffles,
                         "e5_mrr": {t: results[t]["e5"]["mrr"] for t in pairs},
                         "random_init_mrr": {t: results[t]["random_init"]["mrr"] for t in pairs},

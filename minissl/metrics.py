@@ -2,6 +2,7 @@
 
 accuracy            mean(pred == gold)
 macro_f1            mean over classes of F1_c = 2 P_c R_c / (P_c + R_c)
+bracket_f1          unlabelled bracketing F1 of one sentence's tree against gold, trivial spans dropped
 exact_match, span_f1  SQuAD: lower-case, drop punctuation and a/an/the, squeeze spaces;
                     F1 over the bag of normalised tokens
 roc_auc             P(score of a random positive > score of a random negative), ties count 1/2;
@@ -79,6 +80,30 @@ def span_f1(prediction: str, truths) -> float:
             prec, rec = common / len(p), common / len(g)
             best = max(best, 2 * prec * rec / (prec + rec))
     return best
+
+
+def bracket_f1(pred, gold, n: int) -> float:
+    """Unlabelled bracketing F1 of one sentence of ``n`` words (spans are half-open (i, j)).
+
+    Kim et al. (2019)'s convention: trivial spans, single words and the whole
+    sentence, are dropped from both sides first, since every tree has them;
+    spans are compared as sets. With no gold span left recall is 1, and with no
+    predicted span either precision is 1 too. Average over sentences for the
+    sentence-level F1."""
+    def keep(spans, who):
+        out = set()
+        for i, j in spans:
+            if not 0 <= i < j <= n:
+                raise ValueError(f"{who} span ({i}, {j}) is outside a sentence of {n} words; spans are (i, j), "
+                                 f"0 <= i < j <= n")
+            if 1 < j - i < n:
+                out.add((int(i), int(j)))
+        return out
+    p, g = keep(pred, "predicted"), keep(gold, "gold")
+    hit = len(p & g)
+    rec = hit / len(g) if g else 1.0
+    prec = hit / len(p) if p else float(not g)
+    return 2 * prec * rec / (prec + rec) if prec + rec else 0.0
 
 
 def rankdata(x) -> np.ndarray:

@@ -82,8 +82,7 @@ SPECIFIC_BAD = {
                         ("--text", "{d}/empty.txt"), ("--text", "{d}/blank.txt"), ("--text", "{d}/zeros.bin"),
                         ("--text", "{d}/latin1.txt"), ("--text", "{d}/empty_folder"),
                         ("--text", "{d}/folder_with_bad_file")],
-    "contextual_embeddings": [("--ckpt", "{d}/no_such_ckpt"), ("--ckpt", "{d}/not_a_checkpoint"),
-                              ("--ckpt", "{d}/a_file")],
+    "contextual_embeddings": [("--seeds", "0"), ("--seeds", "x")],
     "contrastive": [("--ssl-images", "0"), ("--sup-steps", "0"), ("--batch-size", "0"), ("--epochs", "0"), ("--seeds", "0"), ("--lr", "0"),
                     ("--lr", "nan"), ("--temperature", "-0.5"), ("--probe-steps", "-1"),
                     ("--merge", "{d}/empty_folder"), ("--merge", ",")],
@@ -107,6 +106,7 @@ SPECIFIC_BAD = {
                      ("--n-train", "x"), ("--d-model", "30"),
                      ("--layers", "0"), ("--lr", "0"), ("--ft-lr", "nan"), ("--dropout", "1.5"), ("--batch", "0"),
                      ("--eval-split", "train")],
+    "tree_induction": [("--seeds", "0"), ("--steps", "0"), ("--steps", "x")],
     "tour": [("--only", "gpt_sort,gpt_txt")],
 }
 

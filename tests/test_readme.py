@@ -23,3 +23,26 @@ def test_reading_order_line_counts_are_within_15_percent_of_the_files():
     assert not stale, f"README reading order: (stated, actual) line counts differ by over 15%: {stale}; update it"
     read = sum(actual[p] for p, _ in rows)
     assert abs(total - read) <= 0.15 * read, f"README says about {total} lines in all, the files have {read}"
+
+
+def _readme_tables():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "benchmarks" / "readme_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_speed_tables_are_the_ones_results_md_gives():
+    rt = _readme_tables()
+    have = rt.current((ROOT / "README.md").read_text(encoding="utf-8"))
+    want = rt.region((ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8"))
+    assert have == want, "README.md's speed tables are stale; run python benchmarks/readme_tables.py"
+
+
+def test_a_changed_result_changes_the_readme_region():
+    rt = _readme_tables()
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    row = next(r for r in rt.tables(results)["Training steps (forward + backward + AdamW; Adam for the CNN)"])
+    changed = results.replace(f"**{row['time ratio'].strip('*')}**", "**9.99**", 1)
+    assert "| 9.99 |" in rt.region(changed) and rt.region(changed) != rt.region(results)

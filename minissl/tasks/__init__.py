@@ -10,11 +10,11 @@ from .core import FIELDS, LABEL_NAMES, Task, load_task, load_task_file
 from .corpus import grammar_corpus
 from .grammar import Language, grammar_tokenizer, grammar_vocab
 from .lexicon import make_dictionary
-from .senses import SENSES, sense_sentences
+from .senses import SENSES, sense_grid, sense_sentences
 
 TASK_NAMES = ("sentiment", "pos", "nli", "qa", "dna", "bilingual", "negation", "question")
 
 __all__ = ["load_task", "load_task_file", "Task", "FIELDS", "LABEL_NAMES", "TASK_NAMES",
            "grammar_corpus", "grammar_vocab", "grammar_tokenizer", "Language", "make_dictionary",
-           "sense_sentences", "SENSES", "baseline_scores", "bow_logreg_accuracy",
+           "sense_sentences", "sense_grid", "SENSES", "baseline_scores", "bow_logreg_accuracy",
            "majority_accuracy", "encode_task"]

@@ -107,6 +107,6 @@ def grammar_corpus(n_docs: int = 1000, seed: int = 0, language: str = "a", word_
         elif r < 0.9:
             sents = [fact_sentence(rng) for _ in range(n)]
         else:
-            sents = [sense_sentence(rng, pick(rng, ["bank", "apple"]))[0] for _ in range(n)]
+            sents = [sense_sentence(rng, pick(rng, ["bank", "apple"]), "seen")[0] for _ in range(n)]
         docs.append([lang.text(s) for s in sents])
     return docs

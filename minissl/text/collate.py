@@ -132,25 +132,32 @@ def make_nsp_pairs(documents, seed: int = 0):
     return pairs
 
 
-def make_sop_pairs(documents, seed: int = 0, max_sentences: int = 1):
-    """[(A, B, label)]: A, B consecutive segments of one document; 0 = in order, 1 = swapped.
+def make_sop_pairs(documents, seed: int = 0, max_sentences: int = 4, short_seq_prob: float = 0.1):
+    """[(A, B, label)] as ALBERT builds them: A, B consecutive segments of one document; 0 = in order, 1 = swapped.
 
-    A segment is up to ``max_sentences`` sentences (ALBERT uses multi-sentence segments).
+    A document is cut into chunks of ``max_sentences`` consecutive sentences (with
+    probability ``short_seq_prob`` a chunk is shorter, 2 to max_sentences, so short
+    inputs are seen too; ALBERT does the same with its token budget). The last chunk
+    takes what is left; a single leftover sentence is dropped. Each chunk is split at
+    a random point into A (the sentences before it) and B (the rest), so a segment is
+    a run of one or more whole sentences and the cut falls anywhere in the chunk;
+    with probability 1/2 the two are swapped (label 1).
     """
+    if max_sentences < 2:
+        raise ValueError(f"an SOP chunk holds both segments, so max_sentences must be >= 2, got {max_sentences}")
     rng = np.random.default_rng(seed)
     pairs = []
     for doc in documents:
         i = 0
         while i + 1 < len(doc):
-            # Random segment lengths so the model cannot count sentences to find the cut.
-            k = int(rng.integers(1, max_sentences + 1))
-            m = int(rng.integers(1, max_sentences + 1))
-            a, b = doc[i:i + k], doc[i + k:i + k + m]
-            if not b:
+            size = int(rng.integers(2, max_sentences + 1)) if rng.random() < short_seq_prob else max_sentences
+            chunk = doc[i:i + size]
+            i += size
+            if len(chunk) < 2:
                 break
-            a, b = " ".join(a), " ".join(b)
+            cut = int(rng.integers(1, len(chunk)))
+            a, b = " ".join(chunk[:cut]), " ".join(chunk[cut:])
             pairs.append((a, b, 0) if rng.random() < 0.5 else (b, a, 1))
-            i += k + m
     if not pairs:
         raise ValueError("SOP needs documents with at least two sentences")
     return pairs

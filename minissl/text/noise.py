@@ -7,7 +7,8 @@ returns a new list (inputs are never modified).
 BART's five noises:
     token_masking      each token -> [MASK] with probability p
     token_deletion     each token dropped with probability p (model must find where)
-    text_infilling     spans with length ~ Poisson(lambda=3) each become ONE [MASK];
+    text_infilling     non-overlapping spans, length ~ Poisson(lambda=3), covering mask_ratio
+                       of the tokens (30%), each become ONE [MASK];
                        a length-0 span inserts a [MASK] (model must learn "nothing here")
     sentence_permutation   sentences shuffled
     document_rotation      the sequence rotated to start at a random token
@@ -48,31 +49,39 @@ def token_deletion(ids, rng, p: float = 0.15) -> list[int]:
 
 def text_infilling(ids, mask_id: int, rng, mask_ratio: float = 0.3, poisson_lambda: float = 3.0,
                    return_spans: bool = False):
-    """Replace spans covering about ``mask_ratio`` of the tokens by one [MASK] each.
+    """Replace spans covering ``mask_ratio`` of the tokens by one [MASK] each.
 
-    Span lengths are drawn from Poisson(lambda) until they add up to the
-    budget; starts are distinct random positions, processed left to right (a
-    span that would start inside an earlier one is dropped).
-    With return_spans: also [(start, length)] of the spans applied.
+    The masked count m is ``mask_ratio * n`` rounded down or up at random, so that
+    E[m] = mask_ratio * n exactly for any length n. Span lengths ~ Poisson(lambda)
+    are drawn until they reach m, and the last is cut so they sum to m (as in
+    fairseq). The n - m kept tokens leave n - m + 1 gaps; each span goes into a
+    different gap, chosen uniformly, so spans never overlap or touch and exactly
+    m tokens are masked. A length-0 span inserts a [MASK] (the model must learn
+    "nothing here"). With return_spans: also [(start, length)] in the input.
     """
+    if not 0 <= mask_ratio <= 1:
+        raise ValueError(f"mask_ratio is a fraction of the tokens, from 0 to 1; got {mask_ratio}")
+    if poisson_lambda <= 0:
+        raise ValueError(f"poisson_lambda is the mean span length and must be > 0; got {poisson_lambda}")
     ids = list(ids)
     n = len(ids)
-    budget = int(round(mask_ratio * n))
+    m = int(mask_ratio * n)
+    m += int(rng.random() < mask_ratio * n - m)
     lengths = []
-    while sum(lengths) < budget:
+    while sum(lengths) < m and len(lengths) <= 10 * n:  # the bound: a tiny lambda draws zeros for ages
         lengths.append(int(rng.poisson(poisson_lambda)))
-        if len(lengths) > 10 * n + 10:  # all draws 0 with tiny lambda: stop anyway
-            break
-    lengths = lengths[: n + 1]
-    starts = np.sort(rng.choice(n + 1, size=len(lengths), replace=False)) if lengths else []
+    if lengths:
+        lengths[-1] += m - sum(lengths)
+    gaps = n - m + 1
+    if len(lengths) > gaps:  # more spans than places to put them apart: the surplus joins the last one
+        lengths = lengths[:gaps - 1] + [sum(lengths[gaps - 1:])]
+    lengths = [lengths[i] for i in rng.permutation(len(lengths))]
+    at = np.sort(rng.choice(gaps, size=len(lengths), replace=False))
     out, spans, cursor = [], [], 0
-    for s, k in zip(starts, lengths):
-        s = int(s)
-        if s < cursor:
-            continue
+    for j, k in zip(at, lengths):
+        s = int(j) + sum(k0 for _, k0 in spans)  # j kept tokens and the earlier spans come before it
         out.extend(ids[cursor:s])
         out.append(mask_id)
-        k = min(k, n - s)
         spans.append((s, k))
         cursor = s + k
     out.extend(ids[cursor:])

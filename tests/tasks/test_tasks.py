@@ -168,3 +168,26 @@ def test_grammar_corpus_mood_is_opt_in():
     plain, moody = grammar_corpus(100, seed=0), grammar_corpus(100, seed=0, p_mood=1.0)
     assert plain == grammar_corpus(100, seed=0, p_mood=0.0)
     assert sum("but" in s for d in moody for s in d) > sum("but" in s for d in plain for s in d)
+
+
+def test_held_out_sense_templates_never_reach_the_pretraining_corpus():
+    import re
+    from minissl.tasks.senses import SENSES, TEMPLATES, template_ids
+    pattern = {(w, s, t): re.compile(re.sub(r"\{[APNT]\}", r"\\w+", TEMPLATES[(w, SENSES[w][s])][t]) + " .")
+               for w in SENSES for s in (0, 1) for t in template_ids(w, s)}
+    found = set()  # stories use "apple" as a food too: no held-out template may be one of their sentences
+    for doc in grammar_corpus(1500, seed=3):
+        for sent in doc:
+            hits = [k for k, p in pattern.items() if p.fullmatch(sent)]
+            assert len(hits) <= 1
+            found.update(hits)
+    assert found and all(t % 2 == 0 for _, _, t in found)  # even = seen, odd = held out
+    assert len(found) > 30  # most seen templates occur: the split is not trivially empty
+
+
+def test_sense_grid_covers_every_template_of_both_senses():
+    from minissl.tasks import sense_grid
+    g = sense_grid(2, seed=0, word="apple")
+    assert len(g) == 2 * 2 * 24 and all(e["text"].split()[e["position"]] == "apple" for e in g)
+    assert {(e["label"], e["template"]) for e in g} == {(s, t) for s in (0, 1) for t in range(24)}
+    assert sum(e["held_out"] for e in g) == len(g) // 2

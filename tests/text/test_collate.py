@@ -89,16 +89,39 @@ def test_nsp_pairs():
             assert da != db
 
 
-def test_sop_pairs_in_order_or_swapped():
-    docs = [[f"{d}-{i}" for i in range(8)] for d in range(30)]
-    pairs = make_sop_pairs(docs, seed=0, max_sentences=2)
+def _sentences(segment):
+    """"3-4 3-5" -> (document 3, [4, 5])."""
+    parts = [w.split("-") for w in segment.split()]
+    return {int(d) for d, _ in parts}, [int(i) for _, i in parts]
+
+
+def test_sop_pairs_are_runs_of_sentences_in_order_or_swapped():
+    docs = [[f"{d}-{i}" for i in range(11)] for d in range(300)]
+    pairs = make_sop_pairs(docs, seed=0, max_sentences=4, short_seq_prob=0.1)
     labels = np.array([p[2] for p in pairs])
     assert within(labels.sum(), len(labels), 0.5)
+    first_len, used = [], set()
     for a, b, y in pairs:
-        first_a = int(a.split()[0].split("-")[1])
-        first_b = int(b.split()[0].split("-")[1])
-        assert (first_a < first_b) == (y == 0)
-        assert a.split("-")[0] == b.split("-")[0]  # same document
+        (da,), ia = _sentences(a)
+        (db,), ib = _sentences(b)
+        assert da == db  # one document
+        first, second = (ia, ib) if y == 0 else (ib, ia)
+        run = first + second
+        assert run == list(range(run[0], run[0] + len(run))) and 2 <= len(run) <= 4  # consecutive sentences
+        assert not used & {(da, i) for i in run}  # chunks do not overlap
+        used |= {(da, i) for i in run}
+        if len(run) == 4:
+            first_len.append(len(first))
+    # The cut is uniform inside a chunk: in 4-sentence chunks the first segment holds 1, 2 or 3 sentences
+    # equally often, so most segments span several sentences (single-sentence segments would give only 1).
+    counts = np.bincount(first_len, minlength=4)[1:]
+    assert all(within(c, len(first_len), 1 / 3) for c in counts), counts
+    assert {len(run) for a, b, _ in pairs for run in [_sentences(a)[1] + _sentences(b)[1]]} == {2, 3, 4}
+
+
+def test_sop_refuses_chunks_too_small_for_two_segments():
+    with pytest.raises(ValueError, match="max_sentences must be >= 2"):
+        make_sop_pairs([["a", "b"]], max_sentences=1)
 
 
 def test_next_token_batches_shift_by_one():

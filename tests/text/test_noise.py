@@ -41,6 +41,38 @@ def test_infilling_replaces_each_span_with_one_mask():
     assert kept == [t for t in ids if not any(s <= t - 10 < s + k for s, k in spans)]
 
 
+@pytest.mark.parametrize("ratio", [0.15, 0.3, 0.6])
+def test_infilling_masks_the_requested_share_of_tokens(ratio):
+    # Dropping spans that overlap an earlier one masks 25-29% when 30% is asked, far outside this
+    # tolerance; the stochastic rounding keeps short sequences (n = 7: 2.1 tokens) on target too.
+    rng = np.random.default_rng(5)
+    masked = total = 0
+    for _ in range(3000):
+        n = int(rng.integers(7, 60))
+        _, spans = text_infilling(list(range(10, 10 + n)), MASK, rng, ratio, 3.0, return_spans=True)
+        masked += sum(k for _, k in spans)
+        total += n
+    assert abs(masked / total - ratio) < 0.004, masked / total
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 80), st.floats(0, 1), st.floats(0.2, 6), st.integers(0, 2**32 - 1))
+def test_infilling_spans_are_apart_and_inside(n, ratio, lam, seed):
+    out, spans = text_infilling(list(range(10, 10 + n)), MASK, np.random.default_rng(seed), ratio, lam,
+                                return_spans=True)
+    m = sum(k for _, k in spans)
+    assert m in (int(ratio * n), int(ratio * n) + 1)
+    for (s0, k0), (s1, _) in zip(spans, spans[1:]):
+        assert s0 + k0 < s1  # at least one kept token between two spans: no overlap, no merging
+    assert all(0 <= s and s + k <= n for s, k in spans)
+    assert len(out) == n - m + len(spans)
+
+
+def test_infilling_refuses_a_rate_outside_0_1():
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        text_infilling([1, 2, 3], MASK, np.random.default_rng(0), 1.5)
+
+
 def test_rotation_and_permutation_keep_tokens():
     rng = np.random.default_rng(2)
     ids = list(rng.integers(5, 50, size=40))
