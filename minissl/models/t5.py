@@ -32,8 +32,6 @@ Demo: ``demos/t5_multitask.py``.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..text import BERT_SPECIALS, WordPieceTokenizer, seq2seq_batch, sentinel_tokens, span_corruption
 from ..train import minibatches
 from .seq2seq_decode import greedy_search
@@ -105,8 +103,8 @@ def span_corruption_batch(docs, ids: dict, rng, noise_density: float = 0.15, mea
 def mixed_batches(pairs_by_task: dict, batch_size: int, steps: int, rng, ids: dict):
     """``steps`` batches over the pooled (source, target) pairs of all tasks (examples-proportional
     mixing), in passes reshuffled by ``rng``. Returns ``(batches, tasks)``: each batch goes into the
-    model whole (``model(**batch)``), and ``tasks[i]`` (B,) says which task each row of batch i
-    comes from (an index into the order of ``pairs_by_task``). One task gives single-task batches."""
+    model whole (``model(**batch)``), and ``tasks[i]`` (a list of B ints) says which task each row of
+    batch i comes from (an index into the order of ``pairs_by_task``). One task: single-task batches."""
     pool = [(k, p) for k, pairs in enumerate(pairs_by_task.values()) for p in pairs]
     if not pool:
         raise ValueError("mixed_batches: no examples; give at least one task with pairs")
@@ -115,7 +113,7 @@ def mixed_batches(pairs_by_task: dict, batch_size: int, steps: int, rng, ids: di
     for rows in minibatches(len(pool), batch_size, epochs, rng, drop_last=len(pool) >= batch_size):
         chosen = [pool[i] for i in rows]
         batches.append(seq2seq_batch([p for _, p in chosen], ids["pad"], ids["bos"], ids["eos"]))
-        tasks.append(np.array([k for k, _ in chosen], dtype=np.int64))
+        tasks.append([k for k, _ in chosen])
         if len(batches) == steps:
             break
     return batches, tasks
@@ -139,7 +137,7 @@ def score(predictions, targets, label_words=None) -> dict:
     if len(predictions) != len(targets) or not targets:
         raise ValueError(f"score: {len(predictions)} predictions for {len(targets)} targets; give one per target")
     norm = [" ".join(p.split()) for p in predictions]
-    out = {"exact_match": float(np.mean([p == " ".join(t.split()) for p, t in zip(norm, targets)]))}
+    out = {"exact_match": sum(p == " ".join(t.split()) for p, t in zip(norm, targets)) / len(targets)}
     if label_words is not None:
-        out["outside_labels"] = float(np.mean([p not in label_words for p in norm]))
+        out["outside_labels"] = sum(p not in label_words for p in norm) / len(norm)
     return out

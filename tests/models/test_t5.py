@@ -81,7 +81,7 @@ def test_mixed_batches_mix_the_tasks_in_proportion(tok):
     pairs = {"a": [([5, 6], [7])] * 60, "b": [([8], [9])] * 30, "c": [([10], [11, 12])] * 30}
     batches, tasks = mixed_batches(pairs, 12, 10, np.random.default_rng(0), ids)  # 120 rows: one pass over the pool
     assert len(batches) == len(tasks) == 10 and all(len(t) == 12 for t in tasks)
-    assert sum(len(set(t.tolist())) > 1 for t in tasks) >= 9  # nearly every batch mixes tasks
+    assert sum(len(set(t)) > 1 for t in tasks) >= 9  # nearly every batch mixes tasks
     np.testing.assert_array_equal(np.bincount(np.concatenate(tasks), minlength=3), [60, 30, 30])  # each example once
     for b, t in zip(batches, tasks):  # each row's inputs are those of the task it is labelled with
         for row, k in zip(b["input_ids"], t):
