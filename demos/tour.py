@@ -59,6 +59,11 @@ STEPS = [
      "same-sense pairs (from different templates) are more similar than cross-sense pairs, by more than in the "
      "same BERT with random weights, on templates never seen in pre-training? The claims table says (2 seeds "
      "in --quick, 5 in the default run).", ["gap_pretrained", "gap_random_init"]),
+    ("bert_embryology", "BERT embryology: what is learned when", "Frozen linear probes on checkpoints along MLM "
+     "pre-training (step 0 = random init): part of speech, sentiment, NLI and the MLM accuracy itself, on "
+     "generated text (and Shakespeare + fortunes in the default run). `when` is the step at which each probe made "
+     "90% of its gain; `ordering_verdicts` say whether one probe is learned before another (95% intervals over "
+     "seeds), or that the data do not tell.", ["headline.generated", "when.generated", "ordering_verdicts.generated"]),
     ("gpt_text", "GPT: next-token prediction", "Predicting the next character learns the text "
      "(validation bits per character fall).", ["val_bpc"]),
     ("gpt_shakespeare", "GPT on real text: Shakespeare", "nanoGPT's CPU recipe (4 layers, 128 wide, context 64) "

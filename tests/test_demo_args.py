@@ -73,6 +73,7 @@ SPECIFIC_BAD = {
     "autoencoders": [("--only", "reconstruction,foo"), ("--seeds", "0")],
     "ae_anomaly": [("--seeds", "0")], "ae_discrete": [("--seeds", "-1")], "ae_generative": [("--seeds", "x")],
     "ae_reconstruction": [("--seeds", "0")],
+    "bert_embryology": [("--seeds", "0"), ("--steps", "0"), ("--steps", "-3"), ("--steps", "1e3")],
     "bert_pretrain_finetune": [("--steps", "0"), ("--steps", "-1"), ("--epochs", "0"), ("--lr", "0"),
                                ("--ft-lr", "-1e-3"), ("--lr", "inf"), ("--p-mood", "1.5"), ("--mask-judged", "2"),
                                ("--tasks", "sentimnt"), ("--tasks", ",")],
