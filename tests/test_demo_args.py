@@ -103,6 +103,10 @@ SPECIFIC_BAD = {
     "seq2seq_denoise": [("--steps", "0"), ("--ft-steps", "0"), ("--n-labelled", "0"), ("--d-model", "30"),
                         ("--dropout", "1.5"), ("--objectives", "mask,foo"), ("--objectives", ","),
                         ("--corpus", "gramar"), ("--corpus", "{d}/latin1.txt")],
+    "t5_multitask": [("--seeds", "0"), ("--steps", "-1"), ("--ft-steps", "0"), ("--single-steps", "-2"),
+                     ("--n-train", "x"), ("--d-model", "30"),
+                     ("--layers", "0"), ("--lr", "0"), ("--ft-lr", "nan"), ("--dropout", "1.5"), ("--batch", "0"),
+                     ("--eval-split", "train")],
     "tree_induction": [("--seeds", "0"), ("--steps", "0"), ("--steps", "x")],
     "tour": [("--only", "gpt_sort,gpt_txt")],
 }

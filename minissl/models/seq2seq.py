@@ -22,7 +22,8 @@ Parts: the encoder is BERT's (``minissl.nn.transformer.TransformerEncoder``); a 
 layer is the same :class:`~minissl.nn.TransformerBlock` with causal self-attention (a KV
 cache for generation) and a cross-attention sub-layer over the encoder output.
 Generation (greedy, beam search) lives in ``seq2seq_decode.py``; the noising
-objectives in ``minissl/text/denoising.py``. Demo: ``demos/seq2seq_denoise.py``.
+objectives in ``minissl/text/denoising.py``. Demo: ``demos/seq2seq_denoise.py``. T5 (every task
+as text-to-text, span-corruption pre-training) on this same model: ``t5.py``.
 """
 from __future__ import annotations
 
