@@ -59,6 +59,11 @@ STEPS = [
      "same-sense pairs (from different templates) are more similar than cross-sense pairs, by more than in the "
      "same BERT with random weights, on templates never seen in pre-training? The claims table says (2 seeds "
      "in --quick, 5 in the default run).", ["gap_pretrained", "gap_random_init"]),
+    ("bert_embryology", "BERT embryology: what is learned when", "Frozen linear probes on checkpoints along MLM "
+     "pre-training (step 0 = random init): part of speech, sentiment, NLI and the MLM accuracy itself, on "
+     "generated text (and Shakespeare + fortunes in the default run). `when` is the step at which each probe made "
+     "90% of its gain; `ordering_verdicts` say whether one probe is learned before another (95% intervals over "
+     "seeds), or that the data do not tell.", ["headline.generated", "when.generated", "ordering_verdicts.generated"]),
     ("gpt_text", "GPT: next-token prediction", "Predicting the next character learns the text "
      "(validation bits per character fall).", ["val_bpc"]),
     ("gpt_shakespeare", "GPT on real text: Shakespeare", "nanoGPT's CPU recipe (4 layers, 128 wide, context 64) "
@@ -90,6 +95,11 @@ STEPS = [
      ["tasks.eng->fra.claims", "tasks.capital.claims", "tasks.plural.claims", "weights_unchanged"], [SMOLLM2]),
     ("seq2seq_denoise", "Seq2seq pre-training (BART, MASS)", "A model pre-trained to restore corrupted text "
      "fine-tunes better than one from scratch.", ["restore_exact_match", "finetune.pretrained", "finetune.scratch"]),
+    ("t5_multitask", "T5: every task as text-to-text", "One encoder-decoder pre-trained with span corruption answers "
+     "four tasks in words (sentiment, NLI, negation, QA). Per task: does pre-training beat the same multi-task model "
+     "from scratch, does the one multi-task model beat a task-specific model per task, and does it beat the "
+     "strongest cheap baseline? The claims table judges each from 95% intervals over seeds (--quick: 2 seeds, "
+     "short runs).", ["headline.multi_pretrained", "headline.multi_scratch", "headline.single_pretrained"]),
     ("tree_induction", "Tree structure as a latent variable", "A neural PCFG trained only to maximise "
      "log p(sentence) (inside algorithm, no trees seen) brackets generated sentences: unlabelled F1 against the "
      "grammar's gold trees, beside right-branching, left-branching, random trees and its random init. "

@@ -124,3 +124,23 @@ def _standardised_fit(train, others, stats_from, l2s, steps, lr, c, batch_size=N
     mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-6
     model = fit_probe(tensor((x - mu) / sd), y, l2s, steps, lr, c, batch_size)
     return model, [tensor((a - mu) / sd) for a in others]
+
+
+def labelled_tokens(hidden, labels, ignore_index: int = -100):
+    """Token vectors that carry a label: hidden (N, T, H) and labels (N, T) -> (M, H), (M,).
+
+    Positions labelled ``ignore_index`` (padding, [CLS], [SEP], a word's later pieces, as
+    ``minissl.tasks.encode_task`` marks them) are dropped; each kept token is one probe example."""
+    h, y = xp.asarray(hidden, dtype=xp.float32), xp.asarray(labels)
+    if h.ndim != 3 or tuple(y.shape) != tuple(h.shape[:2]):
+        raise ValueError(f"labelled_tokens: hidden must be (N, T, H) and labels (N, T), got {tuple(h.shape)} and "
+                         f"{tuple(y.shape)}; pad the labels with {ignore_index} where a token has none")
+    keep = y != ignore_index
+    return h[keep], y[keep]
+
+
+def token_probe(train, val, test, ignore_index: int = -100, **kw) -> ProbeResult:
+    """A token-level linear probe (e.g. part of speech from frozen per-token vectors): each split
+    is (hidden (N, T, H), labels (N, T)); every labelled token is an example of
+    :func:`linear_probe` (``kw``: its options). Test accuracy is per token."""
+    return linear_probe(*(labelled_tokens(h, y, ignore_index) for h, y in (train, val, test)), **kw)

@@ -73,6 +73,7 @@ SPECIFIC_BAD = {
     "autoencoders": [("--only", "reconstruction,foo"), ("--seeds", "0")],
     "ae_anomaly": [("--seeds", "0")], "ae_discrete": [("--seeds", "-1")], "ae_generative": [("--seeds", "x")],
     "ae_reconstruction": [("--seeds", "0")],
+    "bert_embryology": [("--seeds", "0"), ("--steps", "0"), ("--steps", "-3"), ("--steps", "1e3")],
     "bert_pretrain_finetune": [("--steps", "0"), ("--steps", "-1"), ("--epochs", "0"), ("--lr", "0"),
                                ("--lr", "inf"), ("--p-mood", "1.5"), ("--seeds", "0"), ("--seeds", "1.5"),
                                ("--tasks", "sentimnt"), ("--tasks", ",")],
@@ -102,6 +103,10 @@ SPECIFIC_BAD = {
     "seq2seq_denoise": [("--steps", "0"), ("--ft-steps", "0"), ("--n-labelled", "0"), ("--d-model", "30"),
                         ("--dropout", "1.5"), ("--objectives", "mask,foo"), ("--objectives", ","),
                         ("--corpus", "gramar"), ("--corpus", "{d}/latin1.txt")],
+    "t5_multitask": [("--seeds", "0"), ("--steps", "-1"), ("--ft-steps", "0"), ("--single-steps", "-2"),
+                     ("--n-train", "x"), ("--d-model", "30"),
+                     ("--layers", "0"), ("--lr", "0"), ("--ft-lr", "nan"), ("--dropout", "1.5"), ("--batch", "0"),
+                     ("--eval-split", "train")],
     "tree_induction": [("--seeds", "0"), ("--steps", "0"), ("--steps", "x")],
     "tour": [("--only", "gpt_sort,gpt_txt")],
 }

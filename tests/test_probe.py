@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import minissl as ms
-from minissl.probe import L2_GRID, fit_probe, linear_probe
+from minissl.probe import L2_GRID, fit_probe, labelled_tokens, linear_probe, token_probe
 
 npy = ms.backend.to_numpy
 
@@ -102,3 +102,35 @@ def test_minibatch_probe_reaches_the_full_batch_accuracy():
     full = linear_probe(tr, va, te, l2s=(1e-3,), steps=200)[0]
     mini = linear_probe(tr, va, te, l2s=(1e-3,), steps=200, batch_size=64)[0]
     assert full > 0.9 and mini > full - 0.02
+
+
+def tagged_tokens(rng, n, t, signal):
+    """(N, T, H) token vectors whose tag (one of 3) is written in the first 3 features times ``signal``;
+    positions labelled -100 carry vectors of a wrong tag, so keeping them would hurt."""
+    tags = rng.integers(0, 3, (n, t))
+    h = rng.standard_normal((n, t, 8)).astype(np.float32)
+    h[..., :3] += signal * np.eye(3, dtype=np.float32)[tags]
+    labels = tags.copy()
+    skip = rng.random((n, t)) < 0.3
+    labels[skip] = -100
+    h[skip, :3] = signal * np.eye(3, dtype=np.float32)[(tags[skip] + 1) % 3] * 10
+    return h, labels
+
+
+def test_token_probe_reads_a_tag_written_in_the_vectors():
+    rng = np.random.default_rng(5)
+    splits = [tagged_tokens(rng, n, 7, signal=4.0) for n in (40, 20, 40)]
+    assert token_probe(*splits).test_accuracy > 0.97
+    noise = [(rng.standard_normal(h.shape).astype(np.float32), y) for h, y in splits]  # tags not in the vectors
+    assert token_probe(*noise).test_accuracy < 0.5
+
+
+def test_labelled_tokens_keeps_exactly_the_labelled_positions():
+    rng = np.random.default_rng(6)
+    h, y = tagged_tokens(rng, 5, 6, 1.0)
+    x, t = labelled_tokens(h, y)
+    keep = y != -100
+    np.testing.assert_array_equal(npy(x), h[keep])
+    np.testing.assert_array_equal(npy(t), y[keep])
+    with pytest.raises(ValueError, match=r"hidden must be \(N, T, H\)"):
+        labelled_tokens(h[:, :, 0], y)

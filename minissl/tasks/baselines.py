@@ -59,7 +59,8 @@ def majority_accuracy(train_y, test_y) -> float:
     return float(np.mean(np.asarray(test_y) == top))
 
 
-def _texts(task_name, examples):
+def bag_texts(task_name, examples):
+    """The text a bag-of-words (or n-gram) baseline reads for each example of a classification task."""
     if task_name == "nli":
         # Two bags side by side: premise words and hypothesis words are different features.
         return [ex["premise"] + " " + " ".join("H_" + w for w in ex["hypothesis"].split())
@@ -75,9 +76,9 @@ def baseline_scores(task) -> dict:
     if name in ("sentiment", "nli", "dna"):
         ytr = [ex["label"] for ex in task.train]
         yte = [ex["label"] for ex in task.test]
-        val = {"val_texts": _texts(name, task.dev), "val_y": [ex["label"] for ex in task.dev]} if task.dev else {}
+        val = {"val_texts": bag_texts(name, task.dev), "val_y": [ex["label"] for ex in task.dev]} if task.dev else {}
         return {"majority": majority_accuracy(ytr, yte),
-                "bow_logreg": bow_logreg_accuracy(_texts(name, task.train), ytr, _texts(name, task.test), yte,
+                "bow_logreg": bow_logreg_accuracy(bag_texts(name, task.train), ytr, bag_texts(name, task.test), yte,
                                                   **val)}
     if name == "pos":
         tags = Counter(t for ex in task.train for t in ex["tags"])

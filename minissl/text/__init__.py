@@ -8,10 +8,10 @@ from .basic import BasicTokenizer
 from .bpe import ENDOFTEXT, GPT2_PATTERN, GPT4_PATTERN, ByteBPETokenizer
 from .char import CharTokenizer
 from .collate import (IGNORE_INDEX, MLMCollator, causal_lm_collate, lm_batch, make_nsp_pairs,
-                      make_sop_pairs, mask_tokens, seq2seq_batch)
+                      make_sop_pairs, mask_tokens, mlm_batch, mlm_batches, seq2seq_batch)
 from .corpus import Corpus, load_pydoc_corpus, load_text_corpus, split_sentences, word_tokenize
-from .noise import (BartCollator, document_rotation, mass_mask, random_segmentation, sentence_permutation,
-                    span_corruption, text_infilling, token_deletion, token_masking)
+from .noise import (SENTINEL, BartCollator, document_rotation, mass_mask, random_segmentation, sentence_permutation,
+                    sentinel_tokens, span_corruption, text_infilling, token_deletion, token_masking)
 from .sentencepiece import UnigramTokenizer
 from .wordpiece import WordPieceTokenizer
 
@@ -19,9 +19,9 @@ __all__ = [
     "BERT_SPECIALS", "PAD", "UNK", "CLS", "SEP", "MASK", "IGNORE_INDEX", "ENDOFTEXT", "TokenizerFileError",
     "GPT2_PATTERN", "GPT4_PATTERN", "VocabTokenizer", "pad_batch", "BasicTokenizer",
     "CharTokenizer", "WordPieceTokenizer", "ByteBPETokenizer", "UnigramTokenizer", "Corpus", "load_pydoc_corpus",
-    "load_text_corpus", "split_sentences", "word_tokenize", "MLMCollator", "mask_tokens",
+    "load_text_corpus", "split_sentences", "word_tokenize", "MLMCollator", "mask_tokens", "mlm_batch", "mlm_batches",
     "make_nsp_pairs", "make_sop_pairs", "lm_batch", "causal_lm_collate", "seq2seq_batch", "BartCollator",
     "token_masking", "token_deletion", "text_infilling", "sentence_permutation", "span_corruption",
-    "random_segmentation",
+    "random_segmentation", "SENTINEL", "sentinel_tokens",
     "document_rotation", "mass_mask",
 ]

@@ -163,6 +163,38 @@ def make_sop_pairs(documents, seed: int = 0, max_sentences: int = 4, short_seq_p
     return pairs
 
 
+def mlm_batch(examples, rng, *, mask_id: int, pad_id: int, vocab_size: int, special_ids=(),
+              mlm_probability: float = 0.15) -> dict:
+    """Encoded examples -> one BERT pre-training batch, masked afresh by :func:`mask_tokens`.
+
+    ``examples``: ``(input_ids, token_type_ids, sentence_label)`` triples (lists of ints and an
+    NSP/SOP label, or None for MLM alone). Returns int64 arrays input_ids, attention_mask,
+    token_type_ids, labels (B, T) and, when every example has one, sentence_label (B,)."""
+    if not examples:
+        raise ValueError("mlm_batch needs at least one (input_ids, token_type_ids, sentence_label) example")
+    x, am = pad_batch([e[0] for e in examples], pad_id)
+    tt, _ = pad_batch([e[1] for e in examples], 0)
+    x, labels = mask_tokens(x, rng, mask_id=mask_id, vocab_size=vocab_size, special_ids=special_ids,
+                            attention_mask=am, mlm_probability=mlm_probability)
+    out = {"input_ids": x, "attention_mask": am, "token_type_ids": tt, "labels": labels}
+    if all(e[2] is not None for e in examples):
+        out["sentence_label"] = np.array([e[2] for e in examples], dtype=np.int64)
+    return out
+
+
+def mlm_batches(examples, batch_size: int, rng, **masking):
+    """``batches(step) -> batch`` for ``minissl.train.fit``: ``batch_size`` examples drawn with
+    replacement by ``rng`` (a NumPy Generator) each step, then :func:`mlm_batch` (``masking``:
+    its keyword arguments). Each step sees a fresh sample and a fresh mask, as BERT's pre-training."""
+    if not examples or batch_size < 1:
+        raise ValueError(f"mlm_batches needs examples and batch_size >= 1, got {len(examples)} examples "
+                         f"and batch_size={batch_size}")
+
+    def batches(step):
+        return mlm_batch([examples[i] for i in rng.integers(len(examples), size=batch_size)], rng, **masking)
+    return batches
+
+
 def lm_batch(stream, batch_size: int, block_size: int, rng):
     """Random windows of a 1-D token stream -> (x, y) int64 (batch_size, block_size), y = x shifted by one."""
     stream = np.asarray(stream, dtype=np.int64)

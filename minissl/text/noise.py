@@ -26,6 +26,16 @@ import numpy as np
 
 from .collate import seq2seq_batch
 
+SENTINEL = "<extra_id_{}>"  # T5's names for the span markers of span corruption
+
+
+def sentinel_tokens(n: int) -> list[str]:
+    """T5's sentinel tokens ``<extra_id_0>`` .. ``<extra_id_{n-1}>``: add them to a vocabulary as
+    special tokens (kept whole when written in text) and pass their ids to :func:`span_corruption`."""
+    if n < 2:
+        raise ValueError(f"span corruption needs at least 2 sentinels (one span and the closing one), got {n}")
+    return [SENTINEL.format(i) for i in range(n)]
+
 
 def token_masking(ids, mask_id: int, rng, p: float = 0.15) -> list[int]:
     ids = np.asarray(ids, dtype=np.int64)

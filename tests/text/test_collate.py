@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minissl.text import (IGNORE_INDEX, MLMCollator, WordPieceTokenizer, causal_lm_collate, lm_batch,
-                          make_nsp_pairs, make_sop_pairs, mask_tokens)
+                          make_nsp_pairs, make_sop_pairs, mask_tokens, mlm_batch, mlm_batches)
 
 VOCAB, MASK, PAD, CLS, SEP = 50, 4, 0, 2, 3
 SPECIAL = [0, 1, 2, 3, 4]
@@ -133,3 +133,32 @@ def test_next_token_batches_shift_by_one():
     assert out["labels"].tolist() == [[6, 7], [9, IGNORE_INDEX]]
     with pytest.raises(ValueError, match="block_size"):
         lm_batch(np.arange(5), 2, 10, np.random.default_rng(0))
+
+
+def test_mlm_batch_pads_masks_and_keeps_sentence_labels_only_when_all_have_one():
+    rng = np.random.default_rng(0)
+    ex = [([CLS, 7, 8, 9, SEP], [0, 0, 0, 0, 0], 1), ([CLS, 10, SEP, 11, SEP], [0, 0, 0, 1, 1], 0)]
+    kw = dict(mask_id=MASK, pad_id=PAD, vocab_size=VOCAB, special_ids=SPECIAL, mlm_probability=0.5)
+    b = mlm_batch(ex, rng, **kw)
+    assert b["input_ids"].shape == b["labels"].shape == b["token_type_ids"].shape == (2, 5)
+    np.testing.assert_array_equal(b["token_type_ids"][1], [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(b["sentence_label"], [1, 0])
+    gold = np.array([e[0] for e in ex])
+    chosen = b["labels"] != IGNORE_INDEX
+    np.testing.assert_array_equal(b["labels"][chosen], gold[chosen])  # a label is the original token
+    assert not np.isin(gold[chosen], SPECIAL).any()  # [CLS]/[SEP] are never chosen
+    np.testing.assert_array_equal(b["input_ids"][~chosen], gold[~chosen])
+    assert "sentence_label" not in mlm_batch([ex[0], (ex[1][0], ex[1][1], None)], rng, **kw)
+
+
+def test_mlm_batches_draws_a_fresh_seeded_sample_each_step():
+    ex = [([CLS, 5 + i, SEP], [0, 0, 0], None) for i in range(40)]
+    kw = dict(mask_id=MASK, pad_id=PAD, vocab_size=VOCAB, special_ids=SPECIAL)
+    a, b = mlm_batches(ex, 6, np.random.default_rng(3), **kw), mlm_batches(ex, 6, np.random.default_rng(3), **kw)
+    first, again = a(0), b(0)
+    assert first["input_ids"].shape[0] == 6
+    for k in first:
+        np.testing.assert_array_equal(first[k], again[k])  # the same generator gives the same run
+    assert not np.array_equal(a(1)["input_ids"], a(2)["input_ids"])  # a new sample each step
+    with pytest.raises(ValueError, match="batch_size"):
+        mlm_batches(ex, 0, np.random.default_rng(0), **kw)

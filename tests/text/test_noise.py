@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from minissl.text import (BartCollator, document_rotation, mass_mask, random_segmentation, sentence_permutation,
-                          span_corruption, text_infilling, token_deletion, token_masking)
+                          sentinel_tokens, span_corruption, text_infilling, token_deletion, token_masking)
 
 MASK = 4
 
@@ -170,3 +170,9 @@ def test_span_corruption_names_what_is_missing():
         span_corruption([5], SENTINELS, np.random.default_rng(0))
     with pytest.raises(ValueError, match="sentinel ids"):
         span_corruption(list(range(100)), SENTINELS[:2], np.random.default_rng(0))
+
+
+def test_sentinel_tokens_are_t5s_names():
+    assert sentinel_tokens(3) == ["<extra_id_0>", "<extra_id_1>", "<extra_id_2>"]
+    with pytest.raises(ValueError, match="at least 2 sentinels"):
+        sentinel_tokens(1)
