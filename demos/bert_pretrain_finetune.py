@@ -57,7 +57,7 @@ from minissl.models.bert_heads import (BertForQuestionAnswering, BertForSequence
 from minissl.tasks import baseline_scores, encode_task, grammar_corpus, grammar_tokenizer, load_task
 from minissl.tasks.baselines import majority_accuracy, ngram_logreg, qa_rule
 from minissl.tasks.corpus import task_inputs, without_held_out
-from minissl.text import make_nsp_pairs, make_sop_pairs, mask_tokens, pad_batch
+from minissl.text import make_nsp_pairs, make_sop_pairs, mlm_batches
 from minissl.train import finetune, fit, label_accuracy, make_optimizer
 
 TASKS = ("sentiment", "pos", "nli", "qa", "dna")
@@ -90,15 +90,8 @@ def pretraining_examples(tok, S, seed, sentence_task, held_out=()):
 
 def pretraining_batches(tok, examples, batch_size, rng):
     """``batch(step)``: random pairs, padded, masked the standard way (15%; 80/10/10)."""
-    def batch(step):
-        rows = [examples[i] for i in rng.integers(len(examples), size=batch_size)]
-        x, am = pad_batch([r[0] for r in rows], tok.pad_token_id)
-        tt, _ = pad_batch([r[1] for r in rows], 0)
-        x, labels = mask_tokens(x, rng, mask_id=tok.mask_token_id, vocab_size=tok.vocab_size,
-                                special_ids=tok.all_special_ids, attention_mask=am)
-        return dict(input_ids=x, attention_mask=am, token_type_ids=tt, labels=labels,
-                    sentence_label=np.array([r[2] for r in rows]))
-    return batch
+    return mlm_batches(examples, batch_size, rng, mask_id=tok.mask_token_id, pad_id=tok.pad_token_id,
+                       vocab_size=tok.vocab_size, special_ids=tok.all_special_ids)
 
 
 def pretrain(tok, cfg, S, args, sentence_task, held_out=()):
