@@ -34,8 +34,9 @@ steps, 10 epochs at a fixed rate, 300 test examples; its intervals are wide.
 
     python demos/bert_pretrain_finetune.py [--quick] [--nsp] [--seeds N] [--reuse-pretrained]
 
-Writes runs/bert_pretrain_finetune/{metrics.json, results.png} and the first
-seed's pre-trained checkpoint (pretrained/, read by demos/contextual_embeddings.py).
+Writes runs/bert_pretrain_finetune/{metrics.json, results.png} and each seed's
+pre-trained checkpoint (pretrained/ for the first, pretrained-seedN/ for the
+others; ``--reuse-pretrained`` reads them back when their settings match).
 """
 from __future__ import annotations
 
