@@ -1,0 +1,163 @@
+"""Text as representation: an auto-encoder whose code is a short sequence of words.
+
+Lecture idea (seq2seq2seq): a *writer* seq2seq reads a document x and writes a
+short word sequence z = z_1..z_L from the same vocabulary; a *reader* seq2seq
+reads z and rebuilds x. If this trains, z is a representation a person can
+read, a summary. The lecture's warning: trained only to reconstruct, the
+writer invents a private code that the reader understands and nobody else
+does. The cure it proposes is a discriminator that scores how much z looks
+like real text; here a language model trained on real sentences plays it.
+
+Training goes through the discrete z with REINFORCE and a baseline::
+
+    r(z)   = log p_reader(x | z) + λ · log p_LM(z)
+    ∇_φ E_z[r] = E_z[(r(z) - b) ∇_φ log p_writer(z | x)]
+
+b is the leave-one-out mean of the other rewards in the batch (independent of
+z, so the estimate stays unbiased; tested against the exact gradient). The
+reader trains by ordinary cross-entropy on the sampled z. REINFORCE rather
+than straight-through Gumbel-softmax because the reader and the LM then only
+ever see real tokens (one-hot ids, exactly what they would read at test time),
+and the LM term needs no gradient at all; Gumbel-softmax would feed them soft
+mixtures of embeddings that no real text contains, and its straight-through
+gradient is biased. The price is variance, which the baseline reduces.
+
+Shapes: documents as id lists; z (B, L) int; log p_writer(z | x) (B,).
+Both models are :class:`~minissl.models.seq2seq.Seq2SeqTransformer`.
+Demo: ``demos/text_as_representation.py``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import nn
+from .. import ops as F
+from ..backend import to_numpy, xp
+from ..tensor import Tensor, no_grad
+from ..text.base import pad_batch
+from ..text.collate import seq2seq_batch
+from .seq2seq import Seq2SeqTransformer
+
+SPECIALS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]")
+PAD, BOS, EOS = 0, 2, 3
+
+
+def loo_baseline(rewards) -> np.ndarray:
+    """b_i = mean of the other rewards of the batch (leave one out): independent of sample i."""
+    r = np.asarray(rewards, dtype=np.float64)
+    if r.size < 2:
+        raise ValueError("a leave-one-out baseline needs at least two samples in the batch")
+    return (r.sum() - r) / (r.size - 1)
+
+
+def reinforce_loss(logp: Tensor, rewards, baseline=None, normalise: bool = False) -> Tensor:
+    """Surrogate whose gradient is the REINFORCE estimate: -mean_i (r_i - b_i) log p(z_i).
+
+    ``logp`` (B,) Tensor; ``rewards`` (B,) numbers (no gradient); ``baseline`` (B,), default
+    :func:`loo_baseline`. ``normalise`` divides the advantages by their batch standard
+    deviation (a positive factor per batch: it sets the step size, not the direction).
+    """
+    r = np.asarray(rewards, dtype=np.float64)
+    adv = r - (loo_baseline(r) if baseline is None else np.asarray(baseline, dtype=np.float64))
+    if normalise:
+        adv = adv / (adv.std() + 1e-8)
+    a = Tensor(xp.asarray(adv, dtype=logp.dtype), _internal=True)
+    return -(a * logp).mean()
+
+
+def _token_logp(logits: Tensor, targets, ban=None) -> Tensor:
+    """log p of ``targets`` (B, T) under ``logits`` (B, T, V), banned ids given -inf: (B, T)."""
+    if ban is not None:
+        logits = logits + Tensor(ban, _internal=True)
+    lp = F.log_softmax(logits, dim=-1)
+    idx = Tensor(xp.asarray(targets, dtype=xp.int64)[..., None], _internal=True)
+    return F.gather(lp, -1, idx).squeeze(-1)
+
+
+class TextAutoencoder(nn.Module):
+    """Writer (document -> L words) and reader (L words -> document), two seq2seq models.
+
+    ``lm``: a frozen :class:`~minissl.models.gpt.GPT` over the same ids (its sequences start
+    with BOS) whose log-probability of z, times ``lm_weight``, is added to the reward.
+    """
+
+    def __init__(self, vocab_size: int, length: int, d_model: int = 32, nhead: int = 2, layers: int = 1,
+                 dim_feedforward: int = 64, lm=None, lm_weight: float = 0.0, max_position: int = 64):
+        super().__init__()
+        if length < 1:
+            raise ValueError(f"the middle sequence needs length >= 1, got {length}")
+        if lm_weight and lm is None:
+            raise ValueError("lm_weight > 0 needs a language model: pass lm=a trained GPT")
+        kw = dict(d_model=d_model, nhead=nhead, num_encoder_layers=layers, num_decoder_layers=layers,
+                  dim_feedforward=dim_feedforward, dropout=0.0, max_position=max_position, pad_id=PAD)
+        self.writer = Seq2SeqTransformer(vocab_size, **kw)
+        self.reader = Seq2SeqTransformer(vocab_size, **kw)
+        self.vocab_size, self.length, self.lm_weight = vocab_size, length, lm_weight
+        self._lm = [lm]  # a list: the LM's parameters are not this model's (it stays frozen)
+        self.ban = xp.zeros(vocab_size, dtype=xp.float32)
+        self.ban[:len(SPECIALS)] = -1e9  # the writer writes words only
+
+    def write(self, docs, rng=None) -> np.ndarray:
+        """Documents (list of id lists) -> z (B, L): sampled with ``rng``, arg-max without."""
+        ids, mask = pad_batch(docs, PAD)
+        was = self.writer.training
+        self.writer.eval()
+        with no_grad():
+            memory = self.writer.encode(ids, mask)
+            cache = self.writer.new_cache()
+            seq = np.full((len(docs), 1), BOS, dtype=np.int64)
+            for t in range(self.length):
+                logits = self.writer.decode(seq[:, -1:], memory, mask, np.full((len(docs), 1), t), cache)
+                lp = to_numpy(F.log_softmax(Tensor(logits.array[:, -1] + self.ban, _internal=True), dim=-1).array)
+                if rng is None:
+                    nxt = lp.argmax(-1)
+                else:  # Gumbel-max: a sample from softmax(lp)
+                    nxt = (lp - np.log(-np.log(rng.random(lp.shape)))).argmax(-1)
+                seq = np.concatenate([seq, nxt[:, None]], axis=1)
+        self.writer.train(was)
+        return seq[:, 1:]
+
+    def writer_logp(self, docs, z) -> Tensor:
+        """log p_writer(z | x) summed over the L positions: (B,), with gradient."""
+        ids, mask = pad_batch(docs, PAD)
+        z = np.asarray(z, dtype=np.int64)
+        dec = np.concatenate([np.full((len(z), 1), BOS), z[:, :-1]], axis=1)
+        logits = self.writer(ids, dec, attention_mask=mask).logits
+        return _token_logp(logits, z, self.ban).sum(dim=1)
+
+    def reader_out(self, z, docs):
+        """Teacher-forced reader on (z -> document): (Seq2SeqLMOutput, labels (B, T))."""
+        batch = seq2seq_batch(list(zip(np.asarray(z).tolist(), docs)), PAD, BOS, EOS)
+        return self.reader(**batch), batch["labels"]
+
+    @staticmethod
+    def doc_loglik(logits: Tensor, labels) -> np.ndarray:
+        """log p_reader(x | z) per document (B,), from teacher-forced logits; no gradient."""
+        labels = np.asarray(labels)
+        lp = to_numpy(_token_logp(logits.detach(), np.where(labels < 0, 0, labels)).array)
+        return np.where(labels < 0, 0.0, lp).sum(axis=1)
+
+    def lm_logp(self, z) -> np.ndarray:
+        """log p_LM(z) summed over the L words, BOS first: (B,)."""
+        lm = self._lm[0]
+        z = np.asarray(z, dtype=np.int64)
+        x = np.concatenate([np.full((len(z), 1), BOS), z[:, :-1]], axis=1)
+        was = lm.training
+        lm.eval()
+        with no_grad():
+            lp = _token_logp(lm(x).logits, z)
+        lm.train(was)
+        return to_numpy(lp.array).sum(axis=1)
+
+    def step(self, docs, optimizer, rng) -> dict:
+        """One end-to-end update on a batch of documents; returns the losses and mean rewards."""
+        z = self.write(docs, rng)
+        out, labels = self.reader_out(z, docs)
+        recon = self.doc_loglik(out.logits, labels)
+        lm = self.lm_logp(z) if self.lm_weight else np.zeros(len(docs))
+        writer_loss = reinforce_loss(self.writer_logp(docs, z), recon + self.lm_weight * lm, normalise=True)
+        optimizer.zero_grad()
+        (out.loss + writer_loss).backward()
+        optimizer.step()
+        return {"reader_loss": float(out.loss.item()), "recon_loglik": float(recon.mean()),
+                "lm_logp": float(lm.mean())}
