@@ -122,7 +122,7 @@ def run_arm(train, test, lm, lm_weight, seed, cfg, length, lr):
     opt = ms.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     for step in range(cfg["steps"]):
-        model.step([train[i]["ids"] for i in rng.integers(len(train), size=64)], opt, rng)
+        model.step([train[i]["ids"] for i in rng.integers(len(train), size=16)], opt, rng)
     final, z = evaluate(model, test)
     return init, final, z
 

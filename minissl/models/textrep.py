@@ -13,8 +13,11 @@ Training goes through the discrete z with REINFORCE and a baseline::
     r(z)   = log p_reader(x | z) + λ · log p_LM(z)
     ∇_φ E_z[r] = E_z[(r(z) - b) ∇_φ log p_writer(z | x)]
 
-b is the leave-one-out mean of the other rewards in the batch (independent of
-z, so the estimate stays unbiased; tested against the exact gradient). The
+Each document gets K samples z^(1..K), and b for sample k is the mean reward of
+the document's other K-1 samples (leave one out, RLOO): independent of z^(k), so
+the estimate stays unbiased (tested against the exact gradient), and it removes
+what differs between documents (a long sentence has a low log-likelihood
+whatever z says), which would otherwise swamp the signal. The
 reader trains by ordinary cross-entropy on the sampled z. REINFORCE rather
 than straight-through Gumbel-softmax because the reader and the LM then only
 ever see real tokens (one-hot ids, exactly what they would read at test time),
@@ -43,22 +46,24 @@ PAD, BOS, EOS = 0, 2, 3
 
 
 def loo_baseline(rewards) -> np.ndarray:
-    """b_i = mean of the other rewards of the batch (leave one out): independent of sample i."""
+    """b_i = mean of the other rewards in i's group (leave one out): independent of sample i.
+
+    ``rewards`` (..., K): the last axis holds the K samples of one group (one document)."""
     r = np.asarray(rewards, dtype=np.float64)
-    if r.size < 2:
-        raise ValueError("a leave-one-out baseline needs at least two samples in the batch")
-    return (r.sum() - r) / (r.size - 1)
+    if r.shape[-1] < 2:
+        raise ValueError("a leave-one-out baseline needs at least two samples per group (K >= 2)")
+    return (r.sum(axis=-1, keepdims=True) - r) / (r.shape[-1] - 1)
 
 
 def reinforce_loss(logp: Tensor, rewards, baseline=None, normalise: bool = False) -> Tensor:
     """Surrogate whose gradient is the REINFORCE estimate: -mean_i (r_i - b_i) log p(z_i).
 
-    ``logp`` (B,) Tensor; ``rewards`` (B,) numbers (no gradient); ``baseline`` (B,), default
-    :func:`loo_baseline`. ``normalise`` divides the advantages by their batch standard
+    ``logp`` (B,) Tensor; ``rewards`` (B,) or (B/K, K) numbers in the same order (no gradient);
+    ``baseline`` of the same shape, default :func:`loo_baseline` over the last axis. ``normalise`` divides the advantages by their batch standard
     deviation (a positive factor per batch: it sets the step size, not the direction).
     """
     r = np.asarray(rewards, dtype=np.float64)
-    adv = r - (loo_baseline(r) if baseline is None else np.asarray(baseline, dtype=np.float64))
+    adv = (r - (loo_baseline(r) if baseline is None else np.asarray(baseline, dtype=np.float64))).reshape(-1)
     if normalise:
         adv = adv / (adv.std() + 1e-8)
     a = Tensor(xp.asarray(adv, dtype=logp.dtype), _internal=True)
@@ -82,7 +87,8 @@ class TextAutoencoder(nn.Module):
     """
 
     def __init__(self, vocab_size: int, length: int, d_model: int = 32, nhead: int = 2, layers: int = 1,
-                 dim_feedforward: int = 64, lm=None, lm_weight: float = 0.0, max_position: int = 64):
+                 dim_feedforward: int = 64, lm=None, lm_weight: float = 0.0, samples: int = 4,
+                 max_position: int = 64):
         super().__init__()
         if length < 1:
             raise ValueError(f"the middle sequence needs length >= 1, got {length}")
@@ -92,7 +98,9 @@ class TextAutoencoder(nn.Module):
                   dim_feedforward=dim_feedforward, dropout=0.0, max_position=max_position, pad_id=PAD)
         self.writer = Seq2SeqTransformer(vocab_size, **kw)
         self.reader = Seq2SeqTransformer(vocab_size, **kw)
-        self.vocab_size, self.length, self.lm_weight = vocab_size, length, lm_weight
+        if samples < 2:
+            raise ValueError(f"the leave-one-out baseline needs samples >= 2 per document, got {samples}")
+        self.vocab_size, self.length, self.lm_weight, self.samples = vocab_size, length, lm_weight, samples
         self._lm = [lm]  # a list: the LM's parameters are not this model's (it stays frozen)
         self.ban = xp.zeros(vocab_size, dtype=xp.float32)
         self.ban[:len(SPECIALS)] = -1e9  # the writer writes words only
@@ -150,12 +158,14 @@ class TextAutoencoder(nn.Module):
         return to_numpy(lp.array).sum(axis=1)
 
     def step(self, docs, optimizer, rng) -> dict:
-        """One end-to-end update on a batch of documents; returns the losses and mean rewards."""
+        """One end-to-end update on a batch of documents (``samples`` z each); returns losses and rewards."""
+        docs = [d for d in docs for _ in range(self.samples)]  # rows k*K .. k*K+K-1: document k
         z = self.write(docs, rng)
         out, labels = self.reader_out(z, docs)
         recon = self.doc_loglik(out.logits, labels)
         lm = self.lm_logp(z) if self.lm_weight else np.zeros(len(docs))
-        writer_loss = reinforce_loss(self.writer_logp(docs, z), recon + self.lm_weight * lm, normalise=True)
+        writer_loss = reinforce_loss(self.writer_logp(docs, z),
+                                     (recon + self.lm_weight * lm).reshape(-1, self.samples), normalise=True)
         optimizer.zero_grad()
         (out.loss + writer_loss).backward()
         optimizer.step()
