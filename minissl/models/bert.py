@@ -101,13 +101,17 @@ class BertConfig:
         return dataclasses.asdict(self)
 
 
-def init_bert_weights(module, std):
+def init_bert_weights(module, std, skip=()):
     """HF's initialisation: Linear and Embedding weights N(0, std), biases 0,
-    LayerNorm (1, 0); the padding token's embedding row is zero."""
+    LayerNorm (1, 0); the padding token's embedding row is zero. A Linear whose weight
+    is one of ``skip`` (a tied decoder: its weight is the embedding table, drawn already)
+    is left as it is."""
     def rng_normal(shape):
         return backend.rng().standard_normal(shape, dtype=xp.float32) * std
 
     for m in module.modules():
+        if isinstance(m, nn.Linear) and any(m.weight is p for p in skip):
+            continue
         if isinstance(m, nn.Linear):
             m.weight.array = rng_normal(m.weight.shape)
             if m.bias is not None:
@@ -218,7 +222,8 @@ class PreTrainedMixin:
 
     def load_pretrained(self, directory, strict=True):
         """Load ``directory/model.npz`` into this model; all or nothing (a failure changes
-        nothing). Returns ``(missing, unexpected)`` names."""
+        nothing). A tied name the file lacks (``cls.predictions.decoder.weight``) is filled
+        from its twin (:func:`~minissl.nn.utils.fill_tied`). Returns ``(missing, unexpected)`` names."""
         state = msio.load(os.path.join(directory, "model.npz"))
         own = self.state_dict()
         if not strict:
@@ -231,7 +236,7 @@ class PreTrainedMixin:
             state = {k: v for k, v in state.items() if k in own}
             if not state:
                 raise RuntimeError(f"no weight in {directory!r} matches {type(self).__name__}; nothing was loaded")
-        return self.load_state_dict(state, strict=strict)
+        return self.load_state_dict(nn.utils.fill_tied(self, state), strict=strict)
 
 
 class BertModel(PreTrainedMixin, nn.Module):
@@ -263,20 +268,21 @@ class BertModel(PreTrainedMixin, nn.Module):
 
 
 class BertLMPredictionHead(nn.Module):
-    """MLM head: transform (dense + GELU + LayerNorm), then scores against every word's
-    input embedding (tied decoder) plus an own ``bias``."""
+    """MLM head: transform (dense + GELU + LayerNorm), then ``decoder``, whose weight IS the
+    word-embedding Parameter (:func:`~minissl.nn.utils.tied_linear`), plus an own ``bias``:
+    scores h Eᵀ + b against every word's input embedding."""
 
     def __init__(self, c: BertConfig, word_embeddings: nn.Embedding):
         super().__init__()
         self.transform = SimpleModule(dense=nn.Linear(c.hidden_size, c.hidden_size),
                                       LayerNorm=nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps))
         self.act = c.hidden_act
+        self.decoder = nn.utils.tied_linear(word_embeddings)
         self.bias = nn.Parameter(xp.zeros(c.vocab_size, dtype=xp.float32))
-        object.__setattr__(self, "_tied", word_embeddings)  # not registered twice
 
     def forward(self, h):
         h = self.transform.LayerNorm(ACTIVATIONS[self.act](self.transform.dense(h)))
-        return F.linear(h, self._tied.weight, self.bias)
+        return F.linear(h, self.decoder.weight, self.bias)  # the decoder with cls.predictions.bias, as HF
 
 
 class SimpleModule(nn.Module):
@@ -303,7 +309,7 @@ class BertForPreTraining(PreTrainedMixin, nn.Module):
         self.bert = BertModel(config)
         self.cls = SimpleModule(predictions=BertLMPredictionHead(config, self.bert.embeddings.word_embeddings),
                                 seq_relationship=nn.Linear(config.hidden_size, 2))
-        init_bert_weights(self.cls, config.initializer_range)
+        init_bert_weights(self.cls, config.initializer_range, skip=[self.bert.embeddings.word_embeddings.weight])
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, sentence_label=None,
                 output_attentions=False):

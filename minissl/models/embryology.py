@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 
-from .. import io
+from .. import io, nn
 from ..backend import to_numpy, xp
 from ..tensor import no_grad
 from ..train import fit, save_checkpoint
@@ -63,12 +63,13 @@ def pretrain_with_checkpoints(model, batches, steps: int, save_at, directory, **
 
 def load_weights(model, path) -> int:
     """Load the weights of a :func:`minissl.train.save_checkpoint` file into ``model`` (all or
-    nothing, names and shapes checked); returns the checkpoint's step."""
+    nothing, names and shapes checked; a tied name the file lacks is filled from its twin by
+    :func:`~minissl.nn.utils.fill_tied`); returns the checkpoint's step."""
     ckpt = io.load(path)
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"load_weights: {os.fspath(path)!r} has no 'model' entry; write it with "
                          "minissl.train.save_checkpoint")
-    model.load_state_dict(ckpt["model"])
+    model.load_state_dict(nn.utils.fill_tied(model, ckpt["model"]))
     return int(ckpt.get("step", -1))
 
 

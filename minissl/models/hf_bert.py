@@ -52,6 +52,7 @@ from .. import io as msio
 from .. import safetensors as st
 from .. import ops as F
 from ..backend import xp
+from ..nn import utils as nn_utils
 from ..nn.layers import Embedding
 from ..nn.transformer import ACTIVATIONS
 from ..tensor import Tensor, as_array, no_grad
@@ -176,6 +177,7 @@ def load_hf_state_dict(model, state: dict) -> dict:
     ``{"missing": [...], "ignored": [...]}``."""
     own = model.state_dict()
     mapped, ignored = map_hf_state(state, own)
+    mapped = nn_utils.fill_tied(model, mapped)  # the decoder is the word-embedding table just mapped
     body = lambda k: (k[5:] if k.startswith("bert.") else k).startswith(_BODY)  # noqa: E731
     hf = to_hf_name  # problems are named as the checkpoint names them
     problems = [f"{hf(k)}: missing from the checkpoint" for k in own if k not in mapped and body(k)]
@@ -353,8 +355,8 @@ def require_minilm() -> Path:
 
 # ---------------------------------------------------------------------- export
 # The weights go out under Hugging Face's names (:func:`to_hf_name`); the table is
-# class -> the transformers class that holds exactly those names. (The MLM decoder is not written: transformers ties it to
-# the word embeddings and to cls.predictions.bias, as minissl does.)
+# class -> the transformers class that holds exactly those names. (The MLM decoder is not written: it is the
+# word-embedding Parameter, and transformers ties it again, with cls.predictions.bias, as minissl does.)
 HF_ARCHITECTURES = {
     "BertModel": "BertModel",
     "BertForPreTraining": "BertForPreTraining",
@@ -402,7 +404,8 @@ def save_pretrained(model, directory) -> None:
     and minissl's ``BertModel.from_pretrained`` both read it. Copy ``vocab.txt`` beside
     it for a tokenizer."""
     config = to_hf_config(model)
-    state = {to_hf_name(k): v for k, v in model.state_dict().items()}
+    # the tied decoder is the word-embedding table again: transformers re-ties it on load
+    state = {to_hf_name(k): v for k, v in model.state_dict().items() if k not in _NOT_WEIGHTS}
 
     def write(folder):
         st.save_safetensors(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})

@@ -6,6 +6,11 @@ training (``model(x, labels).loss.backward()``) and inference (``model(x).logits
 Field names follow Hugging Face's output classes, so code written for ``transformers``
 reads the same fields here.
 
+Tied heads share the embedding Parameter: a language-model head (GPT's and Llama's ``lm_head``,
+BERT's ``cls.predictions.decoder``, the encoder-decoder's ``lm_head``) is a registered ``Linear``
+whose ``.weight`` IS the token-embedding table (:func:`minissl.nn.utils.tied_linear`), as in
+PyTorch and Hugging Face. ``named_parameters()`` lists it once, ``state_dict()`` under both names.
+
 The auto-encoders (``autoencoder``, ``vae``, ``vqvae``, ``discrete``) are the exception by
 design: their ``forward`` is the reconstruction x̂ (what ``model(x)`` means for an
 auto-encoder in PyTorch tutorials), and their training objective is ``model.loss(x)``.

@@ -15,8 +15,9 @@ contiguous span and the decoder writes only that span, at the span's own
 positions (``decoder_position_ids``).
 
 Shapes: input_ids (B, S) -> memory (B, S, D); decoder_input_ids (B, T) ->
-logits (B, T, V). One embedding table (V, D) is shared by the encoder input,
-the decoder input and the output projection (as in BART).
+logits (B, T, V). One embedding table ``shared`` (V, D) is read by the encoder input,
+the decoder input and the output layer ``lm_head``, whose weight IS that Parameter
+(BART's names; :func:`~minissl.nn.utils.tied_linear`).
 
 Parts: the encoder is BERT's (``minissl.nn.transformer.TransformerEncoder``); a decoder
 layer is the same :class:`~minissl.nn.TransformerBlock` with causal self-attention (a KV
@@ -46,9 +47,9 @@ def as_ids(a) -> Tensor:
 class Seq2SeqTransformer(nn.Module):
     """Encoder-decoder Transformer with shared token embeddings and a tied output layer.
 
-    ``forward(input_ids, decoder_input_ids, attention_mask=None,
-    decoder_position_ids=None) -> logits (B, T, V)``; ``loss(batch)`` is the
-    token cross-entropy of a batch from :mod:`minissl.text.denoising`.
+    ``forward(input_ids, decoder_input_ids, attention_mask=None, decoder_position_ids=None,
+    labels=None)`` -> :class:`Seq2SeqLMOutput` (logits (B, T, V), and the token cross-entropy
+    with ``labels``) for a batch from :mod:`minissl.text.denoising`.
     """
 
     def __init__(self, vocab_size: int, d_model: int = 128, nhead: int = 4, num_encoder_layers: int = 2,
@@ -78,6 +79,7 @@ class Seq2SeqTransformer(nn.Module):
         for emb in (self.shared, self.encoder_positions, self.decoder_positions):
             emb.weight.array[...] = (emb.weight.array * 0.02).astype(emb.weight.dtype)
         self.shared.weight.array[pad_id] = 0
+        self.lm_head = nn.utils.tied_linear(self.shared)  # logit_v = h · e_v
 
     def _embed(self, ids, position_ids, positions, norm):
         b, t = ids.shape
@@ -111,7 +113,7 @@ class Seq2SeqTransformer(nn.Module):
                       memory_mask=memory_mask)[0]
         if self.decoder_final_norm is not None:
             x = self.decoder_final_norm(x)
-        return F.linear(x, self.shared.weight)  # tied: logit_v = h · e_v
+        return self.lm_head(x)
 
     def new_cache(self):
         return [{} for _ in self.decoder_layers]

@@ -44,6 +44,15 @@ def _as_array(v):
     return arr if arr.dtype.kind in "biuf" else None
 
 
+def _tied_hint(name, own, state_dict):
+    """For a missing name whose Parameter the checkpoint holds under another name: how to load it."""
+    twins = [k for k, t in own.items() if t is own[name] and k != name and k in state_dict]
+    if not twins:
+        return ""
+    return (f" (it is the same Parameter as {twins[0]}, which the checkpoint has: load "
+            "minissl.nn.utils.fill_tied(model, state_dict))")
+
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")
 
 
@@ -351,7 +360,7 @@ class Module:
             else:
                 new[k] = arr
         if strict:
-            problems += [f"{k}: missing from the checkpoint" for k in missing]
+            problems += [f"{k}: missing from the checkpoint" + _tied_hint(k, own, state_dict) for k in missing]
             problems += [f"{k}: in the checkpoint but not in the model" for k in unexpected]
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__} (nothing was changed):\n  "
@@ -372,6 +381,3 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
-
-
-from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: E402,F401

@@ -37,3 +37,42 @@ def skip_init(module_cls, *args, **kwargs):
         return module_cls(*args, **kwargs)
     finally:
         layers._SKIP_INIT[0] = False
+
+
+def tied_linear(embedding):
+    """The output layer of a language model with tied embeddings: a bias-free
+    ``Linear(embedding_dim, num_embeddings)`` whose ``.weight`` IS ``embedding.weight``
+    (one Parameter, two uses, as ``lm_head.weight = wte.weight`` in nanoGPT and Hugging Face):
+
+        logits = h Eᵀ        h (..., D), E (V, D) -> (..., V)
+
+    The gradient reaching E is the sum of its two uses (lookup rows + output scores), and an
+    optimizer steps it once. Built with :func:`skip_init`, so it draws no random numbers."""
+    from .layers import Linear
+    head = skip_init(Linear, embedding.embedding_dim, embedding.num_embeddings, bias=False)
+    head.weight = embedding.weight
+    return head
+
+
+def fill_tied(module, state_dict):
+    """``state_dict`` with every missing name of a tied Parameter filled from a name of the
+    same Parameter that is present: a checkpoint written before a head was registered (it lists
+    the table once) loads into a model that lists it twice. Two present names of one Parameter
+    with different values are refused: this model cannot hold both."""
+    from .module import _as_array
+    names = {}  # id(Parameter) -> every name state_dict() lists it under
+    for name, t in module._state_tensors().items():
+        names.setdefault(id(t), []).append(name)
+    out = dict(state_dict)
+    for group in names.values():
+        present = [n for n in group if n in state_dict]
+        if len(group) < 2 or not present:
+            continue
+        first = _as_array(state_dict[present[0]])
+        for n in present[1:]:
+            other = _as_array(state_dict[n])
+            if first is not None and other is not None and not bool(xp.array_equal(first, other)):
+                raise ValueError(f"the checkpoint's {present[0]!r} and {n!r} differ, but this model ties them to "
+                                 "one Parameter; load it into a model built without tying")
+        out.update({n: state_dict[present[0]] for n in group if n not in state_dict})
+    return out

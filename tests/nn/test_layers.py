@@ -145,3 +145,27 @@ def test_skip_init_allocates_without_drawing_random_numbers():
     a = nn.Linear(3, 4).weight.numpy()  # and initialisation is back to normal afterwards
     ms.manual_seed(1)
     np.testing.assert_array_equal(nn.Linear(3, 4).weight.numpy(), a)
+
+
+def test_tied_linear_shares_the_embedding_parameter_like_torch_and_draws_nothing():
+    ms.manual_seed(0)
+    emb = nn.Embedding(7, 3)
+    after = nn.Linear(2, 2).weight.numpy()
+    ms.manual_seed(0)
+    emb = nn.Embedding(7, 3)
+    head = nn.utils.tied_linear(emb)
+    np.testing.assert_array_equal(nn.Linear(2, 2).weight.numpy(), after)  # the generator did not move
+    assert head.weight is emb.weight and head.bias is None and (head.in_features, head.out_features) == (3, 7)
+    t_emb = torch.nn.Embedding(7, 3)
+    t_head = torch.nn.Linear(3, 7, bias=False)
+    t_head.weight = t_emb.weight  # PyTorch's way of tying
+    with torch.no_grad():
+        t_emb.weight.copy_(torch.from_numpy(emb.weight.numpy()))
+    ids = np.array([[1, 4, 4, 6]])
+    up = np.random.default_rng(0).standard_normal((1, 4, 7)).astype(np.float32)
+    out = head(emb(ids))
+    (out * ms.tensor(up)).sum().backward()
+    t_out = t_head(t_emb(torch.from_numpy(ids)))
+    (t_out * torch.from_numpy(up)).sum().backward()
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(emb.weight.grad.numpy(), t_emb.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
