@@ -31,8 +31,6 @@ Demo: ``demos/text_as_representation.py``.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import nn
 from .. import ops as F
 from ..backend import to_numpy, xp
@@ -45,11 +43,12 @@ SPECIALS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]")
 PAD, BOS, EOS = 0, 2, 3
 
 
-def loo_baseline(rewards) -> np.ndarray:
+def loo_baseline(rewards):
     """b_i = mean of the other rewards in i's group (leave one out): independent of sample i.
 
-    ``rewards`` (..., K): the last axis holds the K samples of one group (one document)."""
-    r = np.asarray(rewards, dtype=np.float64)
+    ``rewards`` (..., K): the last axis holds the K samples of one group (one document). Host
+    (NumPy) arrays in and out: rewards are numbers, not part of the graph."""
+    r = to_numpy(xp.asarray(rewards, dtype=xp.float64))
     if r.shape[-1] < 2:
         raise ValueError("a leave-one-out baseline needs at least two samples per group (K >= 2)")
     return (r.sum(axis=-1, keepdims=True) - r) / (r.shape[-1] - 1)
@@ -62,8 +61,9 @@ def reinforce_loss(logp: Tensor, rewards, baseline=None, normalise: bool = False
     ``baseline`` of the same shape, default :func:`loo_baseline` over the last axis. ``normalise`` divides the advantages by their batch standard
     deviation (a positive factor per batch: it sets the step size, not the direction).
     """
-    r = np.asarray(rewards, dtype=np.float64)
-    adv = (r - (loo_baseline(r) if baseline is None else np.asarray(baseline, dtype=np.float64))).reshape(-1)
+    r = to_numpy(xp.asarray(rewards, dtype=xp.float64))
+    b = loo_baseline(r) if baseline is None else to_numpy(xp.asarray(baseline, dtype=xp.float64))
+    adv = (r - b).reshape(-1)
     if normalise:
         adv = adv / (adv.std() + 1e-8)
     a = Tensor(xp.asarray(adv, dtype=logp.dtype), _internal=True)
@@ -105,51 +105,50 @@ class TextAutoencoder(nn.Module):
         self.ban = xp.zeros(vocab_size, dtype=xp.float32)
         self.ban[:len(SPECIALS)] = -1e9  # the writer writes words only
 
-    def write(self, docs, rng=None) -> np.ndarray:
-        """Documents (list of id lists) -> z (B, L): sampled with ``rng``, arg-max without."""
+    def write(self, docs, rng=None):
+        """Documents (list of id lists) -> z (B, L), a host int64 array: sampled with ``rng``
+        (a NumPy Generator), arg-max without."""
         ids, mask = pad_batch(docs, PAD)
         was = self.writer.training
         self.writer.eval()
         with no_grad():
             memory = self.writer.encode(ids, mask)
             cache = self.writer.new_cache()
-            seq = np.full((len(docs), 1), BOS, dtype=np.int64)
+            seq = xp.full((len(docs), 1), BOS, dtype=xp.int64)
             for t in range(self.length):
-                logits = self.writer.decode(seq[:, -1:], memory, mask, np.full((len(docs), 1), t), cache)
-                lp = to_numpy(F.log_softmax(Tensor(logits.array[:, -1] + self.ban, _internal=True), dim=-1).array)
-                if rng is None:
-                    nxt = lp.argmax(-1)
-                else:  # Gumbel-max: a sample from softmax(lp)
-                    nxt = (lp - np.log(-np.log(rng.random(lp.shape)))).argmax(-1)
-                seq = np.concatenate([seq, nxt[:, None]], axis=1)
+                logits = self.writer.decode(seq[:, -1:], memory, mask, xp.full((len(docs), 1), t), cache)
+                lp = F.log_softmax(Tensor(logits.array[:, -1] + self.ban, _internal=True), dim=-1).array
+                if rng is not None:  # Gumbel-max: argmax(lp + Gumbel noise) is a sample from softmax(lp)
+                    lp = lp - xp.log(-xp.log(xp.asarray(rng.random(lp.shape))))
+                seq = xp.concatenate([seq, lp.argmax(-1).astype(xp.int64)[:, None]], axis=1)
         self.writer.train(was)
-        return seq[:, 1:]
+        return to_numpy(seq[:, 1:])
 
     def writer_logp(self, docs, z) -> Tensor:
         """log p_writer(z | x) summed over the L positions: (B,), with gradient."""
         ids, mask = pad_batch(docs, PAD)
-        z = np.asarray(z, dtype=np.int64)
-        dec = np.concatenate([np.full((len(z), 1), BOS), z[:, :-1]], axis=1)
+        z = xp.asarray(z, dtype=xp.int64)
+        dec = xp.concatenate([xp.full((len(z), 1), BOS, dtype=xp.int64), z[:, :-1]], axis=1)
         logits = self.writer(ids, dec, attention_mask=mask).logits
         return _token_logp(logits, z, self.ban).sum(dim=1)
 
     def reader_out(self, z, docs):
         """Teacher-forced reader on (z -> document): (Seq2SeqLMOutput, labels (B, T))."""
-        batch = seq2seq_batch(list(zip(np.asarray(z).tolist(), docs)), PAD, BOS, EOS)
+        batch = seq2seq_batch(list(zip(to_numpy(xp.asarray(z)).tolist(), docs)), PAD, BOS, EOS)
         return self.reader(**batch), batch["labels"]
 
     @staticmethod
-    def doc_loglik(logits: Tensor, labels) -> np.ndarray:
-        """log p_reader(x | z) per document (B,), from teacher-forced logits; no gradient."""
-        labels = np.asarray(labels)
-        lp = to_numpy(_token_logp(logits.detach(), np.where(labels < 0, 0, labels)).array)
-        return np.where(labels < 0, 0.0, lp).sum(axis=1)
+    def doc_loglik(logits: Tensor, labels):
+        """log p_reader(x | z) per document, a host array (B,), from teacher-forced logits; no gradient."""
+        labels = xp.asarray(labels)
+        lp = _token_logp(logits.detach(), xp.where(labels < 0, 0, labels)).array
+        return to_numpy(xp.where(labels < 0, 0.0, lp).sum(axis=1))
 
-    def lm_logp(self, z) -> np.ndarray:
-        """log p_LM(z) summed over the L words, BOS first: (B,)."""
+    def lm_logp(self, z):
+        """log p_LM(z) summed over the L words, BOS first: a host array (B,)."""
         lm = self._lm[0]
-        z = np.asarray(z, dtype=np.int64)
-        x = np.concatenate([np.full((len(z), 1), BOS), z[:, :-1]], axis=1)
+        z = xp.asarray(z, dtype=xp.int64)
+        x = xp.concatenate([xp.full((len(z), 1), BOS, dtype=xp.int64), z[:, :-1]], axis=1)
         was = lm.training
         lm.eval()
         with no_grad():
@@ -163,7 +162,7 @@ class TextAutoencoder(nn.Module):
         z = self.write(docs, rng)
         out, labels = self.reader_out(z, docs)
         recon = self.doc_loglik(out.logits, labels)
-        lm = self.lm_logp(z) if self.lm_weight else np.zeros(len(docs))
+        lm = self.lm_logp(z) if self.lm_weight else 0.0 * recon
         writer_loss = reinforce_loss(self.writer_logp(docs, z),
                                      (recon + self.lm_weight * lm).reshape(-1, self.samples), normalise=True)
         optimizer.zero_grad()
