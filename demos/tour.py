@@ -106,6 +106,12 @@ STEPS = [
      "`verdicts` says which comparisons hold (seeds and a bootstrap over test sentences); --quick trains 3 short "
      "seeds.", ["model_f1.mean", "right_branching_f1", "left_branching_f1", "random_trees_f1.mean",
                 "random_init_f1.mean", "binary_upper_bound_f1", "verdicts"]),
+    ("text_as_representation", "Text as representation", "A writer seq2seq writes a 5-word middle sequence, a "
+     "reader rebuilds the sentence from it, trained end to end by REINFORCE; a GPT trained on real sentences scores "
+     "readability (and, in the second arm, adds log p_LM to the reward). Key-word recall and precision against the "
+     "generator's subject/verb/object; `verdicts` says what holds over 3 seeds.",
+     ["plain_lm_nll.mean", "lm_lm_nll.mean", "plain_key_recall.mean", "lm_key_recall.mean", "plain_recon_nll.mean",
+      "lm_recon_nll.mean", "verdict_counts"]),
     ("multilingual", "Multilingual BERT", "Joint masked-LM training on two languages aligns translations "
      "(MRR), enabling zero-shot transfer.", ["mrr_joint_best", "mrr_separate", "mrr_random_init",
                                              "zero_shot_accuracy", "in_language_accuracy"]),

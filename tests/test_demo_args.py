@@ -108,6 +108,8 @@ SPECIFIC_BAD = {
                      ("--layers", "0"), ("--lr", "0"), ("--ft-lr", "nan"), ("--dropout", "1.5"), ("--batch", "0"),
                      ("--eval-split", "train")],
     "tree_induction": [("--seeds", "0"), ("--steps", "0"), ("--steps", "x")],
+    "text_as_representation": [("--seeds", "0"), ("--steps", "0"), ("--length", "0"), ("--lm-weight", "-1"),
+                               ("--lr", "nan")],
     "tour": [("--only", "gpt_sort,gpt_txt")],
 }
 

@@ -381,6 +381,3 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
-
-
-from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: E402,F401
