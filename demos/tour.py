@@ -53,7 +53,8 @@ STEPS = [
     ("cbow_embeddings", "word2vec CBOW", "Predicting a word from its context gives vectors whose neighbours "
      "are related words.", ["related_pair_similarity", "random_pair_similarity", "neighbours"]),
     ("bert_pretrain_finetune", "BERT pre-training + fine-tuning", "A BERT pre-trained by filling in blanks "
-     "fine-tunes better than the same network from scratch (GLUE-style average).",
+     "fine-tunes better than the same network from scratch (GLUE-style average, 5 seeds)? And does it beat the "
+     "strongest cheap baseline of each task (n-gram logistic regression, a QA rule)? The claims table says.",
      ["average.pretrained", "average.scratch", "average.baseline"]),
     ("contextual_embeddings", "Why BERT works", "The same word gets different vectors in different senses: "
      "same-sense pairs (from different templates) are more similar than cross-sense pairs, by more than in the "
