@@ -22,9 +22,13 @@ logistic regression. Two ways to use an encoder, as in the BERT paper:
              layer, then logistic regression: each input is encoded once per arm, so the
              whole learning curve costs one pass over the data;
   fine-tune  (``--protocols features,finetune``: the tasks and budgets of ``settings``)
-             every weight trained with AdamW for a fixed number of steps. A MiniLM step
-             of 16 sentences takes 0.7 s on an idle core of this machine, so the default
-             run fine-tunes one slice of the grid (fortune topics, 200 labels per class).
+             every weight trained with AdamW for ``ft_steps`` (60) steps of 16 at every
+             budget, the learning rate chosen on validation at each budget: a run sees at
+             most 960 distinct examples, 2.7 passes over 50 labels per topic and less than
+             one over 200 or 478, so the curve compares labels at equal compute. A MiniLM
+             step of 16 sentences takes 0.7 s on an idle core of this machine, so the default
+             run fine-tunes fortune topics only: 2 arms x 3 budgets x (5 seeds + 2 rates) =
+             42 runs of 50-100 s, 35-70 minutes (one budget alone: 14 runs).
 
 Every arm sees the same labelled examples per seed (and, fine-tuning, the same batches and
 head initialisation); C and learning rates are chosen on the validation split; the test
@@ -82,7 +86,7 @@ def settings(quick):
                     batch=16, select_lr=False)
     # pool 1100 per class: 1000 labels per class with seeds that still draw different examples
     return dict(seeds=5, budgets=(50, 200, 1000), tasks=TASKS, n_test=None, n_val=None, pool=1100, pre_docs=None,
-                pre_steps=500, pre_batch=16, ft_tasks=("fortune_topic",), ft_budgets=(200,), ft_steps=60,
+                pre_steps=500, pre_batch=16, ft_tasks=("fortune_topic",), ft_budgets=(50, 200, 1000), ft_steps=60,
                 batch=16, select_lr=True)
 
 
@@ -301,25 +305,33 @@ def run_features(tname, task, arms, S, args, log, make):
               flush=True)
 
 
+def choose_lr(arm, tname, task, budget, S, log, make):
+    """The rate of ``LR_GRID`` with the best validation accuracy after fine-tuning on ``budget``
+    labels per class drawn with a seed of its own (10,000); the grid's last rate without ``select_lr``."""
+    grid = LR_GRID["minilm" if arm.startswith("minilm") else "small"]
+    if not S["select_lr"]:
+        return grid[-1]
+    val = {}
+    for lr in grid:
+        key = ("finetune", f"{arm}@lr={lr:g}", tname, budget, -1)
+        if not log.get(*key):
+            train = R.per_class(task.train, budget, seed=10_000)
+            ms.manual_seed(10_000)
+            m = finetune(make(arm, len(task.label_names)), task, train, make.enc, S["ft_steps"], lr, S["batch"],
+                         10_000)
+            log.add(dict(zip(("protocol", "arm", "task", "budget", "seed"), key),
+                         val=accuracy(m, task.dev, make.enc)))
+        val[lr] = log.get(*key)["val"]
+    return max(val, key=val.get)
+
+
 def run_finetune(tname, task, arms, S, args, log, make):
-    """Every weight trained, for the budgets in ``S["ft_budgets"]``; the learning rate chosen on
-    the validation split at the first budget with a seed of its own (10,000)."""
+    """Every weight trained for ``ft_steps`` steps at each budget of ``S["ft_budgets"]``, with the
+    learning rate chosen on the validation split at that budget (``choose_lr``)."""
     n_labels = len(task.label_names)
-    budgets = budgets_of(task, S, S["ft_budgets"])
-    for arm in arms:
-        grid = LR_GRID["minilm" if arm.startswith("minilm") else "small"]
-        val = {}
-        for lr in grid if S["select_lr"] else grid[-1:]:
-            key = ("finetune", f"{arm}@lr={lr:g}", tname, budgets[0], -1)
-            if not log.get(*key) and S["select_lr"]:
-                train = R.per_class(task.train, budgets[0], seed=10_000)
-                ms.manual_seed(10_000)
-                m = finetune(make(arm, n_labels), task, train, make.enc, S["ft_steps"], lr, S["batch"], 10_000)
-                log.add(dict(zip(("protocol", "arm", "task", "budget", "seed"), key),
-                             val=accuracy(m, task.dev, make.enc)))
-            val[lr] = log.get(*key)["val"] if S["select_lr"] else 0.0
-        lr = max(val, key=val.get)
-        for budget in budgets:
+    for budget in budgets_of(task, S, S["ft_budgets"]):  # a cell at a time: an interrupted run leaves whole cells
+        for arm in arms:
+            lr = choose_lr(arm, tname, task, budget, S, log, make)
             for seed in range(S["seeds"]):
                 if log.get("finetune", arm, tname, budget, seed):
                     continue

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -52,3 +53,63 @@ def test_real_pretraining_beats_its_random_init_on_fortune_topics(tmp_path):
     m, _ = run_demo(tmp_path, "--arms", "minilm,minilm_random", "--seeds", "3")
     claim = next(c for c in m["claims"] if c["claim"] == "MiniLM pre-trained beats its random-init control")
     assert claim["difference"]["lo"] > 0 and claim["verdict"] == "holds"
+
+
+def fine_tune_grid(tmp_path, monkeypatch, S):
+    """run_finetune on a 2-class toy task (30 and 12 examples) with training and scoring stubbed:
+    validation accuracy prefers the smaller rate below 10 labels per class, the larger one above."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from demo_modules import import_demo
+    demo = import_demo("bert_real_text")
+    calls = []
+
+    def fake_finetune(model, task, train, enc, steps, lr, bs, seed):
+        calls.append((len(train) // 2, lr, seed))
+        return {"budget": len(train) // 2, "lr": lr}
+
+    def fake_accuracy(m, examples, enc):
+        if examples is not task.dev:
+            return 0.7
+        small = demo.LR_GRID["minilm"][0]
+        return 0.9 if (m["lr"] == small) == (m["budget"] < 10) else 0.6
+
+    monkeypatch.setattr(demo, "finetune", fake_finetune)
+    monkeypatch.setattr(demo, "accuracy", fake_accuracy)
+    task = SimpleNamespace(train=[{"text": f"t{i}", "label": int(i >= 30)} for i in range(42)],
+                           dev=[{"text": "d", "label": 0}], test=[{"text": "e", "label": 1}], label_names=["a", "b"])
+
+    def make(arm, n_labels):
+        return None
+    make.enc = None
+    def run(resume):
+        log = demo.Log(str(tmp_path / "runs.jsonl"), resume=resume)
+        demo.run_finetune("toy", task, ["minilm", "minilm_random"], S, SimpleNamespace(seed=0), log, make)
+        return log
+    return demo, run, calls
+
+
+def test_each_fine_tuning_budget_chooses_its_own_rate_on_validation(tmp_path, monkeypatch):
+    S = dict(seeds=2, ft_budgets=(5, 20, 1000), ft_steps=3, batch=4, select_lr=True)
+    demo, run, calls = fine_tune_grid(tmp_path, monkeypatch, S)
+    log = run(resume=False)
+    small, large = demo.LR_GRID["minilm"]
+    # 20 and 1000 labels per class both stop at the smaller class's 12 examples: one cell, not two
+    for arm in ("minilm", "minilm_random"):
+        for budget, best in ((5, small), (12, large)):
+            assert {log.get("finetune", f"{arm}@lr={lr:g}", "toy", budget, -1)["val"] for lr in (small, large)} \
+                == {0.9, 0.6}
+            assert [log.get("finetune", arm, "toy", budget, s)["lr"] for s in (0, 1)] == [best, best]
+    assert len(calls) == 2 * 2 * (2 + 2) and {c[2] for c in calls if c[0] == 12} == {0, 1, 10_000}
+    n = len(calls)  # --resume: a second pass over the same runs.jsonl trains nothing
+    assert run(resume=True).done == log.done and len(calls) == n
+
+
+def test_quick_fine_tuning_skips_the_rate_choice(tmp_path, monkeypatch):
+    demo, run, calls = fine_tune_grid(tmp_path, monkeypatch, dict(seeds=2, ft_budgets=(5,), ft_steps=3, batch=4,
+                                                                  select_lr=False))
+    log = run(resume=False)
+    assert len(calls) == 4 and not [k for k in log.done if k[4] == -1]
+    assert {r["lr"] for r in log.done.values()} == {demo.LR_GRID["minilm"][-1]}
+    quick, full = demo.settings(True), demo.settings(False)
+    assert quick["ft_budgets"] == (20,) and not quick["select_lr"]
+    assert full["ft_budgets"] == full["budgets"] == (50, 200, 1000)
