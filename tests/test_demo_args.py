@@ -84,7 +84,7 @@ SPECIFIC_BAD = {
                         ("--text", "{d}/latin1.txt"), ("--text", "{d}/empty_folder"),
                         ("--text", "{d}/folder_with_bad_file")],
     "contextual_embeddings": [("--seeds", "0"), ("--seeds", "x")],
-    "contrastive": [("--ssl-images", "0"), ("--sup-steps", "0"), ("--batch-size", "0"), ("--epochs", "0"), ("--seeds", "0"), ("--lr", "0"),
+    "contrastive": [("--ssl-images", "0"), ("--sup-epochs", "0"), ("--sup-min-steps", "0"), ("--batch-size", "0"), ("--epochs", "0"), ("--seeds", "0"), ("--lr", "0"),
                     ("--lr", "nan"), ("--temperature", "-0.5"), ("--probe-steps", "-1"),
                     ("--merge", "{d}/empty_folder"), ("--merge", ",")],
     "gpt_chinese": [("--steps", "0"), ("--steps", "1.5")],
