@@ -86,8 +86,8 @@ def main():
     y_all = np.concatenate([y for _, y in val])
     uni_tok, bi_tok = ngram_token_losses(tr, x_all, y_all, tok.vocab_size)  # nats of every held-out character
     unigram, bigram = float(uni_tok.mean()), float(bi_tok.mean())
-    print(f"training on {len(tr):,} characters, validating on {y_all.size:,}; vocabulary {tok.vocab_size:,} characters; "
-          f"GPT {cfg.n_layer} layers x {cfg.n_embd} wide, {model.num_parameters():,} parameters\n"
+    print(f"training on {len(tr):,} characters, validating on {y_all.size:,}; vocabulary {tok.vocab_size:,} "
+          f"characters; GPT {cfg.n_layer} layers x {cfg.n_embd} wide, {model.num_parameters():,} parameters\n"
           f"baselines on the held-out text: unigram {unigram:.3f}, bigram {bigram:.3f} nats per character")
 
     rng = np.random.default_rng(args.seed)
