@@ -121,8 +121,9 @@ STEPS = [
      ["plain_lm_nll.mean", "lm_lm_nll.mean", "plain_key_recall.mean", "lm_key_recall.mean", "plain_recon_nll.mean",
       "lm_recon_nll.mean", "verdict_counts"]),
     ("multilingual", "Multilingual BERT", "Joint masked-LM training on two languages aligns translations "
-     "(MRR), enabling zero-shot transfer, for B in A's word order (SVO) and in SOV (the default run; --quick runs SVO)? The claims table says "
-     "(fresh seeds, never used to choose a setting; 2 in --quick, 5 in the default run).",
+     "(MRR), enabling zero-shot transfer, for B in A's word order (SVO) and in SOV (the default run; --quick "
+     "runs SVO)? The claims table says (fresh seeds, never used to choose a setting; 2 in --quick, 5 in the "
+     "default run).",
      ["mrr_joint_best", "mrr_separate", "mrr_random_init", "zero_shot_accuracy", "in_language_accuracy"]),
     ("autoencoders", "Auto-encoders on Fashion-MNIST", "A bottleneck learns compact codes: a conv AE beats PCA "
      "with a 2-number code, a denoising AE cleans corrupted garments, VQ-VAE compresses with a healthy codebook "
