@@ -97,7 +97,7 @@ SPECIFIC_BAD = {
     "gpt_text": [("--steps", "0"), ("--steps", "-5"), ("--text", "{d}/missing.txt"), ("--text", "{d}/empty.txt"),
                  ("--text", "{d}/zeros.bin"), ("--text", "{d}/latin1.txt"), ("--text", "{d}/utf16.txt"),
                  ("--text", "{d}/empty_folder"), ("--preset", "huge")],
-    "multilingual": [("--steps", "0"), ("--world-strength", "-1"), ("--word-order", "OSV")],
+    "multilingual": [("--steps", "0"), ("--world-strength", "-1"), ("--word-order", "OSV"), ("--seeds", "0")],
     "multilingual_real": [("--pairs", "fra,xyz"), ("--pairs", ","), ("--words", "0"), ("--words", "10"),
                           ("--random-seeds", "0"), ("--shuffles", "-1")],
     "seq2seq_denoise": [("--steps", "0"), ("--ft-steps", "0"), ("--n-labelled", "0"), ("--d-model", "30"),
