@@ -187,7 +187,8 @@ def run_seed(args, seed, data):
     t = time.time()
     for f, idx in labelled.items():  # end-to-end supervised: its own classifier head, no probe
         steps = sup_budget(len(idx), args.sup_epochs, args.sup_min_steps, args.sup_max_steps)
-        net, h = supervised(xp_[idx], yp[idx], xv, yv, steps, seed, augment=args.sup_augment)
+        net, h = supervised(xp_[idx], yp[idx], xv, yv, steps, seed, augment=args.sup_augment,
+                            evals=5 if args.quick else 15)  # --quick: validation checks cost as much as training
         acc["supervised", f] = accuracy(net, xt, yt)
         sup_hist[pct(f)] = h
     times["supervised"] = time.time() - t
