@@ -7,14 +7,21 @@ What to look at:
   central differences (float64) to ~1e-10, so training can trust it;
 * ``loss.png``: the training loss falling;
 * ``boundary.png``: the decision boundary the network carved between the two
-  interleaved spirals (a linear model cannot separate them).
+  interleaved spirals (a linear model cannot separate them);
+* the claims table: on fresh test points from the same spirals, the MLP's
+  accuracy minus a logistic regression's (the linear model, scikit-learn) and
+  minus chance (1/2), point by point, with a 95% paired bootstrap interval over
+  the test points (one trained model, one seed). The gradient check is a check
+  of the code, not a claim, so it stays in its own table.
 
 Run:  python demos/autograd_basics.py [--quick]
 """
 from __future__ import annotations
 
 import numpy as np
-from common import parse_args, plt, print_table, save_metrics, savefig
+from sklearn.linear_model import LogisticRegression
+
+from common import claim_paired, parse_args, plt, print_claims, print_table, save_metrics, savefig
 from tqdm import tqdm
 
 import minissl as ms
@@ -90,7 +97,9 @@ def main():
     with ms.no_grad():
         accuracy = float((model(x).argmax(dim=1).numpy() == y_np).mean())
         x_test, y_test = two_spirals(n, 0.02, np.random.default_rng(args.seed + 1))
-        test_accuracy = float((model(ms.tensor(x_test)).argmax(dim=1).numpy() == y_test).mean())
+        test_correct = (model(ms.tensor(x_test)).argmax(dim=1).numpy() == y_test).astype(float)
+        test_accuracy = float(test_correct.mean())
+    linear_correct = (LogisticRegression().fit(x_np, y_np).predict(x_test) == y_test).astype(float)
 
     pyplot = plt()
     fig, ax = pyplot.subplots(figsize=(5, 3.5))
@@ -110,10 +119,19 @@ def main():
 
     metrics = {"train_accuracy": accuracy, "test_accuracy": test_accuracy, "final_loss": losses[-1],
                "steps": steps, "gradcheck": {name: ok == "passed" for name, *_, ok in checks},
-               "gradcheck_tolerance": {"atol": ATOL, "rtol": RTOL}}
+               "gradcheck_tolerance": {"atol": ATOL, "rtol": RTOL},
+               "linear_test_accuracy": float(linear_correct.mean())}
+    where = f"{len(y_test)} test points, seed {args.seed}"
+    metrics["claims"] = [
+        claim_paired("the MLP beats a linear model (logistic regression) on test accuracy", test_correct,
+                     linear_correct, seed=args.seed, where=where),
+        claim_paired("the MLP beats chance (1/2) on test accuracy", test_correct, np.full(len(y_test), 0.5),
+                     seed=args.seed, where=where)]
     save_metrics(args, metrics)
-    print_table([("train accuracy", accuracy), ("test accuracy", test_accuracy), ("final loss", losses[-1])],
+    print_table([("train accuracy", accuracy), ("test accuracy", test_accuracy),
+                 ("test accuracy, linear model", float(linear_correct.mean())), ("final loss", losses[-1])],
                 ["metric", "value"], "Two spirals")
+    print_claims(metrics["claims"], title="Claims (one trained model; paired bootstrap over test points)")
     print(f"\nfigures and metrics.json in {args.out}")
 
 

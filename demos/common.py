@@ -17,7 +17,8 @@ turns that into one row::
     {"claim": text, "value": mean, "lo": ..., "hi": ...,   # 95% interval (mean_ci)
      "n": seeds, "values": [...], "verdict": "holds" | "does not hold" | "not significant"}
 
-(``claim_from_interval`` takes an interval computed another way). The demo puts
+(``claim_from_interval`` takes an interval computed another way; ``claim_paired``
+bootstraps one run's per-item scores of the claimed arm against the alternative). The demo puts
 the rows in ``metrics["claims"]`` (a list), prints them with ``print_claims``
 as its final table, and ``save_metrics`` adds ``verdict_counts``. The tour
 reads every demo's ``claims`` into one table with the verdict column and counts
@@ -296,6 +297,18 @@ def claim(text: str, differences, **extra) -> dict:
     from minissl.metrics import mean_ci
     ci = mean_ci(differences)
     return claim_from_interval(text, ci["mean"], ci["lo"], ci["hi"], ci["n"], values=ci["values"], **extra)
+
+
+def claim_paired(text: str, claimed, alternative, seed: int = 0, **extra) -> dict:
+    """A claims row from one run scored item by item: mean(claimed - alternative) over the test
+    items (windows, prompts, pairs), with the 95% paired percentile bootstrap over those items
+    (``minissl.metrics.bootstrap_ci``); ``n`` is the number of items, ``interval`` says so."""
+    import numpy as np
+    from minissl.metrics import bootstrap_ci
+    d = np.asarray(claimed, dtype=float) - np.asarray(alternative, dtype=float)
+    b = bootstrap_ci(np.mean, d, seed=seed)
+    return claim_from_interval(text, b["value"], b["lo"], b["hi"], len(d), interval="paired bootstrap over items",
+                               **extra)
 
 
 def verdict_counts(claims) -> dict:

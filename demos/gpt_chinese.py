@@ -19,7 +19,10 @@ same held-out characters:
   how often ``a`` was seen against how many different characters followed it):
   no parameter to tune, so nothing is fitted on the validation text.
 
-The GPT sees 64 characters of context, so it should beat both.
+The GPT sees 64 characters of context, so it should beat both. The claims
+table reads each baseline's loss minus the GPT's, per held-out window of 64
+characters, with a 95% paired bootstrap interval over those windows: one
+trained model (one seed), so the interval covers the text, not training noise.
 
     python demos/gpt_chinese.py [--quick] [--steps N]
 """
@@ -30,10 +33,11 @@ import os
 
 import numpy as np
 
-from common import one_blas_thread, parse_args, plt, positive_int, print_table, save_metrics, savefig, skip
+from common import (claim_paired, one_blas_thread, parse_args, plt, positive_int, print_claims, print_table,
+                    save_metrics, savefig, skip)
 from minissl.backend import xp
 from minissl.datasets import DatasetMissing, chinese_poems, chinese_text
-from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, train_lm
+from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, ngram_token_losses, train_lm, window_losses
 from minissl.text import CharTokenizer
 
 BATCH = 16
@@ -59,20 +63,6 @@ def windows(stream, T, batch=32):
             for s in np.array_split(starts, math.ceil(len(starts) / batch))]
 
 
-def ngram_losses(train, x, y, V):
-    """Mean nats per character of predicting ``y`` from the character ``x`` before it:
-    (add-one unigram, Witten-Bell bigram), both counted on ``train``."""
-    uni = (np.bincount(train, minlength=V) + 1) / (len(train) + V)
-    codes, counts = np.unique(train[:-1] * V + train[1:], return_counts=True)  # every bigram a->b, as a*V + b
-    seen = np.bincount(train[:-1], minlength=V)           # c(a): how often a is followed by anything
-    followers = np.bincount(codes // V, minlength=V)      # N(a): how many different characters follow a
-    q = x * V + y
-    at = np.minimum(np.searchsorted(codes, q), len(codes) - 1)
-    c_ab = np.where(codes[at] == q, counts[at], 0)
-    p_bi = np.where(seen[x] > 0, (c_ab + followers[x] * uni[y]) / np.maximum(seen[x] + followers[x], 1), uni[y])
-    return float(-np.log(uni[y]).mean()), float(-np.log(p_bi).mean())
-
-
 def cjk_font():
     """The file of an installed font that has Chinese glyphs, or None (none ships with minissl)."""
     from matplotlib import font_manager
@@ -92,11 +82,12 @@ def main():
     model = GPT(cfg)
     T = cfg.block_size
     val = windows(va, T)
-    x_all = np.concatenate([x.ravel() for x, _ in val])
-    y_all = np.concatenate([y.ravel() for _, y in val])
-    unigram, bigram = ngram_losses(tr, x_all, y_all, tok.vocab_size)
-    print(f"training on {len(tr):,} characters, validating on {len(y_all):,}; vocabulary {tok.vocab_size:,} characters; "
-          f"GPT {cfg.n_layer} layers x {cfg.n_embd} wide, {model.num_parameters():,} parameters\n"
+    x_all = np.concatenate([x for x, _ in val])  # (windows, T)
+    y_all = np.concatenate([y for _, y in val])
+    uni_tok, bi_tok = ngram_token_losses(tr, x_all, y_all, tok.vocab_size)  # nats of every held-out character
+    unigram, bigram = float(uni_tok.mean()), float(bi_tok.mean())
+    print(f"training on {len(tr):,} characters, validating on {y_all.size:,}; vocabulary {tok.vocab_size:,} "
+          f"characters; GPT {cfg.n_layer} layers x {cfg.n_embd} wide, {model.num_parameters():,} parameters\n"
           f"baselines on the held-out text: unigram {unigram:.3f}, bigram {bigram:.3f} nats per character")
 
     rng = np.random.default_rng(args.seed)
@@ -109,6 +100,7 @@ def main():
                     warmup=min(100, steps // 10), eval_fn=lambda m: evaluate_lm(m, val),
                     eval_every=max(50, steps // 10), desc="gpt_chinese")
     val_loss = hist["eval"][-1]
+    gpt_win = window_losses(model, val)  # per held-out window, for the claims' intervals
     poems = []
     for i, title in enumerate(titles[:4]):  # title and poet of a held-out poem; the GPT writes the verses
         out = tok.decode(model.generate(np.array([tok.encode(title)]), 64 - len(title), temperature=0.8, top_k=40,
@@ -139,12 +131,19 @@ def main():
         f.write("\n## Generated poems\n\n" + "\n\n".join(p.replace("\n", "  \n") for p in poems) + "\n")
         f.write(f"\n(glyph figure: {'poems.png, font ' + font if font else 'none, no CJK font is installed'})\n")
     print_table(rows, ["", "value"], "next-character loss on held-out Chinese (nats per character)")
+    # claims: baseline loss minus GPT loss > 0, paired over the held-out windows (one seed, one model)
+    where = f"{len(gpt_win)} held-out windows of {T} characters, seed {args.seed}"
+    claims = [claim_paired("GPT's validation loss is below the bigram's (nats)", bi_tok.mean(1), gpt_win,
+                           seed=args.seed, where=where),
+              claim_paired("GPT's validation loss is below the unigram's (nats)", uni_tok.mean(1), gpt_win,
+                           seed=args.seed, where=where)]
+    print_claims(claims, title="Claims (one trained model; paired bootstrap over held-out windows)")
     save_metrics(args, {"val_loss": val_loss, "val_loss_unigram": unigram, "val_loss_bigram": bigram,
                         "gpt_beats_bigram": val_loss < bigram, "gpt_minus_bigram": val_loss - bigram,
                         "curve": {"step": hist["eval_step"], "val_loss": hist["eval"]},
-                        "train_chars": len(tr), "val_chars": len(y_all), "vocab_size": tok.vocab_size,
+                        "train_chars": len(tr), "val_chars": y_all.size, "vocab_size": tok.vocab_size,
                         "steps": steps, "batch": BATCH, "parameters": model.num_parameters(), "poems": poems,
-                        "cjk_font": font})
+                        "cjk_font": font, "claims": claims})
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@ spaces and punctuation in the right places. The number that measures it is the
 validation loss in *bits per character*: log2(vocabulary size) for a blind
 guess, about 1 for good English models.
 
+The claims table asks whether the trained GPT predicts the held-out text better
+than its own random initialisation and than a character bigram (Witten-Bell,
+counted on the training text): that baseline's loss minus the GPT's, per
+validation window, with a 95% paired bootstrap interval over the windows (one
+trained model, one seed).
+
     python demos/gpt_text.py                    # Python's own documentation
     python demos/gpt_text.py --text my.txt      # any UTF-8 text, Chinese too
     python demos/gpt_text.py --quick
@@ -17,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common import existing_text_file, ms, one_of, parse_args, plt, positive_int, print_table, save_metrics, savefig
+from common import (claim_paired, existing_text_file, ms, one_of, parse_args, plt, positive_int, print_claims,
+                    print_table, save_metrics, savefig)
 from minissl.backend import xp
-from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, train_lm
+from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, ngram_token_losses, train_lm, window_losses
 from minissl.text import CharTokenizer, load_pydoc_corpus
 
 
@@ -77,6 +84,7 @@ def main():
     prompt = "The " if args.text is None else train_text[:4]
     before = sample(model, tok, prompt, 200, xp.random.default_rng(args.seed))
     bpc0 = evaluate_lm(model, val) / math.log(2)
+    init_win = window_losses(model, val)  # per window, for the claims' intervals
     print(f"\nbefore training (validation {bpc0:.3f} bits/char):\n{before}\n")
 
     def get_batch(step):
@@ -87,6 +95,9 @@ def main():
                     eval_fn=lambda m: evaluate_lm(m, val), eval_every=max(50, steps // 10),
                     checkpoint=Path(args.out) / "gpt_text.npz", desc="gpt_text")
     bpc = hist["eval"][-1] / math.log(2)
+    gpt_win = window_losses(model, val)
+    _, bi_tok = ngram_token_losses(tr, np.concatenate([x for x, _ in val]), np.concatenate([y for _, y in val]),
+                                   tok.vocab_size)
     after = sample(model, tok, prompt, 300, xp.random.default_rng(args.seed))
     print(f"\nafter {steps} steps (validation {bpc:.3f} bits/char):\n{after}\n")
 
@@ -100,10 +111,18 @@ def main():
     savefig(fig, args, "loss_curve.png")
     print_table([["vocabulary", tok.vocab_size], ["parameters", model.num_parameters()], ["steps", steps],
                  ["val bits/char before", bpc0], ["val bits/char after", bpc],
-                 ["uniform guess bits/char", math.log2(tok.vocab_size)]], ["", "value"], "character-level GPT")
+                 ["uniform guess bits/char", math.log2(tok.vocab_size)],
+                 ["bigram (Witten-Bell) bits/char", float(bi_tok.mean()) / ln2]], ["", "value"], "character-level GPT")
+    where = f"{len(gpt_win)} validation windows of {T} characters, seed {args.seed}"
+    claims = [claim_paired("GPT's validation loss is below the bigram's (nats)", bi_tok.mean(1), gpt_win,
+                           seed=args.seed, where=where),
+              claim_paired("GPT's validation loss is below its random init's (nats)", init_win, gpt_win,
+                           seed=args.seed, where=where)]
     save_metrics(args, {"val_bpc": bpc, "val_bpc_before": bpc0, "train_loss_final": hist["loss"][-1],
                         "steps": steps, "parameters": model.num_parameters(), "vocab_size": tok.vocab_size,
-                        "sample_before": before, "sample_after": after})
+                        "sample_before": before, "sample_after": after, "val_bpc_bigram": float(bi_tok.mean()) / ln2,
+                        "claims": claims})
+    print_claims(claims, title="Claims (one trained model; paired bootstrap over validation windows)")
 
 
 if __name__ == "__main__":

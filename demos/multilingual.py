@@ -29,9 +29,14 @@ sentence instead of inferred from what it does.
    POS tagging and sentiment in A only, test in B; compare with fine-tuning in B
    itself, with the A-only BERT and with the majority class.
 
-EXPERIMENTS.md has the measured runs and the settings tried on the way.
+EXPERIMENTS.md has the measured runs and the settings tried on the way, all on
+seeds 0-4. The reported run therefore uses fresh seeds (100 + --seed onwards; 5,
+2 in --quick) for language B in both word orders: SVO, as A, and SOV (verb
+last, the other word order); --quick runs only ``--word-order``. Figures and tables show the first seed of
+``--word-order``; the claims table reads every seed of both orders, each claim
+the per-seed difference with a 95% t interval (``mean_ci``) and its verdict.
 
-    python demos/multilingual.py [--quick] [--word-order SOV] [--world-strength 0]
+    python demos/multilingual.py [--quick] [--seeds N] [--word-order SOV] [--world-strength 0]
 
 Writes runs/multilingual/{metrics.json, mrr_by_layer.png, word_pairs_2d.png}.
 """
@@ -41,10 +46,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from common import (nonneg_float, one_blas_thread, one_of, parse_args, plt, positive_int, print_table,
-                    save_metrics, savefig)
+from common import (claim, nonneg_float, one_blas_thread, one_of, parse_args, plt, positive_int, print_claims,
+                    print_table, save_metrics, savefig)
 
 import minissl as ms
+from minissl.metrics import mean_ci
 from minissl.models.bert import BertConfig, BertForPreTraining
 from minissl.models.bert_heads import BertForSequenceClassification, BertForTokenClassification
 from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_ranks, joint_tokenizer,
@@ -127,39 +133,22 @@ def word_group(w):
     return "adjective" if w in lexicon.ANTONYM or w in lexicon.COLOURS else "other"
 
 
-def main():
-    args = parse_args("multilingual", __doc__.splitlines()[0],
-                      word_order=(one_of("SVO", "SOV"), "SVO", "language B's word order: SVO (same as A) or SOV"),
-                      world_strength=(nonneg_float, 14.0,
-                                      "how strongly the stories follow the shared world (0 = plain grammar)"),
-                      steps=(positive_int, None,
-                             "joint pre-training steps (default: the preset's; alignment keeps growing with more)"))
-    one_blas_thread()
-    S = settings(args.quick)
-    if args.steps is not None:
-        S["steps"] = args.steps
-    dictionary = load_task("bilingual", n_train=0, n_dev=0, n_test=0).extra["dictionary"]
-    anchors = sorted(a for a, b in dictionary.items() if a == b)
-    tok = joint_tokenizer(grammar_vocab("a"), grammar_vocab("b"))
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=S["hidden"], num_hidden_layers=S["layers"],
-                     num_attention_heads=S["heads"], intermediate_size=4 * S["hidden"],
-                     max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    # No dropout in pre-training: the small model underfits, it does not overfit; fine-tuning
-    # keeps BERT's usual 0.1.
-    ft_cfg = replace(cfg, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+def run_once(S, tok, cfg, ft_cfg, dictionary, anchors, seed, word_order, world_strength):
+    """One seed, one word order of B: pre-train (joint, A only, B only), align, transfer.
+    Returns (metrics of the run, what the figures and tables of the run need)."""
     # Different seeds: the two corpora tell different stories, so no sentence is a translation.
-    world = dict(WORLD, strength=args.world_strength)
-    docs_a = world_corpus(S["sentences"], seed=args.seed, language="a", **world)
-    docs_b = world_corpus(S["sentences"], seed=args.seed + 1, language="b", word_order=args.word_order, **world)
+    world = dict(WORLD, strength=world_strength)
+    docs_a = world_corpus(S["sentences"], seed=seed, language="a", **world)
+    docs_b = world_corpus(S["sentences"], seed=seed + 1, language="b", word_order=word_order, **world)
     seqs_a, seqs_b = sequences(tok, docs_a), sequences(tok, docs_b)
 
-    joint, losses = pretrain(cfg, tok, seqs_a + seqs_b, S, args.seed, "pre-train joint A+B")
-    ms.manual_seed(args.seed + 7)
+    joint, losses = pretrain(cfg, tok, seqs_a + seqs_b, S, seed, "pre-train joint A+B")
+    ms.manual_seed(seed + 7)
     random_init = BertForPreTraining(cfg)
     # Same compute per language as the joint model: half its steps each.
     half = dict(S, steps=S["steps"] // 2)
-    sep_a, _ = pretrain(cfg, tok, seqs_a, half, args.seed + 1, "pre-train A only")
-    sep_b, _ = pretrain(cfg, tok, seqs_b, half, args.seed + 2, "pre-train B only")
+    sep_a, _ = pretrain(cfg, tok, seqs_a, half, seed + 1, "pre-train A only")
+    sep_b, _ = pretrain(cfg, tok, seqs_b, half, seed + 2, "pre-train B only")
 
     # Queries: dictionary words that occur in both corpora, anchors left out (they are the same token).
     seen = lambda seqs: {t for s in seqs for t in tok.convert_ids_to_tokens(s)}  # noqa: E731
@@ -169,7 +158,7 @@ def main():
     gold = np.arange(len(words_a))
     # Half of the query words choose each model's layer (validation), the other half report it (test);
     # every B word stays a candidate.
-    order = np.random.default_rng(args.seed).permutation(len(words_a))
+    order = np.random.default_rng(seed).permutation(len(words_a))
     part = {"val": np.sort(order[:len(order) // 2]), "test": np.sort(order[len(order) // 2:])}
     results = {}
     for name, (ma, mb) in {"joint": (joint.bert, joint.bert), "random_init": (random_init.bert, random_init.bert),
@@ -187,15 +176,15 @@ def main():
     # same recipe on the A-only BERT (its B words were never trained: near chance) and chance.
     transfer = {}
     for name in TRANSFER_TASKS:
-        task_a = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=args.seed + 10)
-        task_b = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=args.seed + 20,
-                           language="b", word_order=args.word_order)
+        task_a = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=seed + 10)
+        task_b = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=seed + 20,
+                           language="b", word_order=word_order)
         tr_a, te_a = task_inputs(tok, task_a, task_a.train), task_inputs(tok, task_a, task_a.test)
         tr_b, te_b = task_inputs(tok, task_b, task_b.train), task_inputs(tok, task_b, task_b.test)
         n_labels, tagging = len(task_a.label_names), task_a.kind == "tagging"
 
         def tuned(bert, data):
-            return finetune_copy(bert, ft_cfg, data, n_labels, S, args.seed, tagging)
+            return finetune_copy(bert, ft_cfg, data, n_labels, S, seed, tagging)
 
         clf_a, clf_b, clf_sep = tuned(joint.bert, tr_a), tuned(joint.bert, tr_b), tuned(sep_a.bert, tr_a)
         labels = te_b["labels"][te_b["labels"] != -100]
@@ -221,8 +210,8 @@ def main():
         "layers_chosen_on": "validation half of the query words; MRRs are on the test half",
         "n_val_words": len(part["val"]), "n_test_words": len(part["test"]),
         "mrr_joint_best_by_group": groups, "mrr_chance": chance_mrr(len(words_b)), "n_query_words": len(words_a),
-        "anchors": anchors + ["[CLS]", "[SEP]", "[MASK]", "[PAD]"], "word_order_b": args.word_order,
-        "world_strength": args.world_strength, "world_dim": WORLD["dim"], "p_mood": WORLD["p_mood"],
+        "anchors": anchors + ["[CLS]", "[SEP]", "[MASK]", "[PAD]"], "word_order_b": word_order,
+        "world_strength": world_strength, "world_dim": WORLD["dim"], "p_mood": WORLD["p_mood"],
         "p_neg_mood": WORLD["p_neg_mood"], "p_pronoun": WORLD["p_pronoun"],
         "zero_shot_task": TRANSFER_TASKS[0], "zero_shot_accuracy": head["zero_shot"],
         "in_language_accuracy": head["in_language"], "source_accuracy": head["source"],
@@ -231,7 +220,67 @@ def main():
         "by_layer": {n: {k: r[k] for k in r if k != "vectors"} for n, r in results.items()},
         "pretrain_final_loss": float(np.mean(losses[-50:])), "config": cfg.to_dict(), "settings": S,
     }
+    return metrics, dict(results=results, words_a=words_a, words_b=words_b, best=best, groups=groups,
+                         test_words=test_words, transfer=transfer, head=head, L=L)
 
+
+# Every setting (EXPERIMENTS.md) was tried on seeds 0-4, and the layer of each model is chosen on
+# validation words: the reported runs use seeds from here on, never seen while choosing.
+FRESH_SEED = 100
+PER_SEED_KEYS = ("mrr_joint_best", "mrr_random_init", "mrr_separate", "mrr_joint_shifted_best", "best_layer",
+                 "zero_shot_accuracy", "in_language_accuracy", "separate_zero_shot_accuracy", "chance_accuracy")
+# (claim, claimed, alternative): each a difference per seed, read from that seed's metrics
+CLAIMS = [
+    ("the joint BERT aligns translations better than two separate BERTs (test MRR)",
+     lambda m: m["mrr_joint_best"], lambda m: m["mrr_separate"]),
+    ("the joint BERT aligns translations better than its random init (test MRR)",
+     lambda m: m["mrr_joint_best"], lambda m: m["mrr_random_init"]),
+    (f"zero-shot {TRANSFER_TASKS[0]} A -> B beats the majority class",
+     lambda m: m["zero_shot_accuracy"], lambda m: m["chance_accuracy"]),
+    (f"zero-shot {TRANSFER_TASKS[0]} A -> B beats the A-only BERT's",
+     lambda m: m["zero_shot_accuracy"], lambda m: m["separate_zero_shot_accuracy"]),
+]
+
+
+def main():
+    args = parse_args("multilingual", __doc__.splitlines()[0],
+                      word_order=(one_of("SVO", "SOV"), "SVO", "language B's word order: SVO (same as A) or SOV"),
+                      world_strength=(nonneg_float, 14.0,
+                                      "how strongly the stories follow the shared world (0 = plain grammar)"),
+                      steps=(positive_int, None,
+                             "joint pre-training steps (default: the preset's; alignment keeps growing with more)"),
+                      seeds=(positive_int, None, "fresh seeds for each word order of B (default 5, --quick 2)"))
+    one_blas_thread()
+    S = settings(args.quick)
+    if args.steps is not None:
+        S["steps"] = args.steps
+    dictionary = load_task("bilingual", n_train=0, n_dev=0, n_test=0).extra["dictionary"]
+    anchors = sorted(a for a, b in dictionary.items() if a == b)
+    tok = joint_tokenizer(grammar_vocab("a"), grammar_vocab("b"))
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=S["hidden"], num_hidden_layers=S["layers"],
+                     num_attention_heads=S["heads"], intermediate_size=4 * S["hidden"],
+                     max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    # No dropout in pre-training: the small model underfits, it does not overfit; fine-tuning
+    # keeps BERT's usual 0.1.
+    ft_cfg = replace(cfg, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    n_seeds = args.seeds or (2 if args.quick else 5)
+    seeds = [FRESH_SEED + args.seed + i for i in range(n_seeds)]
+    # --quick: only --word-order (the default run adds the other order), to keep it short
+    orders = [args.word_order] + ([] if args.quick else [o for o in ("SVO", "SOV") if o != args.word_order])
+    runs = {o: [run_once(S, tok, cfg, ft_cfg, dictionary, anchors, seed, o, args.world_strength) for seed in seeds]
+            for o in orders}
+    # figures and tables: the first fresh seed of --word-order; the claims: every seed of each order run
+    metrics, ctx = runs[args.word_order][0]
+    results, words_a, words_b, best, groups, test_words, transfer, head, L = (
+        ctx[k] for k in ("results", "words_a", "words_b", "best", "groups", "test_words", "transfer", "head", "L"))
+    J = results["joint"]
+    per_seed = {o: [m for m, _ in rs] for o, rs in runs.items()}
+    metrics.update(seeds=seeds, per_seed={o: [{k: m[k] for k in PER_SEED_KEYS} for m in rows] for o, rows in
+                                          per_seed.items()},
+                   summary={o: {k: mean_ci([m[k] for m in rows]) for k in PER_SEED_KEYS}
+                            for o, rows in per_seed.items()},
+                   claims=[claim(text, [a(m) - b(m) for m in per_seed[o]], where=f"B {o}, {len(seeds)} fresh seeds")
+                           for o in orders for text, a, b in CLAIMS])
     fig, ax = plt().subplots(figsize=(6, 3.8))
     for name, color in (("joint", "C0"), ("random_init", "C7"), ("separate", "C3")):
         ax.plot(range(L), [r["mrr"] for r in results[name]["raw_val"]], "o-", color=color, label=name)
@@ -272,9 +321,11 @@ def main():
                  for n, t in transfer.items()],
                 ["task", "A -> A", "A -> B (zero-shot)", "B -> B", "zero-shot / B->B", "A-only BERT, A -> B",
                  "majority"], title="zero-shot cross-lingual transfer: fine-tune in A, test in B")
+    print_claims(metrics["claims"], title=f"Claims (95% t interval over fresh seeds {seeds[0]}-{seeds[-1]}, "
+                                          "never used to choose a setting)")
     path = save_metrics(args, metrics)
-    print(f"\n{path}: test MRR {metrics['mrr_joint_best']:.3f} at layer {best}, chosen on validation words "
-          f"(random {metrics['mrr_random_init']:.3f}, "
+    print(f"\n{path}: seed {seeds[0]}, B {args.word_order}: test MRR {metrics['mrr_joint_best']:.3f} at layer "
+          f"{best}, chosen on validation words (random {metrics['mrr_random_init']:.3f}, "
           f"separate {metrics['mrr_separate']:.3f}); {TRANSFER_TASKS[0]} zero-shot {head['zero_shot']:.3f} vs "
           f"in-language {head['in_language']:.3f} ({head['ratio']:.0%}; majority {head['majority']:.3f})")
 

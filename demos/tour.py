@@ -49,9 +49,12 @@ SMOLLM2 = "smollm2-gguf"
 # (demo, lecture idea, claim, metric paths shown in the report[, needs])
 STEPS = [
     ("autograd_basics", "Autograd", "Backpropagation computes exact gradients: every layer passes gradcheck, "
-     "and gradient descent fits a non-linear boundary.", ["test_accuracy", "gradcheck"]),
+     "and gradient descent fits a non-linear boundary: does the MLP beat a linear model (logistic regression) "
+     "and chance on fresh test points? The claims table says (gradcheck is a check, not a claim).",
+     ["test_accuracy", "linear_test_accuracy", "gradcheck"]),
     ("cbow_embeddings", "word2vec CBOW", "Predicting a word from its context gives vectors whose neighbours "
-     "are related words.", ["related_pair_similarity", "random_pair_similarity", "neighbours"]),
+     "are related words: are related pairs closer than the same words with random partners? The claims table "
+     "says (a dozen pairs, one seed).", ["related_pair_similarity", "random_pair_similarity", "neighbours"]),
     ("bert_pretrain_finetune", "BERT pre-training + fine-tuning", "A BERT pre-trained by filling in blanks "
      "fine-tunes better than the same network from scratch (GLUE-style average, 5 seeds)? And does it beat the "
      "strongest cheap baseline of each task (n-gram logistic regression, a QA rule)? The claims table says.",
@@ -66,16 +69,18 @@ STEPS = [
      "90% of its gain; `ordering_verdicts` say whether one probe is learned before another (95% intervals over "
      "seeds), or that the data do not tell.", ["headline.generated", "when.generated", "ordering_verdicts.generated"]),
     ("gpt_text", "GPT: next-token prediction", "Predicting the next character learns the text "
-     "(validation bits per character fall).", ["val_bpc"]),
+     "(validation bits per character fall): below its random init and a character bigram? The claims table says "
+     "(interval over validation windows, one seed).", ["val_bpc", "val_bpc_bigram"]),
     ("gpt_shakespeare", "GPT on real text: Shakespeare", "nanoGPT's CPU recipe (4 layers, 128 wide, context 64) "
      "on 38 works, scored on 4 held-out works (nats per character; nanoGPT reports about 1.88 on its own "
      "tiny-Shakespeare split, other text, so a landmark, not a target; --quick trains 500 of the 2,000 steps). "
-     "Byte-level BPE learned on the same works decodes the held-out text back exactly.",
-     ["val_loss", "val_loss_before", "nanogpt_val_loss_reported", "steps", "train_seconds",
-      "bpe.val_tokens_per_char", "bpe.round_trip_exact"], ["shakespeare"]),
+     "Byte-level BPE learned on the same works decodes the held-out text back exactly. Does the GPT beat a "
+     "unigram and a bigram model there? The claims table says (interval over validation windows, one seed).",
+     ["val_loss", "val_loss_before", "val_loss_bigram", "val_loss_unigram", "nanogpt_val_loss_reported", "steps",
+      "train_seconds", "bpe.val_tokens_per_char", "bpe.round_trip_exact"], ["shakespeare"]),
     ("gpt_chinese", "GPT on Chinese, one character per token", "Does a per-character GPT beat a unigram and a "
-     "bigram model on held-out Chinese poems and quotes (nats per character)? `gpt_beats_bigram` is the verdict; "
-     "the --quick run is short and need not beat it.",
+     "bigram model on held-out Chinese poems and quotes (nats per character)? The claims table says (interval "
+     "over held-out windows, one seed); the --quick run is short and need not beat the bigram.",
      ["val_loss", "val_loss_bigram", "val_loss_unigram", "gpt_beats_bigram", "steps"], ["chinese"]),
     ("bert_real_text", "BERT on real text: pre-trained vs scratch vs TF-IDF", "On fortune topics with 50 "
      "labels per class (frozen encoder + logistic regression), does real pre-training (all-MiniLM-L6-v2) beat "
@@ -85,11 +90,13 @@ STEPS = [
      ["headline.minilm", "headline.minilm_random", "headline.best_tfidf", "headline.small_mlm",
       "headline.small_random", "headline.majority", "verdict_counts_downstream"],
      ["fortunes", "shakespeare", MINILM]),
-    ("gpt_sort", "GPT learns an algorithm", "A tiny GPT learns to sort sequences it has never seen.",
-     ["test_exact_match"]),
+    ("gpt_sort", "GPT learns an algorithm", "A tiny GPT learns to sort sequences it has never seen: "
+     "is its exact match above copying the input and above its random init? The claims table says.",
+     ["test_exact_match", "exact_match_copy_input"]),
     ("gpt_incontext", "GPT: few-shot in-context learning (toy)", "With frozen weights, accuracy rises with the "
      "number of demonstrations in the prompt. The model was trained on this prompt format itself: it shows "
-     "the mechanism; gpt_real measures the effect in a real pre-trained model.", ["accuracy_by_shots"]),
+     "the mechanism; gpt_real measures the effect in a real pre-trained model. The claims table: 8 shots above "
+     "0 shots and above chance, paired over test dictionaries.", ["accuracy_by_shots"]),
     ("gpt_real", "A real GPT: zero-, one- and few-shot", "SmolLM2-135M (its GGUF file), frozen, on real tasks "
      "(word translation, capitals, plurals): does accuracy rise from 0 to k demonstrations, and do the "
      "demonstrations' answers matter (shuffled-answer control)? Verdicts per task in `tasks.*.claims`.",
@@ -114,8 +121,10 @@ STEPS = [
      ["plain_lm_nll.mean", "lm_lm_nll.mean", "plain_key_recall.mean", "lm_key_recall.mean", "plain_recon_nll.mean",
       "lm_recon_nll.mean", "verdict_counts"]),
     ("multilingual", "Multilingual BERT", "Joint masked-LM training on two languages aligns translations "
-     "(MRR), enabling zero-shot transfer.", ["mrr_joint_best", "mrr_separate", "mrr_random_init",
-                                             "zero_shot_accuracy", "in_language_accuracy"]),
+     "(MRR), enabling zero-shot transfer, for B in A's word order (SVO) and in SOV (the default run; --quick "
+     "runs SVO)? The claims table says (fresh seeds, never used to choose a setting; 2 in --quick, 5 in the "
+     "default run).",
+     ["mrr_joint_best", "mrr_separate", "mrr_random_init", "zero_shot_accuracy", "in_language_accuracy"]),
     ("autoencoders", "Auto-encoders on Fashion-MNIST", "A bottleneck learns compact codes: a conv AE beats PCA "
      "with a 2-number code, a denoising AE cleans corrupted garments, VQ-VAE compresses with a healthy codebook "
      "(with and without dead-code restarts), and reconstruction error flags anomalies in the one-class protocol "

@@ -55,6 +55,19 @@ def test_claim_rows_carry_the_interval_and_its_verdict():
     assert common.verdict_counts([up, down, flat, one]) == {"holds": 1, "does not hold": 1, "not significant": 2}
 
 
+def test_paired_claim_bootstraps_the_per_item_difference():
+    common = import_demo("common")
+    rng = __import__("numpy").random.default_rng(0)
+    base = rng.normal(size=400)
+    better = common.claim_paired("a beats b", base + 0.5 + 0.1 * rng.normal(size=400), base)
+    assert better["verdict"] == "holds" and better["n"] == 400 and better["lo"] < better["value"] < better["hi"]
+    assert abs(better["value"] - 0.5) < 0.05 and better["interval"] == "paired bootstrap over items"
+    worse = common.claim_paired("b beats a", base, base + 0.5)
+    assert worse["verdict"] == "does not hold" and worse["hi"] < 0
+    same = common.claim_paired("a beats a shuffled", base, rng.permutation(base))
+    assert same["lo"] < 0 < same["hi"] and same["verdict"] == "not significant"
+
+
 def test_tour_collects_every_demos_claims_into_one_table_and_counts_them(tmp_path, monkeypatch):
     tour, common = import_demo("tour"), import_demo("common")
     claims = {"gpt_sort": [common.claim("sorts better than copying", [0.4, 0.5, 0.45]),

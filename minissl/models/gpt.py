@@ -238,6 +238,45 @@ def evaluate_lm(model, batches):
     return total / max(count, 1)
 
 
+@no_grad()
+def window_losses(model, batches):
+    """Mean next-token loss (nats) of every window (row) of ``batches`` of (x, y) with no ignored
+    targets: a NumPy array (number of windows,) whose mean, for equal windows, is ``evaluate_lm``'s.
+    One value a window, so an interval over held-out windows can be bootstrapped.
+    Per token: -log softmax(logits)[y] = logsumexp(logits) - logits[y]."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for x, y in batches:
+        logits = as_array(model(xp.asarray(x)).logits)  # (B, T, V)
+        top = logits.max(axis=-1, keepdims=True)
+        logz = top[..., 0] + xp.log(xp.exp(logits - top).sum(axis=-1))
+        picked = xp.take_along_axis(logits, xp.asarray(y)[..., None], axis=-1)[..., 0]
+        out.append(backend.to_numpy((logz - picked).mean(axis=-1)))
+    model.train(was_training)
+    return backend.numpy.concatenate(out)
+
+
+def ngram_token_losses(train, x, y, vocab_size: int):
+    """The two cheap language-model baselines, counted on the token ids ``train`` and scored on
+    predicting each ``y`` from the token ``x`` before it: per-token nats (unigram, bigram), arrays
+    of ``y``'s shape. Unigram: add-one counts, so an unseen token is not infinitely surprising.
+    Bigram: p(b | a) interpolated with the unigram by Witten-Bell, trusting a's bigram counts in
+    proportion c(a) / (c(a) + N(a)), N(a) the number of different tokens seen after a; no
+    parameter, so nothing is fitted on the scored text."""
+    np_, V = backend.numpy, vocab_size
+    train, x, y = (np_.asarray(a) for a in (train, x, y))
+    uni = (np_.bincount(train, minlength=V) + 1) / (len(train) + V)
+    codes, counts = np_.unique(train[:-1] * V + train[1:], return_counts=True)  # every bigram a->b, as a*V + b
+    seen = np_.bincount(train[:-1], minlength=V)           # c(a): how often a is followed by anything
+    followers = np_.bincount(codes // V, minlength=V)      # N(a): how many different tokens follow a
+    q = x * V + y
+    at = np_.minimum(np_.searchsorted(codes, q), len(codes) - 1)
+    c_ab = np_.where(codes[at] == q, counts[at], 0)
+    p_bi = np_.where(seen[x] > 0, (c_ab + followers[x] * uni[y]) / np_.maximum(seen[x] + followers[x], 1), uni[y])
+    return -np_.log(uni[y]), -np_.log(p_bi)
+
+
 def lm_loss(model, batch):
     """Mean next-token loss of a batch ``(x, y)`` of int arrays (B, T); targets -100 are ignored."""
     x, y = batch

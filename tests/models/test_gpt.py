@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import minissl as ms
-from minissl.models.gpt import GPT, GPTConfig, evaluate_lm, load_checkpoint, sample_next, save_checkpoint, train_lm
+from minissl.models.gpt import (GPT, GPTConfig, evaluate_lm, load_checkpoint, ngram_token_losses, sample_next,
+                                save_checkpoint, train_lm, window_losses)
 
 npy = ms.backend.to_numpy  # gradients live on the backend (CuPy on a GPU)
 
@@ -176,3 +177,29 @@ def test_tiny_overfit_and_checkpoint_round_trip(tmp_path):
     with pytest.raises(ValueError, match="not a GPT checkpoint"):
         ms.save({"x": 1}, tmp_path / "other.npz")
         load_checkpoint(tmp_path / "other.npz")
+
+
+def test_window_losses_average_to_evaluate_lm_and_match_torch_cross_entropy():
+    ms.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=11, n_layer=1, n_head=2, n_embd=16, block_size=8))
+    rng = np.random.default_rng(0)
+    batches = [(rng.integers(0, 11, (3, 8)), rng.integers(0, 11, (3, 8))) for _ in range(2)]
+    per_window = window_losses(m, batches)
+    assert per_window.shape == (6,)
+    assert per_window.mean() == pytest.approx(evaluate_lm(m, batches), rel=1e-5)
+    x, y = batches[0]
+    logits = m(x).logits.numpy()[1]
+    lp = logits - logits.max(-1, keepdims=True)
+    lp = lp - np.log(np.exp(lp).sum(-1, keepdims=True))
+    assert per_window[1] == pytest.approx(-lp[np.arange(8), y[1]].mean(), rel=1e-5)
+
+
+def test_ngram_baselines_are_normalised_distributions():
+    train = np.array([0, 1, 0, 1, 2, 0, 1, 1, 3])
+    V = 5  # token 4 never occurs: add-one still gives it some probability
+    for a in range(V):  # p(b | a) summed over every b is 1, for a seen and an unseen context
+        uni, bi = ngram_token_losses(train, np.full(V, a), np.arange(V), V)
+        assert np.exp(-uni).sum() == pytest.approx(1.0) and np.exp(-bi).sum() == pytest.approx(1.0)
+    uni, bi = ngram_token_losses(train, np.array([0]), np.array([1]), V)
+    assert np.exp(-uni[0]) == pytest.approx((4 + 1) / (9 + V))
+    assert bi[0] < uni[0]  # 0 is always followed by 1 in train: the bigram is surer of it
