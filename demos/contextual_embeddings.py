@@ -41,7 +41,8 @@ from common import claim, parse_args, plt, positive_int, print_claims, print_tab
 from minissl.metrics import mean_ci, roc_auc
 from minissl.models.bert import BertConfig, BertForPreTraining, encode
 from minissl.tasks import SENSES, grammar_corpus, grammar_tokenizer, sense_grid
-from minissl.text import mask_tokens, pad_batch
+from minissl.text import pad_batch
+from minissl.text.collate import mlm_batches
 from minissl.train import fit, make_optimizer
 
 NEIGHBOUR_WORDS = ("dog", "bread", "happy", "ate", "red", "river")
@@ -66,13 +67,9 @@ def pretrain(tok, S, seed):
     docs = [tok.encode(" ".join(d), max_length=64) for d in grammar_corpus(S["docs"], seed=seed)]
     opt, sched = make_optimizer(model, S["lr"], weight_decay=0.01, betas=(0.9, 0.999), warmup=S["steps"] // 10,
                                 total_steps=S["steps"], decay="linear")
-    rng = np.random.default_rng(seed)
-
-    def batch(step):
-        x, am = pad_batch([docs[i] for i in rng.integers(len(docs), size=S["batch"])], tok.pad_token_id)
-        x, labels = mask_tokens(x, rng, mask_id=tok.mask_token_id, vocab_size=tok.vocab_size,
-                                special_ids=tok.all_special_ids, attention_mask=am)
-        return dict(input_ids=x, attention_mask=am, labels=labels)
+    batch = mlm_batches([(d, [0] * len(d), None) for d in docs], S["batch"], np.random.default_rng(seed),
+                        mask_id=tok.mask_token_id, pad_id=tok.pad_token_id, vocab_size=tok.vocab_size,
+                        special_ids=tok.all_special_ids)
 
     hist = fit(model, batch, S["steps"], optimizer=opt, scheduler=sched, grad_clip=1.0, desc=f"MLM seed {seed}")
     return model.bert, control.bert, float(np.mean(hist["loss"][-50:]))

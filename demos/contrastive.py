@@ -31,12 +31,7 @@ validation set (the same 1,000 images the probe picks its L2 strength on, never 
 test set); the best weights are kept and training stops after 5 scores without
 improvement. The cap keeps the arm to about 2,300 steps a seed; ``--sup-only``
 runs just this arm and the raw-pixel probe. Augmentation is off by default, chosen
-on validation: on the ``--quick`` pool (5,000 images, 200 steps, seed 0) the best
-validation accuracy was 0.803 on plain images and 0.745 on ``fashion_augment``
-views (``--sup-augment`` turns them on). With this budget (``--sup-only``, seeds 0-2)
-the arm reached 0.788/0.853/0.894 test accuracy at 1/10/100% labels, in the
-reference's range at 100%; the 100% run still improved near the cap (best step
-1,200-1,400 of 1,500), so a larger cap buys a little more at about 0.1 s a step.
+on validation (EXPERIMENTS.md has the numbers; ``--sup-augment`` turns it on).
 
 Reference points (not targets): logistic regression on raw pixels reaches about
 84% with all labels, a small supervised CNN about 90-92% (Xiao et al., 2017,

@@ -57,7 +57,7 @@ from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_
                                          mean_shift, mean_word_vectors)
 from minissl.tasks.world import world_corpus
 from minissl.tasks import encode_task, grammar_vocab, lexicon, load_task
-from minissl.text import mask_tokens, pad_batch
+from minissl.text.collate import mlm_batches
 from minissl.train import finetune, fit, label_accuracy, make_optimizer
 
 
@@ -89,13 +89,9 @@ def pretrain(cfg, tok, seqs, S, seed, desc):
     model = BertForPreTraining(cfg)
     opt, sched = make_optimizer(model, S["lr"], weight_decay=0.01, betas=(0.9, 0.999), warmup=S["steps"] // 10,
                                 total_steps=S["steps"], decay="linear")
-    rng = np.random.default_rng(seed)
-
-    def batch(step):
-        x, am = pad_batch([seqs[i] for i in rng.integers(len(seqs), size=S["batch"])], tok.pad_token_id)
-        x, labels = mask_tokens(x, rng, mask_id=tok.mask_token_id, vocab_size=tok.vocab_size,
-                                special_ids=tok.all_special_ids, attention_mask=am, mlm_probability=S["mlm_p"])
-        return dict(input_ids=x, attention_mask=am, labels=labels)
+    batch = mlm_batches([(q, [0] * len(q), None) for q in seqs], S["batch"], np.random.default_rng(seed),
+                        mask_id=tok.mask_token_id, pad_id=tok.pad_token_id, vocab_size=tok.vocab_size,
+                        special_ids=tok.all_special_ids, mlm_probability=S["mlm_p"])
 
     hist = fit(model, batch, S["steps"], optimizer=opt, scheduler=sched, grad_clip=1.0, desc=desc)
     return model, hist["loss"]
