@@ -27,9 +27,12 @@ TEXT_FIELDS = {"sentiment": ("text", None), "dna": ("text", None), "nli": ("prem
                "pos": ("tokens", None)}
 
 
-def encode_task(tokenizer, task, examples, max_length: int | None = None) -> dict:
+def encode_task(tokenizer, task, examples, max_length: int | None = None, token_type_ids: bool = True) -> dict:
     """``examples`` of ``task`` (a :class:`Task`, for its name and label names) -> dict of
-    int64 arrays: input_ids, token_type_ids, attention_mask (N, T) and labels ((N,) or (N, T))."""
+    int64 arrays: input_ids, token_type_ids, attention_mask (N, T) and labels ((N,) or (N, T)).
+
+    ``token_type_ids=False`` leaves them out, so the model gives every token type 0: for an
+    encoder pre-trained on single segments, whose type-1 embedding was never trained."""
     if task.name not in TEXT_FIELDS:
         raise ValueError(f"encode_task handles {', '.join(TEXT_FIELDS)}; for {task.name!r} "
                          + ("cut the context into windows with bert_heads.qa_windows" if task.name == "qa"
@@ -40,7 +43,8 @@ def encode_task(tokenizer, task, examples, max_length: int | None = None) -> dic
     texts = [" ".join(e[first]) if task.name == "pos" else e[first] for e in examples]
     pairs = None if second is None else [e[second] for e in examples]
     enc = tokenizer.encode_batch(texts, pairs, max_length=max_length)
-    out = {k: enc[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+    keys = ("input_ids", "token_type_ids", "attention_mask") if token_type_ids else ("input_ids", "attention_mask")
+    out = {k: enc[k] for k in keys}
     if task.name == "pos":
         tag = {t: i for i, t in enumerate(task.label_names)}
         out["labels"] = word_labels([[tag[t] for t in e["tags"]] for e in examples], texts, enc["offsets"],

@@ -168,10 +168,12 @@ def mlm_batch(examples, rng, *, mask_id: int, pad_id: int, vocab_size: int, spec
     """Encoded examples -> one BERT pre-training batch, masked afresh by :func:`mask_tokens`.
 
     ``examples``: ``(input_ids, token_type_ids, sentence_label)`` triples (lists of ints and an
-    NSP/SOP label, or None for MLM alone). Returns int64 arrays input_ids, attention_mask,
-    token_type_ids, labels (B, T) and, when every example has one, sentence_label (B,)."""
+    NSP/SOP label, or None for MLM alone), or plain id lists (one segment, type 0, MLM alone).
+    Returns int64 arrays input_ids, attention_mask, token_type_ids, labels (B, T) and, when
+    every example has one, sentence_label (B,)."""
     if not examples:
         raise ValueError("mlm_batch needs at least one (input_ids, token_type_ids, sentence_label) example")
+    examples = [(e, [0] * len(e), None) if _is_id_list(e) else e for e in examples]
     x, am = pad_batch([e[0] for e in examples], pad_id)
     tt, _ = pad_batch([e[1] for e in examples], 0)
     x, labels = mask_tokens(x, rng, mask_id=mask_id, vocab_size=vocab_size, special_ids=special_ids,
@@ -180,6 +182,11 @@ def mlm_batch(examples, rng, *, mask_id: int, pad_id: int, vocab_size: int, spec
     if all(e[2] is not None for e in examples):
         out["sentence_label"] = np.array([e[2] for e in examples], dtype=np.int64)
     return out
+
+
+def _is_id_list(example) -> bool:
+    """An example given as its ids alone (``[CLS] ... [SEP]``) rather than as a triple."""
+    return len(example) > 0 and isinstance(example[0], (int, np.integer))
 
 
 def mlm_batches(examples, batch_size: int, rng, **masking):

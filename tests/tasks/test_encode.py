@@ -2,6 +2,9 @@
 import numpy as np
 import pytest
 
+import minissl as ms
+from minissl.models.bert import BertConfig
+from minissl.models.bert_heads import BertForSequenceClassification
 from minissl.tasks import Task, encode_task, grammar_tokenizer, load_task
 from minissl.text import WordPieceTokenizer, pad_batch
 from minissl.train import take
@@ -20,6 +23,22 @@ def test_pairs_are_cls_a_sep_b_sep_with_segment_ids():
         assert list(enc["token_type_ids"][i, :n]) == [0] * (len(a) + 2) + [1] * (len(b) + 1)
         assert enc["attention_mask"][i].sum() == n and (enc["input_ids"][i, n:] == tok.pad_token_id).all()
     assert list(enc["labels"]) == [ex["label"] for ex in task.train] and enc["labels"].dtype == np.int64
+
+
+def test_without_token_type_ids_every_token_is_type_0():
+    tok = grammar_tokenizer()
+    task = load_task("nli", n_train=6, n_dev=0, n_test=0, seed=3)
+    full, single = encode_task(tok, task, task.train), encode_task(tok, task, task.train, token_type_ids=False)
+    assert set(full) - set(single) == {"token_type_ids"} and full["token_type_ids"].any()
+    for k in single:
+        np.testing.assert_array_equal(single[k], full[k], err_msg=k)
+    ms.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(vocab_size=tok.vocab_size, hidden_size=8, num_hidden_layers=1,
+                                                     num_attention_heads=2, intermediate_size=16), num_labels=3)
+    model.eval()
+    zeros = dict(single, token_type_ids=np.zeros_like(full["token_type_ids"]))
+    np.testing.assert_array_equal(model(**single).logits.numpy(), model(**zeros).logits.numpy())
+    assert not np.allclose(model(**single).logits.numpy(), model(**full).logits.numpy())
 
 
 def test_tags_go_on_the_first_piece_of_each_word():

@@ -151,6 +151,17 @@ def test_mlm_batch_pads_masks_and_keeps_sentence_labels_only_when_all_have_one()
     assert "sentence_label" not in mlm_batch([ex[0], (ex[1][0], ex[1][1], None)], rng, **kw)
 
 
+def test_mlm_batch_takes_plain_id_lists_as_single_segments_without_a_sentence_label():
+    ids = [[CLS, 7, 8, 9, SEP], np.array([CLS, 10, 11, SEP])]
+    kw = dict(mask_id=MASK, pad_id=PAD, vocab_size=VOCAB, special_ids=SPECIAL, mlm_probability=0.5)
+    got = mlm_batch(ids, np.random.default_rng(4), **kw)
+    want = mlm_batch([(list(q), [0] * len(q), None) for q in ids], np.random.default_rng(4), **kw)
+    assert got.keys() == want.keys() and "sentence_label" not in got
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+    assert not got["token_type_ids"].any()
+
+
 def test_mlm_batches_draws_a_fresh_seeded_sample_each_step():
     ex = [([CLS, 5 + i, SEP], [0, 0, 0], None) for i in range(40)]
     kw = dict(mask_id=MASK, pad_id=PAD, vocab_size=VOCAB, special_ids=SPECIAL)
