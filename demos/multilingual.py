@@ -55,8 +55,8 @@ from minissl.models.bert import BertConfig, BertForPreTraining
 from minissl.models.bert_heads import BertForSequenceClassification, BertForTokenClassification
 from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_ranks, joint_tokenizer,
                                          mean_shift, mean_word_vectors)
-from minissl.tasks.world import world_corpus
 from minissl.tasks import encode_task, grammar_vocab, lexicon, load_task
+from minissl.tasks.world import world_corpus
 from minissl.text.collate import mlm_batches
 from minissl.train import finetune, fit, label_accuracy, make_optimizer
 
@@ -75,38 +75,70 @@ def settings(quick):
 # unlabelled polarity signal), 30% of a mood story's judgements negated; the hero is "it"
 # after the first sentence in 80% of the stories.
 WORLD = dict(dim=16, p_mood=0.5, p_neg_mood=0.3, p_pronoun=0.8)
+TRANSFER_TASKS = ("nli", "pos", "sentiment")  # the first is the headline zero_shot_accuracy
 
 
-def sequences(tok, docs, per_seq=4):
-    """Documents -> [CLS] s_k .. s_k+3 [SEP] id lists (up to four consecutive sentences of one
-    story: the longer the window, the more of the hero's world each prediction can see)."""
-    return [tok.encode(" ".join(d[k:k + per_seq])) for d in docs for k in range(0, len(d), per_seq)]
+# ------------------------------------------------------------------ 1. data
+def corpora(tok, S, seed, word_order, world_strength):
+    """Both languages' unlabelled text as [CLS] s_k .. s_k+3 [SEP] id lists (up to four consecutive
+    sentences of one story: the longer the window, the more of the hero's world each prediction
+    can see). Different seeds: the two corpora tell different stories, so no sentence is a translation."""
+    world = dict(WORLD, strength=world_strength)
+    docs_a = world_corpus(S["sentences"], seed=seed, language="a", **world)
+    docs_b = world_corpus(S["sentences"], seed=seed + 1, language="b", word_order=word_order, **world)
+    return [[tok.encode(" ".join(d[k:k + 4])) for d in docs for k in range(0, len(d), 4)] for docs in (docs_a, docs_b)]
 
 
+# ------------------------------------------------------------------ 2. pre-training
 def pretrain(cfg, tok, seqs, S, seed, desc):
     """MLM on ``seqs`` (id lists), ``S["mlm_p"]`` of the tokens predicted per sequence."""
     ms.manual_seed(seed)
     model = BertForPreTraining(cfg)
     opt, sched = make_optimizer(model, S["lr"], weight_decay=0.01, betas=(0.9, 0.999), warmup=S["steps"] // 10,
                                 total_steps=S["steps"], decay="linear")
-    batch = mlm_batches([(q, [0] * len(q), None) for q in seqs], S["batch"], np.random.default_rng(seed),
-                        mask_id=tok.mask_token_id, pad_id=tok.pad_token_id, vocab_size=tok.vocab_size,
-                        special_ids=tok.all_special_ids, mlm_probability=S["mlm_p"])
-
-    hist = fit(model, batch, S["steps"], optimizer=opt, scheduler=sched, grad_clip=1.0, desc=desc)
+    batches = mlm_batches(seqs, S["batch"], np.random.default_rng(seed), mask_id=tok.mask_token_id,
+                          pad_id=tok.pad_token_id, vocab_size=tok.vocab_size, special_ids=tok.all_special_ids,
+                          mlm_probability=S["mlm_p"])
+    hist = fit(model, batches, S["steps"], optimizer=opt, scheduler=sched, grad_clip=1.0, desc=desc)
     return model, hist["loss"]
 
 
-TRANSFER_TASKS = ("nli", "pos", "sentiment")  # the first is the headline zero_shot_accuracy
+# ------------------------------------------------------------------ 3. probe: do translations align?
+def word_group(w):
+    """Nouns by category, verbs, adjectives, and the rest (function and two-sense words).
+    Within a category the plain grammar uses every word alike."""
+    if w in lexicon.HYPERNYM:
+        return lexicon.HYPERNYM[w]
+    if any(w in v[:2] for v in lexicon.VERBS):
+        return "verb"
+    return "adjective" if w in lexicon.ANTONYM or w in lexicon.COLOURS else "other"
 
 
-def task_inputs(tok, task, examples):
-    """encode_task without token_type_ids: pre-training saw single segments only, so the
-    second segment's type embedding was never trained; every token keeps type 0."""
-    return {k: v for k, v in encode_task(tok, task, examples).items() if k != "token_type_ids"}
+def alignment(tok, encoders, seqs_a, seqs_b, dictionary, seed):
+    """MRR by layer of each model (``encoders``: name -> (BERT for A, BERT for B)), raw and mean-shifted.
+
+    Queries: dictionary words that occur in both corpora, anchors left out (they are the same token).
+    Half of them choose each model's layer (validation), the other half report it (test); every B
+    word stays a candidate. Returns (results per model, words_a, words_b, the two halves)."""
+    seen = lambda seqs: {t for s in seqs for t in tok.convert_ids_to_tokens(s)}  # noqa: E731
+    seen_a, seen_b = seen(seqs_a), seen(seqs_b)
+    words_a = [a for a, b in dictionary.items() if a != b and a in seen_a and b in seen_b]
+    words_b = [dictionary[w] for w in words_a]
+    gold = np.arange(len(words_a))
+    order = np.random.default_rng(seed).permutation(len(words_a))
+    part = {"val": np.sort(order[:len(order) // 2]), "test": np.sort(order[len(order) // 2:])}
+    results = {}
+    for name, (ma, mb) in encoders.items():
+        xa, _ = mean_word_vectors(ma, seqs_a, tok.convert_tokens_to_ids(words_a), pad_id=tok.pad_token_id)
+        xb, _ = mean_word_vectors(mb, seqs_b, tok.convert_tokens_to_ids(words_b), pad_id=tok.pad_token_id)
+        results[name] = {f"{kind}_{p}": alignment_by_layer(xa[:, q], xb, gold[q], kind == "shifted")
+                         for kind in ("raw", "shifted") for p, q in part.items()}
+        results[name]["vectors"] = (xa, xb)
+    return results, words_a, words_b, part
 
 
-def finetune_copy(bert, cfg, data, num_labels, S, seed, tagging):
+# ------------------------------------------------------------------ 4. fine-tune: zero-shot transfer
+def fine_tune(bert, cfg, data, num_labels, S, seed, tagging):
     """A task head on a copy of the pre-trained encoder: a tagger (one label per token) or a
     sentence classifier on the mean of the token vectors (MLM alone never trains [CLS])."""
     ms.manual_seed(seed)
@@ -119,81 +151,56 @@ def finetune_copy(bert, cfg, data, num_labels, S, seed, tagging):
     return model
 
 
-def word_group(w):
-    """Nouns by category, verbs, adjectives, and the rest (function and two-sense words).
-    Within a category the plain grammar uses every word alike."""
-    if w in lexicon.HYPERNYM:
-        return lexicon.HYPERNYM[w]
-    if any(w in v[:2] for v in lexicon.VERBS):
-        return "verb"
-    return "adjective" if w in lexicon.ANTONYM or w in lexicon.COLOURS else "other"
-
-
-def run_once(S, tok, cfg, ft_cfg, dictionary, anchors, seed, word_order, world_strength):
-    """One seed, one word order of B: pre-train (joint, A only, B only), align, transfer.
-    Returns (metrics of the run, what the figures and tables of the run need)."""
-    # Different seeds: the two corpora tell different stories, so no sentence is a translation.
-    world = dict(WORLD, strength=world_strength)
-    docs_a = world_corpus(S["sentences"], seed=seed, language="a", **world)
-    docs_b = world_corpus(S["sentences"], seed=seed + 1, language="b", word_order=word_order, **world)
-    seqs_a, seqs_b = sequences(tok, docs_a), sequences(tok, docs_b)
-
-    joint, losses = pretrain(cfg, tok, seqs_a + seqs_b, S, seed, "pre-train joint A+B")
-    ms.manual_seed(seed + 7)
-    random_init = BertForPreTraining(cfg)
-    # Same compute per language as the joint model: half its steps each.
-    half = dict(S, steps=S["steps"] // 2)
-    sep_a, _ = pretrain(cfg, tok, seqs_a, half, seed + 1, "pre-train A only")
-    sep_b, _ = pretrain(cfg, tok, seqs_b, half, seed + 2, "pre-train B only")
-
-    # Queries: dictionary words that occur in both corpora, anchors left out (they are the same token).
-    seen = lambda seqs: {t for s in seqs for t in tok.convert_ids_to_tokens(s)}  # noqa: E731
-    seen_a, seen_b = seen(seqs_a), seen(seqs_b)
-    words_a = [a for a, b in dictionary.items() if a != b and a in seen_a and b in seen_b]
-    words_b = [dictionary[w] for w in words_a]
-    gold = np.arange(len(words_a))
-    # Half of the query words choose each model's layer (validation), the other half report it (test);
-    # every B word stays a candidate.
-    order = np.random.default_rng(seed).permutation(len(words_a))
-    part = {"val": np.sort(order[:len(order) // 2]), "test": np.sort(order[len(order) // 2:])}
-    results = {}
-    for name, (ma, mb) in {"joint": (joint.bert, joint.bert), "random_init": (random_init.bert, random_init.bert),
-                           "separate": (sep_a.bert, sep_b.bert)}.items():
-        xa, _ = mean_word_vectors(ma, seqs_a, tok.convert_tokens_to_ids(words_a), pad_id=tok.pad_token_id)
-        xb, _ = mean_word_vectors(mb, seqs_b, tok.convert_tokens_to_ids(words_b), pad_id=tok.pad_token_id)
-        results[name] = {f"{kind}_{p}": alignment_by_layer(xa[:, q], xb, gold[q], kind == "shifted")
-                         for kind in ("raw", "shifted") for p, q in part.items()}
-        results[name]["vectors"] = (xa, xb)
-    L = len(results["joint"]["raw_val"])
-    chosen = lambda name, kind="raw": int(np.argmax([r["mrr"] for r in results[name][f"{kind}_val"]]))  # noqa: E731
-    best, best_shift = chosen("joint"), chosen("joint", "shifted")
-
-    # Zero-shot transfer: fine-tuned in A, tested in B; against fine-tuning in B itself, against the
-    # same recipe on the A-only BERT (its B words were never trained: near chance) and chance.
-    transfer = {}
+def transfer(tok, ft_cfg, joint, sep_a, S, seed, word_order):
+    """Each task fine-tuned in A and tested in B; against fine-tuning in B itself, against the same
+    recipe on the A-only BERT (its B words were never trained: near chance) and the majority class.
+    Inputs carry no token_type_ids: pre-training saw single segments only, so every token keeps type 0."""
+    out = {}
     for name in TRANSFER_TASKS:
         task_a = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=seed + 10)
         task_b = load_task(name, n_train=S["n_train"], n_dev=0, n_test=S["n_test"], seed=seed + 20,
                            language="b", word_order=word_order)
-        tr_a, te_a = task_inputs(tok, task_a, task_a.train), task_inputs(tok, task_a, task_a.test)
-        tr_b, te_b = task_inputs(tok, task_b, task_b.train), task_inputs(tok, task_b, task_b.test)
+        tr_a, te_a, tr_b, te_b = (encode_task(tok, task, split, token_type_ids=False) for task, split in
+                                  ((task_a, task_a.train), (task_a, task_a.test), (task_b, task_b.train),
+                                   (task_b, task_b.test)))
         n_labels, tagging = len(task_a.label_names), task_a.kind == "tagging"
-
-        def tuned(bert, data):
-            return finetune_copy(bert, ft_cfg, data, n_labels, S, seed, tagging)
-
-        clf_a, clf_b, clf_sep = tuned(joint.bert, tr_a), tuned(joint.bert, tr_b), tuned(sep_a.bert, tr_a)
+        clf_a, clf_b, clf_sep = (fine_tune(bert, ft_cfg, data, n_labels, S, seed, tagging)
+                                 for bert, data in ((joint.bert, tr_a), (joint.bert, tr_b), (sep_a.bert, tr_a)))
         labels = te_b["labels"][te_b["labels"] != -100]
         acc = lambda model, data: label_accuracy(model, data, batch_size=100)  # noqa: E731
-        transfer[name] = {"zero_shot": acc(clf_a, te_b), "source": acc(clf_a, te_a),
-                          "in_language": acc(clf_b, te_b), "separate_zero_shot": acc(clf_sep, te_b),
-                          "majority": float(np.bincount(labels).max() / len(labels))}
-        transfer[name]["ratio"] = transfer[name]["zero_shot"] / transfer[name]["in_language"]
-    head = transfer[TRANSFER_TASKS[0]]
+        out[name] = {"zero_shot": acc(clf_a, te_b), "source": acc(clf_a, te_a), "in_language": acc(clf_b, te_b),
+                     "separate_zero_shot": acc(clf_sep, te_b),
+                     "majority": float(np.bincount(labels).max() / len(labels))}
+        out[name]["ratio"] = out[name]["zero_shot"] / out[name]["in_language"]
+    return out
+
+
+# ------------------------------------------------------------------ one seed: 1-4 and its metrics
+def run_once(S, tok, cfg, ft_cfg, dictionary, anchors, seed, word_order, world_strength):
+    """One seed, one word order of B: data, pre-train (joint, A only, B only), align, transfer.
+    Returns (metrics of the run, what the figures and tables of the run need)."""
+    seqs_a, seqs_b = corpora(tok, S, seed, word_order, world_strength)
+
+    joint, losses = pretrain(cfg, tok, seqs_a + seqs_b, S, seed, "pre-train joint A+B")
+    ms.manual_seed(seed + 7)
+    random_init = BertForPreTraining(cfg)
+    half = dict(S, steps=S["steps"] // 2)  # same compute per language as the joint model: half its steps each
+    sep_a, _ = pretrain(cfg, tok, seqs_a, half, seed + 1, "pre-train A only")
+    sep_b, _ = pretrain(cfg, tok, seqs_b, half, seed + 2, "pre-train B only")
+
+    results, words_a, words_b, part = alignment(
+        tok, {"joint": (joint.bert, joint.bert), "random_init": (random_init.bert, random_init.bert),
+              "separate": (sep_a.bert, sep_b.bert)}, seqs_a, seqs_b, dictionary, seed)
+    chosen = lambda name, kind="raw": int(np.argmax([r["mrr"] for r in results[name][f"{kind}_val"]]))  # noqa: E731
+    best, best_shift = chosen("joint"), chosen("joint", "shifted")
+
+    tr = transfer(tok, ft_cfg, joint, sep_a, S, seed, word_order)
+    head = tr[TRANSFER_TASKS[0]]
 
     J = results["joint"]
     test_words = [words_a[i] for i in part["test"]]
-    ranks = 1.0 / cosine_ranks(J["vectors"][0][best][part["test"]], J["vectors"][1][best], gold[part["test"]])
+    gold = np.arange(len(words_a))[part["test"]]
+    ranks = 1.0 / cosine_ranks(J["vectors"][0][best][part["test"]], J["vectors"][1][best], gold)
     groups = {g: float(np.mean([r for r, w in zip(ranks, test_words) if word_group(w) == g]))
               for g in sorted({word_group(w) for w in test_words})}
     metrics = {
@@ -212,14 +219,15 @@ def run_once(S, tok, cfg, ft_cfg, dictionary, anchors, seed, word_order, world_s
         "zero_shot_task": TRANSFER_TASKS[0], "zero_shot_accuracy": head["zero_shot"],
         "in_language_accuracy": head["in_language"], "source_accuracy": head["source"],
         "separate_zero_shot_accuracy": head["separate_zero_shot"], "zero_shot_ratio": head["ratio"],
-        "chance_accuracy": head["majority"], "transfer": transfer,
+        "chance_accuracy": head["majority"], "transfer": tr,
         "by_layer": {n: {k: r[k] for k in r if k != "vectors"} for n, r in results.items()},
         "pretrain_final_loss": float(np.mean(losses[-50:])), "config": cfg.to_dict(), "settings": S,
     }
     return metrics, dict(results=results, words_a=words_a, words_b=words_b, best=best, groups=groups,
-                         test_words=test_words, transfer=transfer, head=head, L=L)
+                         test_words=test_words)
 
 
+# ------------------------------------------------------------------ 5. seeds, intervals, claims
 # Every setting (EXPERIMENTS.md) was tried on seeds 0-4, and the layer of each model is chosen on
 # validation words: the reported runs use seeds from here on, never seen while choosing.
 FRESH_SEED = 100
@@ -236,6 +244,58 @@ CLAIMS = [
     (f"zero-shot {TRANSFER_TASKS[0]} A -> B beats the A-only BERT's",
      lambda m: m["zero_shot_accuracy"], lambda m: m["separate_zero_shot_accuracy"]),
 ]
+
+
+def tables(metrics, ctx):
+    """The first seed's retrieval by layer and by word group, and its transfer."""
+    results, best, groups, test_words = ctx["results"], ctx["best"], ctx["groups"], ctx["test_words"]
+    L = len(results["joint"]["raw_val"])
+    rows = [(n, layer, r["raw_val"][layer]["mrr"], r["raw_test"][layer]["mrr"], r["raw_test"][layer]["top1"],
+             r["raw_test"][layer]["top5"], r["shifted_test"][layer]["mrr"])
+            for n, r in results.items() for layer in range(L)]
+    print_table(rows, ["model", "layer", "val MRR", "test MRR", "test top-1", "test top-5", "test MRR shifted"],
+                title=f"A -> B word retrieval among {len(ctx['words_b'])} words (chance MRR "
+                      f"{metrics['mrr_chance']:.3f}); layers are chosen on val")
+    print_table([(g, sum(word_group(w) == g for w in test_words), v) for g, v in groups.items()],
+                ["word group", "test words", "MRR"], title=f"joint model, layer {best} (chosen on val), by word group")
+    print_table([(n, t["source"], t["zero_shot"], t["in_language"], t["ratio"], t["separate_zero_shot"], t["majority"])
+                 for n, t in metrics["transfer"].items()],
+                ["task", "A -> A", "A -> B (zero-shot)", "B -> B", "zero-shot / B->B", "A-only BERT, A -> B",
+                 "majority"], title="zero-shot cross-lingual transfer: fine-tune in A, test in B")
+
+
+# ------------------------------------------------------------------ 6. figures
+def figures(args, metrics, ctx):
+    """MRR by layer for every model (validation words), and the chosen layer's word pairs in 2-D."""
+    results, words_a, words_b, best = ctx["results"], ctx["words_a"], ctx["words_b"], ctx["best"]
+    L = len(results["joint"]["raw_val"])
+    fig, ax = plt().subplots(figsize=(6, 3.8))
+    for name, color in (("joint", "C0"), ("random_init", "C7"), ("separate", "C3")):
+        ax.plot(range(L), [r["mrr"] for r in results[name]["raw_val"]], "o-", color=color, label=name)
+        ax.plot(range(L), [r["mrr"] for r in results[name]["shifted_val"]], "o--", color=color, alpha=0.6,
+                label=f"{name} + mean shift")
+    ax.axhline(metrics["mrr_chance"], color="k", lw=0.7, ls=":", label="chance")
+    ax.set(xlabel="layer (0 = embeddings)", ylabel="MRR (A word -> its B translation)", ylim=(0, 1.02),
+           title="cross-lingual alignment by layer (validation words)")
+    ax.legend(fontsize=7)
+    savefig(fig, args, "mrr_by_layer.png")
+
+    xa, xb = results["joint"]["vectors"][0][best], results["joint"]["vectors"][1][best]
+    show = np.linspace(0, len(words_a) - 1, 24).astype(int)
+    fig, axes = plt().subplots(1, 2, figsize=(12, 5.5))
+    for ax, (title, a) in zip(axes, (("raw", xa), ("A shifted by mean(B) - mean(A)", mean_shift(xa, xb)))):
+        both = np.concatenate([a, xb])
+        centred = both - both.mean(0)
+        proj = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T  # the top two principal axes
+        pa, pb = proj[:len(a)], proj[len(a):]
+        ax.scatter(pa[:, 0], pa[:, 1], s=4, c="C0", alpha=0.3)
+        ax.scatter(pb[:, 0], pb[:, 1], s=4, c="C1", alpha=0.3)
+        for i in show:
+            ax.plot([pa[i, 0], pb[i, 0]], [pa[i, 1], pb[i, 1]], color="gray", lw=0.5)
+            ax.annotate(words_a[i], pa[i], fontsize=7, color="C0")
+            ax.annotate(words_b[i], pb[i], fontsize=7, color="C1")
+        ax.set(title=f"layer {best}, PCA of both languages: {title}")
+    savefig(fig, args, "word_pairs_2d.png")
 
 
 def main():
@@ -265,11 +325,9 @@ def main():
     orders = [args.word_order] + ([] if args.quick else [o for o in ("SVO", "SOV") if o != args.word_order])
     runs = {o: [run_once(S, tok, cfg, ft_cfg, dictionary, anchors, seed, o, args.world_strength) for seed in seeds]
             for o in orders}
-    # figures and tables: the first fresh seed of --word-order; the claims: every seed of each order run
+
+    # tables and figures: the first fresh seed of --word-order; the claims: every seed of each order run
     metrics, ctx = runs[args.word_order][0]
-    results, words_a, words_b, best, groups, test_words, transfer, head, L = (
-        ctx[k] for k in ("results", "words_a", "words_b", "best", "groups", "test_words", "transfer", "head", "L"))
-    J = results["joint"]
     per_seed = {o: [m for m, _ in rs] for o, rs in runs.items()}
     metrics.update(seeds=seeds, per_seed={o: [{k: m[k] for k in PER_SEED_KEYS} for m in rows] for o, rows in
                                           per_seed.items()},
@@ -277,53 +335,16 @@ def main():
                             for o, rows in per_seed.items()},
                    claims=[claim(text, [a(m) - b(m) for m in per_seed[o]], where=f"B {o}, {len(seeds)} fresh seeds")
                            for o in orders for text, a, b in CLAIMS])
-    fig, ax = plt().subplots(figsize=(6, 3.8))
-    for name, color in (("joint", "C0"), ("random_init", "C7"), ("separate", "C3")):
-        ax.plot(range(L), [r["mrr"] for r in results[name]["raw_val"]], "o-", color=color, label=name)
-        ax.plot(range(L), [r["mrr"] for r in results[name]["shifted_val"]], "o--", color=color, alpha=0.6,
-                label=f"{name} + mean shift")
-    ax.axhline(metrics["mrr_chance"], color="k", lw=0.7, ls=":", label="chance")
-    ax.set(xlabel="layer (0 = embeddings)", ylabel="MRR (A word -> its B translation)", ylim=(0, 1.02),
-           title="cross-lingual alignment by layer (validation words)")
-    ax.legend(fontsize=7)
-    savefig(fig, args, "mrr_by_layer.png")
-
-    xa, xb = J["vectors"][0][best], J["vectors"][1][best]
-    show = np.linspace(0, len(words_a) - 1, 24).astype(int)
-    fig, axes = plt().subplots(1, 2, figsize=(12, 5.5))
-    for ax, (title, a) in zip(axes, (("raw", xa), ("A shifted by mean(B) - mean(A)", mean_shift(xa, xb)))):
-        both = np.concatenate([a, xb])
-        centred = both - both.mean(0)
-        proj = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
-        pa, pb = proj[:len(a)], proj[len(a):]
-        ax.scatter(pa[:, 0], pa[:, 1], s=4, c="C0", alpha=0.3)
-        ax.scatter(pb[:, 0], pb[:, 1], s=4, c="C1", alpha=0.3)
-        for i in show:
-            ax.plot([pa[i, 0], pb[i, 0]], [pa[i, 1], pb[i, 1]], color="gray", lw=0.5)
-            ax.annotate(words_a[i], pa[i], fontsize=7, color="C0")
-            ax.annotate(words_b[i], pb[i], fontsize=7, color="C1")
-        ax.set(title=f"layer {best}, PCA of both languages: {title}")
-    savefig(fig, args, "word_pairs_2d.png")
-
-    rows = [(n, layer, r["raw_val"][layer]["mrr"], r["raw_test"][layer]["mrr"], r["raw_test"][layer]["top1"],
-             r["raw_test"][layer]["top5"], r["shifted_test"][layer]["mrr"])
-            for n, r in results.items() for layer in range(L)]
-    print_table(rows, ["model", "layer", "val MRR", "test MRR", "test top-1", "test top-5", "test MRR shifted"],
-                title=f"A -> B word retrieval among {len(words_b)} words (chance MRR {metrics['mrr_chance']:.3f}); "
-                      f"layers are chosen on val")
-    print_table([(g, sum(word_group(w) == g for w in test_words), v) for g, v in groups.items()],
-                ["word group", "test words", "MRR"], title=f"joint model, layer {best} (chosen on val), by word group")
-    print_table([(n, t["source"], t["zero_shot"], t["in_language"], t["ratio"], t["separate_zero_shot"], t["majority"])
-                 for n, t in transfer.items()],
-                ["task", "A -> A", "A -> B (zero-shot)", "B -> B", "zero-shot / B->B", "A-only BERT, A -> B",
-                 "majority"], title="zero-shot cross-lingual transfer: fine-tune in A, test in B")
+    tables(metrics, ctx)
     print_claims(metrics["claims"], title=f"Claims (95% t interval over fresh seeds {seeds[0]}-{seeds[-1]}, "
                                           "never used to choose a setting)")
+    figures(args, metrics, ctx)
     path = save_metrics(args, metrics)
     print(f"\n{path}: seed {seeds[0]}, B {args.word_order}: test MRR {metrics['mrr_joint_best']:.3f} at layer "
-          f"{best}, chosen on validation words (random {metrics['mrr_random_init']:.3f}, "
-          f"separate {metrics['mrr_separate']:.3f}); {TRANSFER_TASKS[0]} zero-shot {head['zero_shot']:.3f} vs "
-          f"in-language {head['in_language']:.3f} ({head['ratio']:.0%}; majority {head['majority']:.3f})")
+          f"{ctx['best']}, chosen on validation words (random {metrics['mrr_random_init']:.3f}, "
+          f"separate {metrics['mrr_separate']:.3f}); {TRANSFER_TASKS[0]} zero-shot {metrics['zero_shot_accuracy']:.3f} "
+          f"vs in-language {metrics['in_language_accuracy']:.3f} ({metrics['zero_shot_ratio']:.0%}; majority "
+          f"{metrics['chance_accuracy']:.3f})")
 
 
 if __name__ == "__main__":
