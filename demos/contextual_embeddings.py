@@ -67,7 +67,7 @@ def pretrain(tok, S, seed):
     docs = [tok.encode(" ".join(d), max_length=64) for d in grammar_corpus(S["docs"], seed=seed)]
     opt, sched = make_optimizer(model, S["lr"], weight_decay=0.01, betas=(0.9, 0.999), warmup=S["steps"] // 10,
                                 total_steps=S["steps"], decay="linear")
-    batch = mlm_batches([(d, [0] * len(d), None) for d in docs], S["batch"], np.random.default_rng(seed),
+    batch = mlm_batches(docs, S["batch"], np.random.default_rng(seed),
                         mask_id=tok.mask_token_id, pad_id=tok.pad_token_id, vocab_size=tok.vocab_size,
                         special_ids=tok.all_special_ids)
 
