@@ -58,8 +58,8 @@ from minissl.models.bert_heads import (BertForQuestionAnswering, BertForSequence
 from minissl.tasks import baseline_scores, encode_task, grammar_corpus, grammar_tokenizer, load_task
 from minissl.tasks.baselines import majority_accuracy, ngram_logreg, qa_rule
 from minissl.tasks.corpus import task_inputs, without_held_out
-from minissl.text import make_nsp_pairs, make_sop_pairs, mlm_batches
-from minissl.train import finetune, fit, label_accuracy, make_optimizer
+from minissl.text import make_nsp_pairs, make_sop_pairs
+from minissl.train import finetune, label_accuracy, pretrain_mlm
 
 TASKS = ("sentiment", "pos", "nli", "qa", "dna")
 METRIC = {"sentiment": "accuracy", "pos": "token accuracy", "nli": "accuracy", "qa": "exact match",
@@ -89,22 +89,14 @@ def pretraining_examples(tok, S, seed, sentence_task, held_out=()):
             for enc in [tok.encode_plus(a, b)]]
 
 
-def pretraining_batches(tok, examples, batch_size, rng):
-    """``batch(step)``: random pairs, padded, masked the standard way (15%; 80/10/10)."""
-    return mlm_batches(examples, batch_size, rng, mask_id=tok.mask_token_id, pad_id=tok.pad_token_id,
-                       vocab_size=tok.vocab_size, special_ids=tok.all_special_ids)
-
-
 def pretrain(tok, cfg, S, args, sentence_task, held_out=()):
-    """MLM + SOP (or NSP) from random weights; returns the model and its loss per step."""
+    """MLM + SOP (or NSP) from random weights, masked the standard way (15%; 80/10/10) on random
+    pairs; returns the model and its loss per step."""
     examples = pretraining_examples(tok, S, args.seed, sentence_task, held_out)
     ms.manual_seed(args.seed)
     model = BertForPreTraining(cfg)
-    opt, sched = make_optimizer(model, S["lr"], weight_decay=0.01, betas=(0.9, 0.999), warmup=S["steps"] // 10,
-                                total_steps=S["steps"], decay="linear")
-    batches = pretraining_batches(tok, examples, S["batch"], np.random.default_rng(args.seed))
-    hist = fit(model, batches, S["steps"], optimizer=opt, scheduler=sched, grad_clip=1.0,
-               desc=f"pre-train MLM+{sentence_task.upper()} (seed {args.seed})")
+    hist = pretrain_mlm(model, examples, tok, S["steps"], batch_size=S["batch"], lr=S["lr"], seed=args.seed,
+                        desc=f"pre-train MLM+{sentence_task.upper()} (seed {args.seed})")
     return model, hist["loss"]
 
 

@@ -42,8 +42,7 @@ from minissl.metrics import mean_ci, roc_auc
 from minissl.models.bert import BertConfig, BertForPreTraining, encode
 from minissl.tasks import SENSES, grammar_corpus, grammar_tokenizer, sense_grid
 from minissl.text import pad_batch
-from minissl.text.collate import mlm_batches
-from minissl.train import fit, make_optimizer
+from minissl.train import pretrain_mlm
 
 NEIGHBOUR_WORDS = ("dog", "bread", "happy", "ate", "red", "river")
 SPLITS = ("held_out", "seen")
@@ -65,13 +64,8 @@ def pretrain(tok, S, seed):
     ms.manual_seed(seed)
     model = BertForPreTraining(cfg)
     docs = [tok.encode(" ".join(d), max_length=64) for d in grammar_corpus(S["docs"], seed=seed)]
-    opt, sched = make_optimizer(model, S["lr"], weight_decay=0.01, betas=(0.9, 0.999), warmup=S["steps"] // 10,
-                                total_steps=S["steps"], decay="linear")
-    batch = mlm_batches(docs, S["batch"], np.random.default_rng(seed),
-                        mask_id=tok.mask_token_id, pad_id=tok.pad_token_id, vocab_size=tok.vocab_size,
-                        special_ids=tok.all_special_ids)
-
-    hist = fit(model, batch, S["steps"], optimizer=opt, scheduler=sched, grad_clip=1.0, desc=f"MLM seed {seed}")
+    hist = pretrain_mlm(model, docs, tok, S["steps"], batch_size=S["batch"], lr=S["lr"], seed=seed,
+                        desc=f"MLM seed {seed}")
     return model.bert, control.bert, float(np.mean(hist["loss"][-50:]))
 
 

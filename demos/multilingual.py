@@ -57,8 +57,7 @@ from minissl.models.multilingual import (alignment_by_layer, chance_mrr, cosine_
                                          mean_shift, mean_word_vectors)
 from minissl.tasks import encode_task, grammar_vocab, lexicon, load_task
 from minissl.tasks.world import world_corpus
-from minissl.text.collate import mlm_batches
-from minissl.train import finetune, fit, label_accuracy, make_optimizer
+from minissl.train import finetune, label_accuracy, pretrain_mlm
 
 
 def settings(quick):
@@ -94,12 +93,8 @@ def pretrain(cfg, tok, seqs, S, seed, desc):
     """MLM on ``seqs`` (id lists), ``S["mlm_p"]`` of the tokens predicted per sequence."""
     ms.manual_seed(seed)
     model = BertForPreTraining(cfg)
-    opt, sched = make_optimizer(model, S["lr"], weight_decay=0.01, betas=(0.9, 0.999), warmup=S["steps"] // 10,
-                                total_steps=S["steps"], decay="linear")
-    batches = mlm_batches(seqs, S["batch"], np.random.default_rng(seed), mask_id=tok.mask_token_id,
-                          pad_id=tok.pad_token_id, vocab_size=tok.vocab_size, special_ids=tok.all_special_ids,
-                          mlm_probability=S["mlm_p"])
-    hist = fit(model, batches, S["steps"], optimizer=opt, scheduler=sched, grad_clip=1.0, desc=desc)
+    hist = pretrain_mlm(model, seqs, tok, S["steps"], batch_size=S["batch"], lr=S["lr"], seed=seed,
+                        mlm_probability=S["mlm_p"], desc=desc)
     return model, hist["loss"]
 
 

@@ -23,7 +23,9 @@ where batches come from and how a batch becomes a loss — is passed in:
   is the loss, or carries it as ``.loss`` (the Hugging Face convention).
 
 :func:`make_optimizer` builds the usual recipe: AdamW with weight decay on the
-matrices only, linear warm-up, then cosine or linear decay.
+matrices only, linear warm-up, then cosine or linear decay. BERT's two recipes
+sit on top: :func:`pretrain_mlm` (fill in the blanks, a fresh sample and mask
+each step) and :func:`finetune` (epochs over a labelled set).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ import numpy as np
 from . import io, optim
 from .nn.utils import clip_grad_norm_
 from .tensor import Tensor, no_grad
+from .text.collate import mlm_batches
 
 
 def make_optimizer(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95), warmup=100, total_steps=1000,
@@ -262,3 +265,26 @@ def finetune(model, train: dict, *, epochs: int | None = None, steps: int | None
     return fit(model, (take(train, r) for r in rows), steps, optimizer=opt, scheduler=sched, grad_clip=grad_clip,
                eval_fn=None if metric is None else (lambda m: metric(m, val)),
                eval_every=eval_every or (per_epoch if metric else None), progress=progress, desc=desc)
+
+
+def pretrain_mlm(model, examples, tokenizer, steps: int, *, batch_size: int, lr: float, seed: int = 0,
+                 mlm_probability: float = 0.15, progress: bool = True, desc: str = "pre-train MLM") -> dict:
+    """BERT's pre-training recipe on :func:`fit`: masked-language modelling (with NSP/SOP where the
+    examples carry a sentence label), ``steps`` steps of ``batch_size`` examples.
+
+    examples:   what :func:`~minissl.text.collate.mlm_batch` takes: ``(input_ids, token_type_ids,
+                sentence_label)`` triples or plain id lists. Each step draws its examples with
+                replacement and masks ``mlm_probability`` of their tokens (80% [MASK], 10% a
+                random token, 10% kept), both from ``np.random.default_rng(seed)``.
+    tokenizer:  gives the [MASK] and [PAD] ids, the vocabulary size and the special ids.
+    optimizer:  AdamW (weight decay 0.01 on matrices only, betas (0.9, 0.999)), linear warm-up
+                over the first 10% of the steps, then linear decay to 0; gradient norm clipped at 1.
+
+    Seed the weights (and dropout) with ``ms.manual_seed`` before building the model.
+    Returns fit's history (``loss`` per step)."""
+    opt, sched = make_optimizer(model, lr, weight_decay=0.01, betas=(0.9, 0.999), warmup=steps // 10,
+                                total_steps=steps, decay="linear")
+    batches = mlm_batches(examples, batch_size, np.random.default_rng(seed), mask_id=tokenizer.mask_token_id,
+                          pad_id=tokenizer.pad_token_id, vocab_size=tokenizer.vocab_size,
+                          special_ids=tokenizer.all_special_ids, mlm_probability=mlm_probability)
+    return fit(model, batches, steps, optimizer=opt, scheduler=sched, grad_clip=1.0, progress=progress, desc=desc)

@@ -4,8 +4,11 @@ import pytest
 
 import minissl as ms
 from minissl import nn, optim
-from minissl.train import (finetune, fit, label_accuracy, make_optimizer, minibatches, save_checkpoint, steps_per_epoch,
-                           take)
+from minissl.models.bert import BertConfig, BertForPreTraining
+from minissl.tasks import grammar_corpus, grammar_tokenizer
+from minissl.text.collate import mask_tokens, pad_batch
+from minissl.train import (finetune, fit, label_accuracy, make_optimizer, minibatches, pretrain_mlm, save_checkpoint,
+                           steps_per_epoch, take)
 
 npy = ms.backend.to_numpy
 
@@ -269,3 +272,34 @@ def test_label_accuracy_counts_labelled_positions_across_batches():
     tags[0, 1], tags[2, 0] = 0, -100  # one wrong tag, one position without a label
     tokens = dict(sentences, labels=tags)
     assert label_accuracy(Echo(per_token=True), tokens, batch_size=3) == (mask.sum() - 2) / (mask.sum() - 1)
+
+
+def test_pretrain_mlm_is_adamw_warmup_linear_on_fresh_masked_samples():
+    tok = grammar_tokenizer()
+    seqs = [tok.encode(" ".join(d)) for d in grammar_corpus(30, seed=2)]
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=128)
+    steps, size, lr = 20, 4, 1e-2
+    ms.manual_seed(3)
+    ref = BertForPreTraining(cfg)
+    opt = optim.AdamW(optim.param_groups_for_decay(ref, 0.01), lr=lr, betas=(0.9, 0.999))
+    sched = optim.warmup_linear(opt, steps // 10, steps)
+    rng, losses, lrs = np.random.default_rng(5), [], []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        x, am = pad_batch([seqs[i] for i in rng.integers(len(seqs), size=size)], tok.pad_token_id)
+        x, labels = mask_tokens(x, rng, mask_id=tok.mask_token_id, vocab_size=tok.vocab_size,
+                                special_ids=tok.all_special_ids, attention_mask=am, mlm_probability=0.3)
+        loss = ref(x, am, np.zeros_like(x), labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    ms.manual_seed(3)
+    model = BertForPreTraining(cfg)
+    hist = pretrain_mlm(model, seqs, tok, steps, batch_size=size, lr=lr, seed=5, mlm_probability=0.3, progress=False)
+    assert hist["loss"] == losses and hist["lr"] == lrs and max(lrs) == lr  # warm-up to lr over 2 steps, then down
+    for a, b in zip(weights(ref), weights(model)):
+        np.testing.assert_array_equal(a, b)
