@@ -314,36 +314,48 @@ def _pool_geometry(op, x, k, s, p, d, ceil_mode):
     return tuple(out), tuple(pads)
 
 
+def _first_hits(arrays, ref):
+    """One bool mask per array: True where that array, first in list order, equals ``ref`` (or is NaN).
+
+    ``ref`` is their max (NaN propagating), so without a NaN in ``ref`` there is none in the arrays
+    and the NaN test is skipped."""
+    nan = bool(xp.isnan(ref).any())
+    masks, seen = [], None
+    for a in arrays:
+        hit = a == ref
+        if nan:
+            hit |= a != a
+        masks.append(hit if seen is None else hit & ~seen)
+        seen = hit if seen is None else seen | hit
+    return masks
+
+
 class MaxPool2d(Function):
-    """y = max over each window. dx: the gradient goes to the window's argmax (its first max, as
-    PyTorch; with NaN, its first NaN where PyTorch takes the last), summed where windows overlap
-    (col2im of a one-hot per window).
+    """y = max over each window. dx: the gradient goes to the window's argmax (its first max in
+    row-major order, as PyTorch; with NaN, its first NaN where PyTorch takes the last), summed
+    where windows overlap (col2im of a one-hot per window).
 
     Both directions walk the kernel offsets (i, j): the window view's slice [:, :, i, j] is an
-    (N, C, Ho, Wo) array, so each step is one vectorised compare over the output."""
-
-    saves_inputs = False
+    (N, C, Ho, Wo) array, so each step is one vectorised compare over the output. Forward keeps
+    only the max and the window view; backward finds each window's first max by comparing the
+    offsets with it in order (evaluation never builds those masks, and they cost forward more
+    than the max itself)."""
 
     def forward(self, x, k, s, d, pads, out_hw):
         win = _windows(_pad(x, pads, -xp.inf), k, s, d, out_hw)
         best = win[:, :, 0, 0].copy()
         for idx in range(1, k[0] * k[1]):
             xp.maximum(best, win[:, :, idx // k[1], idx % k[1]], out=best)   # NaN propagates, as in PyTorch
-        # which offset gets the gradient: a one-hot mask per offset, the first max (or NaN) of each
-        # window (bool ops only: ~10x faster than xp.where or an argmax over a copied window axis)
-        self.first, seen = [], None
-        for idx in range(k[0] * k[1]):
-            v = win[:, :, idx // k[1], idx % k[1]]
-            hit = (v == best) | (v != v)
-            self.first.append(hit if seen is None else hit & ~seen)
-            seen = hit if seen is None else seen | hit
+        if self.tracking:  # a copy of y: an in-place change to the output must not move the argmax
+            self.win, self.best = win, best.copy()
         self.geom = (x.shape, k, s, d, pads)
         return best
 
     def backward(self, g):
         shape, k, s, d, pads = self.geom
         t, b, l, r = pads
-        return _crop(_col2im(lambda i, j: g * self.first[i * k[1] + j], shape[:2] + (shape[2] + t + b, shape[3] + l + r),
+        first = _first_hits([self.win[:, :, i, j] for i in range(k[0]) for j in range(k[1])], self.best)
+        return _crop(_col2im(lambda i, j: g * first[i * k[1] + j], shape[:2] + (shape[2] + t + b, shape[3] + l + r),
                              k, s, d, g.shape[2:]), pads, shape[2:])
 
 
