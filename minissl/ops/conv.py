@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import operator
 
+from .. import backend
 from ..backend import xp
 from ..tensor import Function, Tensor
 from .math import matmul
@@ -119,10 +120,11 @@ def _im2col(xpad, k, s, d, groups, out_hw):
     return _windows(xpad, k, s, d, out_hw).reshape(n, groups, c // groups * k[0] * k[1], out_hw[0] * out_hw[1])
 
 
-def _gemm_forward(cols, w, out_hw, bias=None):
-    """Y[n] = W_mat @ X_col[n] per group, as an (N, O, Ho, Wo) array."""
+def _gemm_forward(cols, w, out_hw, bias=None, out=None):
+    """Y[n] = W_mat @ X_col[n] per group, as an (N, O, Ho, Wo) array (written into ``out`` if given)."""
     o, groups = w.shape[0], cols.shape[1]
-    y = (w.reshape(groups, o // groups, -1) @ cols).reshape(cols.shape[0], o, *out_hw)
+    y = xp.empty((cols.shape[0], o) + tuple(out_hw), dtype=cols.dtype) if out is None else out
+    xp.matmul(w.reshape(groups, o // groups, -1), cols, out=y.reshape(cols.shape[0], groups, o // groups, -1))
     if bias is not None:
         y += bias[:, None, None]
     return y
@@ -157,32 +159,55 @@ def _crop(a, pads, hw):
     return a if not any(pads) else xp.ascontiguousarray(a[:, :, t:t + hw[0], l:l + hw[1]])
 
 
+# X_col is kh·kw times the input: for a whole batch it outgrows the CPU's caches, and every pass
+# over it (im2col's copy, the GEMMs, col2im's adds) then runs at memory speed. A few images at a
+# time keep each chunk's X_col in cache between the copy and the GEMMs that read it. On a GPU the
+# whole batch is one chunk (large kernels are what it is fast at).
+_CHUNK_BYTES = 1 << 20 if not backend.on_gpu else 1 << 62
+
+
+def _chunks(n, per_image):
+    """Slices of the batch axis, each holding about ``_CHUNK_BYTES`` of ``per_image`` bytes (at least one image)."""
+    step = max(1, _CHUNK_BYTES // max(per_image, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
 class Conv2d(Function):
     """y = W ⋆ x + b via im2col (see the module docstring for the derivation).
 
-    dX = conv_transpose(dY, W) (col2im of W_matᵀ dY), dW = dY X_colᵀ, db = Σ_{n,a,b} dY."""
+    dX = conv_transpose(dY, W) (col2im of W_matᵀ dY), dW = dY X_colᵀ, db = Σ_{n,a,b} dY.
+    Both directions run over chunks of images (:data:`_CHUNK_BYTES`); backward rebuilds each
+    chunk's X_col from the kept padded input instead of keeping the whole X_col."""
 
-    def saved_inputs(self):  # X_col is a copy, so only W (read for dX) can go stale
-        return [1] if self.needs_grad[0] else []
+    def saved_inputs(self):  # backward reads W for dX and x (through its padded copy, or itself) for dW
+        return [i for i, j in ((1, 0), (0, 1)) if self.needs_grad[j]]
 
     def forward(self, x, w, b=None, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1, out_hw=None):
         xpad = _pad(x, pads)
-        cols = _im2col(xpad, w.shape[2:], stride, dilation, groups, out_hw)
+        k, n, o = w.shape[2:], x.shape[0], w.shape[0]
         self.w, self.hw, self.pshape = w, x.shape[2:], xpad.shape
-        self.opts = (stride, pads, dilation, groups)
-        self.cols = cols if self.needs_grad[1] else None
-        return _gemm_forward(cols, w, out_hw, b)
+        self.opts = (stride, pads, dilation, groups, out_hw)
+        self.xpad = xpad if self.needs_grad[1] else None
+        y = xp.empty((n, o) + tuple(out_hw), dtype=x.dtype)
+        per_image = x.dtype.itemsize * xpad.shape[1] * k[0] * k[1] * out_hw[0] * out_hw[1]
+        for sl in _chunks(n, per_image):
+            _gemm_forward(_im2col(xpad[sl], k, stride, dilation, groups, out_hw), w, out_hw, b, out=y[sl])
+        return y
 
     def backward(self, g):
-        stride, pads, dilation, groups = self.opts
-        gx = gw = gb = None
-        if self.needs_grad[0]:
-            gx = _crop(_gemm_input_grad(g, self.w, self.pshape, stride, dilation, groups), pads, self.hw)
-        if self.needs_grad[1]:
-            gw = _gemm_weight_grad(self.cols, g, self.w.shape)
-        if len(self.needs_grad) > 2 and self.needs_grad[2]:
-            gb = g.sum(axis=(0, 2, 3))
-        return gx, gw, gb
+        stride, pads, dilation, groups, out_hw = self.opts
+        w, n = self.w, g.shape[0]
+        k = w.shape[2:]
+        gx = xp.empty(self.pshape, dtype=g.dtype) if self.needs_grad[0] else None
+        gw = xp.zeros(w.shape, dtype=g.dtype) if self.needs_grad[1] else None
+        per_image = g.dtype.itemsize * self.pshape[1] * k[0] * k[1] * out_hw[0] * out_hw[1]
+        for sl in _chunks(n, per_image):
+            if gw is not None:
+                gw += _gemm_weight_grad(_im2col(self.xpad[sl], k, stride, dilation, groups, out_hw), g[sl], w.shape)
+            if gx is not None:
+                gx[sl] = _gemm_input_grad(g[sl], w, gx[sl].shape, stride, dilation, groups)
+        gb = g.sum(axis=(0, 2, 3)) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
+        return (None if gx is None else _crop(gx, pads, self.hw)), gw, gb
 
 
 class ConvTranspose2d(Function):

@@ -156,6 +156,20 @@ def test_conv2d_gradcheck(c, seed):
         check_op(lambda x, w: F.conv2d(x, w, **kw), lambda x, w: np_conv2d(x, w, **ref), [x, w])
 
 
+@pytest.mark.parametrize("chunk_bytes,n_chunks", [(1, 3), (12288, 2)], ids=["one image a chunk", "two images a chunk"])
+def test_conv2d_over_chunks_of_images_matches_the_definition(monkeypatch, chunk_bytes, n_chunks):
+    """Conv2d runs im2col and its GEMMs a few images at a time; chunk edges must not show: forward,
+    dX, dW and db as the unchunked definition (three images, so the last chunk is a short one)."""
+    from minissl.ops import conv
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", chunk_bytes)
+    x, w, b = values((3, 4, 7, 6), 0), values((6, 2, 3, 2), 1), values((6,), 2)
+    kw = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
+    # X_col per image: 8 bytes × 4 channels × 3·2 offsets × 4·8 output positions = 6144 bytes
+    assert len(conv._chunks(3, 8 * 4 * 3 * 2 * 4 * 8)) == n_chunks
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **kw),
+             lambda x, w, b: np_conv2d(x, w, b, s=(2, 1), p=(1, 2), d=(1, 2), g=2), [x, w, b])
+
+
 @given(c=conv_cases(transposed=True), seed=seeds, data=st.data())
 def test_conv_transpose2d_gradcheck(c, seed, data):
     op = tuple(data.draw(st.integers(0, max(si, di) - 1)) for si, di in zip(c["s"], c["d"]))
