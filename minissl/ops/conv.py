@@ -91,19 +91,23 @@ def _windows(x, k, s, d, out_hw):
                        strides=(sn, sc, d[0] * sh, d[1] * sw, s[0] * sh, s[1] * sw))
 
 
-def _col2im(piece, shape, k, s, d, out_hw):
+def _col2im(piece, shape, dtype, k, s, d, out_hw, store=None):
     """The adjoint of :func:`_windows`: out[n, c, a·sh + i·dh, b·sw + j·dw] += cols[n, c, i, j, a, b].
 
     ``piece(i, j)`` gives cols[:, :, i, j], an (N, C, Ho, Wo) array (so a pooling backward never
-    builds the whole cols array). One strided add per kernel offset; overlapping windows add up."""
-    out = xp.zeros(shape, dtype=piece(0, 0).dtype)
+    builds the whole cols array). One strided add per kernel offset; overlapping windows add up.
+    Where windows never overlap each position is written once, and ``store(i, j, dst)``, if given,
+    writes cols[:, :, i, j] straight into the strided view ``dst`` (no temporary, one pass fewer)."""
+    out = xp.zeros(shape, dtype=dtype)
     ho, wo = out_hw
     disjoint = all(si >= di * (ki - 1) + 1 for si, di, ki in zip(s, d, k))  # windows that never overlap
     for i in range(k[0]):
         for j in range(k[1]):
             dst = (slice(None), slice(None), slice(i * d[0], i * d[0] + s[0] * (ho - 1) + 1, s[0]),
                    slice(j * d[1], j * d[1] + s[1] * (wo - 1) + 1, s[1]))
-            if disjoint:  # each position written once: a store, not a read-add-store
+            if disjoint and store is not None:
+                store(i, j, out[dst])
+            elif disjoint:  # a store, not a read-add-store
                 out[dst] = piece(i, j)
             else:
                 out[dst] += piece(i, j)
@@ -143,7 +147,7 @@ def _gemm_input_grad(g, w, padded_shape, s, d, groups):
     wm = w.reshape(groups, o // groups, cg * kh * kw)
     wt = xp.ascontiguousarray(wm.transpose(0, 2, 1))                   # small; contiguous for the BLAS
     dcols = (wt @ _grad_rows(g, groups)).reshape(n, cg * groups, kh, kw, ho, wo)   # W_matᵀ @ dY per image
-    return _col2im(lambda i, j: dcols[:, :, i, j], padded_shape, (kh, kw), s, d, (ho, wo))
+    return _col2im(lambda i, j: dcols[:, :, i, j], padded_shape, dcols.dtype, (kh, kw), s, d, (ho, wo))
 
 
 def _gemm_weight_grad(cols, g, w_shape):
@@ -380,8 +384,9 @@ class MaxPool2d(Function):
         shape, k, s, d, pads = self.geom
         t, b, l, r = pads
         first = _first_hits([self.win[:, :, i, j] for i in range(k[0]) for j in range(k[1])], self.best)
-        return _crop(_col2im(lambda i, j: g * first[i * k[1] + j], shape[:2] + (shape[2] + t + b, shape[3] + l + r),
-                             k, s, d, g.shape[2:]), pads, shape[2:])
+        gx = _col2im(lambda i, j: g * first[i * k[1] + j], shape[:2] + (shape[2] + t + b, shape[3] + l + r), g.dtype,
+                     k, s, d, g.shape[2:], store=lambda i, j, dst: xp.multiply(g, first[i * k[1] + j], out=dst))
+        return _crop(gx, pads, shape[2:])
 
 
 class AvgPool2d(Function):
@@ -411,7 +416,7 @@ class AvgPool2d(Function):
     def backward(self, g):
         shape, k, s, pads, pshape = self.geom
         gd = g / self.div
-        return _crop(_col2im(lambda i, j: gd, pshape, k, s, (1, 1), gd.shape[2:]), pads, shape[2:])  # same g/div at each offset
+        return _crop(_col2im(lambda i, j: gd, pshape, gd.dtype, k, s, (1, 1), gd.shape[2:]), pads, shape[2:])  # same g/div at each offset
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
