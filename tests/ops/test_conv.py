@@ -426,6 +426,22 @@ def test_conv_weight_changed_in_place_before_backward_is_refused():
         y.sum().backward()
 
 
+def test_conv_input_changed_in_place_before_backward_is_refused_as_in_torch():
+    """The weight gradient reads the input again in backward (PyTorch saves it too)."""
+    x = ms.randn(1, 1, 5, 5)
+    y = F.conv2d(x, ms.randn(2, 1, 3, 3, requires_grad=True))
+    with ms.no_grad():
+        x.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace"):
+        y.sum().backward()
+    if torch is not None:
+        tx = torch.randn(1, 1, 5, 5)
+        ty = TF.conv2d(tx, torch.randn(2, 1, 3, 3, requires_grad=True))
+        tx.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace"):
+            ty.sum().backward()
+
+
 # ---------------------------------------------------------------- bad input
 BAD = [
     ("groups", lambda: F.conv2d(ms.randn(1, 3, 5, 5), ms.randn(4, 1, 3, 3), groups=2),
