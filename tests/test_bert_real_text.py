@@ -4,8 +4,7 @@ Needs the fortunes and Shakespeare data sets and the all-MiniLM-L6-v2 checkpoint
 absent the test skips with the command that provides it.
 """
 import json
-import os
-import subprocess
+import pathlib
 import sys
 from types import SimpleNamespace
 
@@ -14,25 +13,23 @@ import pytest
 from minissl import datasets
 from minissl.models.hf_bert import MINILM_INSTALL, find_minilm
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
+from demo_modules import import_demo, run_demo  # noqa: E402
 
 
-def run_demo(out, *args):
+def run_quick(out, *args):
     for data in ("fortunes", "shakespeare"):
         if not datasets.present(data):
             pytest.skip(f"data set not installed: python -m minissl.datasets fetch {data}")
     if find_minilm() is None:
         pytest.skip(f"all-MiniLM-L6-v2 is not installed: {MINILM_INSTALL}")
     pytest.importorskip("sklearn")
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "demos", "bert_real_text.py"), "--out", str(out),
-                           "--quick", *args], capture_output=True, text=True, timeout=3600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return json.loads((out / "metrics.json").read_text()), proc.stdout
+    return run_demo("bert_real_text", out, "--quick", *args)
 
 
 @pytest.mark.slow
 def test_quick_run_writes_every_arm_seed_and_claim(tmp_path):
-    m, out = run_demo(tmp_path, "--arms", "minilm,small_mlm,small_random", "--protocols", "features,finetune")
+    m, out = run_quick(tmp_path, "--arms", "minilm,small_mlm,small_random", "--protocols", "features,finetune")
     cell = m["protocols"]["features"]["fortune_topic"]["50"]
     assert set(cell) == {"majority", "tfidf_word", "tfidf_char", "minilm", "small_mlm", "small_random"}
     for arm in cell.values():
@@ -50,7 +47,7 @@ def test_quick_run_writes_every_arm_seed_and_claim(tmp_path):
 def test_real_pretraining_beats_its_random_init_on_fortune_topics(tmp_path):
     """The claim the demo makes with the widest margin, on its lower interval bound: frozen
     all-MiniLM-L6-v2 features beat the same network randomly initialised (3 seeds, 50 labels per topic)."""
-    m, _ = run_demo(tmp_path, "--arms", "minilm,minilm_random", "--seeds", "3")
+    m, _ = run_quick(tmp_path, "--arms", "minilm,minilm_random", "--seeds", "3")
     claim = next(c for c in m["claims"] if c["claim"] == "MiniLM pre-trained beats its random-init control")
     assert claim["difference"]["lo"] > 0 and claim["verdict"] == "holds"
 
@@ -58,8 +55,6 @@ def test_real_pretraining_beats_its_random_init_on_fortune_topics(tmp_path):
 def fine_tune_grid(tmp_path, monkeypatch, S):
     """run_finetune on a 2-class toy task (30 and 12 examples) with training and scoring stubbed:
     validation accuracy prefers the smaller rate below 10 labels per class, the larger one above."""
-    sys.path.insert(0, os.path.join(ROOT, "tests"))
-    from demo_modules import import_demo
     demo = import_demo("bert_real_text")
     calls = []
 
