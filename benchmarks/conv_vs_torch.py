@@ -15,6 +15,7 @@ each library runs in a fresh subprocess, peak RSS rise over 3 steps
 
     python benchmarks/conv_vs_torch.py                 # batch 128, 2 threads, 30 alternating steps
     python benchmarks/conv_vs_torch.py --threads 1 --quick
+    python benchmarks/conv_vs_torch.py --threads 1 --cpu-clock   # on a loaded machine: process CPU time
 """
 from __future__ import annotations
 
@@ -105,13 +106,16 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="10 repeats")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--profile", action="store_true", help="also print where minissl's step time goes")
+    p.add_argument("--cpu-clock", action="store_true", help="time by process CPU time (for a loaded machine)")
     args = p.parse_args(argv)
+    if args.cpu_clock:
+        benchlib.use_cpu_clock()
     import torch
     threads = benchlib.set_threads(args.threads, torch)
     info = benchlib.machine(torch)
     r = run(args.batch, 10 if args.quick else args.repeats, threads, memory=not args.no_memory)
     print(f"{info['cpu']}, {threads} threads (BLAS {info['blas_threads']}, torch {info['torch_threads']}), "
-          f"load {info.get('load_average', 0):.1f}")
+          f"load {info.get('load_average', 0):.1f}, {'process CPU' if args.cpu_clock else 'wall'} time")
     print(f"first loss: minissl {r['first_losses'][0]:.6f}, torch {r['first_losses'][1]:.6f}")
     print(f"step (forward + backward + Adam), batch {args.batch}: minissl {r['minissl_ms']:.1f} ms, "
           f"torch {r['torch_ms']:.1f} ms, time ratio {r['time_ratio']:.2f}")

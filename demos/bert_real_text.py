@@ -27,8 +27,9 @@ logistic regression. Two ways to use an encoder, as in the BERT paper:
              most 960 distinct examples, 2.7 passes over 50 labels per topic and less than
              one over 200 or 478, so the curve compares labels at equal compute. A MiniLM
              step of 16 sentences takes 0.7 s on an idle core of this machine, so the default
-             run fine-tunes fortune topics only: 2 arms x 3 budgets x (5 seeds + 2 rates) =
-             42 runs of 50-100 s, 35-70 minutes (one budget alone: 14 runs).
+             run fine-tunes the two single-input tasks, fortune topics and play genres: per
+             task 2 arms x 3 budgets x (5 seeds + 3 rates) = 48 runs of 50-100 s, 40-80
+             minutes (one budget alone: 16 runs).
 
 Every arm sees the same labelled examples per seed (and, fine-tuning, the same batches and
 head initialisation); C and learning rates are chosen on the validation split; the test
@@ -71,7 +72,8 @@ TASKS = ("fortune_topic", "play_genre", "same_play", "next_speech")
 ARMS = ("minilm", "minilm_random", "small_mlm", "small_mlm_nsp", "small_mlm_sop", "small_random")
 OBJECTIVES = {"small_mlm": "mlm", "small_mlm_nsp": "nsp", "small_mlm_sop": "sop"}
 BASELINES = ("majority", "tfidf_word", "tfidf_char")
-LR_GRID = {"minilm": (5e-5, 2e-4), "small": (3e-4, 1e-3)}  # a random control gets its family's grid
+LR_GRID = {"minilm": (5e-5, 2e-4, 5e-4), "small": (3e-4, 1e-3)}  # a random control gets its family's grid
+QUICK_LR = {"minilm": 2e-4, "small": 1e-3}  # --quick chooses no rate: it fine-tunes at these
 PROBE_C = (0.01, 0.1, 1.0)  # standardised 128-384-dim features
 MAX_LEN = {False: 48, True: 64}  # tokens of one input, of a pair
 SMALL = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=512,
@@ -86,7 +88,7 @@ def settings(quick):
                     batch=16, select_lr=False)
     # pool 1100 per class: 1000 labels per class with seeds that still draw different examples
     return dict(seeds=5, budgets=(50, 200, 1000), tasks=TASKS, n_test=None, n_val=None, pool=1100, pre_docs=None,
-                pre_steps=500, pre_batch=16, ft_tasks=("fortune_topic",), ft_budgets=(50, 200, 1000), ft_steps=60,
+                pre_steps=500, pre_batch=16, ft_tasks=("fortune_topic", "play_genre"), ft_budgets=(50, 200, 1000), ft_steps=60,
                 batch=16, select_lr=True)
 
 
@@ -307,10 +309,11 @@ def run_features(tname, task, arms, S, args, log, make):
 
 def choose_lr(arm, tname, task, budget, S, log, make):
     """The rate of ``LR_GRID`` with the best validation accuracy after fine-tuning on ``budget``
-    labels per class drawn with a seed of its own (10,000); the grid's last rate without ``select_lr``."""
-    grid = LR_GRID["minilm" if arm.startswith("minilm") else "small"]
+    labels per class drawn with a seed of its own (10,000); ``QUICK_LR`` without ``select_lr``."""
+    family = "minilm" if arm.startswith("minilm") else "small"
     if not S["select_lr"]:
-        return grid[-1]
+        return QUICK_LR[family]
+    grid = LR_GRID[family]
     val = {}
     for lr in grid:
         key = ("finetune", f"{arm}@lr={lr:g}", tname, budget, -1)
@@ -333,7 +336,8 @@ def run_finetune(tname, task, arms, S, args, log, make):
         for arm in arms:
             lr = choose_lr(arm, tname, task, budget, S, log, make)
             for seed in range(S["seeds"]):
-                if log.get("finetune", arm, tname, budget, seed):
+                done = log.get("finetune", arm, tname, budget, seed)
+                if done and done["lr"] == lr:  # a resumed run whose rate choice changed is trained again
                     continue
                 t1 = time.time()
                 train = R.per_class(task.train, budget, seed=args.seed + seed)

@@ -1,18 +1,14 @@
 """demos/bert_embryology.py: the "what is learned when" summary on curves whose answer is known,
 and (slow) the quick run end to end with its claims on their lower interval bounds."""
-import json
-import os
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
-from demo_modules import import_demo  # noqa: E402
+from demo_modules import import_demo, run_demo  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = [0, 1, 10, 100, 1000]
 
 
@@ -56,16 +52,13 @@ def test_two_identical_probes_are_not_ordered():
 def test_quick_run_learns_pos_and_mlm_over_the_random_init(tmp_path):
     """The claims the quick run supports, on their lower bounds: MLM accuracy on held-out blanks and the
     POS probe both end above the step-0 (random init) control, over 3 seeds."""
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "demos", "bert_embryology.py"), "--quick",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=1800, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    m = json.loads((tmp_path / "metrics.json").read_text())
+    m, out = run_demo("bert_embryology", tmp_path, "--quick", timeout=1800)
     probes = m["results"]["generated"]["probes"]
     assert set(probes) == {"pos", "pos_ambiguous", "sentiment", "nli", "mlm"}
     for name in ("mlm", "pos"):
         assert probes[name]["gain_over_step0"]["lo"] > 0, probes[name]["gain_over_step0"]
     assert len(probes["pos"]["per_seed"]) == 3 and m["results"]["generated"]["steps"][0] == 0
-    assert (tmp_path / "embryology.png").exists() and "test accuracy of frozen linear probes" in proc.stdout
+    assert (tmp_path / "embryology.png").exists() and "test accuracy of frozen linear probes" in out
 
 
 def test_generated_pretraining_text_holds_no_probe_input_and_no_mlm_blank():

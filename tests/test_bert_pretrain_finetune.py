@@ -14,7 +14,7 @@ from minissl.tasks.lexicon import SENTIMENT_ADJ
 from minissl.text import IGNORE_INDEX
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
-from demo_modules import import_demo  # noqa: E402
+from demo_modules import import_demo, run_demo  # noqa: E402
 
 demo = import_demo("bert_pretrain_finetune")
 
@@ -110,21 +110,9 @@ def test_a_fine_tuning_run_is_reproducible_from_its_seed(tok):
     assert not all(np.array_equal(runs[0][k].numpy(), runs[2][k].numpy()) for k in runs[0])
 
 
-def run_demo(out, *args):
-    """The demo in its own process; returns its metrics.json and its printed output."""
-    import json
-    import os
-    import subprocess
-    root = pathlib.Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, str(root / "demos" / "bert_pretrain_finetune.py"), "--out", str(out), *args],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((out / "metrics.json").read_text()), proc.stdout
-
-
 @pytest.mark.slow
 def test_quick_run_reports_every_arm_per_seed_and_a_verdict_per_claim(tmp_path):
-    m, out = run_demo(tmp_path, "--quick", "--tasks", "sentiment,qa")
+    m, out = run_demo("bert_pretrain_finetune", tmp_path, "--quick", "--tasks", "sentiment,qa", timeout=None)
     assert m["protocol"]["seeds"] == [0, 1] and m["protocol"]["n_test"] == 300
     for task in ("sentiment", "qa"):
         entry = m["tasks"][task]
@@ -150,7 +138,7 @@ HELD = [("pos", "pretrained_minus_scratch"), ("pos", "pretrained_minus_strong"),
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     """The default protocol, seeds 0-4 (about 11 minutes of CPU time)."""
-    return run_demo(tmp_path_factory.mktemp("default"), "--seed", "0")[0]
+    return run_demo("bert_pretrain_finetune", tmp_path_factory.mktemp("default"), "--seed", "0", timeout=None)[0]
 
 
 @pytest.mark.slow

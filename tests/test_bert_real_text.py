@@ -4,8 +4,7 @@ Needs the fortunes and Shakespeare data sets and the all-MiniLM-L6-v2 checkpoint
 absent the test skips with the command that provides it.
 """
 import json
-import os
-import subprocess
+import pathlib
 import sys
 from types import SimpleNamespace
 
@@ -14,25 +13,23 @@ import pytest
 from minissl import datasets
 from minissl.models.hf_bert import MINILM_INSTALL, find_minilm
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
+from demo_modules import import_demo, run_demo  # noqa: E402
 
 
-def run_demo(out, *args):
+def run_quick(out, *args):
     for data in ("fortunes", "shakespeare"):
         if not datasets.present(data):
             pytest.skip(f"data set not installed: python -m minissl.datasets fetch {data}")
     if find_minilm() is None:
         pytest.skip(f"all-MiniLM-L6-v2 is not installed: {MINILM_INSTALL}")
     pytest.importorskip("sklearn")
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "demos", "bert_real_text.py"), "--out", str(out),
-                           "--quick", *args], capture_output=True, text=True, timeout=3600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return json.loads((out / "metrics.json").read_text()), proc.stdout
+    return run_demo("bert_real_text", out, "--quick", *args)
 
 
 @pytest.mark.slow
 def test_quick_run_writes_every_arm_seed_and_claim(tmp_path):
-    m, out = run_demo(tmp_path, "--arms", "minilm,small_mlm,small_random", "--protocols", "features,finetune")
+    m, out = run_quick(tmp_path, "--arms", "minilm,small_mlm,small_random", "--protocols", "features,finetune")
     cell = m["protocols"]["features"]["fortune_topic"]["50"]
     assert set(cell) == {"majority", "tfidf_word", "tfidf_char", "minilm", "small_mlm", "small_random"}
     for arm in cell.values():
@@ -50,7 +47,7 @@ def test_quick_run_writes_every_arm_seed_and_claim(tmp_path):
 def test_real_pretraining_beats_its_random_init_on_fortune_topics(tmp_path):
     """The claim the demo makes with the widest margin, on its lower interval bound: frozen
     all-MiniLM-L6-v2 features beat the same network randomly initialised (3 seeds, 50 labels per topic)."""
-    m, _ = run_demo(tmp_path, "--arms", "minilm,minilm_random", "--seeds", "3")
+    m, _ = run_quick(tmp_path, "--arms", "minilm,minilm_random", "--seeds", "3")
     claim = next(c for c in m["claims"] if c["claim"] == "MiniLM pre-trained beats its random-init control")
     assert claim["difference"]["lo"] > 0 and claim["verdict"] == "holds"
 
@@ -58,8 +55,6 @@ def test_real_pretraining_beats_its_random_init_on_fortune_topics(tmp_path):
 def fine_tune_grid(tmp_path, monkeypatch, S):
     """run_finetune on a 2-class toy task (30 and 12 examples) with training and scoring stubbed:
     validation accuracy prefers the smaller rate below 10 labels per class, the larger one above."""
-    sys.path.insert(0, os.path.join(ROOT, "tests"))
-    from demo_modules import import_demo
     demo = import_demo("bert_real_text")
     calls = []
 
@@ -70,8 +65,8 @@ def fine_tune_grid(tmp_path, monkeypatch, S):
     def fake_accuracy(m, examples, enc):
         if examples is not task.dev:
             return 0.7
-        small = demo.LR_GRID["minilm"][0]
-        return 0.9 if (m["lr"] == small) == (m["budget"] < 10) else 0.6
+        grid = demo.LR_GRID["minilm"]
+        return 0.9 if m["lr"] == (grid[0] if m["budget"] < 10 else grid[-1]) else 0.6
 
     monkeypatch.setattr(demo, "finetune", fake_finetune)
     monkeypatch.setattr(demo, "accuracy", fake_accuracy)
@@ -92,16 +87,30 @@ def test_each_fine_tuning_budget_chooses_its_own_rate_on_validation(tmp_path, mo
     S = dict(seeds=2, ft_budgets=(5, 20, 1000), ft_steps=3, batch=4, select_lr=True)
     demo, run, calls = fine_tune_grid(tmp_path, monkeypatch, S)
     log = run(resume=False)
-    small, large = demo.LR_GRID["minilm"]
+    grid = demo.LR_GRID["minilm"]
     # 20 and 1000 labels per class both stop at the smaller class's 12 examples: one cell, not two
     for arm in ("minilm", "minilm_random"):
-        for budget, best in ((5, small), (12, large)):
-            assert {log.get("finetune", f"{arm}@lr={lr:g}", "toy", budget, -1)["val"] for lr in (small, large)} \
-                == {0.9, 0.6}
+        for budget, best in ((5, grid[0]), (12, grid[-1])):
+            assert sorted(log.get("finetune", f"{arm}@lr={lr:g}", "toy", budget, -1)["val"] for lr in grid) \
+                == [0.6] * (len(grid) - 1) + [0.9]
             assert [log.get("finetune", arm, "toy", budget, s)["lr"] for s in (0, 1)] == [best, best]
-    assert len(calls) == 2 * 2 * (2 + 2) and {c[2] for c in calls if c[0] == 12} == {0, 1, 10_000}
+    assert len(calls) == 2 * 2 * (len(grid) + 2) and {c[2] for c in calls if c[0] == 12} == {0, 1, 10_000}
     n = len(calls)  # --resume: a second pass over the same runs.jsonl trains nothing
     assert run(resume=True).done == log.done and len(calls) == n
+
+
+def test_resume_retrains_a_seed_whose_chosen_rate_changed(tmp_path, monkeypatch):
+    S = dict(seeds=2, ft_budgets=(5,), ft_steps=3, batch=4, select_lr=True)
+    demo, run, calls = fine_tune_grid(tmp_path, monkeypatch, S)
+    run(resume=False)
+    stale = demo.LR_GRID["minilm"][1]  # as if seed 1 had been trained when another rate won on validation
+    with open(tmp_path / "runs.jsonl", "a") as f:
+        f.write(json.dumps(dict(protocol="finetune", arm="minilm", task="toy", budget=5, seed=1, lr=stale,
+                                test=0.1)) + "\n")
+    n = len(calls)
+    log = run(resume=True)
+    assert calls[n:] == [(5, demo.LR_GRID["minilm"][0], 1)]
+    assert log.get("finetune", "minilm", "toy", 5, 1)["lr"] == demo.LR_GRID["minilm"][0]
 
 
 def test_quick_fine_tuning_skips_the_rate_choice(tmp_path, monkeypatch):
@@ -109,7 +118,7 @@ def test_quick_fine_tuning_skips_the_rate_choice(tmp_path, monkeypatch):
                                                                   select_lr=False))
     log = run(resume=False)
     assert len(calls) == 4 and not [k for k in log.done if k[4] == -1]
-    assert {r["lr"] for r in log.done.values()} == {demo.LR_GRID["minilm"][-1]}
+    assert {r["lr"] for r in log.done.values()} == {demo.QUICK_LR["minilm"]}
     quick, full = demo.settings(True), demo.settings(False)
     assert quick["ft_budgets"] == (20,) and not quick["select_lr"]
     assert full["ft_budgets"] == full["budgets"] == (50, 200, 1000)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ helpers (pytest runs in importlib mode)
-from demo_modules import import_demo  # noqa: E402
+from demo_modules import import_demo, run_demo  # noqa: E402
 
 from minissl.tasks import sense_grid  # noqa: E402
 
@@ -42,15 +42,9 @@ def test_real_bert_bootstrap_never_pairs_a_sentence_with_its_copy():
 def test_minilm_separates_senses_better_than_its_random_init_on_pair_auc(tmp_path):
     """real_bert's claim that holds (seed 0): the scale-free pair AUC above the control's, on its lower bound.
     The raw cosine gap over the control is not significant with 16 sentences per word, so it is not asserted."""
-    import json
-    import subprocess
     from minissl.models.hf_bert import MINILM_INSTALL, find_minilm
     if find_minilm() is None:
         pytest.skip(f"the all-MiniLM-L6-v2 checkpoint is not installed; {MINILM_INSTALL}")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, os.path.join(root, "demos", "real_bert.py"), "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600, cwd=root)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    claims = json.loads((tmp_path / "metrics.json").read_text())["claims"]
+    claims = run_demo("real_bert", tmp_path, timeout=600)[0]["claims"]
     auc = [c for c in claims if "AUC" in c["claim"]]
     assert len(auc) == 2 and all(c["lo"] > 0 and c["verdict"] == "holds" for c in auc), auc

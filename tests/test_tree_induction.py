@@ -1,14 +1,12 @@
 """demos/tree_induction.py: its batching and baselines, and (slow) the claim its --quick run makes that holds."""
-import json
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # tests/ helpers (pytest runs in importlib mode)
-from demo_modules import DEMOS, import_demo  # noqa: E402
+from demo_modules import import_demo, run_demo  # noqa: E402
 from minissl.tasks import grammar_vocab  # noqa: E402
 from minissl.tasks.trees import tree_sentences  # noqa: E402
 
@@ -37,10 +35,7 @@ def test_upper_bound_is_one_when_gold_is_binary():
 @pytest.mark.slow
 def test_quick_run_raises_held_out_likelihood(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, str(DEMOS / "tree_induction.py"), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    m = json.loads((out / "metrics.json").read_text())
+    m, _ = run_demo("tree_induction", out, "--quick", timeout=1200)
     claim = next(c for c in m["claims"] if c["claim"] == "training raises held-out log p(x) per word")
     assert claim["lo"] > 0 and claim["verdict"] == "holds"
     assert len(m["per_seed"]) == 3 and (out / "tree_example.png").exists() and (out / "f1_bars.png").exists()

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import operator
 
+from .. import backend
 from ..backend import xp
 from ..tensor import Function, Tensor
 from .math import matmul
@@ -90,19 +91,23 @@ def _windows(x, k, s, d, out_hw):
                        strides=(sn, sc, d[0] * sh, d[1] * sw, s[0] * sh, s[1] * sw))
 
 
-def _col2im(piece, shape, k, s, d, out_hw):
+def _col2im(piece, shape, dtype, k, s, d, out_hw, store=None):
     """The adjoint of :func:`_windows`: out[n, c, a·sh + i·dh, b·sw + j·dw] += cols[n, c, i, j, a, b].
 
     ``piece(i, j)`` gives cols[:, :, i, j], an (N, C, Ho, Wo) array (so a pooling backward never
-    builds the whole cols array). One strided add per kernel offset; overlapping windows add up."""
-    out = xp.zeros(shape, dtype=piece(0, 0).dtype)
+    builds the whole cols array). One strided add per kernel offset; overlapping windows add up.
+    Where windows never overlap each position is written once, and ``store(i, j, dst)``, if given,
+    writes cols[:, :, i, j] straight into the strided view ``dst`` (no temporary, one pass fewer)."""
+    out = xp.zeros(shape, dtype=dtype)
     ho, wo = out_hw
     disjoint = all(si >= di * (ki - 1) + 1 for si, di, ki in zip(s, d, k))  # windows that never overlap
     for i in range(k[0]):
         for j in range(k[1]):
             dst = (slice(None), slice(None), slice(i * d[0], i * d[0] + s[0] * (ho - 1) + 1, s[0]),
                    slice(j * d[1], j * d[1] + s[1] * (wo - 1) + 1, s[1]))
-            if disjoint:  # each position written once: a store, not a read-add-store
+            if disjoint and store is not None:
+                store(i, j, out[dst])
+            elif disjoint:  # a store, not a read-add-store
                 out[dst] = piece(i, j)
             else:
                 out[dst] += piece(i, j)
@@ -119,10 +124,11 @@ def _im2col(xpad, k, s, d, groups, out_hw):
     return _windows(xpad, k, s, d, out_hw).reshape(n, groups, c // groups * k[0] * k[1], out_hw[0] * out_hw[1])
 
 
-def _gemm_forward(cols, w, out_hw, bias=None):
-    """Y[n] = W_mat @ X_col[n] per group, as an (N, O, Ho, Wo) array."""
+def _gemm_forward(cols, w, out_hw, bias=None, out=None):
+    """Y[n] = W_mat @ X_col[n] per group, as an (N, O, Ho, Wo) array (written into ``out`` if given)."""
     o, groups = w.shape[0], cols.shape[1]
-    y = (w.reshape(groups, o // groups, -1) @ cols).reshape(cols.shape[0], o, *out_hw)
+    y = xp.empty((cols.shape[0], o) + tuple(out_hw), dtype=cols.dtype) if out is None else out
+    xp.matmul(w.reshape(groups, o // groups, -1), cols, out=y.reshape(cols.shape[0], groups, o // groups, -1))
     if bias is not None:
         y += bias[:, None, None]
     return y
@@ -141,7 +147,7 @@ def _gemm_input_grad(g, w, padded_shape, s, d, groups):
     wm = w.reshape(groups, o // groups, cg * kh * kw)
     wt = xp.ascontiguousarray(wm.transpose(0, 2, 1))                   # small; contiguous for the BLAS
     dcols = (wt @ _grad_rows(g, groups)).reshape(n, cg * groups, kh, kw, ho, wo)   # W_matᵀ @ dY per image
-    return _col2im(lambda i, j: dcols[:, :, i, j], padded_shape, (kh, kw), s, d, (ho, wo))
+    return _col2im(lambda i, j: dcols[:, :, i, j], padded_shape, dcols.dtype, (kh, kw), s, d, (ho, wo))
 
 
 def _gemm_weight_grad(cols, g, w_shape):
@@ -157,32 +163,55 @@ def _crop(a, pads, hw):
     return a if not any(pads) else xp.ascontiguousarray(a[:, :, t:t + hw[0], l:l + hw[1]])
 
 
+# X_col is kh·kw times the input: for a whole batch it outgrows the CPU's caches, and every pass
+# over it (im2col's copy, the GEMMs, col2im's adds) then runs at memory speed. A few images at a
+# time keep each chunk's X_col in cache between the copy and the GEMMs that read it. On a GPU the
+# whole batch is one chunk (large kernels are what it is fast at).
+_CHUNK_BYTES = 1 << 20 if not backend.on_gpu else 1 << 62
+
+
+def _chunks(n, per_image):
+    """Slices of the batch axis, each holding about ``_CHUNK_BYTES`` of ``per_image`` bytes (at least one image)."""
+    step = max(1, _CHUNK_BYTES // max(per_image, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
 class Conv2d(Function):
     """y = W ⋆ x + b via im2col (see the module docstring for the derivation).
 
-    dX = conv_transpose(dY, W) (col2im of W_matᵀ dY), dW = dY X_colᵀ, db = Σ_{n,a,b} dY."""
+    dX = conv_transpose(dY, W) (col2im of W_matᵀ dY), dW = dY X_colᵀ, db = Σ_{n,a,b} dY.
+    Both directions run over chunks of images (:data:`_CHUNK_BYTES`); backward rebuilds each
+    chunk's X_col from the kept padded input instead of keeping the whole X_col."""
 
-    def saved_inputs(self):  # X_col is a copy, so only W (read for dX) can go stale
-        return [1] if self.needs_grad[0] else []
+    def saved_inputs(self):  # backward reads W for dX and x (through its padded copy, or itself) for dW
+        return [i for i, j in ((1, 0), (0, 1)) if self.needs_grad[j]]
 
     def forward(self, x, w, b=None, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1, out_hw=None):
         xpad = _pad(x, pads)
-        cols = _im2col(xpad, w.shape[2:], stride, dilation, groups, out_hw)
+        k, n, o = w.shape[2:], x.shape[0], w.shape[0]
         self.w, self.hw, self.pshape = w, x.shape[2:], xpad.shape
-        self.opts = (stride, pads, dilation, groups)
-        self.cols = cols if self.needs_grad[1] else None
-        return _gemm_forward(cols, w, out_hw, b)
+        self.opts = (stride, pads, dilation, groups, out_hw)
+        self.xpad = xpad if self.needs_grad[1] else None
+        y = xp.empty((n, o) + tuple(out_hw), dtype=x.dtype)
+        per_image = x.dtype.itemsize * xpad.shape[1] * k[0] * k[1] * out_hw[0] * out_hw[1]
+        for sl in _chunks(n, per_image):
+            _gemm_forward(_im2col(xpad[sl], k, stride, dilation, groups, out_hw), w, out_hw, b, out=y[sl])
+        return y
 
     def backward(self, g):
-        stride, pads, dilation, groups = self.opts
-        gx = gw = gb = None
-        if self.needs_grad[0]:
-            gx = _crop(_gemm_input_grad(g, self.w, self.pshape, stride, dilation, groups), pads, self.hw)
-        if self.needs_grad[1]:
-            gw = _gemm_weight_grad(self.cols, g, self.w.shape)
-        if len(self.needs_grad) > 2 and self.needs_grad[2]:
-            gb = g.sum(axis=(0, 2, 3))
-        return gx, gw, gb
+        stride, pads, dilation, groups, out_hw = self.opts
+        w, n = self.w, g.shape[0]
+        k = w.shape[2:]
+        gx = xp.empty(self.pshape, dtype=g.dtype) if self.needs_grad[0] else None
+        gw = xp.zeros(w.shape, dtype=g.dtype) if self.needs_grad[1] else None
+        per_image = g.dtype.itemsize * self.pshape[1] * k[0] * k[1] * out_hw[0] * out_hw[1]
+        for sl in _chunks(n, per_image):
+            if gw is not None:
+                gw += _gemm_weight_grad(_im2col(self.xpad[sl], k, stride, dilation, groups, out_hw), g[sl], w.shape)
+            if gx is not None:
+                gx[sl] = _gemm_input_grad(g[sl], w, gx[sl].shape, stride, dilation, groups)
+        gb = g.sum(axis=(0, 2, 3)) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
+        return (None if gx is None else _crop(gx, pads, self.hw)), gw, gb
 
 
 class ConvTranspose2d(Function):
@@ -314,37 +343,50 @@ def _pool_geometry(op, x, k, s, p, d, ceil_mode):
     return tuple(out), tuple(pads)
 
 
+def _first_hits(arrays, ref):
+    """One bool mask per array: True where that array, first in list order, equals ``ref`` (or is NaN).
+
+    ``ref`` is their max (NaN propagating), so without a NaN in ``ref`` there is none in the arrays
+    and the NaN test is skipped."""
+    nan = bool(xp.isnan(ref).any())
+    masks, seen = [], None
+    for a in arrays:
+        hit = a == ref
+        if nan:
+            hit |= a != a
+        masks.append(hit if seen is None else hit & ~seen)
+        seen = hit if seen is None else seen | hit
+    return masks
+
+
 class MaxPool2d(Function):
-    """y = max over each window. dx: the gradient goes to the window's argmax (its first max, as
-    PyTorch; with NaN, its first NaN where PyTorch takes the last), summed where windows overlap
-    (col2im of a one-hot per window).
+    """y = max over each window. dx: the gradient goes to the window's argmax (its first max in
+    row-major order, as PyTorch; with NaN, its first NaN where PyTorch takes the last), summed
+    where windows overlap (col2im of a one-hot per window).
 
     Both directions walk the kernel offsets (i, j): the window view's slice [:, :, i, j] is an
-    (N, C, Ho, Wo) array, so each step is one vectorised compare over the output."""
-
-    saves_inputs = False
+    (N, C, Ho, Wo) array, so each step is one vectorised compare over the output. Forward keeps
+    only the max and the window view; backward finds each window's first max by comparing the
+    offsets with it in order (evaluation never builds those masks, and they cost forward more
+    than the max itself)."""
 
     def forward(self, x, k, s, d, pads, out_hw):
         win = _windows(_pad(x, pads, -xp.inf), k, s, d, out_hw)
         best = win[:, :, 0, 0].copy()
         for idx in range(1, k[0] * k[1]):
             xp.maximum(best, win[:, :, idx // k[1], idx % k[1]], out=best)   # NaN propagates, as in PyTorch
-        # which offset gets the gradient: a one-hot mask per offset, the first max (or NaN) of each
-        # window (bool ops only: ~10x faster than xp.where or an argmax over a copied window axis)
-        self.first, seen = [], None
-        for idx in range(k[0] * k[1]):
-            v = win[:, :, idx // k[1], idx % k[1]]
-            hit = (v == best) | (v != v)
-            self.first.append(hit if seen is None else hit & ~seen)
-            seen = hit if seen is None else seen | hit
+        if self.tracking:  # a copy of y: an in-place change to the output must not move the argmax
+            self.win, self.best = win, best.copy()
         self.geom = (x.shape, k, s, d, pads)
         return best
 
     def backward(self, g):
         shape, k, s, d, pads = self.geom
         t, b, l, r = pads
-        return _crop(_col2im(lambda i, j: g * self.first[i * k[1] + j], shape[:2] + (shape[2] + t + b, shape[3] + l + r),
-                             k, s, d, g.shape[2:]), pads, shape[2:])
+        first = _first_hits([self.win[:, :, i, j] for i in range(k[0]) for j in range(k[1])], self.best)
+        gx = _col2im(lambda i, j: g * first[i * k[1] + j], shape[:2] + (shape[2] + t + b, shape[3] + l + r), g.dtype,
+                     k, s, d, g.shape[2:], store=lambda i, j, dst: xp.multiply(g, first[i * k[1] + j], out=dst))
+        return _crop(gx, pads, shape[2:])
 
 
 class AvgPool2d(Function):
@@ -374,7 +416,7 @@ class AvgPool2d(Function):
     def backward(self, g):
         shape, k, s, pads, pshape = self.geom
         gd = g / self.div
-        return _crop(_col2im(lambda i, j: gd, pshape, k, s, (1, 1), gd.shape[2:]), pads, shape[2:])  # same g/div at each offset
+        return _crop(_col2im(lambda i, j: gd, pshape, gd.dtype, k, s, (1, 1), gd.shape[2:]), pads, shape[2:])  # same g/div at each offset
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

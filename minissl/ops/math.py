@@ -249,7 +249,7 @@ class Relu(Function):
 
     def forward(self, a):
         self.mask = a > 0
-        return a * self.mask
+        return xp.maximum(a, 0)  # not a * mask: -inf * 0 is NaN and -1 * 0 is -0.0, where PyTorch gives 0
 
     def backward(self, g):
         return g * self.mask

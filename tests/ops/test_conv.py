@@ -156,6 +156,20 @@ def test_conv2d_gradcheck(c, seed):
         check_op(lambda x, w: F.conv2d(x, w, **kw), lambda x, w: np_conv2d(x, w, **ref), [x, w])
 
 
+@pytest.mark.parametrize("chunk_bytes,n_chunks", [(1, 3), (12288, 2)], ids=["one image a chunk", "two images a chunk"])
+def test_conv2d_over_chunks_of_images_matches_the_definition(monkeypatch, chunk_bytes, n_chunks):
+    """Conv2d runs im2col and its GEMMs a few images at a time; chunk edges must not show: forward,
+    dX, dW and db as the unchunked definition (three images, so the last chunk is a short one)."""
+    from minissl.ops import conv
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", chunk_bytes)
+    x, w, b = values((3, 4, 7, 6), 0), values((6, 2, 3, 2), 1), values((6,), 2)
+    kw = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
+    # X_col per image: 8 bytes × 4 channels × 3·2 offsets × 4·8 output positions = 6144 bytes
+    assert len(conv._chunks(3, 8 * 4 * 3 * 2 * 4 * 8)) == n_chunks
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **kw),
+             lambda x, w, b: np_conv2d(x, w, b, s=(2, 1), p=(1, 2), d=(1, 2), g=2), [x, w, b])
+
+
 @given(c=conv_cases(transposed=True), seed=seeds, data=st.data())
 def test_conv_transpose2d_gradcheck(c, seed, data):
     op = tuple(data.draw(st.integers(0, max(si, di) - 1)) for si, di in zip(c["s"], c["d"]))
@@ -286,6 +300,64 @@ def test_unbatched_input_and_1d_interpolate_match_torch():
     _vs_torch(lambda x: F.interpolate(x, scale_factor=3), lambda x: TF.interpolate(x, scale_factor=3), [x])
 
 
+def np_max_pool2d_grad(x, g, k, s, p, d):
+    """dx from the definition: each window sends g to its first max in row-major order (first NaN, if any)."""
+    n, c, h, w = x.shape
+    dx = np.zeros(x.shape)
+    for a in range(g.shape[2]):
+        for b in range(g.shape[3]):
+            for nn_ in range(n):
+                for cc in range(c):
+                    cells = [(r, q) for i in range(k[0]) for j in range(k[1])
+                             for r, q in [(a * s[0] - p[0] + i * d[0], b * s[1] - p[1] + j * d[1])]
+                             if 0 <= r < h and 0 <= q < w]
+                    vals = np.array([x[nn_, cc, r, q] for r, q in cells])
+                    pick = np.flatnonzero(np.isnan(vals))[0] if np.isnan(vals).any() else int(np.argmax(vals))
+                    dx[(nn_, cc) + cells[pick]] += g[nn_, cc, a, b]
+    return dx
+
+
+MAXPOOL_GEOMETRIES = [((2, 2), (2, 2), (0, 0), (1, 1)), ((3, 3), (2, 2), (1, 1), (1, 1)), ((2, 3), (1, 2), (1, 0), (1, 1)),
+                      ((2, 2), (1, 1), (1, 1), (2, 1)), ((3, 2), (3, 2), (0, 0), (1, 1))]
+
+
+@pytest.mark.parametrize("k,s,p,d", MAXPOOL_GEOMETRIES, ids=str)
+def test_max_pool2d_ties_negatives_and_nan_send_the_gradient_to_the_first_max(k, s, p, d):
+    """Small integers (many ties, most windows negative): the gradient goes to each window's first
+    max in row-major order, as the definition and PyTorch say; with NaN, to the first NaN."""
+    x = np.random.default_rng(1).integers(-3, 1, (2, 3, 9, 8)).astype(np.float32)
+    x[1, 2, 4, 3] = x[0, 1, 0, 0] = np.nan
+    t = ms.tensor(x, requires_grad=True)
+    y = F.max_pool2d(t, k, s, p, d)
+    g = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+    y.backward(ms.tensor(g))
+    np.testing.assert_array_equal(npy(y.array), np_max_pool2d(x, k, s, p, d, False).astype(np.float32))
+    np.testing.assert_allclose(npy(t.grad.array), np_max_pool2d_grad(x, g, k, s, p, d), rtol=1e-5, atol=1e-6)
+    if torch is not None:  # without NaN (PyTorch sends a NaN window's gradient to its last NaN)
+        x = np.nan_to_num(x, nan=-5.0)
+        _vs_torch(lambda t: F.max_pool2d(t, k, s, p, d), lambda t: TF.max_pool2d(t, k, s, p, d), [x], atol=1e-6)
+
+
+@needs_torch
+def test_max_pool2d_output_changed_in_place_keeps_the_argmax_and_input_change_is_refused():
+    """As PyTorch: the output may change in place before backward; the input may not (backward reads it)."""
+    x = R.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    ours, theirs = ms.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = F.max_pool2d(ours * 1, 2), TF.max_pool2d(theirs * 1, 2)
+    with ms.no_grad():
+        y.mul_(-1)
+    with torch.no_grad():
+        ty.mul_(-1)
+    y.sum().backward(), ty.sum().backward()
+    np.testing.assert_array_equal(npy(ours.grad.array), theirs.grad.numpy())
+    a = ms.tensor(x, requires_grad=True) * 1
+    y = F.max_pool2d(a, 3, 1, 1)
+    with ms.no_grad():
+        a.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace"):
+        y.sum().backward()
+
+
 # ---------------------------------------------------------------- modules, state dicts, BatchNorm2d
 def _to_torch(ours, theirs):
     theirs.load_state_dict({k: torch.tensor(npy(v.array)) for k, v in ours.state_dict().items()})
@@ -352,6 +424,22 @@ def test_conv_weight_changed_in_place_before_backward_is_refused():
         w.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace"):
         y.sum().backward()
+
+
+def test_conv_input_changed_in_place_before_backward_is_refused_as_in_torch():
+    """The weight gradient reads the input again in backward (PyTorch saves it too)."""
+    x = ms.randn(1, 1, 5, 5)
+    y = F.conv2d(x, ms.randn(2, 1, 3, 3, requires_grad=True))
+    with ms.no_grad():
+        x.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace"):
+        y.sum().backward()
+    if torch is not None:
+        tx = torch.randn(1, 1, 5, 5)
+        ty = TF.conv2d(tx, torch.randn(2, 1, 3, 3, requires_grad=True))
+        tx.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace"):
+            ty.sum().backward()
 
 
 # ---------------------------------------------------------------- bad input

@@ -96,3 +96,12 @@ def test_matches_torch(name, dtype, tol):
     for i, (x, y) in enumerate(zip(a_ms, a_t)):
         assert npy(x.grad).dtype == dtype
         np.testing.assert_allclose(npy(x.grad), y.grad.numpy(), rtol=tol, atol=tol, err_msg=f"gradient of input {i}")
+
+
+def test_relu_of_infinities_negatives_and_nan_matches_torch():
+    """relu(-inf) is 0 (not -inf·0 = NaN), relu of a negative is +0.0 (not -0.0), NaN stays NaN.
+    One difference is left: relu(-0.0) is +0.0 here (NumPy's maximum) and -0.0 in PyTorch."""
+    x = np.array([-np.inf, -1.0, 0.0, 2.0, np.inf, np.nan], np.float32)
+    ours, theirs = npy(ms.relu(ms.tensor(x)).array), torch.relu(torch.tensor(x)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
