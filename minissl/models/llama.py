@@ -141,9 +141,10 @@ class LlamaForCausalLM(nn.Module):
         if cache is not None and not use_cache:
             raise ValueError("generate: a prefilled cache needs use_cache=True")
         past = nn.cache_length(cache[0].get("self")) if cache else 0
-        mask = xp.ones((ids.shape[0], past + ids.shape[1]), dtype=xp.int64) if attention_mask is None \
-            else xp.asarray(attention_mask)
-        pos = xp.maximum(xp.cumsum(mask, axis=1) - 1, 0)[:, past:]
+        # without padding, no mask and positions past, past+1, ...: the cheaper default path of every layer
+        padded = attention_mask is not None
+        mask = xp.asarray(attention_mask) if padded else None
+        pos = xp.maximum(xp.cumsum(mask, axis=1) - 1, 0)[:, past:] if padded else None
         cache, out = self.new_cache() if cache is None else cache, [ids]
         done = xp.zeros(ids.shape[0], dtype=bool)
         step_ids, step_pos = ids, pos
@@ -153,8 +154,8 @@ class LlamaForCausalLM(nn.Module):
             steps = tqdm(steps, desc="generate", unit="tok", dynamic_ncols=True)
         for _ in steps:
             if not use_cache:  # the whole sequence, from an empty cache
-                cache, step_ids, step_pos = self.new_cache(), xp.concatenate(out, axis=1), \
-                    xp.maximum(xp.cumsum(mask, axis=1) - 1, 0)
+                cache, step_ids = self.new_cache(), xp.concatenate(out, axis=1)
+                step_pos = xp.maximum(xp.cumsum(mask, axis=1) - 1, 0) if padded else None
             h = self.hidden_states(step_ids, mask, step_pos, cache)
             logits = self.lm_head(h[:, -1]).array.astype(xp.float64)
             nxt = sample_next(logits, temperature, top_k, top_p, do_sample, rng)
@@ -164,8 +165,10 @@ class LlamaForCausalLM(nn.Module):
             out.append(nxt[:, None])
             if done.all():
                 break
-            step_ids, step_pos = nxt[:, None], step_pos[:, -1:] + 1
-            mask = xp.concatenate([mask, xp.ones((ids.shape[0], 1), dtype=mask.dtype)], axis=1)
+            step_ids = nxt[:, None]
+            if padded:
+                step_pos = step_pos[:, -1:] + 1
+                mask = xp.concatenate([mask, xp.ones((ids.shape[0], 1), dtype=mask.dtype)], axis=1)
         self.train(was_training)
         return backend.to_numpy(xp.concatenate(out, axis=1))
 

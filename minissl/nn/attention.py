@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from .. import ops as F
 from ..backend import xp
-from ..tensor import Tensor
+from ..tensor import Tensor, is_grad_enabled
 from .layers import Linear
 from .module import Module
 from .rotary import RotaryEmbedding
@@ -71,6 +71,48 @@ def padding_mask(attention_mask):
 def cache_length(cache) -> int:
     """Number of positions held in a self-attention KV cache (a dict; 0 when empty)."""
     return 0 if not cache or "k" not in cache else cache["k"].shape[2]
+
+
+class _Buffer:
+    """Room for a cache's keys and values (B, H_kv, capacity, d): the first ``filled`` positions
+    are in use, and ``views`` are the tensors last handed out as ``cache["k"]``, ``cache["v"]``."""
+
+    def __init__(self, old_k, old_v, capacity):
+        self.k, self.v = (xp.empty(a.shape[:2] + (capacity,) + a.shape[3:], dtype=a.dtype) for a in (old_k, old_v))
+        self.k[:, :, :old_k.shape[2]], self.v[:, :, :old_v.shape[2]] = old_k, old_v
+        self.filled, self.views = old_k.shape[2], (None, None)
+
+    def serves(self, cache, past, new):
+        """Whether this buffer holds exactly ``cache``'s ``past`` positions and has room for ``new`` more."""
+        return (self.filled == past and self.k.shape[2] >= past + new
+                and self.views[0] is cache["k"] and self.views[1] is cache["v"])
+
+
+def cache_append(cache, k, v):
+    """Write this call's keys/values k, v (B, H_kv, L, d) after those in ``cache``; returns all of them.
+
+    Concatenating would copy the whole cache at every decoding step (O(T) per token). Instead,
+    without gradients, they go into a buffer with room to spare (its capacity doubles when full:
+    O(L) per call, amortised) and the cache holds views of its filled part. The buffer is reused
+    only by the cache that last wrote to it; a copied, truncated or replaced cache gets its own."""
+    past = cache_length(cache)
+    old_k, old_v = (cache["k"], cache["v"]) if past else (None, None)
+    if past == 0 or (is_grad_enabled() and any(t.requires_grad for t in (k, v, old_k, old_v))) \
+            or any(a.shape[:2] + a.shape[3:] != b.shape[:2] + b.shape[3:] or a.dtype != b.dtype
+                   for a, b in ((old_k, k), (old_v, v))):
+        if past:  # recorded for backward (or shapes to be refused by cat): a new array each call
+            k, v = F.cat([old_k, k], dim=2), F.cat([old_v, v], dim=2)
+        cache.pop("buffer", None)
+        cache["k"], cache["v"] = k, v
+        return k, v
+    buf, S = cache.get("buffer"), past + k.shape[2]
+    if buf is None or not buf.serves(cache, past, k.shape[2]):
+        buf = cache["buffer"] = _Buffer(old_k.array, old_v.array, 2 * S)
+    buf.k[:, :, past:S], buf.v[:, :, past:S] = k.array, v.array
+    buf.filled = S
+    cache["k"], cache["v"] = buf.views = (Tensor(buf.k[:, :, :S], _internal=True),
+                                         Tensor(buf.v[:, :, :S], _internal=True))
+    return buf.views
 
 
 class Attention(Module):
@@ -127,13 +169,12 @@ class Attention(Module):
             if self.rotary is not None:  # rotate by absolute position: the cache holds rotated keys
                 q, k = self.rotary(q, past, position_ids), self.rotary(k, past, position_ids)
             if cache is not None:
-                if past:
-                    k, v = F.cat([cache["k"], k], dim=2), F.cat([cache["v"], v], dim=2)
-                cache["k"], cache["v"] = k, v
+                k, v = cache_append(cache, k, v)
         L, S = q.shape[2], k.shape[2]
         if is_causal and L != S:  # new queries sit at the end: query i is position S-L+i
-            c = xp.tril(xp.ones((L, S), dtype=xp.bool_), k=S - L)
-            attn_mask = c if attn_mask is None else _and(_array(attn_mask), c)
+            if L > 1:  # (a single new query is the last position: it sees every key)
+                c = xp.tril(xp.ones((L, S), dtype=xp.bool_), k=S - L)
+                attn_mask = c if attn_mask is None else _and(_array(attn_mask), c)
             is_causal = False
         out, weights = self._attend(q, k, v, attn_mask, is_causal, need_weights)
         return self.out_proj(merge_heads(out)), weights
@@ -142,8 +183,10 @@ class Attention(Module):
         """q (B, H, L, d), k/v (B, H_kv, S, d) -> (B, H, L, d) and the weights (B, H, L, S) or None."""
         p = self.dropout if self.training else 0.0
         g = self.num_heads // self.num_kv_heads
-        if g > 1:  # each key/value head broadcast over its g query heads: (B, H_kv, g, ., d)
-            b, _, L, d = q.shape
+        b, _, L, d = q.shape
+        if g > 1 and mask is None and not is_causal:  # no mask: the g query heads are g·L rows of one query block
+            q = q.reshape(b, self.num_kv_heads, g * L, d)
+        elif g > 1:  # each key/value head broadcast over its g query heads: (B, H_kv, g, ., d)
             q = q.reshape(b, self.num_kv_heads, g, L, d)
             k, v = k.unsqueeze(2), v.unsqueeze(2)
             mask = _group_mask(_array(mask), self.num_kv_heads, g) if mask is not None else None
@@ -151,10 +194,9 @@ class Attention(Module):
                                              need_weights=need_weights)
         out, weights = out if need_weights else (out, None)
         if g > 1:
-            out = out.reshape(out.shape[0], self.num_heads, *out.shape[3:])
+            out = out.reshape(b, self.num_heads, L, out.shape[-1])
             if weights is not None:
-                weights = Tensor(weights.array.reshape(out.shape[0], self.num_heads, *weights.shape[3:]),
-                                 _internal=True)
+                weights = Tensor(weights.array.reshape(b, self.num_heads, L, weights.shape[-1]), _internal=True)
         return out, weights
 
     def extra_repr(self):

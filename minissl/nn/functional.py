@@ -12,7 +12,7 @@ from ..ops import (causal_mask, dropout, embedding, gelu, layer_norm, linear, lo
 from ..ops.conv import (adaptive_avg_pool2d, avg_pool2d, conv2d, conv_transpose2d, interpolate,  # noqa: F401
                         max_pool2d)
 from ..ops.nn import (_constant_weight, _legacy_reduction, batch_norm, binary_cross_entropy,  # noqa: F401
-                      cross_entropy_probs, leaky_relu, normalize, pad, silu)
+                      cross_entropy_probs, leaky_relu, normalize, pad, rms_norm, silu)
 from ..ops.shape import one_hot  # noqa: F401
 from ..tensor import Tensor, as_array
 
@@ -84,19 +84,3 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     return ops.mse_loss(input, target, reduction=_legacy_reduction("mse_loss", size_average, reduce, reduction))
-
-
-def rms_norm(input, normalized_shape, weight=None, eps=None):
-    """Root-mean-square norm (RMSNorm; Llama's norm), as ``torch.nn.functional.rms_norm``.
-
-        y = x / sqrt(mean(x²) + eps) · weight        mean over the last len(normalized_shape) dims
-
-    LayerNorm without the mean subtraction and the bias: it only rescales. ``eps=None``
-    takes the machine epsilon of the input's dtype (PyTorch's default)."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape:
-        raise ValueError(f"rms_norm: input shape {tuple(input.shape)} does not end with normalized_shape {shape}")
-    eps = float(xp.finfo(input.dtype).eps) if eps is None else eps
-    dims = tuple(range(input.ndim - len(shape), input.ndim))
-    y = input * ((input * input).mean(dim=dims, keepdim=True) + eps) ** -0.5
-    return y if weight is None else y * weight

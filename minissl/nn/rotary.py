@@ -32,6 +32,24 @@ def rotary_cos_sin(positions, dim: int, base: float = 10000.0, dtype=xp.float32)
     return xp.cos(angles).astype(dtype), xp.sin(angles).astype(dtype)
 
 
+_TABLES = {}  # (head_dim, base, dtype) -> cos, sin for positions 0 .. 2^k - 1, shared by every layer
+_TABLE_LIMIT = 1 << 16  # positions beyond this are computed on the spot rather than tabled
+
+
+def cached_cos_sin(positions, dim: int, base: float, dtype):
+    """:func:`rotary_cos_sin` read from a table of positions 0..2^k-1 (same values: each entry
+    is computed alone), so decoding one token does not recompute the angles in every layer."""
+    positions = xp.asarray(positions)
+    top = int(positions.max()) + 1 if positions.size else 0
+    if positions.size and (top > _TABLE_LIMIT or int(positions.min()) < 0):
+        return rotary_cos_sin(positions, dim, base, dtype)
+    key = (dim, base, xp.dtype(dtype).str)
+    table = _TABLES.get(key)
+    if table is None or table[0].shape[0] < top:  # grown by doubling: O(1) amortised per new position
+        table = _TABLES[key] = rotary_cos_sin(xp.arange(max(256, 1 << (top - 1).bit_length())), dim, base, dtype)
+    return table[0][positions], table[1][positions]
+
+
 def rotate_half(x):
     """(x_1, x_2) -> (-x_2, x_1) along the last axis, halves of size d/2 (a backend array)."""
     h = x.shape[-1] // 2
@@ -75,10 +93,10 @@ class RotaryEmbedding(Module):
     def forward(self, x, offset: int = 0, position_ids=None):
         if position_ids is None:
             T = x.shape[-2]
-            cos, sin = rotary_cos_sin(xp.arange(offset, offset + T), self.head_dim, self.base, x.dtype)
+            cos, sin = cached_cos_sin(xp.arange(offset, offset + T), self.head_dim, self.base, x.dtype)
         else:  # (B, T) -> cos/sin (B, 1, T, d): one table per row, shared by the heads
             pos = position_ids.array if isinstance(position_ids, Tensor) else xp.asarray(position_ids)
-            cos, sin = rotary_cos_sin(pos.reshape(-1), self.head_dim, self.base, x.dtype)
+            cos, sin = cached_cos_sin(pos.reshape(-1), self.head_dim, self.base, x.dtype)
             cos, sin = (a.reshape(pos.shape[0], 1, pos.shape[1], self.head_dim) for a in (cos, sin))
         return apply_rotary(x, cos, sin)
 

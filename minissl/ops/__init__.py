@@ -1,6 +1,6 @@
 """Differentiable ops, one family a file: ``math`` (element-wise, matmul),
 ``shape`` (views, indexing, joins), ``reduce`` (sum/mean/max/var), ``nn``
-(fused softmax, losses, layer norm, dropout, embedding) and ``attention``.
+(fused softmax, losses, layer and RMS norm, dropout, embedding) and ``attention``.
 
 Importing this package also gives :class:`~minissl.tensor.Tensor` its operators
 and methods (``x + y``, ``x += 1``, ``x.exp()``, ``x.sum(dim)`` ...), all in one
@@ -15,7 +15,7 @@ from .math import (abs, add, clamp, compare, div, exp, floor_divide, gelu, linea
                    matmul, maximum, minimum, mul, neg, overwrite, pow, promote_types, relu, remainder,
                    result_type, sigmoid, sqrt, sub, tanh)
 from .nn import (binary_cross_entropy_with_logits, cross_entropy, dropout, embedding, layer_norm,
-                 log_softmax, mse_loss, softmax)
+                 log_softmax, mse_loss, rms_norm, softmax)
 from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, sum, var
 from .shape import (argsort, cat, chunk, clone, contiguous, expand, flatten, gather, getitem, index_put,
                     masked_fill, one_hot, permute, repeat, reshape, roll, sort, split, squeeze, stack, topk,

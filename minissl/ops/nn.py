@@ -226,6 +226,40 @@ class LayerNorm(Function):
         return gx, gw, gb
 
 
+class RMSNorm(Function):
+    """y = x · r · w over the last ``k`` dims, r = (mean(x²) + eps)^(-1/2) (one r per row).
+
+    With x̂ = x·r and ĝ = g·w, and d(r)/dx = -r³ x / D (D = number of normalised features),
+        dx = r (ĝ - x̂ · mean(ĝ ⊙ x̂))      (mean over the normalised dims)
+    and dw = Σ g ⊙ x̂ over the other dims: LayerNorm's gradient without the mean terms.
+    """
+
+    def forward(self, x, w=None, k=1, eps=1e-6):
+        self.shape = x.shape
+        d = math.prod(x.shape[x.ndim - k:])
+        x2 = x.reshape(math.prod(x.shape[:x.ndim - k]), d)
+        if d == 0:  # nothing to normalise (RMSNorm(0)): an empty result, as PyTorch
+            self.rstd = xp.ones((x2.shape[0], 1), dtype=x.dtype)
+        else:  # a row's sum of squares as one dot product: no x⊙x temporary
+            self.rstd = (xp.einsum("ij,ij->i", x2, x2)[:, None] / d + eps) ** -0.5
+        xhat = x2 * self.rstd
+        self.xhat, self.w = xhat, w
+        y = xhat * w.reshape(-1) if w is not None else xhat
+        return y.reshape(x.shape)
+
+    def backward(self, g):
+        xhat, d = self.xhat, self.xhat.shape[1]
+        g2 = g.reshape(xhat.shape)
+        gx = gw = None
+        if self.w is not None and self.needs_grad[1]:
+            gw = xp.einsum("ij,ij->j", g2, xhat).reshape(self.w.shape)
+        if self.needs_grad[0]:
+            gh = g2 * self.w.reshape(-1) if self.w is not None else g2
+            proj = xp.einsum("ij,ij->i", gh, xhat)[:, None] / max(d, 1)  # mean(ĝ ⊙ x̂)
+            gx = ((gh - xhat * proj) * self.rstd).reshape(self.shape)
+        return gx, gw
+
+
 class BatchNorm(Function):
     """y = (x - μ_c)/σ_c · w_c + b_c per channel c (axis 1), σ = sqrt(var + eps).
 
@@ -437,6 +471,21 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if weight is None and bias is not None:
         raise ValueError("layer_norm: a bias without a weight is not supported")
     return LayerNorm.apply(*args, k=len(shape), eps=eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square norm (RMSNorm; Llama's norm), as ``torch.nn.functional.rms_norm``.
+
+        y = x / sqrt(mean(x²) + eps) · weight        mean over the last len(normalized_shape) dims
+
+    LayerNorm without the mean subtraction and the bias: it only rescales. ``eps=None``
+    takes the machine epsilon of the input's dtype (PyTorch's default)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise ValueError(f"rms_norm: input shape {tuple(input.shape)} does not end with normalized_shape {shape}")
+    eps = float(xp.finfo(input.dtype).eps) if eps is None else eps
+    args = [input] if weight is None else [input, weight]
+    return RMSNorm.apply(*args, k=len(shape), eps=eps)
 
 
 def dropout(input, p=0.5, training=True):

@@ -74,9 +74,11 @@ def test_kv_cache_equals_the_full_causal_pass(kw):
     np.testing.assert_allclose(ms.cat(steps, dim=1).numpy(), full.numpy(), rtol=1e-12, atol=1e-12)
 
 
-def test_grouped_kv_heads_equal_repeating_each_kv_head():
+@pytest.mark.parametrize("masked", [True, False])
+def test_grouped_kv_heads_equal_repeating_each_kv_head(masked):
     """GQA with H_kv key/value heads = ordinary attention whose key/value heads j are copied to
-    query heads g·j .. g·j+g-1 (Llama's repeat_kv), outputs, weights and gradients."""
+    query heads g·j .. g·j+g-1 (Llama's repeat_kv), outputs, weights and gradients; with a mask,
+    and without one (then a key/value head's g query heads are attended as one block of rows)."""
     H, Hkv, E = 6, 2, 12
     gqa = _rand_attention(embed_dim=E, num_heads=H, num_kv_heads=Hkv)
     mha = _rand_attention(embed_dim=E, num_heads=H)
@@ -94,12 +96,51 @@ def test_grouped_kv_heads_equal_repeating_each_kv_head():
     for att in (gqa, mha):
         x = _x(2, 5, E)
         x.requires_grad = True
-        out, w = att(x, attn_mask=nn.padding_mask(pad), is_causal=True, need_weights=True)
+        opts = dict(attn_mask=nn.padding_mask(pad), is_causal=True) if masked else {}
+        out, w = att(x, need_weights=True, **opts)
         (out * _x(2, 5, E, seed=9)).sum().backward()
         outs.append((out.numpy(), w.numpy(), x.grad.numpy(), att.q_proj.weight.grad.numpy()))
     assert outs[0][1].shape == (2, H, 5, 5)
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_kv_cache_grows_and_copies_of_it_branch_independently():
+    """Decoding writes keys into a buffer with spare room: 20 steps (the buffer grows twice) equal
+    the full pass, and a cache copied after the prompt continues with its own tokens, unaffected
+    by the original's later steps (and the original by the copy's)."""
+    att = _rand_attention(embed_dim=8, num_heads=4, num_kv_heads=2, rope_theta=100.0)
+    x, y = _x(1, 23, 8), _x(1, 23, 8, seed=5)  # two continuations of the same 4 tokens
+    y.array[:, :4] = x.array[:, :4]
+    with ms.no_grad():
+        cache = {}
+        att(x[:, :3], is_causal=True, cache=cache)
+        att(x[:, 3:4], is_causal=True, cache=cache)
+        branch = dict(cache)  # shares the buffer and the tensors holding 4 positions
+        steps = {"x": [], "y": []}
+        for t in range(4, 23):
+            steps["x"].append(att(x[:, t:t + 1], is_causal=True, cache=cache)[0])
+            steps["y"].append(att(y[:, t:t + 1], is_causal=True, cache=branch)[0])
+        for name, z in (("x", x), ("y", y)):
+            full = att(z, is_causal=True)[0]
+            np.testing.assert_allclose(ms.cat(steps[name], dim=1).numpy(), full[:, 4:].numpy(), rtol=1e-12, atol=1e-12)
+    assert nn.cache_length(cache) == nn.cache_length(branch) == 23
+
+
+def test_kv_cache_under_autograd_keeps_the_graph():
+    """With gradients on, cached keys stay in the graph: the loss of the last step reaches the prompt."""
+    att = _rand_attention(embed_dim=8, num_heads=4, num_kv_heads=2)
+    x = _x(1, 4, 8)
+    x.requires_grad = True
+    cache = {}
+    att(x[:, :3], is_causal=True, cache=cache)
+    last = att(x[:, 3:], is_causal=True, cache=cache)[0]
+    last.sum().backward()
+    ref = x.detach()
+    ref.requires_grad = True
+    att(ref, is_causal=True)[0][:, 3:].sum().backward()
+    np.testing.assert_allclose(npy(x.grad), npy(ref.grad), rtol=1e-12, atol=1e-12)
+    assert np.abs(npy(x.grad)[:, :3]).sum() > 0
 
 
 def test_gradcheck_grouped_rotary_attention_with_a_mask():

@@ -69,3 +69,16 @@ def test_per_row_position_ids_equal_per_row_offsets():
     got = rope(x, position_ids=np.array([[0, 1, 2, 3], [5, 6, 7, 8]])).numpy()
     np.testing.assert_allclose(got[:1], rope(x[:1], 0).numpy(), rtol=1e-12)
     np.testing.assert_allclose(got[1:], rope(x[1:], 5).numpy(), rtol=1e-12)
+
+
+def test_the_table_gives_the_values_computed_on_the_spot():
+    """Decoding reads cos/sin from a shared table; each entry must be exactly what the formula gives,
+    also after the table grows, for positions per row, and past the table's limit or below 0."""
+    from minissl.nn import rotary
+    for pos in (np.arange(3), np.arange(250, 260), np.array([[5, 0], [700, 2]]), np.array([-2, 3]),
+                np.array([rotary._TABLE_LIMIT + 5])):
+        got = rotary.cached_cos_sin(pos.reshape(-1), 8, 500.0, np.float32)
+        want = rotary_cos_sin(pos.reshape(-1), 8, 500.0, np.float32)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(ms.backend.to_numpy(g), ms.backend.to_numpy(w))
+    assert rotary._TABLES[(8, 500.0, np.dtype(np.float32).str)][0].shape[0] == 1024  # 700 -> next power of 2

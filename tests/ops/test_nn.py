@@ -1,4 +1,4 @@
-"""Fused nn ops: softmax family, losses, layer norm, dropout, embedding.
+"""Fused nn ops: softmax family, losses, layer and RMS norm, dropout, embedding.
 Forward against NumPy written out from the definitions, float64 gradcheck,
 and numerical stability at logits of ±1e4."""
 import pathlib
@@ -126,6 +126,18 @@ def test_layer_norm(lead, norm, affine, seed):
         return y * (1 if w is None else w) + (0 if b is None else b)
     arrays = {"none": [x], "weight": [x, w], "both": [x, w, b]}[affine]
     check_op(lambda *t: F.layer_norm(t[0], norm, *t[1:]), ref, arrays)
+
+
+@given(lead=st.lists(st.integers(1, 3), max_size=2), norm=st.lists(st.integers(1, 4), min_size=1, max_size=2),
+       affine=st.booleans(), eps=st.sampled_from([1e-6, 0.5]), seed=seeds)
+def test_rms_norm(lead, norm, affine, eps, seed):
+    shape, norm = tuple(lead) + tuple(norm), tuple(norm)
+    axes = tuple(range(len(shape) - len(norm), len(shape)))
+    x, w = values(shape, seed), values(norm, seed + 1)
+
+    def ref(x, w=None):
+        return x / np.sqrt((x * x).mean(axes, keepdims=True) + eps) * (1 if w is None else w)
+    check_op(lambda *t: F.rms_norm(t[0], norm, *t[1:], eps=eps), ref, [x, w] if affine else [x])
 
 
 def test_layer_norm_shape_error():
