@@ -4,6 +4,7 @@
     python benchmarks/run_all.py --quick      # a few minutes: smaller shapes, fewer repeats
     python benchmarks/run_all.py --only llama_vs_transformers   # that benchmark alone, into RESULTS.md
                                               # (29 min at 1 and 2 threads at load average 6-8 on 2 cores)
+    python benchmarks/run_all.py --only training_steps          # the GPT, BERT and CNN steps alone, likewise
     MINISSL_BACKEND=cupy python benchmarks/run_all.py --gpu   # on an NVIDIA GPU (see gpu.py, gpu_check.sh)
 
 Sections: the machine and its float32 matmul throughput; the two training
@@ -218,26 +219,12 @@ def llama_section(r):
 
 
 # ---------------------------------------------------------------- the report
-def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
-    import ops
-    import scaling
-    L = ["# minissl benchmarks", "",
-         f"Written by `python benchmarks/run_all.py{' --quick' if args.quick else ''}` on "
-         f"{datetime.datetime.now():%Y-%m-%d %H:%M}. Ratios are minissl / reference: below 1 means minissl is faster "
-         "(or smaller).", "",
-         "## Machine", "",
-         f"- CPU: {info['cpu']}, {info['cpus']} cores; load average at the start {info.get('load_average', '?'):.1f} "
-         "(the machine was shared with other jobs: absolute times drift, side-by-side ratios hold)",
-         f"- Python {info['python']}, NumPy {info['numpy']} (OpenBLAS), PyTorch {info.get('torch', '-')}",
-         f"- threads: NumPy's BLAS {info['blas_threads']}, torch {info.get('torch_threads', '-')} (set equal)",
-         f"- clock: {'process CPU time' if args.cpu_clock else 'wall time'}; minissl backend: numpy",
-         f"- float32 matmul throughput, NumPy `a @ b` on 2048×2048: best of 5 at the start {peak:.1f} GFLOP/s; "
-         "the median timed in rotation with each training step (the column *matmul limit* below) is the limit "
-         "that step's share is taken of", "",
-         "## Training steps (forward + backward + AdamW; Adam for the CNN)", "",
-         "| workload | config | minissl ms | torch ms | time ratio | GFLOP/step | matmul limit GFLOP/s "
-         "| minissl GFLOP/s (share of limit) | torch GFLOP/s | minissl MiB | torch MiB | memory ratio |",
-         "|" + "---|" * 12]
+def steps_section(steps, measured=None):
+    """The training-step table, targets and profiles; ``measured`` (a line) when they are patched in alone."""
+    L = ["## Training steps (forward + backward + AdamW; Adam for the CNN)", ""] + ([measured, ""] if measured else [])
+    L += ["| workload | config | minissl ms | torch ms | time ratio | GFLOP/step | matmul limit GFLOP/s "
+          "| minissl GFLOP/s (share of limit) | torch GFLOP/s | minissl MiB | torch MiB | memory ratio |",
+          "|" + "---|" * 12]
     for r in steps:
         mem = (f"{r['minissl_mib']:.0f} | {r['torch_mib']:.0f} | {r['memory_ratio']:.2f}" if "minissl_mib" in r
                else "- | - | -")
@@ -262,6 +249,27 @@ def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
         L.append("")
         L += [f"- {k}: {100 * v / total:.0f}%" for k, v in top]
         L.append("")
+    return L
+
+
+def report(info, peak, steps, op_rows, scale_rows, ext, gpu, args):
+    import ops
+    import scaling
+    L = ["# minissl benchmarks", "",
+         f"Written by `python benchmarks/run_all.py{' --quick' if args.quick else ''}` on "
+         f"{datetime.datetime.now():%Y-%m-%d %H:%M}. Ratios are minissl / reference: below 1 means minissl is faster "
+         "(or smaller).", "",
+         "## Machine", "",
+         f"- CPU: {info['cpu']}, {info['cpus']} cores; load average at the start {info.get('load_average', '?'):.1f} "
+         "(the machine was shared with other jobs: absolute times drift, side-by-side ratios hold)",
+         f"- Python {info['python']}, NumPy {info['numpy']} (OpenBLAS), PyTorch {info.get('torch', '-')}",
+         f"- threads: NumPy's BLAS {info['blas_threads']}, torch {info.get('torch_threads', '-')} (set equal)",
+         f"- clock: {'process CPU time' if args.cpu_clock else 'wall time'}; minissl backend: numpy",
+         f"- float32 matmul throughput, NumPy `a @ b` on 2048×2048: best of 5 at the start {peak:.1f} GFLOP/s; "
+         "the median timed in rotation with each training step (the column *matmul limit* below) is the limit "
+         "that step's share is taken of", "",
+         ""]
+    L += steps_section(steps)
     L += ["## Ops (forward + backward, same upstream gradient)", "", ops.table(op_rows), "",
           "## Scaling with sequence length and width", "",
           "GPT step, 2 layers, 4 heads, batch 8; time and peak memory of both libraries. "
@@ -344,6 +352,13 @@ def _patch_gpu_section(path, md):
                                  before="## Method"))
 
 
+def _patch_steps(path, steps, measured):
+    """Put fresh training-step rows, targets and profiles into an existing RESULTS.md (the rest stays)."""
+    text = open(path).read()
+    with open(path, "w") as f:
+        f.write(_replace_section(text, "## Training steps", "\n".join(steps_section(steps, measured)), before="## Ops"))
+
+
 def _patch_llama(path, r):
     """Put the Llama benchmark's rows and section into an existing RESULTS.md (the rest stays as it is)."""
     text = open(path).read()
@@ -365,11 +380,24 @@ def main(argv=None):
     p.add_argument("--gpu", action="store_true", help="the GPU section only (needs MINISSL_BACKEND=cupy and CuPy "
                    "on an NVIDIA GPU; compares with PyTorch on CUDA where it is installed): see gpu.py")
     p.add_argument("--tiny", action="store_true", help="with --gpu: tiny shapes, to check the path (tests)")
-    p.add_argument("--only", choices=["llama_vs_transformers"], help="run only this benchmark and put its rows "
-                   "and section into the existing RESULTS.md; every other number stays as it is (with "
-                   "--report-only: from its last JSON file, without running it)")
+    p.add_argument("--only", choices=["llama_vs_transformers", "training_steps"], help="run only this benchmark "
+                   "and put its rows and section into the existing RESULTS.md; every other number stays as it is "
+                   "(llama_vs_transformers with --report-only: from its last JSON file, without running it)")
     p.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = p.parse_args(argv)
+    if args.only == "training_steps":
+        import torch
+        threads = benchlib.set_threads(args.threads, torch)
+        if args.cpu_clock:
+            benchlib.use_cpu_clock()
+        load = os.getloadavg()[0]
+        steps = training_steps(args.quick, threads)
+        _patch_steps(args.out, steps, f"*This section alone was measured on {datetime.datetime.now():%Y-%m-%d %H:%M} "
+                     f"(`run_all.py --only training_steps{' --quick' if args.quick else ''}"
+                     f"{' --cpu-clock' if args.cpu_clock else ''}`), {threads} thread(s), load average at the start "
+                     f"{load:.1f}, clock: {'process CPU time' if args.cpu_clock else 'wall time'}.*")
+        print("wrote", args.out)
+        return
     if args.only:  # llama_vs_transformers; with --report-only from its last JSON, without running it
         if not args.report_only:
             run_llama(args.quick)

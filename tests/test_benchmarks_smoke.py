@@ -146,6 +146,30 @@ def test_llama_rows_and_section_go_into_an_existing_results_file(tmp_path):
     assert after.index(run_all.LLAMA_HEADING) < after.index("## GPU") and "| CBOW vs gensim" in after
 
 
+def test_training_steps_alone_replace_their_section_and_nothing_else(tmp_path):
+    """--only training_steps: the step table, targets and profiles are replaced, with a line saying when."""
+    class Args:
+        quick, cpu_clock = True, False
+    info = dict(cpu="test cpu", cpus=2, python="3", numpy="2", blas_threads=1, torch="2", torch_threads=1,
+                load_average=1.0)
+    old = dict(workload="GPT", config="tiny", minissl_ms=2.0, torch_ms=4.0, time_ratio=0.5, gflop=1.0,
+               minissl_gflops=500.0, torch_gflops=250.0, matmul_gflops=1000.0, profile=(0.002, [("Linear", 0.001)]))
+    new = dict(old, minissl_ms=6.0, time_ratio=1.5, minissl_gflops=166.7, profile=(0.006, [("Conv2d", 0.003)]))
+    before = run_all.report(info, 1000.0, [old], [], [], {}, None, Args())
+    out = tmp_path / "R.md"
+    out.write_text(before)
+    for line in ("*first patch*", "*second patch*"):
+        run_all._patch_steps(str(out), [new], line)
+    after = out.read_text()
+    assert "*second patch*" in after and "*first patch*" not in after
+    assert "| **1.50** |" in after and "| **0.50** |" not in after and "- GPT: time MISSED" in after
+    assert "- Conv2d: 50%" in after and "- Linear: 50%" not in after
+    fresh = run_all.report(info, 1000.0, [new], [], [], {}, None, Args())
+    def lines(text):  # the header's minute may differ between the two reports
+        return [x for x in text.splitlines() if x not in ("*second patch*", "") and not x.startswith("Written by")]
+    assert lines(after) == lines(fresh)
+
+
 def test_gpu_path_skips_cleanly_without_a_gpu(monkeypatch):
     import gpu
     monkeypatch.setenv("MINISSL_BACKEND", "numpy")
