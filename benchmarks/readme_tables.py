@@ -63,7 +63,10 @@ def region(results_md: str) -> str:
     threads = _find(r"^- threads: (.+)$", results_md, "threads line")
     gflops = _find(r"best of \d+ at the start ([\d.]+ GFLOP/s)", results_md, "matmul throughput")
     t = tables(results_md)
-    lines = [BEGIN, "", f"Measured {when.strip()} on {cpu.strip()} (threads: {threads.strip()}; float32 matmul {gflops}).", "",
+    alone = re.search(r"^\*This section alone was measured on ([\d-]+ [\d:]+) .*clock: ([^.]+)\.\*$", results_md, re.M)
+    steps_when = f" The training steps: {alone.group(1)}, clock {alone.group(2)}." if alone else ""
+    lines = [BEGIN, "", f"Measured {when.strip()} on {cpu.strip()} (threads: {threads.strip()}; float32 matmul {gflops})."
+             + steps_when, "",
              "| workload | config | time ratio | memory ratio | share of the machine's matmul throughput |",
              "|---|---|---|---|---|"]
     for r in _section(t, "Training steps (forward + backward + AdamW; Adam for the CNN)"):

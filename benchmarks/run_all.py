@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 import benchlib  # noqa: E402
 
-TARGETS = {"time": 1.3, "memory": 1.5, "gpt_peak_share": 0.5}
+TARGETS = {"time": 1.3, "memory": 1.5, "gpt_peak_share": 0.5, "cnn_time": 1.5}  # the CNN's is its own issue's
 
 
 # ---------------------------------------------------------------- the two training steps
@@ -231,9 +231,11 @@ def steps_section(steps, measured=None):
         L.append(f"| {r['workload']} | {r['config']} | {r['minissl_ms']:.1f} | {r['torch_ms']:.1f} | "
                  f"**{r['time_ratio']:.2f}** | {r['gflop']:.2f} | {r['matmul_gflops']:.1f} | {r['minissl_gflops']:.1f} "
                  f"(**{100 * r['minissl_gflops'] / r['matmul_gflops']:.0f}%**) | {r['torch_gflops']:.1f} | {mem} |")
-    L += ["", "Targets: time ratio ≤ 1.3 (goal 1.0), memory ratio ≤ 1.5, GPT step ≥ 50% of the matmul limit.", ""]
+    L += ["", "Targets: time ratio ≤ 1.3 (goal 1.0; the small CNN ≤ 1.5), memory ratio ≤ 1.5, GPT step ≥ 50% of "
+          "the matmul limit.", ""]
     for r in steps:
-        ok = [f"time {'met' if r['time_ratio'] <= TARGETS['time'] else 'MISSED'}"]
+        limit = TARGETS["cnn_time" if r["workload"].startswith("small CNN") else "time"]
+        ok = [f"time {'met' if r['time_ratio'] <= limit else 'MISSED'}"]
         if "memory_ratio" in r:
             ok.append(f"memory {'met' if r['memory_ratio'] <= TARGETS['memory'] else 'MISSED'}")
         if r["workload"].startswith("GPT"):

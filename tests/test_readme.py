@@ -46,3 +46,15 @@ def test_a_changed_result_changes_the_readme_region():
     row = next(r for r in rt.tables(results)["Training steps (forward + backward + AdamW; Adam for the CNN)"])
     changed = results.replace(f"**{row['time ratio'].strip('*')}**", "**9.99**", 1)
     assert "| 9.99 |" in rt.region(changed) and rt.region(changed) != rt.region(results)
+
+
+def test_a_step_table_measured_alone_says_when_in_the_readme():
+    rt = _readme_tables()
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    alone = "*This section alone was measured on 2031-01-02 03:04 (`x`), 1 thread(s), load average at the start 1.0, " \
+            "clock: wall time.*"
+    lines = [x for x in results.splitlines() if not x.startswith("*This section alone")]
+    i = lines.index("## Training steps (forward + backward + AdamW; Adam for the CNN)")
+    patched = "\n".join(lines[:i + 1] + ["", alone] + lines[i + 1:])
+    assert "The training steps: 2031-01-02 03:04, clock wall time." in rt.region(patched)
+    assert "The training steps:" not in rt.region("\n".join(lines))
