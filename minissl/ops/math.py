@@ -248,7 +248,7 @@ class Relu(Function):
     saves_inputs, saves_output = False, True
 
     def forward(self, a):
-        self.mask = a > 0
+        self.mask = ~(a <= 0)  # PyTorch zeroes the gradient where x <= 0: a NaN's passes through
         return xp.maximum(a, 0)  # not a * mask: -inf * 0 is NaN and -1 * 0 is -0.0, where PyTorch gives 0
 
     def backward(self, g):

@@ -105,3 +105,11 @@ def test_relu_of_infinities_negatives_and_nan_matches_torch():
     ours, theirs = npy(ms.relu(ms.tensor(x)).array), torch.relu(torch.tensor(x)).numpy()
     np.testing.assert_array_equal(ours, theirs)
     np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+def test_relu_gradient_at_nan_passes_through_as_in_torch():
+    """PyTorch's backward zeroes the gradient where the output is <= 0; NaN is not, so it passes."""
+    x = np.array([-1.0, 0.0, 2.0, np.nan], np.float32)
+    ours, theirs = ms.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ms.relu(ours).sum().backward(), torch.relu(theirs).sum().backward()
+    np.testing.assert_array_equal(npy(ours.grad.array), theirs.grad.numpy())
