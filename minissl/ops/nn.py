@@ -232,31 +232,34 @@ class RMSNorm(Function):
     With x̂ = x·r and ĝ = g·w, and d(r)/dx = -r³ x / D (D = number of normalised features),
         dx = r (ĝ - x̂ · mean(ĝ ⊙ x̂))      (mean over the normalised dims)
     and dw = Σ g ⊙ x̂ over the other dims: LayerNorm's gradient without the mean terms.
+    As PyTorch, y has x's dtype whatever w's, and half precision is computed in float32.
     """
 
     def forward(self, x, w=None, k=1, eps=1e-6):
-        self.shape = x.shape
+        self.shape, self.dtype = x.shape, x.dtype
         d = math.prod(x.shape[x.ndim - k:])
         x2 = x.reshape(math.prod(x.shape[:x.ndim - k]), d)
+        if x.dtype.itemsize < 4:  # float16 squares overflow from 256 on
+            x2 = x2.astype(xp.float32)
         if d == 0:  # nothing to normalise (RMSNorm(0)): an empty result, as PyTorch
-            self.rstd = xp.ones((x2.shape[0], 1), dtype=x.dtype)
+            self.rstd = xp.ones((x2.shape[0], 1), dtype=x2.dtype)
         else:  # a row's sum of squares as one dot product: no x⊙x temporary
             self.rstd = (xp.einsum("ij,ij->i", x2, x2)[:, None] / d + eps) ** -0.5
         xhat = x2 * self.rstd
         self.xhat, self.w = xhat, w
         y = xhat * w.reshape(-1) if w is not None else xhat
-        return y.reshape(x.shape)
+        return y.reshape(x.shape).astype(x.dtype, copy=False)
 
     def backward(self, g):
         xhat, d = self.xhat, self.xhat.shape[1]
         g2 = g.reshape(xhat.shape)
         gx = gw = None
         if self.w is not None and self.needs_grad[1]:
-            gw = xp.einsum("ij,ij->j", g2, xhat).reshape(self.w.shape)
+            gw = xp.einsum("ij,ij->j", g2, xhat).reshape(self.w.shape).astype(self.w.dtype, copy=False)
         if self.needs_grad[0]:
             gh = g2 * self.w.reshape(-1) if self.w is not None else g2
             proj = xp.einsum("ij,ij->i", gh, xhat)[:, None] / max(d, 1)  # mean(ĝ ⊙ x̂)
-            gx = ((gh - xhat * proj) * self.rstd).reshape(self.shape)
+            gx = ((gh - xhat * proj) * self.rstd).reshape(self.shape).astype(self.dtype, copy=False)
         return gx, gw
 
 
@@ -483,6 +486,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape:
         raise ValueError(f"rms_norm: input shape {tuple(input.shape)} does not end with normalized_shape {shape}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ValueError(f"rms_norm: weight shape {tuple(weight.shape)} must equal normalized_shape {shape}")
     eps = float(xp.finfo(input.dtype).eps) if eps is None else eps
     args = [input] if weight is None else [input, weight]
     return RMSNorm.apply(*args, k=len(shape), eps=eps)

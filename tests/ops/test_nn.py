@@ -140,6 +140,33 @@ def test_rms_norm(lead, norm, affine, eps, seed):
     check_op(lambda *t: F.rms_norm(t[0], norm, *t[1:], eps=eps), ref, [x, w] if affine else [x])
 
 
+def test_rms_norm_refuses_a_weight_that_is_not_normalized_shape():
+    """As PyTorch: a (1,) weight would broadcast in forward and fail in backward's reshape."""
+    with pytest.raises(ValueError, match="weight shape"):
+        F.rms_norm(ms.randn(2, 4), [4], ms.ones(1))
+
+
+@pytest.mark.filterwarnings("ignore:Mismatch dtype between input and weight")
+def test_rms_norm_keeps_the_input_dtype_and_sums_half_precision_in_float32():
+    """As torch.nn.functional.rms_norm: the result has the input's dtype (a float64 weight does not
+    promote it), and float16 input is normalised in float32 (its squares overflow float16 at 256)."""
+    torch = pytest.importorskip("torch")
+    x16 = (np.arange(8, dtype=np.float16).reshape(2, 4) + 300)
+    ours = F.rms_norm(ms.tensor(x16), [4])
+    assert ours.dtype == np.float16
+    np.testing.assert_array_equal(ours.numpy(), torch.nn.functional.rms_norm(torch.tensor(x16), [4]).numpy())
+    x, w = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32), np.linspace(0.5, 2, 4)
+    a, b = ms.tensor(x, requires_grad=True), ms.tensor(w, requires_grad=True)
+    ta, tb = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y, ty = F.rms_norm(a, [4], b, eps=1e-5), torch.nn.functional.rms_norm(ta, [4], tb, eps=1e-5)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-6, atol=1e-6)
+    y.sum().backward(), ty.sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_layer_norm_shape_error():
     with pytest.raises(ValueError, match="does not end with normalized_shape"):
         F.layer_norm(ms.randn(2, 3), 4)
