@@ -343,26 +343,30 @@ def _pool_geometry(op, x, k, s, p, d, ceil_mode):
     return tuple(out), tuple(pads)
 
 
-def _first_hits(arrays, ref):
-    """One bool mask per array: True where that array, first in list order, equals ``ref`` (or is NaN).
+def _first_hits(arrays, ref, inside=None):
+    """One bool mask per array: True where that array is the one ``ref`` (their max) came from, as
+    PyTorch's kernel picks it: the first equal to ``ref`` in list order, or the last NaN where ``ref``
+    is NaN. ``inside`` (one bool mask per array, or None): where the array holds input rather than
+    padding; a window of -inf then picks its first -inf inside the input, not the padding's.
 
-    ``ref`` is their max (NaN propagating), so without a NaN in ``ref`` there is none in the arrays
-    and the NaN test is skipped."""
-    nan = bool(xp.isnan(ref).any())
-    masks, seen = [], None
-    for a in arrays:
-        hit = a == ref
-        if nan:
-            hit |= a != a
-        masks.append(hit if seen is None else hit & ~seen)
-        seen = hit if seen is None else seen | hit
+    Without a NaN in ``ref`` there is none in the arrays, and the NaN pass is skipped."""
+    def pick(hits):
+        masks, seen = [], None
+        for hit in hits:
+            masks.append(hit if seen is None else hit & ~seen)
+            seen = hit if seen is None else seen | hit
+        return masks
+    masks = pick([a == ref if inside is None else (a == ref) & m for a, m in zip(arrays, inside or arrays)])
+    if bool(xp.isnan(ref).any()):  # a == NaN is False: those windows have no hit yet
+        for m, last in zip(masks, pick([a != a for a in arrays[::-1]])[::-1]):
+            m |= last
     return masks
 
 
 class MaxPool2d(Function):
-    """y = max over each window. dx: the gradient goes to the window's argmax (its first max in
-    row-major order, as PyTorch; with NaN, its first NaN where PyTorch takes the last), summed
-    where windows overlap (col2im of a one-hot per window).
+    """y = max over each window. dx: the gradient goes to the window's argmax as PyTorch picks it
+    (its first max in row-major order inside the input; with NaN, its last NaN), summed where
+    windows overlap (col2im of a one-hot per window).
 
     Both directions walk the kernel offsets (i, j): the window view's slice [:, :, i, j] is an
     (N, C, Ho, Wo) array, so each step is one vectorised compare over the output. Forward keeps
@@ -383,7 +387,12 @@ class MaxPool2d(Function):
     def backward(self, g):
         shape, k, s, d, pads = self.geom
         t, b, l, r = pads
-        first = _first_hits([self.win[:, :, i, j] for i in range(k[0]) for j in range(k[1])], self.best)
+        offsets = [(i, j) for i in range(k[0]) for j in range(k[1])]
+        inside = None
+        if any(pads) and bool(xp.isneginf(self.best).any()):  # -inf padding ties with a window of -inf
+            valid = _windows(_pad(xp.ones((1, 1) + tuple(shape[2:]), dtype=bool), pads, False), k, s, d, g.shape[2:])
+            inside = [valid[:, :, i, j] for i, j in offsets]
+        first = _first_hits([self.win[:, :, i, j] for i, j in offsets], self.best, inside)
         gx = _col2im(lambda i, j: g * first[i * k[1] + j], shape[:2] + (shape[2] + t + b, shape[3] + l + r), g.dtype,
                      k, s, d, g.shape[2:], store=lambda i, j, dst: xp.multiply(g, first[i * k[1] + j], out=dst))
         return _crop(gx, pads, shape[2:])

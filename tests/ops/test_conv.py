@@ -301,7 +301,8 @@ def test_unbatched_input_and_1d_interpolate_match_torch():
 
 
 def np_max_pool2d_grad(x, g, k, s, p, d):
-    """dx from the definition: each window sends g to its first max in row-major order (first NaN, if any)."""
+    """dx as PyTorch's kernel: each window sends g to its first max in row-major order among the
+    positions inside the input (its last NaN, if any)."""
     n, c, h, w = x.shape
     dx = np.zeros(x.shape)
     for a in range(g.shape[2]):
@@ -312,7 +313,7 @@ def np_max_pool2d_grad(x, g, k, s, p, d):
                              for r, q in [(a * s[0] - p[0] + i * d[0], b * s[1] - p[1] + j * d[1])]
                              if 0 <= r < h and 0 <= q < w]
                     vals = np.array([x[nn_, cc, r, q] for r, q in cells])
-                    pick = np.flatnonzero(np.isnan(vals))[0] if np.isnan(vals).any() else int(np.argmax(vals))
+                    pick = np.flatnonzero(np.isnan(vals))[-1] if np.isnan(vals).any() else int(np.argmax(vals))
                     dx[(nn_, cc) + cells[pick]] += g[nn_, cc, a, b]
     return dx
 
@@ -322,20 +323,24 @@ MAXPOOL_GEOMETRIES = [((2, 2), (2, 2), (0, 0), (1, 1)), ((3, 3), (2, 2), (1, 1),
 
 
 @pytest.mark.parametrize("k,s,p,d", MAXPOOL_GEOMETRIES, ids=str)
-def test_max_pool2d_ties_negatives_and_nan_send_the_gradient_to_the_first_max(k, s, p, d):
+def test_max_pool2d_ties_negatives_nan_and_inf_send_the_gradient_where_torch_does(k, s, p, d):
     """Small integers (many ties, most windows negative): the gradient goes to each window's first
-    max in row-major order, as the definition and PyTorch say; with NaN, to the first NaN."""
+    max in row-major order, as PyTorch; with NaN, to its last NaN (PyTorch's kernel keeps the last
+    value that is greater or NaN); a window of -inf sends it to its first position inside the input,
+    not to the -inf padding."""
     x = np.random.default_rng(1).integers(-3, 1, (2, 3, 9, 8)).astype(np.float32)
-    x[1, 2, 4, 3] = x[0, 1, 0, 0] = np.nan
+    x[1, 2, 4, 3] = x[1, 2, 4, 4] = x[1, 2, 5, 3] = x[0, 1, 0, 0] = np.nan
+    x[0, 0] = -np.inf
     t = ms.tensor(x, requires_grad=True)
     y = F.max_pool2d(t, k, s, p, d)
     g = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
     y.backward(ms.tensor(g))
     np.testing.assert_array_equal(npy(y.array), np_max_pool2d(x, k, s, p, d, False).astype(np.float32))
     np.testing.assert_allclose(npy(t.grad.array), np_max_pool2d_grad(x, g, k, s, p, d), rtol=1e-5, atol=1e-6)
-    if torch is not None:  # without NaN (PyTorch sends a NaN window's gradient to its last NaN)
-        x = np.nan_to_num(x, nan=-5.0)
-        _vs_torch(lambda t: F.max_pool2d(t, k, s, p, d), lambda t: TF.max_pool2d(t, k, s, p, d), [x], atol=1e-6)
+    if torch is not None:
+        tx = torch.tensor(x, requires_grad=True)
+        TF.max_pool2d(tx, k, s, p, d).backward(torch.tensor(g))
+        np.testing.assert_allclose(npy(t.grad.array), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
 @needs_torch
