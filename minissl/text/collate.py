@@ -173,6 +173,9 @@ def mlm_batch(examples, rng, *, mask_id: int, pad_id: int, vocab_size: int, spec
     every example has one, sentence_label (B,)."""
     if not examples:
         raise ValueError("mlm_batch needs at least one (input_ids, token_type_ids, sentence_label) example")
+    if any(len(e) == 0 for e in examples):
+        raise ValueError("mlm_batch: an example is empty; give each its ids ([CLS] ... [SEP]) or a "
+                         "(input_ids, token_type_ids, sentence_label) triple")
     examples = [(e, [0] * len(e), None) if _is_id_list(e) else e for e in examples]
     x, am = pad_batch([e[0] for e in examples], pad_id)
     tt, _ = pad_batch([e[1] for e in examples], 0)

@@ -173,3 +173,9 @@ def test_mlm_batches_draws_a_fresh_seeded_sample_each_step():
     assert not np.array_equal(a(1)["input_ids"], a(2)["input_ids"])  # a new sample each step
     with pytest.raises(ValueError, match="batch_size"):
         mlm_batches(ex, 0, np.random.default_rng(0), **kw)
+
+
+def test_mlm_batch_refuses_an_empty_example_in_one_sentence():
+    kw = dict(mask_id=MASK, pad_id=PAD, vocab_size=VOCAB, special_ids=SPECIAL)
+    with pytest.raises(ValueError, match="an example is empty"):
+        mlm_batch([[CLS, 7, SEP], []], np.random.default_rng(0), **kw)
