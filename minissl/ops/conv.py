@@ -389,7 +389,7 @@ class MaxPool2d(Function):
         t, b, l, r = pads
         offsets = [(i, j) for i in range(k[0]) for j in range(k[1])]
         inside = None
-        if any(pads) and bool(xp.isneginf(self.best).any()):  # -inf padding ties with a window of -inf
+        if any(pads) and bool((self.best == -xp.inf).any()):  # -inf padding ties with a window of -inf
             valid = _windows(_pad(xp.ones((1, 1) + tuple(shape[2:]), dtype=bool), pads, False), k, s, d, g.shape[2:])
             inside = [valid[:, :, i, j] for i, j in offsets]
         first = _first_hits([self.win[:, :, i, j] for i, j in offsets], self.best, inside)
