@@ -473,6 +473,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     args = [input] + [t for t in (weight, bias) if t is not None]
     if weight is None and bias is not None:
         raise ValueError("layer_norm: a bias without a weight is not supported")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"layer_norm: {name} shape {tuple(t.shape)} must equal normalized_shape {shape}")
     return LayerNorm.apply(*args, k=len(shape), eps=eps)
 
 

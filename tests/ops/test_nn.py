@@ -140,10 +140,14 @@ def test_rms_norm(lead, norm, affine, eps, seed):
     check_op(lambda *t: F.rms_norm(t[0], norm, *t[1:], eps=eps), ref, [x, w] if affine else [x])
 
 
-def test_rms_norm_refuses_a_weight_that_is_not_normalized_shape():
+def test_norms_refuse_a_weight_or_bias_that_is_not_normalized_shape():
     """As PyTorch: a (1,) weight would broadcast in forward and fail in backward's reshape."""
     with pytest.raises(ValueError, match="weight shape"):
         F.rms_norm(ms.randn(2, 4), [4], ms.ones(1))
+    with pytest.raises(ValueError, match="weight shape"):
+        F.layer_norm(ms.randn(2, 4), [4], ms.ones(1), ms.zeros(4))
+    with pytest.raises(ValueError, match="bias shape"):
+        F.layer_norm(ms.randn(2, 4), [4], ms.ones(4), ms.zeros(1))
 
 
 @pytest.mark.filterwarnings("ignore:Mismatch dtype between input and weight")
