@@ -85,16 +85,19 @@ def test_ops_run_tiny():
     assert all(r["minissl_ms"] > 0 and r["torch_ms"] > 0 for r in rows)
 
 
+class _Args:  # the report's options: --quick, wall clock
+    quick, cpu_clock = True, False
+
+
+INFO = dict(cpu="test cpu", cpus=2, python="3", numpy="2", blas_threads=1, torch="2", torch_threads=1, load_average=1.0)
+
+
 def test_report_renders_all_sections(tmp_path):
-    class Args:
-        quick, cpu_clock = True, False
     step = dict(workload="GPT (demos/gpt_text.py)", config="tiny", minissl_ms=2.0, torch_ms=4.0, time_ratio=0.5,
                 gflop=1.0, minissl_gflops=500.0, torch_gflops=250.0, matmul_gflops=1000.0, minissl_mib=3.0, torch_mib=2.0,
                 memory_ratio=1.5, profile=(0.002, [("Linear.backward", 0.001)]))
-    info = dict(cpu="test cpu", cpus=2, python="3", numpy="2", blas_threads=1, torch="2", torch_threads=1,
-                load_average=1.0)
     op_row = dict(op="softmax", shape="(2,2)", minissl_ms=1.0, torch_ms=2.0, ratio=0.5)
-    md = run_all.report(info, 1000.0, [step], [op_row], [], {}, None, Args())
+    md = run_all.report(INFO, 1000.0, [step], [op_row], [], {}, None, _Args())
     for heading in ("## Machine", "## Training steps", "## Ops", "## Scaling", "## Against other tools", "## GPU",
                     "## Method"):
         assert heading in md
@@ -121,13 +124,9 @@ def _llama_result():
 
 def test_llama_rows_and_section_go_into_an_existing_results_file(tmp_path):
     """--only llama_vs_transformers: its rows and section replace the old ones, everything else stays."""
-    class Args:
-        quick, cpu_clock = True, False
-    info = dict(cpu="test cpu", cpus=2, python="3", numpy="2", blas_threads=1, torch="2", torch_threads=1,
-                load_average=1.0)
     step = dict(workload="GPT", config="tiny", minissl_ms=2.0, torch_ms=4.0, time_ratio=0.5, gflop=1.0,
                 minissl_gflops=500.0, torch_gflops=250.0, matmul_gflops=1000.0, profile=(0.002, []))
-    before = run_all.report(info, 1000.0, [step], [], [], {}, None, Args())
+    before = run_all.report(INFO, 1000.0, [step], [], [], {}, None, _Args())
     assert "| SmolLM2-135M generation vs transformers | transformers | not run" in before
     out = tmp_path / "R.md"
     out.write_text(before)
@@ -141,21 +140,17 @@ def test_llama_rows_and_section_go_into_an_existing_results_file(tmp_path):
     assert "| 2 | 8 | prefill | 50.0 | 100.0 | **2.00** | 1.0-2.0 |" in after
     assert "- Linear.forward: 75%" in after and "ratio 1.20" in after
     # the same text as a fresh report with these results, apart from the rows' place in the table
-    fresh = run_all.report(info, 1000.0, [step], [], [], {"llama": _llama_result()}, None, Args())
+    fresh = run_all.report(INFO, 1000.0, [step], [], [], {"llama": _llama_result()}, None, _Args())
     assert sorted(after.splitlines()) == sorted(fresh.splitlines())
     assert after.index(run_all.LLAMA_HEADING) < after.index("## GPU") and "| CBOW vs gensim" in after
 
 
 def test_training_steps_alone_replace_their_section_and_nothing_else(tmp_path):
     """--only training_steps: the step table, targets and profiles are replaced, with a line saying when."""
-    class Args:
-        quick, cpu_clock = True, False
-    info = dict(cpu="test cpu", cpus=2, python="3", numpy="2", blas_threads=1, torch="2", torch_threads=1,
-                load_average=1.0)
     old = dict(workload="GPT", config="tiny", minissl_ms=2.0, torch_ms=4.0, time_ratio=0.5, gflop=1.0,
                minissl_gflops=500.0, torch_gflops=250.0, matmul_gflops=1000.0, profile=(0.002, [("Linear", 0.001)]))
     new = dict(old, minissl_ms=6.0, time_ratio=1.5, minissl_gflops=166.7, profile=(0.006, [("Conv2d", 0.003)]))
-    before = run_all.report(info, 1000.0, [old], [], [], {}, None, Args())
+    before = run_all.report(INFO, 1000.0, [old], [], [], {}, None, _Args())
     out = tmp_path / "R.md"
     out.write_text(before)
     for line in ("*first patch*", "*second patch*"):
@@ -164,7 +159,7 @@ def test_training_steps_alone_replace_their_section_and_nothing_else(tmp_path):
     assert "*second patch*" in after and "*first patch*" not in after
     assert "| **1.50** |" in after and "| **0.50** |" not in after and "- GPT: time MISSED" in after
     assert "- Conv2d: 50%" in after and "- Linear: 50%" not in after
-    fresh = run_all.report(info, 1000.0, [new], [], [], {}, None, Args())
+    fresh = run_all.report(INFO, 1000.0, [new], [], [], {}, None, _Args())
     def lines(text):  # the header's minute may differ between the two reports
         return [x for x in text.splitlines() if x not in ("*second patch*", "") and not x.startswith("Written by")]
     assert lines(after) == lines(fresh)
