@@ -247,7 +247,10 @@ class RMSNorm(Function):
             self.rstd = (xp.einsum("ij,ij->i", x2, x2)[:, None] / d + eps) ** -0.5
         xhat = x2 * self.rstd
         self.xhat, self.w = xhat, w
-        y = xhat * w.reshape(-1) if w is not None else xhat
+        if w is not None:
+            y = xhat * w.reshape(-1)
+        else:  # backward reads x̂: the output may change in place before it does
+            y = xhat.copy() if self.tracking else xhat
         return y.reshape(x.shape).astype(x.dtype, copy=False)
 
     def backward(self, g):

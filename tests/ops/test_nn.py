@@ -171,6 +171,23 @@ def test_rms_norm_keeps_the_input_dtype_and_sums_half_precision_in_float32():
     np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("affine", [False, True])
+def test_rms_norm_output_changed_in_place_before_backward_keeps_the_gradient(affine):
+    """As PyTorch: backward reads x̂ = x·r, which must not be the output array handed out."""
+    x = values((3, 4), 0).astype(np.float32)
+    w = ms.tensor(np.linspace(0.5, 2, 4).astype(np.float32)) if affine else None
+    grads = []
+    for change in (False, True):
+        a = ms.tensor(x, requires_grad=True)
+        y = F.rms_norm(a, [4], w)
+        if change:
+            with ms.no_grad():
+                y.mul_(3)
+        y.backward(ms.ones(3, 4))
+        grads.append(a.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+
+
 def test_layer_norm_shape_error():
     with pytest.raises(ValueError, match="does not end with normalized_shape"):
         F.layer_norm(ms.randn(2, 3), 4)
