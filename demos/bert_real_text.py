@@ -29,9 +29,9 @@ logistic regression. Two ways to use an encoder, as in the BERT paper:
              most 960 distinct examples, 2.7 passes over 50 labels per topic and less than
              one over 200 or 478, so the curve compares labels at equal compute. A MiniLM
              step of 16 sentences takes 0.7 s on an idle core of this machine, so the default
-             run fine-tunes the two single-input tasks, fortune topics and play genres: per
-             task 2 arms x 3 budgets x (5 seeds + 3 rates) = 48 runs of 50-100 s, 40-80
-             minutes (one budget alone: 16 runs).
+             run fine-tunes the downstream tasks (fortune topics, play genres, same play; not
+             next_speech, which is NSP itself): per task 2 arms x 3 budgets x (5 seeds + 3
+             rates) = 48 runs of 50-100 s, 40-80 minutes (one budget alone: 16 runs).
 
 Every arm sees the same labelled examples per seed (and, fine-tuning, the same batches and
 head initialisation); C and learning rates are chosen on the validation split; the test
@@ -90,7 +90,7 @@ def settings(quick):
                     batch=16, select_lr=False)
     # pool 1100 per class: 1000 labels per class with seeds that still draw different examples
     return dict(seeds=5, budgets=(50, 200, 1000), tasks=TASKS, n_test=None, n_val=None, pool=1100, pre_docs=None,
-                pre_steps=500, pre_batch=16, ft_tasks=("fortune_topic", "play_genre"), ft_budgets=(50, 200, 1000), ft_steps=60,
+                pre_steps=500, pre_batch=16, ft_tasks=("fortune_topic", "play_genre", "same_play"), ft_budgets=(50, 200, 1000), ft_steps=60,
                 batch=16, select_lr=True)
 
 
