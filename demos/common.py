@@ -230,6 +230,35 @@ def output_dir(text: str) -> str:
     return text
 
 
+def run_folders(text: str) -> list:
+    """Comma-separated output folders of earlier runs, each holding a metrics.json (for ``--merge``)."""
+    folders = [t.strip() for t in text.split(",") if t.strip()]
+    missing = [f for f in folders if not os.path.isfile(os.path.join(f, "metrics.json"))]
+    if not folders or missing:
+        raise argparse.ArgumentTypeError(f"{', '.join(missing) or repr(text)}: no metrics.json there; pass folders "
+                                         "that this demo wrote with --out")
+    return folders
+
+
+def load_runs(folders, demo: str, same=("settings",)) -> list:
+    """The metrics.json of each earlier run (``--merge``): seeds run as parallel processes, summarised
+    as one run. Every run must agree on the keys in ``same`` (one configuration), and no seed may
+    appear twice (a seed counted twice narrows the interval for nothing)."""
+    runs = []
+    for d in folders:
+        with open(os.path.join(d, "metrics.json")) as f:
+            m = json.load(f)
+        for key in same:
+            if runs and m.get(key) != runs[0].get(key):
+                raise SystemExit(f"demos/{demo}.py: {d} was run with another {key} ({m.get(key)} vs "
+                                 f"{runs[0].get(key)} in {folders[0]}); merge only runs of one configuration")
+        runs.append(m)
+    seeds = [s for m in runs for s in m["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"demos/{demo}.py: the merged runs repeat a seed ({seeds}); give each run its own --seed")
+    return runs
+
+
 class DemoArgumentParser(argparse.ArgumentParser):
     """argparse with a one-line refusal: ``prog: error: argument --flag: why; fix`` and exit code 2.
 

@@ -53,8 +53,8 @@ import time
 
 import fashion_common as FC
 import numpy as np
-from common import (claim, one_blas_thread, parse_args, plt, positive_float, positive_int, print_claims, print_table,
-                    save_metrics, savefig)
+from common import (claim, load_runs, one_blas_thread, parse_args, plt, positive_float, positive_int, print_claims,
+                    print_table, run_folders, save_metrics, savefig)
 
 import minissl as ms
 from minissl import nn
@@ -249,38 +249,13 @@ def plot_views(args, x):
     savefig(FC.image_rows(plt(), "two views of one garment must map close together", rows), args, "views.png")
 
 
-def run_folders(text):
-    """Comma-separated output folders of earlier runs (each holding a metrics.json), for --merge."""
-    import argparse
-    import os
-    folders = [t.strip() for t in text.split(",") if t.strip()]
-    missing = [f for f in folders if not os.path.isfile(os.path.join(f, "metrics.json"))]
-    if not folders or missing:
-        raise argparse.ArgumentTypeError(f"{', '.join(missing) or text!r}: no metrics.json there; pass folders "
-                                         "written by demos/contrastive.py --out")
-    return folders
-
-
-def load_runs(folders):
+def load_contrastive_runs(folders):
     """Per-seed accuracies, seeds, timings and settings of earlier runs (--merge); settings must agree."""
-    import json
-    import os
-    per_seed, seeds, times, seconds, settings = [], [], [], [], None
-    for d in folders:
-        with open(os.path.join(d, "metrics.json")) as f:
-            m = json.load(f)
-        if settings is not None and m["settings"] != settings:
-            raise SystemExit(f"demos/contrastive.py: {d} was run with other settings ({m['settings']} vs "
-                             f"{settings}); merge only runs of one configuration")
-        settings = m["settings"]
-        for i, seed in enumerate(m["seeds"]):
-            per_seed.append({(n, f): m["probe"][n][pct(f)]["per_seed"][i] for n in m["probe"] for f in FRACTIONS})
-            seeds.append(seed)
-        times.append(m["pretrain_seconds"])
-        seconds.append(m["seconds"])
-    if len(set(seeds)) != len(seeds):
-        raise SystemExit(f"demos/contrastive.py: the merged runs repeat a seed ({seeds}); give each run its own --seed")
-    return per_seed, seeds, times, seconds, settings
+    runs = load_runs(folders, "contrastive")
+    per_seed = [{(n, f): m["probe"][n][pct(f)]["per_seed"][i] for n in m["probe"] for f in FRACTIONS}
+                for m in runs for i in range(len(m["seeds"]))]
+    seeds = [s for m in runs for s in m["seeds"]]
+    return per_seed, seeds, [m["pretrain_seconds"] for m in runs], [m["seconds"] for m in runs], runs[0]["settings"]
 
 
 def main(argv=None):
@@ -312,7 +287,7 @@ def main(argv=None):
     args.sup_max_steps = max(args.sup_min_steps, args.sup_max_steps or (300 if args.quick else 1500))
     args.pool, args.test = (5000, 2000) if args.quick else (None, None)
     if args.merge:
-        per_seed, seeds, times, seconds, settings = load_runs(args.merge)
+        per_seed, seeds, times, seconds, settings = load_contrastive_runs(args.merge)
         args.sup_only = settings.get("sup_only", False)
         return report(args, per_seed, seeds, times, settings, {"run_seconds": seconds, "merged_from": args.merge})
     data = FC.fashion("contrastive")

@@ -37,6 +37,8 @@ last, the other word order); --quick runs only ``--word-order``. Figures and tab
 the per-seed difference with a 95% t interval (``mean_ci``) and its verdict.
 
     python demos/multilingual.py [--quick] [--seeds N] [--word-order SOV] [--world-strength 0]
+    python demos/multilingual.py --seed K --seeds 1 --out runs/ml_K      # one seed, K = 0..4, in parallel
+    python demos/multilingual.py --merge runs/ml_0,runs/ml_1,...         # then their claims as one run
 
 Writes runs/multilingual/{metrics.json, mrr_by_layer.png, word_pairs_2d.png}.
 """
@@ -46,8 +48,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from common import (claim, nonneg_float, one_blas_thread, one_of, parse_args, plt, positive_int, print_claims,
-                    print_table, save_metrics, savefig)
+from common import (claim, load_runs, nonneg_float, one_blas_thread, one_of, parse_args, plt, positive_int,
+                    print_claims, print_table, run_folders, save_metrics, savefig)
 
 import minissl as ms
 from minissl.metrics import mean_ci
@@ -241,6 +243,41 @@ CLAIMS = [
 ]
 
 
+def judge(per_seed, seeds):
+    """Mean and 95% interval of every per-seed value, and the claims, for each word order of B.
+
+    per_seed: {word order: [{PER_SEED_KEYS: value} for each seed]}, seeds in the same order."""
+    return dict(seeds=seeds, per_seed=per_seed,
+                summary={o: {k: mean_ci([m[k] for m in rows]) for k in PER_SEED_KEYS} for o, rows in per_seed.items()},
+                claims=[claim(text, [a(m) - b(m) for m in rows], where=f"B {o}, {len(seeds)} fresh seeds")
+                        for o, rows in per_seed.items() for text, a, b in CLAIMS])
+
+
+def claims_title(seeds):
+    return f"Claims (95% t interval over fresh seeds {', '.join(map(str, seeds))}, never used to choose a setting)"
+
+
+def merge(args):
+    """--merge: the claims of one configuration run as several processes (say one seed each), judged as one run.
+
+    The tables and figures stay in each run's folder (they show that run's first seed)."""
+    runs = load_runs(args.merge, "multilingual", same=("settings", "world_strength", "word_order_b", "quick"))
+    orders = list(runs[0]["per_seed"])
+    for d, m in zip(args.merge, runs):
+        if list(m["per_seed"]) != orders:
+            raise SystemExit(f"demos/multilingual.py: {d} ran B in {list(m['per_seed'])}, {args.merge[0]} in "
+                             f"{orders}; merge only runs of the same word orders")
+    seeds = [s for m in runs for s in m["seeds"]]
+    metrics = judge({o: [row for m in runs for row in m["per_seed"][o]] for o in orders}, seeds)
+    print_table([(o, k, v["mean"], v["lo"], v["hi"]) for o, summary in metrics["summary"].items()
+                 for k, v in summary.items() if k != "best_layer"],
+                ["B", "per seed", "mean", "95% lo", "95% hi"], title=f"{len(seeds)} seeds from {len(runs)} runs")
+    print_claims(metrics["claims"], title=claims_title(seeds))
+    metrics.update({k: runs[0][k] for k in ("settings", "world_strength", "word_order_b")},
+                   merged_from=args.merge, run_seconds=[m["seconds"] for m in runs], quick=runs[0]["quick"])
+    print(f"\n{save_metrics(args, metrics)}")
+
+
 def tables(metrics, ctx):
     """The first seed's retrieval by layer and by word group, and its transfer."""
     results, best, groups, test_words = ctx["results"], ctx["best"], ctx["groups"], ctx["test_words"]
@@ -300,7 +337,11 @@ def main():
                                       "how strongly the stories follow the shared world (0 = plain grammar)"),
                       steps=(positive_int, None,
                              "joint pre-training steps (default: the preset's; alignment keeps growing with more)"),
-                      seeds=(positive_int, None, "fresh seeds for each word order of B (default 5, --quick 2)"))
+                      seeds=(positive_int, None, "fresh seeds for each word order of B (default 5, --quick 2)"),
+                      merge=(run_folders, None, "train nothing: judge the claims over the seeds of earlier runs, "
+                                                "their --out folders comma-separated (seeds run as parallel processes)"))
+    if args.merge:
+        return merge(args)
     one_blas_thread()
     S = settings(args.quick)
     if args.steps is not None:
@@ -323,16 +364,9 @@ def main():
 
     # tables and figures: the first fresh seed of --word-order; the claims: every seed of each order run
     metrics, ctx = runs[args.word_order][0]
-    per_seed = {o: [m for m, _ in rs] for o, rs in runs.items()}
-    metrics.update(seeds=seeds, per_seed={o: [{k: m[k] for k in PER_SEED_KEYS} for m in rows] for o, rows in
-                                          per_seed.items()},
-                   summary={o: {k: mean_ci([m[k] for m in rows]) for k in PER_SEED_KEYS}
-                            for o, rows in per_seed.items()},
-                   claims=[claim(text, [a(m) - b(m) for m in per_seed[o]], where=f"B {o}, {len(seeds)} fresh seeds")
-                           for o in orders for text, a, b in CLAIMS])
+    metrics.update(judge({o: [{k: m[k] for k in PER_SEED_KEYS} for m, _ in rs] for o, rs in runs.items()}, seeds))
     tables(metrics, ctx)
-    print_claims(metrics["claims"], title=f"Claims (95% t interval over fresh seeds {seeds[0]}-{seeds[-1]}, "
-                                          "never used to choose a setting)")
+    print_claims(metrics["claims"], title=claims_title(seeds))
     figures(args, metrics, ctx)
     path = save_metrics(args, metrics)
     print(f"\n{path}: seed {seeds[0]}, B {args.word_order}: test MRR {metrics['mrr_joint_best']:.3f} at layer "

@@ -24,8 +24,9 @@ which demo was skipped, why, and the command that fixes it.
 
 ``--report-only`` runs nothing: it writes the report from the ``<out>/<demo>/metrics.json``
 already there, so default runs made one at a time (hours each, or on other days) are
-collected into one report; each demo's time is the ``seconds`` its metrics.json recorded, and
-its mode (default run or --quick) is said beside it. A demo that finds
+collected into one report; each demo's time is the ``seconds`` its metrics.json recorded (the
+sum over processes for a ``--merge`` of parallel runs), and its mode (default run or --quick)
+is said beside it. A demo that finds
 something missing itself exits with status 77 (``common.EXIT_SKIPPED``) and is
 reported as skipped too, never as failed.
 """
@@ -409,10 +410,14 @@ def report_only(out, steps):
             results.append((name, idea, claim, keys, "skipped", f"not run: no {name}/metrics.json in {out}", 0.0))
             continue
         mode = "--quick run" if metrics.get("quick") else "default run"
-        results.append((name, idea, claim, keys, f"ok ({mode})", None, float(metrics.get("seconds", 0.0))))
-    modes = {r[4] for r in results if r[4] != "skipped"}
-    mode = {frozenset({"ok (default run)"}): "full", frozenset({"ok (--quick run)"}): "quick"}.get(
-        frozenset(modes), "mixed (each demo says which)")
+        secs = float(metrics.get("seconds", 0.0))
+        if isinstance(metrics.get("run_seconds"), list):  # --merge of runs made as parallel processes
+            secs = float(sum(metrics["run_seconds"]))
+            mode += f" merged from {len(metrics['run_seconds'])} processes, their times summed"
+        results.append((name, idea, claim, keys, f"ok ({mode})", None, secs))
+    modes = {r[4].split()[1] for r in results if r[4] != "skipped"}  # "(default" or "(--quick"
+    mode = {frozenset({"(default"}): "full", frozenset({"(--quick"}): "quick"}.get(frozenset(modes),
+                                                                               "mixed (each demo says which)")
     path = write_report(out, results, f"{mode}, collected from runs already made (--report-only)")
     counts = {v: sum(c["verdict"] == v for r in results for c in demo_claims(out, r[0])) for v in VERDICTS}
     print(f"Report: {path}\nClaims over all demos: " + ", ".join(f"{k} {v}" for v, k in counts.items()))

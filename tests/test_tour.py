@@ -92,17 +92,20 @@ def test_tour_collects_every_demos_claims_into_one_table_and_counts_them(tmp_pat
 def test_report_only_collects_runs_already_made_and_runs_nothing(tmp_path, monkeypatch):
     tour, common = import_demo("tour"), import_demo("common")
     monkeypatch.setattr(tour, "run_demo", lambda *a: pytest.fail("--report-only must run no demo"))
-    for name, quick, secs in (("gpt_sort", False, 1234.5), ("gpt_text", True, 61.0)):
+    for name, quick, secs in (("gpt_sort", False, 1234.5), ("gpt_text", True, 61.0), ("multilingual", False, 0.5)):
         os.makedirs(tmp_path / name)
         (tmp_path / name / "metrics.json").write_text(json.dumps(
-            {"quick": quick, "seconds": secs, "claims": [common.claim(f"{name} works", [0.4, 0.5, 0.45])]}))
-    assert tour.main(["--out", str(tmp_path), "--only", "gpt_sort,gpt_text,cbow_embeddings", "--report-only"]) == 0
+            {"quick": quick, "seconds": secs, "claims": [common.claim(f"{name} works", [0.4, 0.5, 0.45])],
+             **({"run_seconds": [1000.0, 2000.0]} if name == "multilingual" else {})}))
+    only = "gpt_sort,gpt_text,cbow_embeddings,multilingual"
+    assert tour.main(["--out", str(tmp_path), "--only", only, "--report-only"]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "Mode: mixed (each demo says which), collected from runs already made" in report
     assert "`demos/gpt_sort.py`: ok (default run), 1234 s." in report
     assert "`demos/gpt_text.py`: ok (--quick run), 61 s." in report
+    assert "`demos/multilingual.py`: ok (default run merged from 2 processes, their times summed), 3000 s." in report
     assert "`cbow_embeddings`: skipped: not run: no cbow_embeddings/metrics.json" in report
-    assert "| all demos | 2 | 0 | 0 |" in report
+    assert "| all demos | 3 | 0 | 0 |" in report
 
 
 # ---------------------------------------------------------------- setup and skipping, without a network
