@@ -135,7 +135,8 @@ def check_claims(m, expected):
         c = got[text]
         assert c["n"] == n, (text, c)
         if c["lo"] is None or c["hi"] is None:  # one value (one seed): no interval, so nothing is settled
-            assert c["lo"] is c["hi"] is None and c["verdict"] == UNSETTLED == want, (text, c)
+            assert want == UNSETTLED, f"pinned {want!r}, but one value gives no interval to judge it by: {c}"
+            assert c["lo"] is c["hi"] is None and c["verdict"] == UNSETTLED, (text, c)
             assert isinstance(c["value"], float), (text, c)
             continue
         assert c["lo"] <= c["value"] <= c["hi"] and c["verdict"] == verdict(c["lo"], c["hi"]), (text, c)
