@@ -51,7 +51,8 @@ SPLITS = ("held_out", "seen")
 def settings(quick):
     if quick:
         return dict(hidden=64, layers=2, heads=2, docs=600, steps=500, batch=32, lr=2e-3, per_template=2, seeds=2)
-    # the --quick model trained 4x longer on 3x the text, five times (the quick one: about 30 s of CPU per seed)
+    # the --quick model trained 4x longer on 3x the text, five times (the quick one: about 30 s of CPU per seed;
+    # this one: 523 s of CPU in all, 19 min wall on a shared 2-core machine; EXPERIMENTS.md has its table)
     return dict(hidden=64, layers=2, heads=2, docs=2000, steps=2000, batch=32, lr=2e-3, per_template=3, seeds=5)
 
 
