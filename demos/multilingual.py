@@ -40,6 +40,9 @@ the per-seed difference with a 95% t interval (``mean_ci``) and its verdict.
     python demos/multilingual.py --seed K --seeds 1 --out runs/ml_K      # one seed, K = 0..4, in parallel
     python demos/multilingual.py --merge runs/ml_0,runs/ml_1,...         # then their claims as one run
 
+The default run costs about 28 min of CPU per seed (both word orders), 140 min in all; as five
+processes on 2 cores it took 94 min (EXPERIMENTS.md has its tables: all eight claims hold).
+
 Writes runs/multilingual/{metrics.json, mrr_by_layer.png, word_pairs_2d.png}.
 """
 from __future__ import annotations
