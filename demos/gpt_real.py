@@ -40,9 +40,10 @@ percentile-bootstrap intervals over test items; a difference (k = 8 vs 0,
 true vs shuffled answers) is paired by item.
 
 Cost: every score is a forward pass of a 135M-parameter network in float32 on the
-CPU; on a 2-core machine shared with other jobs, --quick (40 items, k = 0, 1, 4, one
-draw) took 7.6 minutes and the default run (up to 300 items, k = 0, 1, 2, 4, 8, two
-draws) 39 minutes, at 2.3 GB peak memory (EXPERIMENTS.md has its table).
+CPU. The default run (up to 300 items, k = 0, 1, 2, 4, 8, two draws) takes 9 minutes
+of CPU (536 s; 32 minutes of wall time on a 2-core machine shared with other jobs) at
+2.2 GB peak memory; --quick (40 items, k = 0, 1, 4, one draw) about a minute of wall
+time (EXPERIMENTS.md has the default run's table).
 
     python demos/gpt_real.py [--quick] [--items N] [--model FILE.gguf]
 
