@@ -392,8 +392,7 @@ def main(argv=None):
         results.append((name, idea, claim, keys, status, None, secs))
     bar.close()
     path = write_report(args.out, results, "full" if args.full else "quick", setup_lines)
-    counts = {v: sum(c["verdict"] == v for r in results for c in demo_claims(args.out, r[0])) for v in VERDICTS}
-    print("\nClaims over all demos: " + ", ".join(f"{k} {v}" for v, k in counts.items()))
+    print("\n" + claim_totals(args.out, results))
     failed = [r[0] for r in results if r[4].startswith("failed")]
     skipped = [f"{r[0]}: {r[5]}" for r in results if r[4] == "skipped"]
     print(f"\nReport: {path}" + "".join(f"\nSkipped {s}" for s in skipped)
@@ -403,25 +402,29 @@ def main(argv=None):
 
 def report_only(out, steps):
     """Write report.md from the metrics.json files already in ``out``; a demo without one is "not run"."""
-    results = []
+    results, quick = [], set()
     for name, idea, claim, keys, *_ in steps:
         metrics = read_metrics(out, name)
         if metrics is None:
             results.append((name, idea, claim, keys, "skipped", f"not run: no {name}/metrics.json in {out}", 0.0))
             continue
+        quick.add(bool(metrics.get("quick")))
         mode = "--quick run" if metrics.get("quick") else "default run"
         secs = float(metrics.get("seconds", 0.0))
         if isinstance(metrics.get("run_seconds"), list):  # --merge of runs made as parallel processes
             secs = float(sum(metrics["run_seconds"]))
             mode += f" merged from {len(metrics['run_seconds'])} processes, their times summed"
         results.append((name, idea, claim, keys, f"ok ({mode})", None, secs))
-    modes = {r[4].split()[1] for r in results if r[4] != "skipped"}  # "(default" or "(--quick"
-    mode = {frozenset({"(default"}): "full", frozenset({"(--quick"}): "quick"}.get(frozenset(modes),
-                                                                               "mixed (each demo says which)")
+    mode = {frozenset({False}): "full", frozenset({True}): "quick"}.get(frozenset(quick), "mixed (each demo says which)")
     path = write_report(out, results, f"{mode}, collected from runs already made (--report-only)")
-    counts = {v: sum(c["verdict"] == v for r in results for c in demo_claims(out, r[0])) for v in VERDICTS}
-    print(f"Report: {path}\nClaims over all demos: " + ", ".join(f"{k} {v}" for v, k in counts.items()))
+    print(f"Report: {path}\n{claim_totals(out, results)}")
     return 0
+
+
+def claim_totals(out, results):
+    """One line: how many claims of all the demos in ``results`` hold, do not hold, are not significant."""
+    counts = {v: sum(c["verdict"] == v for r in results for c in demo_claims(out, r[0])) for v in VERDICTS}
+    return "Claims over all demos: " + ", ".join(f"{k} {v}" for v, k in counts.items())
 
 
 def read_metrics(out, name):
