@@ -109,7 +109,10 @@ STEPS = [
      "demonstrations' answers matter (shuffled-answer control)? Verdicts per task in `tasks.*.claims`.",
      ["tasks.eng->fra.claims", "tasks.capital.claims", "tasks.plural.claims", "weights_unchanged"], [SMOLLM2]),
     ("seq2seq_denoise", "Seq2seq pre-training (BART, MASS)", "A model pre-trained to restore corrupted text "
-     "fine-tunes better than one from scratch.", ["restore_exact_match", "finetune.pretrained", "finetune.scratch"]),
+     "fine-tunes better than one from scratch. The claims table judges the test exact-match difference from a 95% "
+     "interval over training seeds, each the whole pipeline (--quick: one seed, a paired bootstrap over the test "
+     "sentences). The numbers below are means over the seeds.",
+     ["restore_exact_match", "finetune.pretrained", "finetune.scratch"]),
     ("t5_multitask", "T5: every task as text-to-text", "One encoder-decoder pre-trained with span corruption answers "
      "four tasks in words (sentiment, NLI, negation, QA). Per task: does pre-training beat the same multi-task model "
      "from scratch, does the one multi-task model beat a task-specific model per task, and does it beat the "
