@@ -27,7 +27,9 @@ an interval that covers training noise (initialisation, batches, corpus draw).
 One seed (``--quick``) gives no such interval: the claim is then judged by a paired
 bootstrap over the 200 test sentences, which covers the test sample only. The
 restoration scores are reported per seed and as mean [95% interval]; the printed
-examples and the figure show the first seed.
+examples and the figure show the first seed. The default run costs about 750 s of
+CPU on one thread (EXPERIMENTS.md has its numbers); separate processes per seed,
+merged with ``--merge``, split that over cores.
 
     python demos/seq2seq_denoise.py [--quick] [--seeds N] [--corpus grammar|pydoc|FILE.txt]
     # or the seeds as separate processes, then one judgement over all of them:
