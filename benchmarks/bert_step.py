@@ -91,7 +91,7 @@ def torch_model(ours):
 
         def forward(self, ids, am, tt, labels, sl):
             T = ids.shape[1]
-            x = self.drop(self.ln(self.word(ids) + self.ttype(tt) + self.pos(torch.arange(T))[None]))
+            x = self.drop(self.ln(self.word(ids) + self.ttype(tt) + self.pos(torch.arange(T, device=ids.device))[None]))
             for layer in self.layers:
                 x = layer(x, src_key_padding_mask=am == 0)
             pooled = torch.tanh(self.pool(x[:, 0]))

@@ -84,7 +84,7 @@ def torch_modules():
                 s.lm_head.weight = s.wte.weight
 
         def forward(s, idx, targets):
-            x = s.wte(idx) + s.wpe(torch.arange(idx.shape[1]))
+            x = s.wte(idx) + s.wpe(torch.arange(idx.shape[1], device=idx.device))
             for b in s.h:
                 x = b(x)
             logits = s.lm_head(s.ln_f(x))

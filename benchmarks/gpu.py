@@ -141,8 +141,13 @@ def run(quick=False, write=True, tiny=False):
         print(f"    {row}", flush=True)
     props = cupy.cuda.runtime.getDeviceProperties(0)
     device = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+    import time
+    import minissl.backend as b
+    context = (f"Measured {time.strftime('%Y-%m-%d', time.gmtime())}; the NumPy column is the same step with "
+               f"minissl on NumPy on the GPU machine's own {os.cpu_count()} CPU cores; minissl's fused CuPy kernels "
+               + ("on." if b.SPEEDUPS else "off (MINISSL_SPEEDUPS=0)."))
     md = table(device, cupy.__version__, cupy.cuda.runtime.runtimeGetVersion(),
-               torch.__version__ if torch else no_torch, rows)
+               torch.__version__ if torch else no_torch, rows, context)
     if write:
         with open(os.path.join(HERE, "RESULTS_GPU.md"), "w") as f:
             f.write(md + "\n")
@@ -151,11 +156,12 @@ def run(quick=False, write=True, tiny=False):
     return md
 
 
-def table(device, cupy_version, cuda_runtime, torch_info, rows):
-    """The Markdown table of :func:`run`'s rows (a row with ``error`` says what failed)."""
+def table(device, cupy_version, cuda_runtime, torch_info, rows, context=""):
+    """The Markdown table of :func:`run`'s rows (a row with ``error`` says what failed), after ``context``."""
     def f(row, key, fmt):
         return fmt.format(row[key]) if key in row else "-"
-    lines = [f"{device}; CuPy {cupy_version} (CUDA runtime {cuda_runtime}); torch: {torch_info}.", "",
+    lines = [f"{device}; CuPy {cupy_version} (CUDA runtime {cuda_runtime}); torch: {torch_info}."
+             + (f" {context}" if context else ""), "",
              "| workload | minissl CuPy ms | torch CUDA ms | ratio (target ≤ 2) | minissl NumPy ms (CPU) "
              "| GPU speed-up | minissl GPU MiB | torch GPU MiB |", "|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():

@@ -3,8 +3,8 @@
 1. Pre-training: the seq2seq model of ``minissl.models.seq2seq`` restores the
    spans that T5's span corruption cut out of unlabelled grammar stories (15% of
    the tokens, spans of mean length 3, one sentinel per span). Every sentence of
-   every validation and test input and target is removed from this text first,
-   so pre-training never reads a test input.
+   every validation and test input and target, of every seed, is removed from
+   this text first, so no seed's pre-training reads a test input.
 2. Multi-task fine-tuning: ONE model learns four tasks at once, each written as
    text with a prefix and answered in words ("sentiment: ..." -> "positive",
    "nli premise: ... hypothesis: ..." -> "entailment", "negate: ..." -> the
@@ -19,20 +19,23 @@
    classification tasks; "first noun of the story" for QA.
 
 Scores are exact match of the greedy answer (for sentiment and NLI that is the
-accuracy: an answer that is no label word counts as wrong). One pre-training run
-per ``--seed``; every fine-tuning seed draws its own labelled data and batch
-order, and intervals are 95% t-intervals over those seeds (minissl.metrics.mean_ci).
+accuracy: an answer that is no label word counts as wrong). Every seed s runs the
+whole protocol: it draws its own pre-training corpus (the grammar stories of seed
+s + 7919), its own initial weights (``ms.manual_seed(s)``; its scratch arm starts
+from the same ones), its own labelled data and its own batch order. The intervals
+are 95% t-intervals over those seeds (minissl.metrics.mean_ci), so they include
+the pre-training draw (EXPERIMENTS.md shows how far it moves the pre-trained arms).
 Settings were chosen with ``--eval-split dev``, which scores the validation split
 instead of the test split.
 
 What the default run shows (numbers in EXPERIMENTS.md): the one multi-task model
 answers NLI, negation and QA in words; it beats the task-specific models given the
-same examples on negation and QA, and n-gram logistic regression on NLI; on sentiment
-it stays near chance, far below n-gram logistic regression. Span-corruption
-pre-training of this length does NOT beat random initialisation: no task gains
-significantly, and on negation and QA the scratch model is better. One pre-training
-run serves every seed, so the intervals cover fine-tuning seeds only: a second
-pre-training draw moves the pre-trained arms by more than they show (EXPERIMENTS.md).
+same examples on negation and QA, n-gram logistic regression on NLI and the
+first-noun rule on QA; on sentiment it stays below n-gram logistic regression.
+Span-corruption pre-training of this length does NOT beat random initialisation:
+no task gains significantly. Scratch is ahead on negation and QA in the mean, but
+not significantly once each seed draws its own pre-training: the pre-trained arms
+spread widely across corpus draws, the scratch arm does not.
 
     python demos/t5_multitask.py [--quick] [--seeds N] [--eval-split dev]
 """
@@ -61,6 +64,9 @@ ARM_NAMES = {"multi_pretrained": "multi-task, pre-trained", "multi_scratch": "mu
              "single_pretrained": "task-specific, pre-trained", "ngram_logreg": "n-gram log. regression",
              "first_noun": "first noun", "majority": "majority"}
 CHEAP = ("ngram_logreg", "first_noun", "majority")
+CORPUS_OFFSET = 7919  # seed s pre-trains on grammar_corpus(seed=s + 7919): a stream apart from its labelled data
+PROTOCOL = ("{k} seeds, each drawing its own pre-training corpus, initial weights, labelled data and fine-tuning "
+            "batch order")
 TEXT_FIELDS = {"sentiment": ("text",), "nli": ("premise", "hypothesis"), "negation": ("source", "target"),
                "qa": ("context", "question")}
 
@@ -82,11 +88,18 @@ def heldout_sentences(data, split):
             for f in TEXT_FIELDS[name] for s in sentences(ex[f])}
 
 
+def pretraining_corpus(n_docs, seed):
+    """The unlabelled grammar stories seed ``seed`` pre-trains on (drawn with ``seed + CORPUS_OFFSET``, so the
+    corpus stream never coincides with the labelled data drawn with ``seed``); half keep one mood, as in
+    bert_pretrain_finetune."""
+    return grammar_corpus(n_docs, seed=seed + CORPUS_OFFSET, sentences=(2, 4), p_mood=0.5)
+
+
 def pretraining_text(n_docs, seed, avoid, tok, max_len):
-    """Grammar stories (half keep one mood, as in bert_pretrain_finetune) without any sentence in
-    ``avoid``; -> (id lists of at most ``max_len`` tokens, sentences removed)."""
+    """Seed ``seed``'s pre-training corpus without any sentence in ``avoid``;
+    -> (id lists of at most ``max_len`` tokens, sentences removed)."""
     docs, removed = [], 0
-    for d in grammar_corpus(n_docs, seed=seed, sentences=(2, 4), p_mood=0.5):
+    for d in pretraining_corpus(n_docs, seed):
         kept = [s for s in d if s not in avoid]
         removed += len(d) - len(kept)
         ids = encode(tok, " ".join(kept)) if kept else []
@@ -96,6 +109,14 @@ def pretraining_text(n_docs, seed, avoid, tok, max_len):
         if 2 <= len(ids) <= max_len:
             docs.append(ids)
     return docs, removed
+
+
+def build(tok, ids, args, seed):
+    """A fresh seq2seq model whose random weights are fixed by ``seed``: the pre-trained and scratch arms of
+    one seed start from the same weights."""
+    ms.manual_seed(seed)
+    return Seq2SeqTransformer(len(tok), args.d_model, 4, args.layers, args.layers, 4 * args.d_model, args.dropout,
+                              max_position=128, pad_id=ids["pad"])
 
 
 def train(model, batches, steps, lr, desc):
@@ -138,10 +159,60 @@ def interval(values):
     return c, (f"{c['mean']:.3f}" + (f" [{c['lo']:.3f}, {c['hi']:.3f}]" if c["lo"] is not None else ""))
 
 
+def pretrain(tok, ids, args, S, seed, avoid):
+    """Seed ``seed``'s own pre-training: its corpus draw (minus ``avoid``), its initial weights
+    (``build(seed)``), its batches; span corruption for ``S["pre_steps"]`` steps.
+    -> dict(state (the weights), losses, documents, tokens, removed, parameters, span_demo)."""
+    docs, removed = pretraining_text(S["pre_docs"], seed, avoid, tok, max_len=64)
+    model = build(tok, ids, args, seed)
+    rng = np.random.default_rng(seed)
+    print(f"seed {seed}: pre-training text {len(docs)} documents ({sum(map(len, docs)):,} tokens; {removed} "
+          f"sentences removed because a dev or test example contains them); {model.num_parameters():,} parameters, "
+          f"{S['pre_steps']} steps")
+
+    def batch(step):  # a fresh random batch of documents, freshly corrupted, every step
+        return span_corruption_batch([docs[i] for i in rng.integers(len(docs), size=args.batch)], ids, rng)
+
+    losses = train(model, batch, S["pre_steps"], args.lr, f"pre-train seed {seed}")
+    corrupted = span_corruption_batch([docs[0]], ids, np.random.default_rng(0))
+    source = corrupted["input_ids"][0]
+    span_demo = (tok.decode(source), answer(model, tok, [source.tolist()], ids)[0],
+                 tok.decode(corrupted["labels"][0][:-1]))
+    return dict(state={k: v.numpy().copy() for k, v in model.state_dict().items()}, losses=losses,
+                documents=len(docs), tokens=sum(map(len, docs)), removed=removed,
+                parameters=model.num_parameters(), span_demo=span_demo)
+
+
+def fine_tune(tok, ids, args, S, seed, tasks, pre, ev, bar):
+    """Seed ``seed``'s arms on its labelled ``tasks``, scored on ``ev``: the multi-task model from seed
+    ``seed``'s pre-trained weights ``pre`` and from the same random weights (same batches, same steps),
+    and one task-specific model per task from ``pre``. -> ({arm: evaluate(...)}, {arm: loss curve})."""
+    pairs = {n: encode_pairs(tok, n, t.train) for n, t in tasks.items()}
+    batches, _ = mixed_batches(pairs, args.batch, S["ft_steps"], np.random.default_rng(seed), ids)
+    results, curves = {}, {}
+    for arm in ("multi_pretrained", "multi_scratch"):
+        m = build(tok, ids, args, seed)
+        if arm == "multi_pretrained":
+            m.load_state_dict(pre)
+        curves[arm] = train(m, batches, S["ft_steps"], args.ft_lr, arm)
+        results[arm] = evaluate(m, tok, ids, ev)
+        bar.update()
+    results["single_pretrained"] = {}
+    for k, n in enumerate(TASKS):
+        m = build(tok, ids, args, seed)
+        m.load_state_dict(pre)
+        own, _ = mixed_batches({n: pairs[n]}, args.batch, S["single_steps"], np.random.default_rng(1000 * seed + k),
+                               ids)
+        train(m, own, S["single_steps"], args.ft_lr, f"single {n}")
+        results["single_pretrained"].update(evaluate(m, tok, ids, {n: ev[n]}))
+        bar.update()
+    return results, curves
+
+
 def main():
     args = parse_args("t5_multitask", __doc__.split("\n")[0],
-                      seeds=(positive_int, None, "fine-tuning seeds (default 5, --quick 2)"),
-                      steps=(positive_int, None, "pre-training steps (default 1500, --quick 150)"),
+                      seeds=(positive_int, None, "seeds, each with its own pre-training (default 5, --quick 2)"),
+                      steps=(positive_int, None, "pre-training steps per seed (default 1500, --quick 150)"),
                       ft_steps=(positive_int, None, "multi-task fine-tuning steps (default 800, --quick 200)"),
                       single_steps=(positive_int, None, "steps of each task-specific model (default: a quarter of "
                                     "--ft-steps, so it sees as many examples of its task as the multi-task model)"),
@@ -159,81 +230,65 @@ def main():
     for k, flag in (("seeds", "seeds"), ("pre_steps", "steps"), ("ft_steps", "ft_steps"), ("n_train", "n_train")):
         if getattr(args, flag) is not None:
             S[k] = getattr(args, flag)
+    S["single_steps"] = args.single_steps or max(1, S["ft_steps"] // len(TASKS))
     seeds = [args.seed + k for k in range(S["seeds"])]
     split = args.eval_split
-    single_steps = args.single_steps or max(1, S["ft_steps"] // len(TASKS))
     tok = t5_tokenizer()
     ids = special_ids(tok)
 
-    # ---- the labelled data of every seed first, so that pre-training can avoid their held-out text
+    # ---- the labelled data of every seed first, so that every seed's pre-training avoids all their held-out text
     data = {s: {n: load_task(n, S["n_train"], S["n_dev"], S["n_test"], seed=s) for n in TASKS} for s in seeds}
     avoid = heldout_sentences(data, "dev") | heldout_sentences(data, "test")
-    docs, removed = pretraining_text(S["pre_docs"], args.seed + 7919, avoid, tok, max_len=64)
-    print(f"pre-training text: {len(docs)} documents ({sum(map(len, docs)):,} tokens; {removed} sentences removed "
-          f"because a dev or test example contains them); vocabulary {len(tok)}")
+    print(f"vocabulary {len(tok)}; {len(avoid):,} held-out sentences kept out of every seed's pre-training text")
 
-    def build():
-        ms.manual_seed(args.seed)  # every model starts from the same random weights
-        return Seq2SeqTransformer(len(tok), args.d_model, 4, args.layers, args.layers, 4 * args.d_model, args.dropout,
-                                  max_position=128, pad_id=ids["pad"])
-
-    # ---- 1. pre-training with span corruption
-    model = build()
-    rng = np.random.default_rng(args.seed)
-    print(f"model: {model.num_parameters():,} parameters; pre-training {S['pre_steps']} steps")
-
-    def pretrain_batch(step):  # a fresh random batch of documents, freshly corrupted, every step
-        return span_corruption_batch([docs[i] for i in rng.integers(len(docs), size=args.batch)], ids, rng)
-
-    pre_losses = train(model, pretrain_batch, S["pre_steps"], args.lr, "pre-train")
-    pre_state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
-    corrupted = span_corruption_batch([docs[0]], ids, np.random.default_rng(0))
-    span_demo = (tok.decode(corrupted["input_ids"][0]), answer(model, tok, [corrupted["input_ids"][0].tolist()], ids)[0],
-                 tok.decode(corrupted["labels"][0][:-1]))
-
-    # ---- 2./3. per seed: multi-task (pre-trained, scratch), task-specific, baselines
-    per_seed = {arm: {n: [] for n in TASKS} for arm in ARMS}
-    per_seed.update({b: {n: [] for n in TASKS} for b in CHEAP})
-    outside, ft_curves, examples = {a: {n: [] for n in TASKS} for a in ARMS}, {}, {}
+    # ---- per seed: 1. its own pre-training, 2./3. multi-task (pre-trained, scratch), task-specific, baselines
+    per_seed = {a: {n: [] for n in TASKS} for a in (*ARMS, *CHEAP)}
+    outside = {a: {n: [] for n in TASKS} for a in ARMS}
+    pretrained, ft_curves, examples = {}, {}, {}
     bar = tqdm(total=len(seeds) * (2 + len(TASKS)), desc="fine-tune", ncols=90)
     for s in seeds:
-        tasks = data[s]
-        pairs = {n: encode_pairs(tok, n, t.train) for n, t in tasks.items()}
-        ev = {n: getattr(t, split) for n, t in tasks.items()}
-        batches, _ = mixed_batches(pairs, args.batch, S["ft_steps"], np.random.default_rng(s), ids)
-        results = {}
-        for arm in ("multi_pretrained", "multi_scratch"):
-            m = build()
-            if arm == "multi_pretrained":
-                m.load_state_dict(pre_state)
-            curve = train(m, batches, S["ft_steps"], args.ft_lr, arm)
-            results[arm] = evaluate(m, tok, ids, ev)
-            ft_curves.setdefault(arm, curve)
-            bar.update()
-        results["single_pretrained"] = {}
-        for k, n in enumerate(TASKS):
-            m = build()
-            m.load_state_dict(pre_state)
-            own, _ = mixed_batches({n: pairs[n]}, args.batch, single_steps, np.random.default_rng(1000 * s + k), ids)
-            train(m, own, single_steps, args.ft_lr, f"single {n}")
-            results["single_pretrained"].update(evaluate(m, tok, ids, {n: ev[n]}))
-            bar.update()
+        pretrained[s] = pretrain(tok, ids, args, S, s, avoid)
+        ev = {n: getattr(t, split) for n, t in data[s].items()}
+        results, curves = fine_tune(tok, ids, args, S, s, data[s], pretrained[s].pop("state"), ev, bar)
         for arm in ARMS:
             for n in TASKS:
                 per_seed[arm][n].append(results[arm][n]["exact_match"])
                 if n in LABEL_WORDS:
                     outside[arm][n].append(results[arm][n]["outside_labels"])
-        for n, t in tasks.items():
+        for n, t in data[s].items():
             for b, v in baselines(t, split).items():
                 per_seed[b][n].append(v)
         if s == seeds[0]:
+            ft_curves = curves
             examples = {n: [(to_text(n, e)[0], results["multi_pretrained"][n]["answers"][i], to_text(n, e)[1])
                             for i, e in enumerate(ev[n][:2])] for n in TASKS}
     bar.close()
 
     # ---- results: intervals over seeds, paired differences and verdicts
     summary = {n: {a: mean_ci(per_seed[a][n]) for a in per_seed if per_seed[a][n]} for n in TASKS}
-    claims = []  # the shared claims rows of demos/common.py: per-seed differences, 95% interval, verdict
+    claims = claims_of(per_seed)
+    report(S, seeds, split, per_seed, summary, claims, examples, pretrained[seeds[0]]["span_demo"])
+    figure(args, split, per_seed, summary, pretrained, ft_curves)
+    path = save_metrics(args, {
+        "eval_split": split, "seeds": seeds, "intervals_over": PROTOCOL.format(k=len(seeds)), "scores": summary,
+        "claims": claims, "headline": {a: {n: summary[n][a]["mean"] for n in TASKS} for a in ARMS},
+        "outside_label_words": {a: {n: mean_ci(v) for n, v in by.items() if v} for a, by in outside.items()},
+        "examples": {n: [dict(input=s, answer=o, gold=g) for s, o, g in ex] for n, ex in examples.items()},
+        "span_corruption_example": dict(zip(("input", "answer", "gold"), pretrained[seeds[0]]["span_demo"])),
+        "pretrain": {"steps": S["pre_steps"], "corpus_seeds": [s + CORPUS_OFFSET for s in seeds],
+                     **{key: [pretrained[s][key] for s in seeds] for key in ("documents", "tokens")},
+                     "sentences_removed": [pretrained[s]["removed"] for s in seeds],
+                     "final_loss": [float(np.mean(pretrained[s]["losses"][-50:])) for s in seeds]},
+        "settings": dict(S, d_model=args.d_model, layers=args.layers, lr=args.lr, ft_lr=args.ft_lr,
+                         dropout=args.dropout, batch=args.batch),
+        "parameters": pretrained[seeds[0]]["parameters"]})
+    print(f"\nmetrics: {path}")
+
+
+def claims_of(per_seed):
+    """Per task, the multi-task pre-trained model against scratch, the task-specific models and the best cheap
+    baseline: the shared claims rows of demos/common.py (per-seed differences, 95% interval, verdict)."""
+    claims = []
     for n in TASKS:
         pre = np.asarray(per_seed["multi_pretrained"][n])
         cheap = [b for b in CHEAP if per_seed[b][n]]
@@ -244,22 +299,32 @@ def main():
             if other is not None:
                 claims.append(claim(f"multi-task pre-trained beats {ARM_NAMES[other]}", pre - per_seed[other][n],
                                     where=n, task=n, against=other, key=key))
+    return claims
 
+
+def report(S, seeds, split, per_seed, summary, claims, examples, span_demo):
     print(f"\nExamples ({split} split, seed {seeds[0]}, the multi-task pre-trained model): input -> answer [gold]")
     for n in TASKS:
         for src, out, gold in examples[n]:
             print(f"  {src}\n      -> {out}   [{gold}]")
-    print("The pre-trained model on span corruption (before fine-tuning):\n  {}\n      -> {}   [{}]".format(*span_demo))
+    print(f"Seed {seeds[0]}'s pre-trained model on span corruption (before fine-tuning):")
+    print("  {}\n      -> {}   [{}]".format(*span_demo))
     n_eval = S["n_test"] if split == "test" else S["n_dev"]
     rows = [(n, *[interval(per_seed[a][n])[1] for a in ARMS],
              "; ".join(f"{ARM_NAMES[b]} {summary[n][b]['mean']:.3f}" for b in CHEAP if b in summary[n]) or "none")
             for n in TASKS]
     print_table(rows, ["task", *[ARM_NAMES[a] for a in ARMS], "cheap baselines"],
-                f"{split} exact match (= accuracy for sentiment and NLI), mean [95% interval] over {len(seeds)} seeds; "
-                f"{n_eval} {split} and {S['n_train']} training examples per task; a task-specific model takes "
-                f"{single_steps} steps on its own task, the multi-task models {S['ft_steps']} on all four")
-    print_claims(claims, f"Claims ({split} exact match, paired over {len(seeds)} seeds)")
+                f"{split} exact match (= accuracy for sentiment and NLI), mean [95% interval] over "
+                f"{PROTOCOL.format(k=len(seeds))}; {n_eval} {split} and {S['n_train']} training examples per task; "
+                f"a task-specific model takes {S['single_steps']} steps on its own task, the multi-task models "
+                f"{S['ft_steps']} on all four")
+    print_claims(claims, f"Claims ({split} exact match, paired over {len(seeds)} seeds, each with its own "
+                 "pre-training)")
 
+
+def figure(args, split, per_seed, summary, pretrained, ft_curves):
+    """Per task: every arm's mean, interval and per-seed values; then the training losses (every seed's
+    pre-training, the first seed's fine-tuning)."""
     pyplot = plt()
     fig, axes = pyplot.subplots(1, len(TASKS) + 1, figsize=(4.2 * (len(TASKS) + 1), 3.8))
     for ax, n in zip(axes, TASKS):
@@ -273,25 +338,15 @@ def main():
         ax.set(title=n, ylim=(0, 1.02), ylabel=f"{split} exact match" if n == TASKS[0] else None)
     ax = axes[-1]
     k = 25
-    ax.plot(np.convolve(pre_losses, np.ones(k) / k, mode="valid"), label="pre-training (span corruption)")
+    for j, p in enumerate(pretrained.values()):
+        ax.plot(np.convolve(p["losses"], np.ones(k) / k, mode="valid"), color="C7", lw=1,
+                label="pre-training (span corruption), each seed" if j == 0 else None)
     for arm, c in ft_curves.items():
-        ax.plot(np.convolve(c, np.ones(k) / k, mode="valid"), label=f"fine-tune: {ARM_NAMES[arm]}")
+        ax.plot(np.convolve(c, np.ones(k) / k, mode="valid"), color=f"C{ARMS.index(arm)}",
+                label=f"fine-tune: {ARM_NAMES[arm]}, seed {next(iter(pretrained))}")
     ax.set(title="training loss (moving average)", xlabel="step", yscale="log")
     ax.legend(fontsize=7)
     savefig(fig, args, "t5_multitask.png")
-
-    path = save_metrics(args, {
-        "eval_split": split, "seeds": seeds, "scores": summary, "claims": claims,
-        "headline": {a: {n: summary[n][a]["mean"] for n in TASKS} for a in ARMS},
-        "outside_label_words": {a: {n: mean_ci(v) for n, v in by.items() if v} for a, by in outside.items()},
-        "examples": {n: [dict(input=s, answer=o, gold=g) for s, o, g in ex] for n, ex in examples.items()},
-        "span_corruption_example": dict(zip(("input", "answer", "gold"), span_demo)),
-        "pretrain": {"steps": S["pre_steps"], "documents": len(docs), "sentences_removed": removed,
-                     "final_loss": float(np.mean(pre_losses[-50:]))},
-        "settings": dict(S, single_steps=single_steps, d_model=args.d_model, layers=args.layers, lr=args.lr,
-                         ft_lr=args.ft_lr, dropout=args.dropout, batch=args.batch),
-        "parameters": model.num_parameters()})
-    print(f"\nmetrics: {path}")
 
 
 if __name__ == "__main__":

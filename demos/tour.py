@@ -116,8 +116,9 @@ STEPS = [
     ("t5_multitask", "T5: every task as text-to-text", "One encoder-decoder pre-trained with span corruption answers "
      "four tasks in words (sentiment, NLI, negation, QA). Per task: does pre-training beat the same multi-task model "
      "from scratch, does the one multi-task model beat a task-specific model per task, and does it beat the "
-     "strongest cheap baseline? The claims table judges each from 95% intervals over seeds (--quick: 2 seeds, "
-     "short runs).", ["headline.multi_pretrained", "headline.multi_scratch", "headline.single_pretrained"]),
+     "strongest cheap baseline? The claims table judges each from 95% intervals over seeds, each seed with its own "
+     "pre-training (--quick: 2 seeds, short runs).",
+     ["headline.multi_pretrained", "headline.multi_scratch", "headline.single_pretrained"]),
     ("tree_induction", "Tree structure as a latent variable", "A neural PCFG trained only to maximise "
      "log p(sentence) (inside algorithm, no trees seen) brackets generated sentences: unlabelled F1 against the "
      "grammar's gold trees, beside right-branching, left-branching, random trees and its random init. "

@@ -85,14 +85,50 @@ def is_array(a) -> bool:
 
 
 def scatter_add(target, index, values):
-    """``target[index] += values`` with repeated indices summed (unbuffered)."""
+    """``target[index] += values`` with repeated indices summed (unbuffered).
+
+    On the GPU, whole rows (an embedding's gradient, word2vec's updates) are summed by
+    :func:`_scatter_rows_gpu`, in a fixed order, so a seeded run repeats to the last bit;
+    any other index goes through ``cupyx.scatter_add``, whose atomic adds do not."""
     if on_gpu:
+        if _rows_on_gpu(target, index, values):
+            return _scatter_rows_gpu(target, index, values)
         import cupyx
         cupyx.scatter_add(target, index, values)
     elif SPEEDUPS and speedups.rows_of_matrix(target, index, values):  # embedding gradients, word2vec updates
         speedups.scatter_add_rows(target, index, values)
     else:
         numpy.add.at(target, index, values)
+    return target
+
+
+def _rows_on_gpu(target, index, values):
+    return (target.dtype.kind == "f" and target.ndim >= 1 and target.flags.c_contiguous
+            and isinstance(index, xp.ndarray) and index.ndim == 1 and index.dtype.kind in "iu"
+            and getattr(values, "shape", None) == (len(index),) + target.shape[1:])
+
+
+def _scatter_rows_gpu(target, index, values, chunk_elements=1 << 26):
+    """``target[index] += values`` for whole rows, as a matrix product: Δ[u] = onehot(index == u)ᵀ · values.
+
+    ``cupyx.scatter_add`` adds each row with atomics, so repeated rows are summed in
+    whatever order the threads arrive: the same seed gives other bits on every run.
+    A product with the one-hot matrix (unique rows × N) sums each row's values in one
+    fixed order (as PyTorch's CUDA embedding backward sorts instead of racing). The
+    one-hot matrix is built ``chunk_elements`` at a time. Negative rows count from
+    the end; like CuPy's indexing, rows out of range wrap around.
+    """
+    n = len(target)
+    if n == 0 or len(index) == 0:
+        return target
+    t2 = target.reshape(n, -1)                       # a view: target is C-contiguous
+    v2 = values.reshape(len(index), -1).astype(target.dtype, copy=False)
+    rows, where = xp.unique(index % n, return_inverse=True)
+    where = where.reshape(-1)
+    step = max(1, chunk_elements // len(index))
+    for lo in range(0, len(rows), step):
+        onehot = (where[None, :] == xp.arange(lo, min(lo + step, len(rows)))[:, None]).astype(target.dtype)
+        t2[rows[lo:lo + step]] += onehot @ v2       # rows are unique: no repeated assignment
     return target
 
 

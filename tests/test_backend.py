@@ -169,6 +169,36 @@ def test_manual_seed_seeds_every_generator():
     assert not np.array_equal(backend.host_rng().random(3), a[1])
 
 
+@pytest.mark.parametrize("dtype,shape,chunk", [(np.float32, (7, 5), 1 << 26), (np.float64, (7, 3, 2), 1000)])
+def test_gpu_row_scatter_is_add_at_summed_in_a_fixed_order(dtype, shape, chunk):
+    # the GPU's deterministic path, run here on the backend's arrays: np.add.at's sums, in chunks
+    rng = np.random.default_rng(1)
+    idx = rng.integers(-shape[0], shape[0], 400)
+    vals = rng.standard_normal((400,) + shape[1:]).astype(dtype)
+    expected = rng.standard_normal(shape).astype(dtype)
+    target = backend.asarray(expected.copy())
+    np.add.at(expected, idx, vals)
+    assert backend._rows_on_gpu(target, backend.asarray(idx), backend.asarray(vals))
+    got = backend._scatter_rows_gpu(target, backend.asarray(idx), backend.asarray(vals), chunk_elements=chunk)
+    assert got is target
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(backend.to_numpy(got), expected, rtol=tol, atol=tol)
+    twice = backend._scatter_rows_gpu(backend.asarray(np.zeros(shape, dtype)), backend.asarray(idx),
+                                      backend.asarray(vals), chunk_elements=chunk)
+    again = backend._scatter_rows_gpu(backend.asarray(np.zeros(shape, dtype)), backend.asarray(idx),
+                                      backend.asarray(vals), chunk_elements=chunk)
+    np.testing.assert_array_equal(backend.to_numpy(twice), backend.to_numpy(again))  # on a GPU too
+
+
+def test_only_whole_float_rows_take_the_gpu_row_path():
+    xp = backend.xp
+    idx = backend.asarray([0, 2, 0])
+    assert not backend._rows_on_gpu(xp.zeros((3, 2), dtype=xp.int64), idx, xp.ones((3, 2), dtype=xp.int64))
+    assert not backend._rows_on_gpu(xp.zeros((3, 4))[:, ::2], idx, xp.ones((3, 2)))   # a strided view
+    assert not backend._rows_on_gpu(xp.zeros((3, 2)), (idx, idx), xp.ones(3))        # element pairs
+    assert backend._rows_on_gpu(xp.zeros((3, 2)), idx, xp.ones((3, 2)))
+
+
 def test_to_numpy_and_is_array():
     a = backend.asarray([1.0, 2.0])
     assert isinstance(backend.to_numpy(a), np.ndarray)

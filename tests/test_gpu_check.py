@@ -104,3 +104,14 @@ def test_the_whole_check_runs_on_fakecupy(tmp_path):
     report = (tmp_path / "out" / "gpu_check.md").read_text()
     assert "fused kernels: softmax" in report  # minissl took the kernel path on the (fake) GPU
     assert "| GPT (tiny) |" in report and "| BERT (tiny batch) |" in report and "failed:" not in report
+
+
+def test_the_scatter_comparison_runs_on_the_cupy_code_path(tmp_path):
+    """benchmarks/gpu_scatter.py under tests/fakecupy: the path runs and both ways agree (numbers are the GPU's)."""
+    env = {**os.environ, "MINISSL_BACKEND": "cupy", "PYTHONPATH": f"{ROOT / 'tests' / 'fakecupy'}:{ROOT}"}
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_scatter.py"), "--tiny"], capture_output=True,
+                       text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("minissl fixed order") == 2 and "repeats bit for bit: yes" in r.stdout
+    gaps = [float(line.split(":")[1]) for line in r.stdout.splitlines() if "largest difference" in line]
+    assert len(gaps) == 2 and max(gaps) < 1e-5

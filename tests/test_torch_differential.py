@@ -316,7 +316,7 @@ def index_part(draw, n, allow_adv=True):
         hi = draw(st.none() | st.integers(-n - 1, n + 1))
         return kind, (lo, hi, draw(st.none() | st.integers(1, 2)))
     if kind in ("list", "long"):
-        k = draw(st.integers(1, 3))
+        k = draw(st.integers(1, min(3, n)))  # at most n distinct positions
         return kind, draw(st.lists(st.integers(-n, n - 1), min_size=k, max_size=k, unique_by=lambda i: i % n))
     if kind == "mask":
         return kind, draw(st.lists(st.booleans(), min_size=n, max_size=n))

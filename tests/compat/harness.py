@@ -62,10 +62,30 @@ def load(name: str, framework: str):
     mod.__file__ = str(path)
     sys.modules[mod.__name__] = mod  # dataclasses look their module up here
     try:
-        exec(compile(source, f"{path} [{framework}]", "exec"), mod.__dict__)
+        with _reference_on_cpu(framework):
+            exec(compile(source, f"{path} [{framework}]", "exec"), mod.__dict__)
     finally:
         sys.modules.pop(mod.__name__, None)
     return mod
+
+
+@contextlib.contextmanager
+def _reference_on_cpu(framework):
+    """PyTorch is the reference for values, so its run stays on the CPU, where the tests build its inputs.
+
+    The programs pick ``device = 'cuda' if torch.cuda.is_available() else 'cpu'`` when they are
+    loaded; with a CUDA build of PyTorch beside minissl on CuPy, that would put PyTorch's model on
+    the GPU and the tests' CPU tensors would not reach it."""
+    if framework != "torch":
+        yield
+        return
+    import torch
+    available = torch.cuda.is_available
+    torch.cuda.is_available = lambda: False
+    try:
+        yield
+    finally:
+        torch.cuda.is_available = available
 
 
 def framework_module(framework: str):

@@ -121,6 +121,9 @@ def test_construction_draws_what_it_drew_before_the_heads_were_registered():
     pt = BertForPreTraining(BertConfig(**cfg))
     for k, t in body.state_dict().items():  # the heads are drawn after the body and leave the table alone
         np.testing.assert_array_equal(npy(pt.state_dict()["bert." + k].array), npy(t.array), err_msg=k)
+    if ms.backend.on_gpu and "fakecupy" not in ms.xp.__version__:
+        pytest.skip("the digests below are of NumPy's generator (fakecupy draws with it too); "
+                    "CuPy's generator draws other numbers for the same seed")
     # Regression guard, not a derived value: digest() of the same seed and sizes on main at commit
     # 4a8f108, whose heads multiplied by the table without a head module (NumPy and fakecupy agree);
     # it also pins the generator's state after construction, so later draws in a demo stay the same.
