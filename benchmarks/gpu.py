@@ -44,7 +44,8 @@ def workloads(quick=False, tiny=False):
         return {"GPT (tiny)": ("gpt", TINY_GPT), "BERT (tiny batch)": ("bert", dict(B=2, T=8))}
     return {"GPT demo step (demos/gpt_text.py)": ("gpt", dict(scaling.DEMO_GPT)),
             "BERT demo step (demos/bert_pretrain_finetune.py)": ("bert", dict(B=32, T=32)),
-            "GPT 6 layers, 384 wide, T=256": ("gpt", dict(GPU_GPT, B=16) if quick else dict(GPU_GPT))}
+            f"GPT 6 layers, 384 wide, T=256, batch {16 if quick else GPU_GPT['B']}":
+                ("gpt", dict(GPU_GPT, B=16) if quick else dict(GPU_GPT))}
 
 
 def unavailable():

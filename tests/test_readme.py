@@ -40,6 +40,21 @@ def test_readme_speed_tables_are_the_ones_results_md_gives():
     assert have == want, "README.md's speed tables are stale; run python benchmarks/readme_tables.py"
 
 
+def test_readme_gpu_table_is_the_one_results_md_gives_or_says_there_is_none():
+    rt = _readme_tables()
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    have = rt.current((ROOT / "README.md").read_text(encoding="utf-8"), rt.GPU_BEGIN, rt.GPU_END)
+    assert have == rt.gpu_region(results), "README.md's GPU table is stale; run python benchmarks/readme_tables.py"
+    rows = rt.tables(results).get(rt.GPU_SECTION)
+    if rows:  # a changed ratio reaches the README
+        ratio = rows[0]["ratio (target ≤ 2)"]
+        assert "| 9.99 |" in rt.gpu_region(results.replace(ratio, "**9.99**", 1))
+    heading = "## " + rt.GPU_SECTION
+    pending = results[:results.index(heading)] + heading + "\n\n**Pending**: no GPU yet.\n\n" + \
+        results[results.index("## Reading the numbers"):]
+    assert "No GPU measurement yet" in rt.gpu_region(pending) and "|" not in rt.gpu_region(pending)
+
+
 def test_a_changed_result_changes_the_readme_region():
     rt = _readme_tables()
     results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
