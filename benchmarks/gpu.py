@@ -27,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -142,7 +143,6 @@ def run(quick=False, write=True, tiny=False):
         print(f"    {row}", flush=True)
     props = cupy.cuda.runtime.getDeviceProperties(0)
     device = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
-    import time
     import minissl.backend as b
     context = (f"Measured {time.strftime('%Y-%m-%d', time.gmtime())}; the NumPy column is the same step with "
                f"minissl on NumPy on the GPU machine's own {os.cpu_count()} CPU cores; minissl's fused CuPy kernels "
